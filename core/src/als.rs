@@ -1,0 +1,948 @@
+//! Implicit-feedback collaborative filtering by alternating least squares
+//! (Hu, Koren & Volinsky, "Collaborative Filtering for Implicit Feedback
+//! Datasets", ICDM 2008) — "customers like you also bought".
+//!
+//! Each observed weight `w` of user `u` for item `i` becomes a preference
+//! `p = 1` with confidence `c = 1 + alpha·w`; unobserved pairs (and stored
+//! zeros) have `p = 0`, `c = 1`. ALS alternately solves, for every user then every item,
+//! `(YᵀY + λI + Σᵢ alpha·wᵢ yᵢyᵢᵀ) x = Σᵢ (1 + alpha·wᵢ) yᵢ`, with `YᵀY`
+//! computed once per half-iteration. Two solvers: a few conjugate-gradient
+//! steps warm-started from the previous factors (as the `implicit` library
+//! does; fast) or an exact Cholesky factorisation (faer).
+//!
+//! Determinism: the same data, config and seed give bit-identical factors
+//! for any thread count — every row is solved by one thread with a fixed
+//! operation order and the Gram matrix is computed sequentially.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+use faer::linalg::cholesky::llt;
+use faer::{MatMut, MatRef, Par};
+use ndarray::ArrayView2;
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Csr, Interactions};
+use crate::error::{Error, IdKind, Result};
+use crate::ids::IdMap;
+use crate::linalg::{axpy, dot, gemm_abt, gram, top_k};
+use crate::parallel::{for_each_chunk, install, resolve_threads};
+use crate::store::{ModelFile, TensorData};
+
+/// How each row's least-squares problem is solved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Solver {
+    /// `steps` conjugate-gradient steps per row and half-iteration, starting
+    /// from the previous factors (Takács et al. 2011; implicit's default).
+    Cg {
+        /// CG steps per row (implicit uses 3).
+        steps: usize,
+    },
+    /// Exact solve by Cholesky factorisation.
+    Cholesky,
+}
+
+/// Hyper-parameters of [`AlsModel::fit`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AlsConfig {
+    /// Latent dimension `k` (default 64).
+    pub factors: usize,
+    /// L2 regularisation `λ` (default 0.01).
+    pub regularization: f32,
+    /// Confidence scale: `c = 1 + alpha·w` (default 1.0).
+    pub alpha: f32,
+    /// Full alternations (default 15).
+    pub iterations: usize,
+    /// Row solver (default CG with 3 steps).
+    pub solver: Solver,
+    /// Seed of the factor initialisation (default 0).
+    pub seed: u64,
+    /// Worker threads; 0 = all cores (default). `SIGHTLINE_NUM_THREADS` caps it.
+    pub num_threads: usize,
+    /// Compute the training loss after each iteration and report it through
+    /// the progress callback (costs about one extra half-iteration).
+    pub calculate_training_loss: bool,
+    /// Keep the training interactions in the model (and its file) so
+    /// `recommend` can leave out items the user already has (default true).
+    pub store_interactions: bool,
+    /// Initial factors are drawn from N(0, (init_std / √k)²) (default 0.1).
+    pub init_std: f32,
+}
+
+impl Default for AlsConfig {
+    fn default() -> Self {
+        AlsConfig {
+            factors: 64,
+            regularization: 0.01,
+            alpha: 1.0,
+            iterations: 15,
+            solver: Solver::Cg { steps: 3 },
+            seed: 0,
+            num_threads: 0,
+            calculate_training_loss: false,
+            store_interactions: true,
+            init_std: 0.1,
+        }
+    }
+}
+
+impl AlsConfig {
+    /// Checks every field; the error names the field.
+    pub fn validate(&self) -> Result<()> {
+        if self.factors == 0 || self.factors > 4096 {
+            return Err(Error::config("factors", format!("must be in 1..=4096, got {}", self.factors)));
+        }
+        if !self.regularization.is_finite() || self.regularization < 0.0 {
+            return Err(Error::config("regularization", format!("must be finite and >= 0, got {}", self.regularization)));
+        }
+        if !self.alpha.is_finite() || self.alpha <= 0.0 {
+            return Err(Error::config("alpha", format!("must be finite and > 0, got {}", self.alpha)));
+        }
+        if self.iterations == 0 {
+            return Err(Error::config("iterations", "must be >= 1"));
+        }
+        if let Solver::Cg { steps: 0 } = self.solver {
+            return Err(Error::config("solver.steps", "must be >= 1"));
+        }
+        if !self.init_std.is_finite() || self.init_std <= 0.0 {
+            return Err(Error::config("init_std", format!("must be finite and > 0, got {}", self.init_std)));
+        }
+        Ok(())
+    }
+}
+
+/// What the progress callback of [`AlsModel::fit_with_progress`] receives
+/// after each iteration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Iterations done (1-based).
+    pub iteration: usize,
+    /// Iterations requested.
+    pub iterations: usize,
+    /// Training loss when `calculate_training_loss` is on.
+    pub loss: Option<f32>,
+    /// Seconds since the fit started.
+    pub seconds: f64,
+}
+
+/// Filtering options of `recommend*` calls.
+#[derive(Debug, Clone, Copy)]
+pub struct RecommendOptions<'a> {
+    /// Leave out items the user already interacted with (default true).
+    pub filter_liked: bool,
+    /// The user's items, overriding the stored training row (implicit's
+    /// `user_items`).
+    pub liked: Option<&'a [u32]>,
+    /// A user×item matrix whose rows override the stored training rows
+    /// (batch form of `liked`, e.g. a train split).
+    pub liked_rows: Option<&'a Csr>,
+    /// Items never to return (implicit's `filter_items`).
+    pub exclude: &'a [u32],
+    /// Only rank these items (implicit's `items`).
+    pub allow_only: Option<&'a [u32]>,
+}
+
+impl Default for RecommendOptions<'_> {
+    fn default() -> Self {
+        RecommendOptions { filter_liked: true, liked: None, liked_rows: None, exclude: &[], allow_only: None }
+    }
+}
+
+/// A trained ALS model: factors, id maps and (optionally) the training
+/// interactions. `Send + Sync`; all queries take `&self`.
+#[derive(Debug, Clone)]
+pub struct AlsModel {
+    config: AlsConfig,
+    users: IdMap,
+    items: IdMap,
+    user_factors: Vec<f32>,
+    item_factors: Vec<f32>,
+    user_items: Option<Csr>,
+    /// `YᵀY + λI`, for fold-in.
+    item_gram: OnceLock<Vec<f32>>,
+    /// ‖yᵢ‖, for cosine similarity.
+    item_norms: OnceLock<Vec<f32>>,
+}
+
+/// Per-worker scratch of the row solvers: nothing is allocated per row.
+struct RowScratch {
+    r: Vec<f32>,
+    p: Vec<f32>,
+    ap: Vec<f32>,
+    a: Vec<f32>,
+    mem: MemBuffer,
+}
+
+impl RowScratch {
+    fn new(k: usize) -> Self {
+        let req = StackReq::any_of(&[
+            llt::factor::cholesky_in_place_scratch::<f32>(k, Par::Seq, Default::default()),
+            llt::solve::solve_in_place_scratch::<f32>(k, 1, Par::Seq),
+        ]);
+        RowScratch { r: vec![0.0; k], p: vec![0.0; k], ap: vec![0.0; k], a: vec![0.0; k * k], mem: MemBuffer::new(req) }
+    }
+}
+
+/// `out = G·v` for a symmetric row-major k×k `G`.
+fn symv(g: &[f32], v: &[f32], out: &mut [f32]) {
+    let k = v.len();
+    for (o, row) in out.iter_mut().zip(g.chunks_exact(k)) {
+        *o = dot(row, v);
+    }
+}
+
+/// One row's least-squares problem: the other side's factors (`n×k`,
+/// row-major), the row's columns and weights.
+struct Row<'a> {
+    other: &'a [f32],
+    k: usize,
+    cols: &'a [u32],
+    weights: &'a [f32],
+    alpha: f32,
+}
+
+impl Row<'_> {
+    #[inline]
+    fn y(&self, j: u32) -> &[f32] {
+        let j = j as usize * self.k;
+        &self.other[j..j + self.k]
+    }
+
+    /// Conjugate-gradient steps on `A x = b`, warm-started from `x`.
+    fn solve_cg(&self, gram: &[f32], steps: usize, x: &mut [f32], s: &mut RowScratch) {
+        if self.cols.is_empty() {
+            x.fill(0.0);
+            return;
+        }
+        let (r, p, ap) = (&mut s.r, &mut s.p, &mut s.ap);
+        // r = b - A·x
+        symv(gram, x, r);
+        r.iter_mut().for_each(|v| *v = -*v);
+        for (&j, &w) in self.cols.iter().zip(self.weights) {
+            let c = self.alpha * w;
+            let y = self.y(j);
+            axpy((1.0 + c) - c * dot(y, x), y, r);
+        }
+        p.copy_from_slice(r);
+        let mut rs_old = dot(r, r);
+        if rs_old < 1e-20 {
+            return;
+        }
+        for _ in 0..steps {
+            symv(gram, p, ap);
+            for (&j, &w) in self.cols.iter().zip(self.weights) {
+                let y = self.y(j);
+                axpy(self.alpha * w * dot(y, p), y, ap);
+            }
+            let step = rs_old / dot(p, ap);
+            axpy(step, p, x);
+            axpy(-step, ap, r);
+            let rs_new = dot(r, r);
+            if rs_new < 1e-20 {
+                break;
+            }
+            let beta = rs_new / rs_old;
+            for (pi, ri) in p.iter_mut().zip(r.iter()) {
+                *pi = ri + beta * *pi;
+            }
+            rs_old = rs_new;
+        }
+    }
+
+    /// Exact solve by Cholesky; on a numerically singular system (possible
+    /// only with λ = 0) the previous `x` is kept.
+    fn solve_exact(&self, gram: &[f32], x: &mut [f32], s: &mut RowScratch) {
+        let k = self.k;
+        s.a.copy_from_slice(gram);
+        s.r.fill(0.0);
+        for (&j, &w) in self.cols.iter().zip(self.weights) {
+            let c = self.alpha * w;
+            let y = self.y(j);
+            for (d, row) in s.a.chunks_exact_mut(k).enumerate() {
+                axpy(c * y[d], y, row);
+            }
+            axpy(1.0 + c, y, &mut s.r);
+        }
+        let stack = MemStack::new(&mut s.mem);
+        let a = MatMut::from_row_major_slice_mut(&mut s.a, k, k);
+        if llt::factor::cholesky_in_place(a, Default::default(), Par::Seq, stack, Default::default()).is_err() {
+            return;
+        }
+        let l = MatRef::from_row_major_slice(&s.a, k, k);
+        let rhs = MatMut::from_column_major_slice_mut(&mut s.r, k, 1);
+        llt::solve::solve_in_place(l, rhs, Par::Seq, stack);
+        x.copy_from_slice(&s.r);
+    }
+}
+
+/// Recomputes every row of `target` (rows of `matrix`) against `other`.
+fn solve_side(target: &mut [f32], other: &[f32], matrix: &Csr, config: &AlsConfig) {
+    let k = config.factors;
+    let mut g = gram(other, matrix.n_cols(), k);
+    for d in 0..k {
+        g[d * k + d] += config.regularization;
+    }
+    let g = &g;
+    // Small chunks let rayon balance heavy and light users.
+    for_each_chunk(target, k, 32, || RowScratch::new(k), |s, first, block| {
+        for (off, x) in block.chunks_exact_mut(k).enumerate() {
+            let (cols, weights) = matrix.row(first + off);
+            let row = Row { other, k, cols, weights, alpha: config.alpha };
+            match config.solver {
+                Solver::Cg { steps } => row.solve_cg(g, steps, x, s),
+                Solver::Cholesky => row.solve_exact(g, x, s),
+            }
+        }
+    });
+}
+
+/// The weighted squared error plus regularisation, normalised by the total
+/// confidence mass `n_users·n_items + Σ alpha·w` (comparable across sizes).
+fn training_loss(x: &[f32], y: &[f32], matrix: &Csr, config: &AlsConfig) -> f32 {
+    let k = config.factors;
+    let g = gram(y, matrix.n_cols(), k);
+    let mut per_user = vec![0f64; matrix.n_rows()];
+    for_each_chunk(&mut per_user, 1, 256, || vec![0f32; k], |gx, first, block| {
+        for (off, out) in block.iter_mut().enumerate() {
+            let u = first + off;
+            let xu = &x[u * k..(u + 1) * k];
+            symv(&g, xu, gx);
+            let mut l = dot(xu, gx) as f64;
+            let (cols, ws) = matrix.row(u);
+            for (&j, &w) in cols.iter().zip(ws) {
+                let c = (config.alpha * w) as f64;
+                let p = dot(xu, &y[j as usize * k..(j as usize + 1) * k]) as f64;
+                l += (1.0 + c) * (1.0 - p).powi(2) - p * p;
+            }
+            *out = l;
+        }
+    });
+    let sq = |v: &[f32]| v.iter().map(|&a| (a as f64) * (a as f64)).sum::<f64>();
+    let reg = config.regularization as f64 * (sq(x) + sq(y));
+    let mass = matrix.n_rows() as f64 * matrix.n_cols() as f64
+        + matrix.data().iter().map(|&w| (config.alpha * w) as f64).sum::<f64>();
+    ((per_user.iter().sum::<f64>() + reg) / mass) as f32
+}
+
+fn random_factors(rng: &mut ChaCha8Rng, n: usize, k: usize, std: f32) -> Vec<f32> {
+    let scale = std as f64 / (k as f64).sqrt();
+    let mut unit = || ((rng.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64);
+    let mut out = Vec::with_capacity(n * k + 1);
+    // Box–Muller: two normals per pair of uniforms; platform-independent.
+    while out.len() < n * k {
+        let (u1, u2) = (unit(), unit());
+        let r = (-2.0 * u1.ln()).sqrt() * scale;
+        let t = std::f64::consts::TAU * u2;
+        out.push((r * t.cos()) as f32);
+        out.push((r * t.sin()) as f32);
+    }
+    out.truncate(n * k);
+    out
+}
+
+fn check_indices(what: &str, idx: &[u32], n: usize) -> Result<()> {
+    match idx.iter().find(|&&i| i as usize >= n) {
+        Some(i) => Err(Error::invalid(format!("{what}: item index {i} out of range for {n} items"))),
+        None => Ok(()),
+    }
+}
+
+fn check_n(n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(Error::invalid("n must be >= 1"));
+    }
+    Ok(())
+}
+
+impl AlsModel {
+    /// Trains on `data` (see the module docs for the objective).
+    pub fn fit(config: &AlsConfig, data: &Interactions) -> Result<Self> {
+        Self::fit_with_progress(config, data, &mut |_| true)
+    }
+
+    /// Trains, calling `progress` after each iteration on the caller's
+    /// thread; returning `false` stops with [`Error::Interrupted`].
+    pub fn fit_with_progress(
+        config: &AlsConfig,
+        data: &Interactions,
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<Self> {
+        config.validate()?;
+        let cui = data.matrix().without_zeros();
+        let cui = cui.as_ref();
+        if cui.nnz() == 0 {
+            return Err(Error::invalid("no interactions: cannot fit on empty data"));
+        }
+        let (n_users, n_items, k) = (cui.n_rows(), cui.n_cols(), config.factors);
+        let start = Instant::now();
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let mut x = random_factors(&mut rng, n_users, k, config.init_std);
+        let mut y = random_factors(&mut rng, n_items, k, config.init_std);
+        let ciu = cui.transpose();
+        let threads = resolve_threads(config.num_threads);
+        for it in 1..=config.iterations {
+            let loss = install(threads, || {
+                solve_side(&mut x, &y, cui, config);
+                solve_side(&mut y, &x, &ciu, config);
+                config.calculate_training_loss.then(|| training_loss(&x, &y, cui, config))
+            });
+            let p = Progress { iteration: it, iterations: config.iterations, loss, seconds: start.elapsed().as_secs_f64() };
+            if !progress(&p) {
+                return Err(Error::Interrupted);
+            }
+        }
+        let user_items = config.store_interactions.then(|| cui.clone());
+        Ok(Self::assemble(config.clone(), data.users().clone(), data.items().clone(), x, y, user_items))
+    }
+
+    fn assemble(config: AlsConfig, users: IdMap, items: IdMap, uf: Vec<f32>, itf: Vec<f32>, ui: Option<Csr>) -> Self {
+        AlsModel {
+            config,
+            users,
+            items,
+            user_factors: uf,
+            item_factors: itf,
+            user_items: ui,
+            item_gram: OnceLock::new(),
+            item_norms: OnceLock::new(),
+        }
+    }
+
+    /// The configuration it was trained with.
+    pub fn config(&self) -> &AlsConfig {
+        &self.config
+    }
+
+    /// User ids (rows of `user_factors`).
+    pub fn users(&self) -> &IdMap {
+        &self.users
+    }
+
+    /// Item ids (rows of `item_factors`).
+    pub fn items(&self) -> &IdMap {
+        &self.items
+    }
+
+    /// Number of users.
+    pub fn n_users(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Number of items.
+    pub fn n_items(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Latent dimension `k`.
+    pub fn factors(&self) -> usize {
+        self.config.factors
+    }
+
+    /// User factors, `n_users × k`.
+    pub fn user_factors(&self) -> ArrayView2<'_, f32> {
+        ArrayView2::from_shape((self.n_users(), self.factors()), &self.user_factors).expect("factor buffer matches its shape")
+    }
+
+    /// Item factors, `n_items × k`.
+    pub fn item_factors(&self) -> ArrayView2<'_, f32> {
+        ArrayView2::from_shape((self.n_items(), self.factors()), &self.item_factors).expect("factor buffer matches its shape")
+    }
+
+    /// The stored training interactions (user×item), if kept.
+    pub fn user_items(&self) -> Option<&Csr> {
+        self.user_items.as_ref()
+    }
+
+    fn user_vec(&self, user: u32) -> Result<&[f32]> {
+        let k = self.factors();
+        let u = user as usize;
+        if u >= self.n_users() {
+            return Err(Error::invalid(format!("user index {user} out of range for {} users", self.n_users())));
+        }
+        Ok(&self.user_factors[u * k..(u + 1) * k])
+    }
+
+    fn item_vec(&self, item: usize) -> &[f32] {
+        let k = self.factors();
+        &self.item_factors[item * k..(item + 1) * k]
+    }
+
+    fn check_options(&self, n: usize, opts: &RecommendOptions) -> Result<()> {
+        check_n(n)?;
+        check_indices("exclude", opts.exclude, self.n_items())?;
+        check_indices("liked", opts.liked.unwrap_or(&[]), self.n_items())?;
+        if let Some(m) = opts.liked_rows {
+            if m.n_cols() != self.n_items() {
+                return Err(Error::shape(format!("liked_rows has {} columns, model has {} items", m.n_cols(), self.n_items())));
+            }
+        }
+        check_indices("allow_only", opts.allow_only.unwrap_or(&[]), self.n_items())
+    }
+
+    /// The items to leave out for `user` (None = a vector without a row).
+    fn liked<'a>(&'a self, user: Option<u32>, opts: &RecommendOptions<'a>) -> &'a [u32] {
+        if !opts.filter_liked {
+            return &[];
+        }
+        match (opts.liked, user, opts.liked_rows.or(self.user_items.as_ref())) {
+            (Some(l), _, _) => l,
+            (None, Some(u), Some(rows)) => rows.row(u as usize).0,
+            _ => &[],
+        }
+    }
+
+    /// Ranks `scores` (one per item) after removing liked/excluded items and
+    /// restricting to `allow_only`; `scores` is clobbered.
+    fn rank(&self, scores: &mut [f32], liked: &[u32], n: usize, opts: &RecommendOptions, buf: &mut Vec<(u32, f32)>) -> Vec<(u32, f32)> {
+        // -inf marks "not eligible"; real scores are finite.
+        for &i in liked.iter().chain(opts.exclude) {
+            scores[i as usize] = f32::NEG_INFINITY;
+        }
+        match opts.allow_only {
+            Some(allowed) => {
+                let mut seen = allowed.to_vec();
+                seen.sort_unstable();
+                seen.dedup();
+                top_k(seen.into_iter().map(|i| (i, scores[i as usize])).filter(|c| c.1 != f32::NEG_INFINITY), n, buf)
+            }
+            None => top_k(
+                scores.iter().enumerate().filter(|c| *c.1 != f32::NEG_INFINITY).map(|(i, &s)| (i as u32, s)),
+                n,
+                buf,
+            ),
+        }
+    }
+
+    fn score_all(&self, v: &[f32], out: &mut [f32]) {
+        for (o, y) in out.iter_mut().zip(self.item_factors.chunks_exact(self.factors())) {
+            *o = dot(y, v);
+        }
+    }
+
+    /// Top-`n` items for user index `user`: `min(n, eligible)` pairs of
+    /// (item index, score), best first.
+    pub fn recommend(&self, user: u32, n: usize, opts: &RecommendOptions) -> Result<Vec<(u32, f32)>> {
+        let v = self.user_vec(user)?;
+        self.check_options(n, opts)?;
+        let mut scores = vec![0f32; self.n_items()];
+        self.score_all(v, &mut scores);
+        Ok(self.rank(&mut scores, self.liked(Some(user), opts), n, opts, &mut Vec::new()))
+    }
+
+    /// Top-`n` for any user vector (e.g. from [`fold_in`](Self::fold_in));
+    /// `opts.liked` is the only source of items to leave out.
+    pub fn recommend_vector(&self, user_vector: &[f32], n: usize, opts: &RecommendOptions) -> Result<Vec<(u32, f32)>> {
+        if user_vector.len() != self.factors() {
+            return Err(Error::shape(format!("user vector has {} values, model has {} factors", user_vector.len(), self.factors())));
+        }
+        if user_vector.iter().any(|v| !v.is_finite()) {
+            return Err(Error::invalid("user vector contains NaN or infinity"));
+        }
+        self.check_options(n, opts)?;
+        let mut scores = vec![0f32; self.n_items()];
+        self.score_all(user_vector, &mut scores);
+        Ok(self.rank(&mut scores, self.liked(None, opts), n, opts, &mut Vec::new()))
+    }
+
+    /// [`recommend`](Self::recommend) for many users at once: users are
+    /// scored in blocks with one matrix product each, in parallel. Liked
+    /// items come from `opts.liked_rows` or the stored interactions
+    /// (`opts.liked` must be None).
+    pub fn recommend_batch(&self, users: &[u32], n: usize, opts: &RecommendOptions) -> Result<Vec<Vec<(u32, f32)>>> {
+        if opts.liked.is_some() {
+            return Err(Error::invalid("recommend_batch takes liked items from the stored interactions; opts.liked must be None"));
+        }
+        self.check_options(n, opts)?;
+        for &u in users {
+            self.user_vec(u)?;
+        }
+        const BLOCK: usize = 64;
+        let (k, n_items) = (self.factors(), self.n_items());
+        let mut out = vec![Vec::new(); users.len()];
+        install(resolve_threads(self.config.num_threads), || {
+            for_each_chunk(
+                &mut out,
+                1,
+                BLOCK,
+                || (vec![0f32; BLOCK * k], vec![0f32; BLOCK * n_items], Vec::new()),
+                |(ublock, scores, buf), first, block| {
+                    let m = block.len();
+                    for (r, &u) in users[first..first + m].iter().enumerate() {
+                        ublock[r * k..(r + 1) * k].copy_from_slice(&self.user_factors[u as usize * k..(u as usize + 1) * k]);
+                    }
+                    gemm_abt(ublock, m, &self.item_factors, n_items, k, scores);
+                    for (r, slot) in block.iter_mut().enumerate() {
+                        let row = &mut scores[r * n_items..(r + 1) * n_items];
+                        *slot = self.rank(row, self.liked(Some(users[first + r]), opts), n, opts, buf);
+                    }
+                },
+            )
+        });
+        Ok(out)
+    }
+
+    /// Solves a user vector for `items` with `weights` against the trained
+    /// item factors (implicit's `recalculate_user`): for new or anonymous
+    /// users, or after their history changed. Duplicate items are summed,
+    /// zero weights ignored; no items gives the zero vector.
+    pub fn fold_in(&self, items: &[u32], weights: &[f32]) -> Result<Vec<f32>> {
+        if items.len() != weights.len() {
+            return Err(Error::shape(format!("{} items but {} weights", items.len(), weights.len())));
+        }
+        check_indices("items", items, self.n_items())?;
+        let row = Csr::from_triplets(1, self.n_items(), &vec![0; items.len()], items, weights)?;
+        let k = self.factors();
+        let gram = self.item_gram.get_or_init(|| {
+            let mut g = gram(&self.item_factors, self.n_items(), k);
+            for d in 0..k {
+                g[d * k + d] += self.config.regularization;
+            }
+            g
+        });
+        let row = row.without_zeros();
+        let (cols, ws) = row.row(0);
+        let mut x = vec![0f32; k];
+        Row { other: &self.item_factors, k, cols, weights: ws, alpha: self.config.alpha }.solve_exact(gram, &mut x, &mut RowScratch::new(k));
+        Ok(x)
+    }
+
+    /// The `n` items most similar to `item` by cosine similarity of item
+    /// factors, best first. The item itself is left out (unlike implicit,
+    /// which returns it first).
+    pub fn similar_items(&self, item: u32, n: usize) -> Result<Vec<(u32, f32)>> {
+        check_n(n)?;
+        check_indices("item", &[item], self.n_items())?;
+        let norms = self
+            .item_norms
+            .get_or_init(|| self.item_factors.chunks_exact(self.factors()).map(|y| dot(y, y).sqrt()).collect());
+        let q = self.item_vec(item as usize);
+        let qn = norms[item as usize];
+        let cands = (0..self.n_items() as u32).filter(|&j| j != item).map(|j| {
+            let d = qn * norms[j as usize];
+            (j, if d > 0.0 { dot(q, self.item_vec(j as usize)) / d } else { 0.0 })
+        });
+        Ok(top_k(cands, n, &mut Vec::new()))
+    }
+
+    fn named(&self, v: Vec<(u32, f32)>) -> Vec<(String, f32)> {
+        v.into_iter().map(|(i, s)| (self.items.ids()[i as usize].clone(), s)).collect()
+    }
+
+    /// [`recommend`](Self::recommend) by string ids.
+    pub fn recommend_by_id(&self, user: &str, n: usize, opts: &RecommendOptions) -> Result<Vec<(String, f32)>> {
+        let u = self.users.index_of(user, IdKind::User)?;
+        Ok(self.named(self.recommend(u, n, opts)?))
+    }
+
+    /// [`similar_items`](Self::similar_items) by string ids.
+    pub fn similar_items_by_id(&self, item: &str, n: usize) -> Result<Vec<(String, f32)>> {
+        let i = self.items.index_of(item, IdKind::Item)?;
+        Ok(self.named(self.similar_items(i, n)?))
+    }
+
+    /// Writes the `als` component, the id maps and (if kept) the training
+    /// interactions into `file`.
+    pub fn write_to(&self, file: &mut ModelFile) -> Result<()> {
+        let k = self.factors();
+        file.set_meta("als", serde_json::json!({ "config": self.config }));
+        file.put_ids("ids.users", &self.users)?;
+        file.put_ids("ids.items", &self.items)?;
+        file.put("als.user_factors", vec![self.n_users(), k], TensorData::F32(self.user_factors.clone()))?;
+        file.put("als.item_factors", vec![self.n_items(), k], TensorData::F32(self.item_factors.clone()))?;
+        if let Some(ui) = &self.user_items {
+            file.put_csr("interactions", ui)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the component written by [`write_to`](Self::write_to),
+    /// validating config, shapes and values.
+    pub fn read_from(file: &ModelFile) -> Result<Self> {
+        let config: AlsConfig = file
+            .meta("als")
+            .and_then(|m| m.get("config"))
+            .ok_or_else(|| Error::format("no als component in this model file"))
+            .and_then(|c| serde_json::from_value(c.clone()).map_err(|e| Error::format(format!("als config: {e}"))))?;
+        config.validate().map_err(|e| Error::format(format!("als config: {e}")))?;
+        let users = file.ids("ids.users")?;
+        let items = file.ids("ids.items")?;
+        let k = config.factors;
+        let (nu, uf) = file.f32_matrix("als.user_factors", Some(k))?;
+        let (ni, itf) = file.f32_matrix("als.item_factors", Some(k))?;
+        if nu != users.len() || ni != items.len() {
+            return Err(Error::format(format!(
+                "factor rows ({nu} users, {ni} items) do not match id maps ({}, {})",
+                users.len(),
+                items.len()
+            )));
+        }
+        if uf.iter().chain(itf).any(|v| !v.is_finite()) {
+            return Err(Error::format("factors contain NaN or infinity"));
+        }
+        let ui = if file.has("interactions.indptr") {
+            let m = file.csr("interactions", ni)?;
+            if m.n_rows() != nu {
+                return Err(Error::format(format!("interactions have {} rows for {nu} users", m.n_rows())));
+            }
+            Some(m)
+        } else {
+            None
+        };
+        Ok(Self::assemble(config, users, items, uf.to_vec(), itf.to_vec(), ui))
+    }
+
+    /// The model file bytes (see [`crate::store`]).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut f = ModelFile::new();
+        self.write_to(&mut f)?;
+        f.to_bytes()
+    }
+
+    /// Loads from model file bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::read_from(&ModelFile::from_bytes(bytes)?)
+    }
+
+    /// Saves atomically to `path`.
+    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        let mut f = ModelFile::new();
+        self.write_to(&mut f)?;
+        f.save(path)
+    }
+
+    /// Loads from the file at `path`.
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        Self::read_from(&ModelFile::load(path)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::InteractionsBuilder;
+
+    /// Two taste groups: users 0..20 like items 0..10, users 20..40 like
+    /// items 10..20; each user has 6 of their group's 10 items.
+    fn planted() -> Interactions {
+        let mut b = InteractionsBuilder::new();
+        for i in 0..20 {
+            b.add("seed-user", &format!("i{i}"), 0.0).unwrap();
+        }
+        for u in 0..40u32 {
+            let base = if u < 20 { 0 } else { 10 };
+            for j in 0..6 {
+                let item = base + (u * 7 + j * 3) % 10;
+                b.add(&format!("u{u}"), &format!("i{item}"), 1.0 + (j % 3) as f32).unwrap();
+            }
+        }
+        b.build().unwrap()
+    }
+
+    fn cfg(solver: Solver) -> AlsConfig {
+        // Low rank and firm regularisation: the two groups, not individual
+        // users, are what the model can represent.
+        AlsConfig { factors: 4, regularization: 2.0, iterations: 10, solver, seed: 7, ..Default::default() }
+    }
+
+    #[test]
+    fn recovers_planted_groups_with_both_solvers() {
+        let data = planted();
+        for solver in [Solver::Cg { steps: 3 }, Solver::Cholesky] {
+            let m = AlsModel::fit(&cfg(solver), &data).unwrap();
+            for u in ["u3", "u25"] {
+                let recs = m.recommend_by_id(u, 4, &RecommendOptions::default()).unwrap();
+                let group = if u == "u3" { 0..10 } else { 10..20 };
+                let liked = m.user_items().unwrap().row(data.users().get(u).unwrap() as usize).0.to_vec();
+                assert_eq!(recs.len(), 4);
+                for (id, _) in &recs {
+                    let idx: u32 = id[1..].parse().unwrap();
+                    assert!(group.contains(&idx), "{solver:?} {u}: {id} outside its group");
+                    assert!(!liked.contains(&data.items().get(id).unwrap()), "liked item returned");
+                }
+                assert!(recs.windows(2).all(|w| w[0].1 >= w[1].1));
+            }
+        }
+    }
+
+    #[test]
+    fn exact_fold_in_solves_the_normal_equations() {
+        let data = planted();
+        let m = AlsModel::fit(&cfg(Solver::Cg { steps: 3 }), &data).unwrap();
+        let (items, ws) = ([1u32, 4, 4, 9], [1.0f32, 2.0, 0.5, 3.0]);
+        let x = m.fold_in(&items, &ws).unwrap();
+        // Naive f64 reference: A = YᵀY + λI + Σ αw yyᵀ, b = Σ (1+αw) y (duplicates summed).
+        let (k, c) = (m.factors(), &m.config);
+        let y = m.item_factors();
+        let mut a = vec![0f64; k * k];
+        let mut b = vec![0f64; k];
+        for r in 0..k {
+            for s in 0..k {
+                a[r * k + s] = (0..m.n_items()).map(|i| (y[[i, r]] * y[[i, s]]) as f64).sum::<f64>();
+            }
+            a[r * k + r] += c.regularization as f64;
+        }
+        for (i, w) in [(1usize, 1.0f64), (4, 2.5), (9, 3.0)] {
+            let cw = c.alpha as f64 * w;
+            for r in 0..k {
+                b[r] += (1.0 + cw) * y[[i, r]] as f64;
+                for s in 0..k {
+                    a[r * k + s] += cw * (y[[i, r]] * y[[i, s]]) as f64;
+                }
+            }
+        }
+        for r in 0..k {
+            let ax: f64 = (0..k).map(|s| a[r * k + s] * x[s] as f64).sum();
+            assert!((ax - b[r]).abs() < 1e-3 * (1.0 + b[r].abs()), "row {r}: {ax} vs {}", b[r]);
+        }
+        assert_eq!(m.fold_in(&[], &[]).unwrap(), vec![0.0; k]);
+        assert!(m.fold_in(&[1], &[]).is_err());
+        assert!(m.fold_in(&[99], &[1.0]).is_err());
+        assert!(m.fold_in(&[1], &[f32::NAN]).is_err());
+    }
+
+    #[test]
+    fn deterministic_across_thread_counts() {
+        let data = planted();
+        for solver in [Solver::Cg { steps: 3 }, Solver::Cholesky] {
+            let a = AlsModel::fit(&AlsConfig { num_threads: 1, ..cfg(solver) }, &data).unwrap();
+            let b = AlsModel::fit(&AlsConfig { num_threads: 2, ..cfg(solver) }, &data).unwrap();
+            assert_eq!(a.user_factors, b.user_factors);
+            assert_eq!(a.item_factors, b.item_factors);
+            let c = AlsModel::fit(&AlsConfig { seed: 8, ..cfg(solver) }, &data).unwrap();
+            assert_ne!(a.item_factors, c.item_factors);
+        }
+    }
+
+    #[test]
+    fn filters_and_counts() {
+        let data = planted();
+        let m = AlsModel::fit(&cfg(Solver::Cg { steps: 3 }), &data).unwrap();
+        let u = data.users().get("u3").unwrap();
+        let liked = m.user_items().unwrap().row(u as usize).0.len();
+        // Always min(n, eligible).
+        let all = m.recommend(u, 1000, &RecommendOptions::default()).unwrap();
+        assert_eq!(all.len(), 20 - liked);
+        let unfiltered = m.recommend(u, 1000, &RecommendOptions { filter_liked: false, ..Default::default() }).unwrap();
+        assert_eq!(unfiltered.len(), 20);
+        let ex = [all[0].0, all[1].0];
+        let r = m.recommend(u, 3, &RecommendOptions { exclude: &ex, ..Default::default() }).unwrap();
+        assert_eq!(r[0], all[2]);
+        let allow = [all[5].0, all[3].0, all[3].0, m.user_items().unwrap().row(u as usize).0[0]];
+        let r = m.recommend(u, 10, &RecommendOptions { allow_only: Some(&allow), ..Default::default() }).unwrap();
+        assert_eq!(r, vec![all[3], all[5]]);
+        let mine = [all[0].0];
+        let r = m.recommend(u, 1, &RecommendOptions { liked: Some(&mine), ..Default::default() }).unwrap();
+        assert_ne!(r[0].0, all[0].0);
+        // Batch equals single, in order.
+        let users: Vec<u32> = (0..m.n_users() as u32).rev().collect();
+        let batch = m.recommend_batch(&users, 5, &RecommendOptions::default()).unwrap();
+        for (&u, got) in users.iter().zip(&batch) {
+            let single = m.recommend(u, 5, &RecommendOptions::default()).unwrap();
+            assert_eq!(got.iter().map(|p| p.0).collect::<Vec<_>>(), single.iter().map(|p| p.0).collect::<Vec<_>>());
+            for (a, b) in got.iter().zip(&single) {
+                assert!((a.1 - b.1).abs() < 1e-4);
+            }
+        }
+        // Vector recommend with a fold-in of the user's own row ranks like the user.
+        let (cols, ws) = m.user_items().unwrap().row(u as usize);
+        let v = m.fold_in(cols, ws).unwrap();
+        let via_vec = m.recommend_vector(&v, 3, &RecommendOptions { liked: Some(cols), ..Default::default() }).unwrap();
+        assert_eq!(via_vec.len(), 3);
+    }
+
+    #[test]
+    fn similar_items_match_brute_force_cosine() {
+        let m = AlsModel::fit(&cfg(Solver::Cholesky), &planted()).unwrap();
+        let y = m.item_factors();
+        let q = 3usize;
+        let cos = |a: usize, b: usize| {
+            let d: f32 = (0..m.factors()).map(|r| y[[a, r]] * y[[b, r]]).sum();
+            let n = |i: usize| (0..m.factors()).map(|r| y[[i, r]] * y[[i, r]]).sum::<f32>().sqrt();
+            d / (n(a) * n(b))
+        };
+        let mut want: Vec<(u32, f32)> = (0..m.n_items()).filter(|&j| j != q).map(|j| (j as u32, cos(q, j))).collect();
+        want.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap());
+        let got = m.similar_items(q as u32, 5).unwrap();
+        assert_eq!(got.iter().map(|p| p.0).collect::<Vec<_>>(), want[..5].iter().map(|p| p.0).collect::<Vec<_>>());
+        assert!(got.iter().zip(&want).all(|(a, b)| (a.1 - b.1).abs() < 1e-5));
+        assert!(got.iter().all(|p| p.0 != q as u32));
+        let sims = m.similar_items_by_id("i3", 3).unwrap();
+        assert!(sims.iter().all(|(id, _)| id.trim_start_matches('i').parse::<u32>().unwrap() < 10));
+    }
+
+    #[test]
+    fn bad_input_is_typed() {
+        let data = planted();
+        for (c, field) in [
+            (AlsConfig { factors: 0, ..Default::default() }, "factors"),
+            (AlsConfig { regularization: f32::NAN, ..Default::default() }, "regularization"),
+            (AlsConfig { alpha: 0.0, ..Default::default() }, "alpha"),
+            (AlsConfig { iterations: 0, ..Default::default() }, "iterations"),
+            (AlsConfig { solver: Solver::Cg { steps: 0 }, ..Default::default() }, "solver.steps"),
+        ] {
+            assert!(matches!(AlsModel::fit(&c, &data), Err(Error::Config { field: f, .. }) if f == field));
+        }
+        let empty = Interactions::from_csr(Csr::from_triplets(2, 2, &[], &[], &[]).unwrap(), None, None).unwrap();
+        assert!(matches!(AlsModel::fit(&AlsConfig::default(), &empty), Err(Error::InvalidInput(_))));
+        let m = AlsModel::fit(&cfg(Solver::Cg { steps: 3 }), &data).unwrap();
+        let o = RecommendOptions::default();
+        assert!(matches!(m.recommend(0, 0, &o), Err(Error::InvalidInput(_))));
+        assert!(matches!(m.recommend(999, 3, &o), Err(Error::InvalidInput(_))));
+        assert!(matches!(m.recommend_by_id("nobody", 3, &o), Err(Error::UnknownId { kind: IdKind::User, .. })));
+        assert!(matches!(m.similar_items_by_id("nothing", 3), Err(Error::UnknownId { kind: IdKind::Item, .. })));
+        assert!(m.recommend(0, 3, &RecommendOptions { exclude: &[500], ..o }).is_err());
+        assert!(matches!(m.recommend_vector(&[1.0], 3, &o), Err(Error::ShapeMismatch(_))));
+        assert!(m.recommend_batch(&[0, 999], 3, &o).is_err());
+        assert!(m.similar_items(999, 3).is_err());
+        assert!(m.similar_items(0, 0).is_err());
+    }
+
+    #[test]
+    fn progress_loss_and_interrupt() {
+        let data = planted();
+        let mut losses = Vec::new();
+        let c = AlsConfig { calculate_training_loss: true, ..cfg(Solver::Cholesky) };
+        AlsModel::fit_with_progress(&c, &data, &mut |p| {
+            losses.push(p.loss.unwrap());
+            true
+        })
+        .unwrap();
+        assert_eq!(losses.len(), 10);
+        assert!(losses.last().unwrap() < &losses[0], "loss went {losses:?}");
+        assert!(losses.windows(2).all(|w| w[1] <= w[0] * 1.0001), "exact ALS never increases the loss: {losses:?}");
+        let mut calls = 0;
+        let r = AlsModel::fit_with_progress(&c, &data, &mut |_| {
+            calls += 1;
+            calls < 3
+        });
+        assert!(matches!(r, Err(Error::Interrupted)));
+        assert_eq!(calls, 3);
+    }
+
+    #[test]
+    fn persistence_round_trip() {
+        let data = planted();
+        let m = AlsModel::fit(&cfg(Solver::Cg { steps: 3 }), &data).unwrap();
+        let bytes = m.to_bytes().unwrap();
+        let back = AlsModel::from_bytes(&bytes).unwrap();
+        assert_eq!(back.user_factors, m.user_factors);
+        assert_eq!(back.item_factors, m.item_factors);
+        assert_eq!(back.users(), m.users());
+        assert_eq!(back.config(), m.config());
+        assert_eq!(back.user_items(), m.user_items());
+        let o = RecommendOptions::default();
+        assert_eq!(back.recommend_by_id("u7", 5, &o).unwrap(), m.recommend_by_id("u7", 5, &o).unwrap());
+        assert_eq!(back.to_bytes().unwrap(), bytes);
+        let lean = AlsModel::fit(&AlsConfig { store_interactions: false, ..cfg(Solver::Cg { steps: 3 }) }, &data).unwrap();
+        let lean = AlsModel::from_bytes(&lean.to_bytes().unwrap()).unwrap();
+        assert!(lean.user_items().is_none());
+        // A file without the als component is a format error.
+        let other = ModelFile::new().to_bytes().unwrap();
+        assert!(matches!(AlsModel::from_bytes(&other), Err(Error::ModelFormat(_))));
+    }
+}

@@ -1,0 +1,737 @@
+//! Events, event kinds and their weights, the product catalog, and the
+//! user×item interaction matrix (CSR) that models train on.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IdKind, Result};
+use crate::ids::IdMap;
+
+/// What a customer did with a product.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// Looked at a product page.
+    View,
+    /// Clicked a product (e.g. in a list or a recommendation).
+    Click,
+    /// Put the product in the basket.
+    AddToCart,
+    /// Bought the product.
+    Purchase,
+    /// Any other signal, weighted through [`KindWeights::custom`].
+    Custom(String),
+}
+
+impl EventKind {
+    /// Parses `view`, `click`, `add_to_cart`, `purchase`; anything else is
+    /// a custom kind.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "view" => EventKind::View,
+            "click" => EventKind::Click,
+            "add_to_cart" => EventKind::AddToCart,
+            "purchase" => EventKind::Purchase,
+            other => EventKind::Custom(other.to_owned()),
+        }
+    }
+
+    /// The snake_case name (custom kinds give their own name).
+    pub fn as_str(&self) -> &str {
+        match self {
+            EventKind::View => "view",
+            EventKind::Click => "click",
+            EventKind::AddToCart => "add_to_cart",
+            EventKind::Purchase => "purchase",
+            EventKind::Custom(s) => s,
+        }
+    }
+}
+
+/// The sales channel an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The web shop.
+    Web,
+    /// The mobile app.
+    App,
+    /// In-store tablets and tills.
+    Store,
+    /// E-mail campaigns.
+    Email,
+}
+
+impl Channel {
+    /// All channels in declaration order.
+    pub const ALL: [Channel; 4] = [Channel::Web, Channel::App, Channel::Store, Channel::Email];
+
+    /// The snake_case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::App => "app",
+            Channel::Store => "store",
+            Channel::Email => "email",
+        }
+    }
+
+    /// Parses a snake_case channel name.
+    pub fn parse(s: &str) -> Result<Self> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| Error::invalid(format!("unknown channel {s:?} (expected web, app, store or email)")))
+    }
+}
+
+/// One interaction of a user (customer or anonymous visitor) with an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Customer id, or an anonymous visitor id.
+    pub user: String,
+    /// Product id.
+    pub item: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// Unix time in seconds.
+    pub timestamp: i64,
+    /// Region code, e.g. `uk-north-west`, `nl`, `au`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Sales channel.
+    #[serde(default)]
+    pub channel: Option<Channel>,
+    /// Browsing-session id.
+    #[serde(default)]
+    pub session: Option<String>,
+}
+
+/// Weight of each event kind in the interaction matrix. A user's weight for
+/// an item is the sum over their events.
+///
+/// Defaults: view 1, click 2, add_to_cart 4, purchase 8 — each step down the
+/// funnel roughly doubles the evidence of interest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KindWeights {
+    /// Weight of a product view.
+    pub view: f32,
+    /// Weight of a click.
+    pub click: f32,
+    /// Weight of an add-to-cart.
+    pub add_to_cart: f32,
+    /// Weight of a purchase.
+    pub purchase: f32,
+    /// Weights of custom kinds by name; an unlisted custom kind is an error.
+    pub custom: BTreeMap<String, f32>,
+}
+
+impl Default for KindWeights {
+    fn default() -> Self {
+        KindWeights { view: 1.0, click: 2.0, add_to_cart: 4.0, purchase: 8.0, custom: BTreeMap::new() }
+    }
+}
+
+impl KindWeights {
+    /// Sets the weight of a custom kind (consuming builder).
+    pub fn with_custom(mut self, name: impl Into<String>, weight: f32) -> Self {
+        self.custom.insert(name.into(), weight);
+        self
+    }
+
+    /// Checks every weight is finite and non-negative.
+    pub fn validate(&self) -> Result<()> {
+        let fixed = [("view", self.view), ("click", self.click), ("add_to_cart", self.add_to_cart), ("purchase", self.purchase)];
+        for (name, w) in fixed.into_iter().chain(self.custom.iter().map(|(k, v)| (k.as_str(), *v))) {
+            if !w.is_finite() || w < 0.0 {
+                return Err(Error::config(format!("weights.{name}"), format!("must be finite and >= 0, got {w}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The weight of `kind`.
+    pub fn weight(&self, kind: &EventKind) -> Result<f32> {
+        match kind {
+            EventKind::View => Ok(self.view),
+            EventKind::Click => Ok(self.click),
+            EventKind::AddToCart => Ok(self.add_to_cart),
+            EventKind::Purchase => Ok(self.purchase),
+            EventKind::Custom(name) => self
+                .custom
+                .get(name)
+                .copied()
+                .ok_or_else(|| Error::invalid(format!("no weight configured for custom event kind {name:?}"))),
+        }
+    }
+}
+
+/// A compressed-sparse-row matrix of non-negative `f32` weights with sorted,
+/// unique column indices in every row.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Csr {
+    n_rows: usize,
+    n_cols: usize,
+    indptr: Vec<usize>,
+    indices: Vec<u32>,
+    data: Vec<f32>,
+}
+
+fn check_weight(w: f32) -> Result<()> {
+    if !w.is_finite() {
+        return Err(Error::invalid(format!("weight must be finite, got {w}")));
+    }
+    if w < 0.0 {
+        return Err(Error::invalid(format!("weight must be >= 0, got {w}")));
+    }
+    Ok(())
+}
+
+impl Csr {
+    /// Builds from raw CSR arrays (as scipy's `csr_matrix`), validating
+    /// everything; unsorted columns are sorted and duplicates summed.
+    pub fn from_parts(n_rows: usize, n_cols: usize, indptr: Vec<usize>, indices: Vec<u32>, data: Vec<f32>) -> Result<Self> {
+        if indptr.len() != n_rows + 1 {
+            return Err(Error::shape(format!("indptr has length {}, expected n_rows + 1 = {}", indptr.len(), n_rows + 1)));
+        }
+        if indices.len() != data.len() {
+            return Err(Error::shape(format!("indices ({}) and data ({}) differ in length", indices.len(), data.len())));
+        }
+        if indptr[0] != 0 || indptr[n_rows] != indices.len() || indptr.windows(2).any(|w| w[0] > w[1]) {
+            return Err(Error::invalid("indptr must start at 0, be non-decreasing and end at nnz"));
+        }
+        if let Some(&c) = indices.iter().find(|&&c| c as usize >= n_cols) {
+            return Err(Error::invalid(format!("column index {c} out of range for {n_cols} columns")));
+        }
+        data.iter().try_for_each(|&w| check_weight(w))?;
+        let canonical = (0..n_rows).all(|r| indices[indptr[r]..indptr[r + 1]].windows(2).all(|w| w[0] < w[1]));
+        if canonical {
+            return Ok(Csr { n_rows, n_cols, indptr, indices, data });
+        }
+        let mut rows = Vec::with_capacity(indices.len());
+        for r in 0..n_rows {
+            rows.extend(std::iter::repeat_n(r as u32, indptr[r + 1] - indptr[r]));
+        }
+        Csr::from_triplets(n_rows, n_cols, &rows, &indices, &data)
+    }
+
+    /// Builds from COO triplets, summing duplicates.
+    pub fn from_triplets(n_rows: usize, n_cols: usize, rows: &[u32], cols: &[u32], vals: &[f32]) -> Result<Self> {
+        if rows.len() != cols.len() || rows.len() != vals.len() {
+            return Err(Error::shape(format!(
+                "rows ({}), cols ({}) and values ({}) must have equal length",
+                rows.len(),
+                cols.len(),
+                vals.len()
+            )));
+        }
+        for ((&r, &c), &v) in rows.iter().zip(cols).zip(vals) {
+            if r as usize >= n_rows || c as usize >= n_cols {
+                return Err(Error::invalid(format!("entry ({r}, {c}) out of range for a {n_rows}x{n_cols} matrix")));
+            }
+            check_weight(v)?;
+        }
+        // Counting sort by row, then sort each row by column and merge duplicates.
+        let mut indptr = vec![0usize; n_rows + 1];
+        for &r in rows {
+            indptr[r as usize + 1] += 1;
+        }
+        for i in 0..n_rows {
+            indptr[i + 1] += indptr[i];
+        }
+        let mut next = indptr.clone();
+        let mut entries = vec![(0u32, 0f32); rows.len()];
+        for ((&r, &c), &v) in rows.iter().zip(cols).zip(vals) {
+            let slot = &mut next[r as usize];
+            entries[*slot] = (c, v);
+            *slot += 1;
+        }
+        let mut out_ptr = Vec::with_capacity(n_rows + 1);
+        let mut indices = Vec::with_capacity(entries.len());
+        let mut data = Vec::with_capacity(entries.len());
+        out_ptr.push(0);
+        for r in 0..n_rows {
+            let row = &mut entries[indptr[r]..indptr[r + 1]];
+            row.sort_unstable_by_key(|e| e.0);
+            for &(c, v) in row.iter() {
+                if indices.len() > *out_ptr.last().unwrap() && *indices.last().unwrap() == c {
+                    *data.last_mut().unwrap() += v;
+                } else {
+                    indices.push(c);
+                    data.push(v);
+                }
+            }
+            out_ptr.push(indices.len());
+        }
+        Ok(Csr { n_rows, n_cols, indptr: out_ptr, indices, data })
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// Number of columns.
+    pub fn n_cols(&self) -> usize {
+        self.n_cols
+    }
+
+    /// Number of stored entries.
+    pub fn nnz(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// Row offsets (`n_rows + 1` entries).
+    pub fn indptr(&self) -> &[usize] {
+        &self.indptr
+    }
+
+    /// Column index of every entry.
+    pub fn indices(&self) -> &[u32] {
+        &self.indices
+    }
+
+    /// Weight of every entry.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// Column indices and weights of row `r` (empty when out of range).
+    pub fn row(&self, r: usize) -> (&[u32], &[f32]) {
+        if r >= self.n_rows {
+            return (&[], &[]);
+        }
+        let (a, b) = (self.indptr[r], self.indptr[r + 1]);
+        (&self.indices[a..b], &self.data[a..b])
+    }
+
+    /// The transpose (item×user when `self` is user×item).
+    pub fn transpose(&self) -> Csr {
+        let mut indptr = vec![0usize; self.n_cols + 1];
+        for &c in &self.indices {
+            indptr[c as usize + 1] += 1;
+        }
+        for i in 0..self.n_cols {
+            indptr[i + 1] += indptr[i];
+        }
+        let mut next = indptr.clone();
+        let mut indices = vec![0u32; self.nnz()];
+        let mut data = vec![0f32; self.nnz()];
+        // Rows are visited in order, so every output row comes out sorted.
+        for r in 0..self.n_rows {
+            let (cols, vals) = self.row(r);
+            for (&c, &v) in cols.iter().zip(vals) {
+                let slot = &mut next[c as usize];
+                indices[*slot] = r as u32;
+                data[*slot] = v;
+                *slot += 1;
+            }
+        }
+        Csr { n_rows: self.n_cols, n_cols: self.n_rows, indptr, indices, data }
+    }
+
+    /// The matrix without explicitly stored zeros (which mean "no
+    /// preference", not "a weak one"); borrows when there are none.
+    pub fn without_zeros(&self) -> std::borrow::Cow<'_, Csr> {
+        if !self.data.contains(&0.0) {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut out = Csr { n_rows: self.n_rows, n_cols: self.n_cols, indptr: vec![0], indices: Vec::new(), data: Vec::new() };
+        for r in 0..self.n_rows {
+            let (cols, vals) = self.row(r);
+            for (&c, &v) in cols.iter().zip(vals).filter(|e| *e.1 != 0.0) {
+                out.indices.push(c);
+                out.data.push(v);
+            }
+            out.indptr.push(out.indices.len());
+        }
+        std::borrow::Cow::Owned(out)
+    }
+
+    /// Same matrix with `n_rows`/`n_cols` grown to at least the given sizes
+    /// (new rows are empty).
+    pub fn resized(mut self, n_rows: usize, n_cols: usize) -> Result<Csr> {
+        if n_rows < self.n_rows || n_cols < self.n_cols {
+            return Err(Error::shape("a CSR matrix can only grow"));
+        }
+        let nnz = self.nnz();
+        self.indptr.resize(n_rows + 1, nnz);
+        self.n_rows = n_rows;
+        self.n_cols = n_cols;
+        Ok(self)
+    }
+}
+
+/// Training data: a user×item weight matrix with the string ids of its rows
+/// and columns, and optionally the latest event time of every entry (for
+/// temporal splits).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interactions {
+    users: IdMap,
+    items: IdMap,
+    matrix: Csr,
+    last_seen: Option<Vec<i64>>,
+}
+
+impl Interactions {
+    /// Wraps a user×item matrix; `users`/`items` default to decimal indices.
+    pub fn from_csr(matrix: Csr, users: Option<IdMap>, items: Option<IdMap>) -> Result<Self> {
+        let users = match users {
+            Some(u) => u,
+            None => IdMap::range(matrix.n_rows())?,
+        };
+        let items = match items {
+            Some(i) => i,
+            None => IdMap::range(matrix.n_cols())?,
+        };
+        if users.len() != matrix.n_rows() || items.len() != matrix.n_cols() {
+            return Err(Error::shape(format!(
+                "{} user ids and {} item ids for a {}x{} matrix",
+                users.len(),
+                items.len(),
+                matrix.n_rows(),
+                matrix.n_cols()
+            )));
+        }
+        Ok(Interactions { users, items, matrix, last_seen: None })
+    }
+
+    /// Builds from COO triplets of dense indices; the shape is given.
+    pub fn from_coo(n_users: usize, n_items: usize, users: &[u32], items: &[u32], weights: &[f32]) -> Result<Self> {
+        Self::from_csr(Csr::from_triplets(n_users, n_items, users, items, weights)?, None, None)
+    }
+
+    /// Attaches per-entry latest-event times (parallel to `matrix().data()`).
+    pub fn with_last_seen(mut self, last_seen: Vec<i64>) -> Result<Self> {
+        if last_seen.len() != self.matrix.nnz() {
+            return Err(Error::shape(format!("{} timestamps for {} entries", last_seen.len(), self.matrix.nnz())));
+        }
+        self.last_seen = Some(last_seen);
+        Ok(self)
+    }
+
+    /// User ids (rows).
+    pub fn users(&self) -> &IdMap {
+        &self.users
+    }
+
+    /// Item ids (columns).
+    pub fn items(&self) -> &IdMap {
+        &self.items
+    }
+
+    /// The user×item matrix.
+    pub fn matrix(&self) -> &Csr {
+        &self.matrix
+    }
+
+    /// Latest event time per entry, when built from events.
+    pub fn last_seen(&self) -> Option<&[i64]> {
+        self.last_seen.as_deref()
+    }
+
+    /// Number of users.
+    pub fn n_users(&self) -> usize {
+        self.matrix.n_rows()
+    }
+
+    /// Number of items.
+    pub fn n_items(&self) -> usize {
+        self.matrix.n_cols()
+    }
+
+    /// Splits into parts; used by [`crate::eval`] splits.
+    pub fn into_parts(self) -> (IdMap, IdMap, Csr, Option<Vec<i64>>) {
+        (self.users, self.items, self.matrix, self.last_seen)
+    }
+}
+
+/// Accumulates events or weighted pairs into [`Interactions`]. Invalid input
+/// is rejected before anything is recorded.
+#[derive(Debug, Clone, Default)]
+pub struct InteractionsBuilder {
+    weights: KindWeights,
+    users: IdMap,
+    items: IdMap,
+    fixed_items: bool,
+    acc: HashMap<(u32, u32), (f32, i64)>,
+}
+
+impl InteractionsBuilder {
+    /// A builder with the default [`KindWeights`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Uses `weights` for event kinds.
+    pub fn weights(mut self, weights: KindWeights) -> Result<Self> {
+        weights.validate()?;
+        self.weights = weights;
+        Ok(self)
+    }
+
+    /// Fixes the item universe (e.g. the catalog's ids, in catalog order):
+    /// events for other items are rejected with [`Error::UnknownId`].
+    pub fn items(mut self, items: IdMap) -> Self {
+        self.items = items;
+        self.fixed_items = true;
+        self
+    }
+
+    /// Fixes the user order up front (more users may still be added).
+    pub fn users(mut self, users: IdMap) -> Self {
+        self.users = users;
+        self
+    }
+
+    /// Adds one event, weighted by its kind.
+    pub fn add_event(&mut self, event: &Event) -> Result<()> {
+        let w = self.weights.weight(&event.kind)?;
+        self.add_at(&event.user, &event.item, w, event.timestamp)
+    }
+
+    /// Adds many events; stops at (and reports) the first invalid one, with
+    /// the events before it recorded.
+    pub fn extend_events<'a>(&mut self, events: impl IntoIterator<Item = &'a Event>) -> Result<()> {
+        events.into_iter().enumerate().try_for_each(|(i, e)| {
+            self.add_event(e).map_err(|err| match err {
+                Error::InvalidInput(m) => Error::InvalidInput(format!("event {i}: {m}")),
+                other => other,
+            })
+        })
+    }
+
+    /// Adds `weight` for (`user`, `item`) without a timestamp.
+    pub fn add(&mut self, user: &str, item: &str, weight: f32) -> Result<()> {
+        self.add_at(user, item, weight, i64::MIN)
+    }
+
+    fn add_at(&mut self, user: &str, item: &str, weight: f32, ts: i64) -> Result<()> {
+        check_weight(weight)?;
+        if user.is_empty() || item.is_empty() {
+            return Err(Error::invalid("user and item ids must be non-empty"));
+        }
+        let i = if self.fixed_items { self.items.index_of(item, IdKind::Item)? } else { self.items.get_or_insert(item)? };
+        let u = self.users.get_or_insert(user)?;
+        let e = self.acc.entry((u, i)).or_insert((0.0, i64::MIN));
+        e.0 += weight;
+        e.1 = e.1.max(ts);
+        Ok(())
+    }
+
+    /// Builds the matrix; empty input is an error.
+    pub fn build(self) -> Result<Interactions> {
+        if self.acc.is_empty() {
+            return Err(Error::invalid("no interactions: cannot build from empty data"));
+        }
+        let mut entries: Vec<_> = self.acc.into_iter().collect();
+        entries.sort_unstable_by_key(|&((u, i), _)| (u, i));
+        let rows: Vec<u32> = entries.iter().map(|e| e.0 .0).collect();
+        let cols: Vec<u32> = entries.iter().map(|e| e.0 .1).collect();
+        let vals: Vec<f32> = entries.iter().map(|e| e.1 .0).collect();
+        let last: Vec<i64> = entries.iter().map(|e| e.1 .1).collect();
+        let matrix = Csr::from_triplets(self.users.len(), self.items.len(), &rows, &cols, &vals)?;
+        let with_ts = last.iter().any(|&t| t != i64::MIN);
+        let out = Interactions::from_csr(matrix, Some(self.users), Some(self.items))?;
+        // Entries were sorted by (user, item), the same order as the CSR.
+        if with_ts { out.with_last_seen(last) } else { Ok(out) }
+    }
+}
+
+/// A free product attribute value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AttrValue {
+    /// A number (e.g. lens index 1.67, bridge width 18).
+    Number(f64),
+    /// A single category-like value (e.g. shape `round`).
+    Text(String),
+    /// Several values (e.g. colours `["black", "gold"]`).
+    List(Vec<String>),
+}
+
+/// A product in the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// Product id (SKU).
+    pub id: String,
+    /// Display title.
+    #[serde(default)]
+    pub title: String,
+    /// Category, e.g. `frames`, `sunglasses`, `contact_lenses`.
+    pub category: String,
+    /// Brand.
+    #[serde(default)]
+    pub brand: Option<String>,
+    /// Price in the shop's currency.
+    #[serde(default)]
+    pub price: Option<f64>,
+    /// Whether the product can be sold now.
+    #[serde(default = "yes")]
+    pub in_stock: bool,
+    /// Regions where the product is sold; empty means everywhere.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// Free attributes (shape, material, colour, gender, …).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, AttrValue>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Item {
+    /// Whether the item may be sold in `region` (empty `regions` = anywhere).
+    pub fn available_in(&self, region: &str) -> bool {
+        self.regions.is_empty() || self.regions.iter().any(|r| r == region)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.id.is_empty() {
+            return Err(Error::invalid("item id must be non-empty"));
+        }
+        if let Some(p) = self.price {
+            if !p.is_finite() || p < 0.0 {
+                return Err(Error::invalid(format!("item {:?}: price must be finite and >= 0, got {p}", self.id)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The product catalog, in insertion order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Catalog {
+    ids: IdMap,
+    items: Vec<Item>,
+}
+
+impl Catalog {
+    /// An empty catalog.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an item; a duplicate id or invalid price is an error.
+    pub fn add(&mut self, item: Item) -> Result<u32> {
+        item.validate()?;
+        if self.ids.get(&item.id).is_some() {
+            return Err(Error::invalid(format!("duplicate item id {:?}", item.id)));
+        }
+        let idx = self.ids.get_or_insert(&item.id)?;
+        self.items.push(item);
+        Ok(idx)
+    }
+
+    /// The item with `id`.
+    pub fn get(&self, id: &str) -> Option<&Item> {
+        self.ids.get(id).map(|i| &self.items[i as usize])
+    }
+
+    /// The item at catalog index `idx`.
+    pub fn item(&self, idx: u32) -> Option<&Item> {
+        self.items.get(idx as usize)
+    }
+
+    /// Item ids in catalog order.
+    pub fn ids(&self) -> &IdMap {
+        &self.ids
+    }
+
+    /// All items in catalog order.
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the catalog is empty.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(user: &str, item: &str, kind: EventKind, ts: i64) -> Event {
+        Event { user: user.into(), item: item.into(), kind, timestamp: ts, region: None, channel: None, session: None }
+    }
+
+    #[test]
+    fn builder_sums_kind_weights() {
+        let mut b = InteractionsBuilder::new();
+        b.add_event(&ev("u1", "a", EventKind::View, 10)).unwrap();
+        b.add_event(&ev("u1", "a", EventKind::Purchase, 20)).unwrap();
+        b.add_event(&ev("u2", "b", EventKind::Click, 5)).unwrap();
+        let x = b.build().unwrap();
+        assert_eq!(x.users().ids(), ["u1", "u2"]);
+        assert_eq!(x.items().ids(), ["a", "b"]);
+        assert_eq!(x.matrix().row(0), (&[0u32][..], &[9.0f32][..]));
+        assert_eq!(x.matrix().row(1), (&[1u32][..], &[2.0f32][..]));
+        assert_eq!(x.last_seen(), Some(&[20i64, 5][..]));
+    }
+
+    #[test]
+    fn bad_input_changes_nothing() {
+        let mut b = InteractionsBuilder::new();
+        b.add("u", "a", 1.0).unwrap();
+        for w in [f32::NAN, f32::INFINITY, -1.0] {
+            assert!(matches!(b.add("new", "new", w), Err(Error::InvalidInput(_))));
+        }
+        assert!(b.add_event(&ev("new", "new", EventKind::Custom("wish".into()), 0)).is_err());
+        let x = b.build().unwrap();
+        assert_eq!((x.n_users(), x.n_items()), (1, 1));
+        assert!(matches!(InteractionsBuilder::new().build(), Err(Error::InvalidInput(_))));
+    }
+
+    #[test]
+    fn fixed_items_reject_unknown() {
+        let mut b = InteractionsBuilder::new().items(IdMap::from_ids(["a", "b"]).unwrap());
+        assert!(matches!(b.add("u", "zz", 1.0), Err(Error::UnknownId { kind: IdKind::Item, .. })));
+        b.add("u", "b", 1.0).unwrap();
+        assert_eq!(b.build().unwrap().n_items(), 2);
+    }
+
+    #[test]
+    fn csr_canonicalises_and_transposes() {
+        let m = Csr::from_parts(2, 3, vec![0, 3, 4], vec![2, 0, 2, 1], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!(m.row(0), (&[0u32, 2][..], &[2.0f32, 4.0][..]));
+        let t = m.transpose();
+        assert_eq!((t.n_rows(), t.n_cols()), (3, 2));
+        assert_eq!(t.row(2), (&[0u32][..], &[4.0f32][..]));
+        assert_eq!(t.row(1), (&[1u32][..], &[4.0f32][..]));
+        assert_eq!(t.transpose(), m);
+        let z = Csr::from_triplets(2, 2, &[0, 0, 1], &[0, 1, 1], &[0.0, 2.0, 0.0]).unwrap();
+        let nz = z.without_zeros();
+        assert_eq!((nz.nnz(), nz.row(0), nz.row(1).0.len()), (1, (&[1u32][..], &[2.0f32][..]), 0));
+        assert!(Csr::from_parts(2, 3, vec![0, 1], vec![0], vec![1.0]).is_err());
+        assert!(Csr::from_parts(1, 3, vec![0, 1], vec![5], vec![1.0]).is_err());
+        assert!(Csr::from_parts(1, 3, vec![0, 1], vec![0], vec![f32::NAN]).is_err());
+        assert!(Csr::from_triplets(1, 1, &[0], &[0, 0], &[1.0]).is_err());
+    }
+
+    #[test]
+    fn kinds_channels_catalog() {
+        assert_eq!(EventKind::parse("add_to_cart"), EventKind::AddToCart);
+        assert_eq!(EventKind::parse("wishlist").as_str(), "wishlist");
+        assert_eq!(Channel::parse("store").unwrap(), Channel::Store);
+        assert!(Channel::parse("fax").is_err());
+        let w = KindWeights::default().with_custom("wishlist", 3.0);
+        assert_eq!(w.weight(&EventKind::Custom("wishlist".into())).unwrap(), 3.0);
+        assert!(KindWeights { view: -1.0, ..Default::default() }.validate().is_err());
+        let mut c = Catalog::new();
+        let item: Item = serde_json::from_str(r#"{"id":"f1","category":"frames","regions":["nl"],"attributes":{"shape":"round","bridge":18,"colours":["black"]}}"#).unwrap();
+        assert!(item.in_stock && item.available_in("nl") && !item.available_in("au"));
+        c.add(item.clone()).unwrap();
+        assert!(c.add(item).is_err());
+        assert_eq!(c.get("f1").unwrap().attributes["bridge"], AttrValue::Number(18.0));
+    }
+}

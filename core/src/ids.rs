@@ -1,0 +1,119 @@
+//! String ids ↔ dense `u32` indices, insertion-ordered.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, IdKind, Result};
+
+/// An insertion-ordered bijection between string ids and dense indices
+/// `0..len`. Models store one for users and one for items, so string ids
+/// survive save/load in every runtime.
+#[derive(Debug, Clone, Default)]
+pub struct IdMap {
+    ids: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl PartialEq for IdMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.ids == other.ids
+    }
+}
+
+impl IdMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A map holding `ids` in order; duplicate ids are an error.
+    pub fn from_ids<I, S>(ids: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut map = IdMap::new();
+        for id in ids {
+            let id = id.into();
+            if map.index.contains_key(&id) {
+                return Err(Error::invalid(format!("duplicate id {id:?}")));
+            }
+            map.push_new(id)?;
+        }
+        Ok(map)
+    }
+
+    /// The decimal ids `"0"`, `"1"`, … `n-1` (used when a caller supplies
+    /// bare indices, as implicit does).
+    pub fn range(n: usize) -> Result<Self> {
+        Self::from_ids((0..n).map(|i| i.to_string()))
+    }
+
+    fn push_new(&mut self, id: String) -> Result<u32> {
+        let idx = u32::try_from(self.ids.len())
+            .map_err(|_| Error::invalid("more than u32::MAX ids"))?;
+        self.index.insert(id.clone(), idx);
+        self.ids.push(id);
+        Ok(idx)
+    }
+
+    /// The index of `id`, inserting it at the end when new.
+    pub fn get_or_insert(&mut self, id: &str) -> Result<u32> {
+        match self.index.get(id) {
+            Some(&i) => Ok(i),
+            None => self.push_new(id.to_owned()),
+        }
+    }
+
+    /// The index of `id`, if present.
+    pub fn get(&self, id: &str) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// The index of `id`, or a typed [`Error::UnknownId`].
+    pub fn index_of(&self, id: &str, kind: IdKind) -> Result<u32> {
+        self.get(id).ok_or_else(|| Error::UnknownId { kind, id: id.to_owned() })
+    }
+
+    /// The id at `index`, if in range.
+    pub fn id(&self, index: u32) -> Option<&str> {
+        self.ids.get(index as usize).map(String::as_str)
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// All ids in index order.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insertion_order_and_lookup() {
+        let mut m = IdMap::new();
+        assert_eq!(m.get_or_insert("b").unwrap(), 0);
+        assert_eq!(m.get_or_insert("a").unwrap(), 1);
+        assert_eq!(m.get_or_insert("b").unwrap(), 0);
+        assert_eq!(m.ids(), ["b", "a"]);
+        assert_eq!(m.id(1), Some("a"));
+        assert_eq!(m.id(2), None);
+        assert!(matches!(m.index_of("zz", IdKind::Item), Err(Error::UnknownId { .. })));
+    }
+
+    #[test]
+    fn duplicates_rejected() {
+        assert!(IdMap::from_ids(["x", "y", "x"]).is_err());
+        assert_eq!(IdMap::range(3).unwrap().ids(), ["0", "1", "2"]);
+    }
+}

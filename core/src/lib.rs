@@ -1,0 +1,33 @@
+//! # sightline
+//!
+//! An embeddable product-recommendation library: implicit-feedback ALS,
+//! offline evaluation, a deterministic optical-retail demo data set and one
+//! portable, checksummed model file that loads identically from Rust,
+//! Python, Node.js and WebAssembly.
+//!
+//! ```
+//! use sightline::{als::{AlsConfig, AlsModel, RecommendOptions}, data::InteractionsBuilder};
+//!
+//! let mut b = InteractionsBuilder::new();
+//! for (u, i) in [("ann", "frame-1"), ("ann", "case-1"), ("bob", "frame-1"), ("bob", "lens-1"), ("cy", "case-1")] {
+//!     b.add(u, i, 1.0)?;
+//! }
+//! let data = b.build()?;
+//! let model = AlsModel::fit(&AlsConfig { factors: 4, iterations: 5, ..Default::default() }, &data)?;
+//! let recs = model.recommend_by_id("cy", 2, &RecommendOptions::default())?;
+//! assert_eq!(recs.len(), 2); // "case-1" is left out: cy already has it
+//! # Ok::<(), sightline::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod als;
+pub mod data;
+pub mod demo;
+pub mod error;
+pub mod eval;
+pub mod ids;
+pub mod linalg;
+pub mod parallel;
+pub mod store;
+
+pub use error::{Error, IdKind, Result};

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything the tests need on a fresh machine:
+# wasm32 target, wasm-bindgen-cli (pinned to the crate), a Python venv with
+# maturin/numpy/scipy/pytest, and npm dependencies of the two JS packages.
+# Only registries are used (crates.io, PyPI, npm); nothing else is downloaded.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+WASM_BINDGEN_VERSION="0.2.130"   # must equal the `wasm-bindgen` pin in bindings/wasm/Cargo.toml
+VENV="$ROOT/.venv"
+
+log() { printf '\n== setup: %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
+  log "adding rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (one-time, several minutes)"
+  # Not --locked: the CLI's lock file pins a crate version the registry here lacks.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating Python venv at $VENV"
+  python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c 'import maturin, numpy, scipy, pytest' 2>/dev/null; then
+  log "installing Python build/test dependencies"
+  "$VENV/bin/pip" install --quiet --upgrade pip
+  "$VENV/bin/pip" install --quiet -r "$ROOT/bindings/python/requirements-dev.txt"
+fi
+
+for pkg in bindings/node bindings/wasm; do
+  if [ ! -d "$ROOT/$pkg/node_modules" ] || [ "$ROOT/$pkg/package.json" -nt "$ROOT/$pkg/node_modules" ]; then
+    log "npm install in $pkg"
+    (cd "$ROOT/$pkg" && npm install --no-audit --no-fund --loglevel=error && touch node_modules)
+  fi
+done
+log "done"
