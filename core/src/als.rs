@@ -95,13 +95,22 @@ impl AlsConfig {
     /// Checks every field; the error names the field.
     pub fn validate(&self) -> Result<()> {
         if self.factors == 0 || self.factors > 4096 {
-            return Err(Error::config("factors", format!("must be in 1..=4096, got {}", self.factors)));
+            return Err(Error::config(
+                "factors",
+                format!("must be in 1..=4096, got {}", self.factors),
+            ));
         }
         if !self.regularization.is_finite() || self.regularization < 0.0 {
-            return Err(Error::config("regularization", format!("must be finite and >= 0, got {}", self.regularization)));
+            return Err(Error::config(
+                "regularization",
+                format!("must be finite and >= 0, got {}", self.regularization),
+            ));
         }
         if !self.alpha.is_finite() || self.alpha <= 0.0 {
-            return Err(Error::config("alpha", format!("must be finite and > 0, got {}", self.alpha)));
+            return Err(Error::config(
+                "alpha",
+                format!("must be finite and > 0, got {}", self.alpha),
+            ));
         }
         if self.iterations == 0 {
             return Err(Error::config("iterations", "must be >= 1"));
@@ -110,7 +119,10 @@ impl AlsConfig {
             return Err(Error::config("solver.steps", "must be >= 1"));
         }
         if !self.init_std.is_finite() || self.init_std <= 0.0 {
-            return Err(Error::config("init_std", format!("must be finite and > 0, got {}", self.init_std)));
+            return Err(Error::config(
+                "init_std",
+                format!("must be finite and > 0, got {}", self.init_std),
+            ));
         }
         Ok(())
     }
@@ -149,7 +161,13 @@ pub struct RecommendOptions<'a> {
 
 impl Default for RecommendOptions<'_> {
     fn default() -> Self {
-        RecommendOptions { filter_liked: true, liked: None, liked_rows: None, exclude: &[], allow_only: None }
+        RecommendOptions {
+            filter_liked: true,
+            liked: None,
+            liked_rows: None,
+            exclude: &[],
+            allow_only: None,
+        }
     }
 }
 
@@ -184,7 +202,13 @@ impl RowScratch {
             llt::factor::cholesky_in_place_scratch::<f32>(k, Par::Seq, Default::default()),
             llt::solve::solve_in_place_scratch::<f32>(k, 1, Par::Seq),
         ]);
-        RowScratch { r: vec![0.0; k], p: vec![0.0; k], ap: vec![0.0; k], a: vec![0.0; k * k], mem: MemBuffer::new(req) }
+        RowScratch {
+            r: vec![0.0; k],
+            p: vec![0.0; k],
+            ap: vec![0.0; k],
+            a: vec![0.0; k * k],
+            mem: MemBuffer::new(req),
+        }
     }
 }
 
@@ -270,7 +294,15 @@ impl Row<'_> {
         }
         let stack = MemStack::new(&mut s.mem);
         let a = MatMut::from_row_major_slice_mut(&mut s.a, k, k);
-        if llt::factor::cholesky_in_place(a, Default::default(), Par::Seq, stack, Default::default()).is_err() {
+        if llt::factor::cholesky_in_place(
+            a,
+            Default::default(),
+            Par::Seq,
+            stack,
+            Default::default(),
+        )
+        .is_err()
+        {
             return;
         }
         let l = MatRef::from_row_major_slice(&s.a, k, k);
@@ -289,16 +321,28 @@ fn solve_side(target: &mut [f32], other: &[f32], matrix: &Csr, config: &AlsConfi
     }
     let g = &g;
     // Small chunks let rayon balance heavy and light users.
-    for_each_chunk(target, k, 32, || RowScratch::new(k), |s, first, block| {
-        for (off, x) in block.chunks_exact_mut(k).enumerate() {
-            let (cols, weights) = matrix.row(first + off);
-            let row = Row { other, k, cols, weights, alpha: config.alpha };
-            match config.solver {
-                Solver::Cg { steps } => row.solve_cg(g, steps, x, s),
-                Solver::Cholesky => row.solve_exact(g, x, s),
+    for_each_chunk(
+        target,
+        k,
+        32,
+        || RowScratch::new(k),
+        |s, first, block| {
+            for (off, x) in block.chunks_exact_mut(k).enumerate() {
+                let (cols, weights) = matrix.row(first + off);
+                let row = Row {
+                    other,
+                    k,
+                    cols,
+                    weights,
+                    alpha: config.alpha,
+                };
+                match config.solver {
+                    Solver::Cg { steps } => row.solve_cg(g, steps, x, s),
+                    Solver::Cholesky => row.solve_exact(g, x, s),
+                }
             }
-        }
-    });
+        },
+    );
 }
 
 /// The weighted squared error plus regularisation, normalised by the total
@@ -307,25 +351,35 @@ fn training_loss(x: &[f32], y: &[f32], matrix: &Csr, config: &AlsConfig) -> f32 
     let k = config.factors;
     let g = gram(y, matrix.n_cols(), k);
     let mut per_user = vec![0f64; matrix.n_rows()];
-    for_each_chunk(&mut per_user, 1, 256, || vec![0f32; k], |gx, first, block| {
-        for (off, out) in block.iter_mut().enumerate() {
-            let u = first + off;
-            let xu = &x[u * k..(u + 1) * k];
-            symv(&g, xu, gx);
-            let mut l = dot(xu, gx) as f64;
-            let (cols, ws) = matrix.row(u);
-            for (&j, &w) in cols.iter().zip(ws) {
-                let c = (config.alpha * w) as f64;
-                let p = dot(xu, &y[j as usize * k..(j as usize + 1) * k]) as f64;
-                l += (1.0 + c) * (1.0 - p).powi(2) - p * p;
+    for_each_chunk(
+        &mut per_user,
+        1,
+        256,
+        || vec![0f32; k],
+        |gx, first, block| {
+            for (off, out) in block.iter_mut().enumerate() {
+                let u = first + off;
+                let xu = &x[u * k..(u + 1) * k];
+                symv(&g, xu, gx);
+                let mut l = dot(xu, gx) as f64;
+                let (cols, ws) = matrix.row(u);
+                for (&j, &w) in cols.iter().zip(ws) {
+                    let c = (config.alpha * w) as f64;
+                    let p = dot(xu, &y[j as usize * k..(j as usize + 1) * k]) as f64;
+                    l += (1.0 + c) * (1.0 - p).powi(2) - p * p;
+                }
+                *out = l;
             }
-            *out = l;
-        }
-    });
+        },
+    );
     let sq = |v: &[f32]| v.iter().map(|&a| (a as f64) * (a as f64)).sum::<f64>();
     let reg = config.regularization as f64 * (sq(x) + sq(y));
     let mass = matrix.n_rows() as f64 * matrix.n_cols() as f64
-        + matrix.data().iter().map(|&w| (config.alpha * w) as f64).sum::<f64>();
+        + matrix
+            .data()
+            .iter()
+            .map(|&w| (config.alpha * w) as f64)
+            .sum::<f64>();
     ((per_user.iter().sum::<f64>() + reg) / mass) as f32
 }
 
@@ -347,7 +401,9 @@ fn random_factors(rng: &mut ChaCha8Rng, n: usize, k: usize, std: f32) -> Vec<f32
 
 fn check_indices(what: &str, idx: &[u32], n: usize) -> Result<()> {
     match idx.iter().find(|&&i| i as usize >= n) {
-        Some(i) => Err(Error::invalid(format!("{what}: item index {i} out of range for {n} items"))),
+        Some(i) => Err(Error::invalid(format!(
+            "{what}: item index {i} out of range for {n} items"
+        ))),
         None => Ok(()),
     }
 }
@@ -389,18 +445,39 @@ impl AlsModel {
             let loss = install(threads, || {
                 solve_side(&mut x, &y, cui, config);
                 solve_side(&mut y, &x, &ciu, config);
-                config.calculate_training_loss.then(|| training_loss(&x, &y, cui, config))
+                config
+                    .calculate_training_loss
+                    .then(|| training_loss(&x, &y, cui, config))
             });
-            let p = Progress { iteration: it, iterations: config.iterations, loss, seconds: start.elapsed().as_secs_f64() };
+            let p = Progress {
+                iteration: it,
+                iterations: config.iterations,
+                loss,
+                seconds: start.elapsed().as_secs_f64(),
+            };
             if !progress(&p) {
                 return Err(Error::Interrupted);
             }
         }
         let user_items = config.store_interactions.then(|| cui.clone());
-        Ok(Self::assemble(config.clone(), data.users().clone(), data.items().clone(), x, y, user_items))
+        Ok(Self::assemble(
+            config.clone(),
+            data.users().clone(),
+            data.items().clone(),
+            x,
+            y,
+            user_items,
+        ))
     }
 
-    fn assemble(config: AlsConfig, users: IdMap, items: IdMap, uf: Vec<f32>, itf: Vec<f32>, ui: Option<Csr>) -> Self {
+    fn assemble(
+        config: AlsConfig,
+        users: IdMap,
+        items: IdMap,
+        uf: Vec<f32>,
+        itf: Vec<f32>,
+        ui: Option<Csr>,
+    ) -> Self {
         AlsModel {
             config,
             users,
@@ -445,12 +522,14 @@ impl AlsModel {
 
     /// User factors, `n_users × k`.
     pub fn user_factors(&self) -> ArrayView2<'_, f32> {
-        ArrayView2::from_shape((self.n_users(), self.factors()), &self.user_factors).expect("factor buffer matches its shape")
+        ArrayView2::from_shape((self.n_users(), self.factors()), &self.user_factors)
+            .expect("factor buffer matches its shape")
     }
 
     /// Item factors, `n_items × k`.
     pub fn item_factors(&self) -> ArrayView2<'_, f32> {
-        ArrayView2::from_shape((self.n_items(), self.factors()), &self.item_factors).expect("factor buffer matches its shape")
+        ArrayView2::from_shape((self.n_items(), self.factors()), &self.item_factors)
+            .expect("factor buffer matches its shape")
     }
 
     /// The stored training interactions (user×item), if kept.
@@ -462,7 +541,10 @@ impl AlsModel {
         let k = self.factors();
         let u = user as usize;
         if u >= self.n_users() {
-            return Err(Error::invalid(format!("user index {user} out of range for {} users", self.n_users())));
+            return Err(Error::invalid(format!(
+                "user index {user} out of range for {} users",
+                self.n_users()
+            )));
         }
         Ok(&self.user_factors[u * k..(u + 1) * k])
     }
@@ -478,7 +560,11 @@ impl AlsModel {
         check_indices("liked", opts.liked.unwrap_or(&[]), self.n_items())?;
         if let Some(m) = opts.liked_rows {
             if m.n_cols() != self.n_items() {
-                return Err(Error::shape(format!("liked_rows has {} columns, model has {} items", m.n_cols(), self.n_items())));
+                return Err(Error::shape(format!(
+                    "liked_rows has {} columns, model has {} items",
+                    m.n_cols(),
+                    self.n_items()
+                )));
             }
         }
         check_indices("allow_only", opts.allow_only.unwrap_or(&[]), self.n_items())
@@ -489,7 +575,11 @@ impl AlsModel {
         if !opts.filter_liked {
             return &[];
         }
-        match (opts.liked, user, opts.liked_rows.or(self.user_items.as_ref())) {
+        match (
+            opts.liked,
+            user,
+            opts.liked_rows.or(self.user_items.as_ref()),
+        ) {
             (Some(l), _, _) => l,
             (None, Some(u), Some(rows)) => rows.row(u as usize).0,
             _ => &[],
@@ -498,7 +588,14 @@ impl AlsModel {
 
     /// Ranks `scores` (one per item) after removing liked/excluded items and
     /// restricting to `allow_only`; `scores` is clobbered.
-    fn rank(&self, scores: &mut [f32], liked: &[u32], n: usize, opts: &RecommendOptions, buf: &mut Vec<(u32, f32)>) -> Vec<(u32, f32)> {
+    fn rank(
+        &self,
+        scores: &mut [f32],
+        liked: &[u32],
+        n: usize,
+        opts: &RecommendOptions,
+        buf: &mut Vec<(u32, f32)>,
+    ) -> Vec<(u32, f32)> {
         // -inf marks "not eligible"; real scores are finite.
         for &i in liked.iter().chain(opts.exclude) {
             scores[i as usize] = f32::NEG_INFINITY;
@@ -508,10 +605,20 @@ impl AlsModel {
                 let mut seen = allowed.to_vec();
                 seen.sort_unstable();
                 seen.dedup();
-                top_k(seen.into_iter().map(|i| (i, scores[i as usize])).filter(|c| c.1 != f32::NEG_INFINITY), n, buf)
+                top_k(
+                    seen.into_iter()
+                        .map(|i| (i, scores[i as usize]))
+                        .filter(|c| c.1 != f32::NEG_INFINITY),
+                    n,
+                    buf,
+                )
             }
             None => top_k(
-                scores.iter().enumerate().filter(|c| *c.1 != f32::NEG_INFINITY).map(|(i, &s)| (i as u32, s)),
+                scores
+                    .iter()
+                    .enumerate()
+                    .filter(|c| *c.1 != f32::NEG_INFINITY)
+                    .map(|(i, &s)| (i as u32, s)),
                 n,
                 buf,
             ),
@@ -519,26 +626,49 @@ impl AlsModel {
     }
 
     fn score_all(&self, v: &[f32], out: &mut [f32]) {
-        for (o, y) in out.iter_mut().zip(self.item_factors.chunks_exact(self.factors())) {
+        for (o, y) in out
+            .iter_mut()
+            .zip(self.item_factors.chunks_exact(self.factors()))
+        {
             *o = dot(y, v);
         }
     }
 
     /// Top-`n` items for user index `user`: `min(n, eligible)` pairs of
     /// (item index, score), best first.
-    pub fn recommend(&self, user: u32, n: usize, opts: &RecommendOptions) -> Result<Vec<(u32, f32)>> {
+    pub fn recommend(
+        &self,
+        user: u32,
+        n: usize,
+        opts: &RecommendOptions,
+    ) -> Result<Vec<(u32, f32)>> {
         let v = self.user_vec(user)?;
         self.check_options(n, opts)?;
         let mut scores = vec![0f32; self.n_items()];
         self.score_all(v, &mut scores);
-        Ok(self.rank(&mut scores, self.liked(Some(user), opts), n, opts, &mut Vec::new()))
+        Ok(self.rank(
+            &mut scores,
+            self.liked(Some(user), opts),
+            n,
+            opts,
+            &mut Vec::new(),
+        ))
     }
 
     /// Top-`n` for any user vector (e.g. from [`fold_in`](Self::fold_in));
     /// `opts.liked` is the only source of items to leave out.
-    pub fn recommend_vector(&self, user_vector: &[f32], n: usize, opts: &RecommendOptions) -> Result<Vec<(u32, f32)>> {
+    pub fn recommend_vector(
+        &self,
+        user_vector: &[f32],
+        n: usize,
+        opts: &RecommendOptions,
+    ) -> Result<Vec<(u32, f32)>> {
         if user_vector.len() != self.factors() {
-            return Err(Error::shape(format!("user vector has {} values, model has {} factors", user_vector.len(), self.factors())));
+            return Err(Error::shape(format!(
+                "user vector has {} values, model has {} factors",
+                user_vector.len(),
+                self.factors()
+            )));
         }
         if user_vector.iter().any(|v| !v.is_finite()) {
             return Err(Error::invalid("user vector contains NaN or infinity"));
@@ -546,14 +676,25 @@ impl AlsModel {
         self.check_options(n, opts)?;
         let mut scores = vec![0f32; self.n_items()];
         self.score_all(user_vector, &mut scores);
-        Ok(self.rank(&mut scores, self.liked(None, opts), n, opts, &mut Vec::new()))
+        Ok(self.rank(
+            &mut scores,
+            self.liked(None, opts),
+            n,
+            opts,
+            &mut Vec::new(),
+        ))
     }
 
     /// [`recommend`](Self::recommend) for many users at once: users are
     /// scored in blocks with one matrix product each, in parallel. Liked
     /// items come from `opts.liked_rows` or the stored interactions
     /// (`opts.liked` must be None).
-    pub fn recommend_batch(&self, users: &[u32], n: usize, opts: &RecommendOptions) -> Result<Vec<Vec<(u32, f32)>>> {
+    pub fn recommend_batch(
+        &self,
+        users: &[u32],
+        n: usize,
+        opts: &RecommendOptions,
+    ) -> Result<Vec<Vec<(u32, f32)>>> {
         if opts.liked.is_some() {
             return Err(Error::invalid("recommend_batch takes liked items from the stored interactions; opts.liked must be None"));
         }
@@ -569,16 +710,25 @@ impl AlsModel {
                 &mut out,
                 1,
                 BLOCK,
-                || (vec![0f32; BLOCK * k], vec![0f32; BLOCK * n_items], Vec::new()),
+                || {
+                    (
+                        vec![0f32; BLOCK * k],
+                        vec![0f32; BLOCK * n_items],
+                        Vec::new(),
+                    )
+                },
                 |(ublock, scores, buf), first, block| {
                     let m = block.len();
                     for (r, &u) in users[first..first + m].iter().enumerate() {
-                        ublock[r * k..(r + 1) * k].copy_from_slice(&self.user_factors[u as usize * k..(u as usize + 1) * k]);
+                        ublock[r * k..(r + 1) * k].copy_from_slice(
+                            &self.user_factors[u as usize * k..(u as usize + 1) * k],
+                        );
                     }
                     gemm_abt(ublock, m, &self.item_factors, n_items, k, scores);
                     for (r, slot) in block.iter_mut().enumerate() {
                         let row = &mut scores[r * n_items..(r + 1) * n_items];
-                        *slot = self.rank(row, self.liked(Some(users[first + r]), opts), n, opts, buf);
+                        *slot =
+                            self.rank(row, self.liked(Some(users[first + r]), opts), n, opts, buf);
                     }
                 },
             )
@@ -592,7 +742,11 @@ impl AlsModel {
     /// zero weights ignored; no items gives the zero vector.
     pub fn fold_in(&self, items: &[u32], weights: &[f32]) -> Result<Vec<f32>> {
         if items.len() != weights.len() {
-            return Err(Error::shape(format!("{} items but {} weights", items.len(), weights.len())));
+            return Err(Error::shape(format!(
+                "{} items but {} weights",
+                items.len(),
+                weights.len()
+            )));
         }
         check_indices("items", items, self.n_items())?;
         let row = Csr::from_triplets(1, self.n_items(), &vec![0; items.len()], items, weights)?;
@@ -607,7 +761,14 @@ impl AlsModel {
         let row = row.without_zeros();
         let (cols, ws) = row.row(0);
         let mut x = vec![0f32; k];
-        Row { other: &self.item_factors, k, cols, weights: ws, alpha: self.config.alpha }.solve_exact(gram, &mut x, &mut RowScratch::new(k));
+        Row {
+            other: &self.item_factors,
+            k,
+            cols,
+            weights: ws,
+            alpha: self.config.alpha,
+        }
+        .solve_exact(gram, &mut x, &mut RowScratch::new(k));
         Ok(x)
     }
 
@@ -617,24 +778,41 @@ impl AlsModel {
     pub fn similar_items(&self, item: u32, n: usize) -> Result<Vec<(u32, f32)>> {
         check_n(n)?;
         check_indices("item", &[item], self.n_items())?;
-        let norms = self
-            .item_norms
-            .get_or_init(|| self.item_factors.chunks_exact(self.factors()).map(|y| dot(y, y).sqrt()).collect());
+        let norms = self.item_norms.get_or_init(|| {
+            self.item_factors
+                .chunks_exact(self.factors())
+                .map(|y| dot(y, y).sqrt())
+                .collect()
+        });
         let q = self.item_vec(item as usize);
         let qn = norms[item as usize];
         let cands = (0..self.n_items() as u32).filter(|&j| j != item).map(|j| {
             let d = qn * norms[j as usize];
-            (j, if d > 0.0 { dot(q, self.item_vec(j as usize)) / d } else { 0.0 })
+            (
+                j,
+                if d > 0.0 {
+                    dot(q, self.item_vec(j as usize)) / d
+                } else {
+                    0.0
+                },
+            )
         });
         Ok(top_k(cands, n, &mut Vec::new()))
     }
 
     fn named(&self, v: Vec<(u32, f32)>) -> Vec<(String, f32)> {
-        v.into_iter().map(|(i, s)| (self.items.ids()[i as usize].clone(), s)).collect()
+        v.into_iter()
+            .map(|(i, s)| (self.items.ids()[i as usize].clone(), s))
+            .collect()
     }
 
     /// [`recommend`](Self::recommend) by string ids.
-    pub fn recommend_by_id(&self, user: &str, n: usize, opts: &RecommendOptions) -> Result<Vec<(String, f32)>> {
+    pub fn recommend_by_id(
+        &self,
+        user: &str,
+        n: usize,
+        opts: &RecommendOptions,
+    ) -> Result<Vec<(String, f32)>> {
         let u = self.users.index_of(user, IdKind::User)?;
         Ok(self.named(self.recommend(u, n, opts)?))
     }
@@ -652,8 +830,16 @@ impl AlsModel {
         file.set_meta("als", serde_json::json!({ "config": self.config }));
         file.put_ids("ids.users", &self.users)?;
         file.put_ids("ids.items", &self.items)?;
-        file.put("als.user_factors", vec![self.n_users(), k], TensorData::F32(self.user_factors.clone()))?;
-        file.put("als.item_factors", vec![self.n_items(), k], TensorData::F32(self.item_factors.clone()))?;
+        file.put(
+            "als.user_factors",
+            vec![self.n_users(), k],
+            TensorData::F32(self.user_factors.clone()),
+        )?;
+        file.put(
+            "als.item_factors",
+            vec![self.n_items(), k],
+            TensorData::F32(self.item_factors.clone()),
+        )?;
         if let Some(ui) = &self.user_items {
             file.put_csr("interactions", ui)?;
         }
@@ -667,8 +853,13 @@ impl AlsModel {
             .meta("als")
             .and_then(|m| m.get("config"))
             .ok_or_else(|| Error::format("no als component in this model file"))
-            .and_then(|c| serde_json::from_value(c.clone()).map_err(|e| Error::format(format!("als config: {e}"))))?;
-        config.validate().map_err(|e| Error::format(format!("als config: {e}")))?;
+            .and_then(|c| {
+                serde_json::from_value(c.clone())
+                    .map_err(|e| Error::format(format!("als config: {e}")))
+            })?;
+        config
+            .validate()
+            .map_err(|e| Error::format(format!("als config: {e}")))?;
         let users = file.ids("ids.users")?;
         let items = file.ids("ids.items")?;
         let k = config.factors;
@@ -687,13 +878,23 @@ impl AlsModel {
         let ui = if file.has("interactions.indptr") {
             let m = file.csr("interactions", ni)?;
             if m.n_rows() != nu {
-                return Err(Error::format(format!("interactions have {} rows for {nu} users", m.n_rows())));
+                return Err(Error::format(format!(
+                    "interactions have {} rows for {nu} users",
+                    m.n_rows()
+                )));
             }
             Some(m)
         } else {
             None
         };
-        Ok(Self::assemble(config, users, items, uf.to_vec(), itf.to_vec(), ui))
+        Ok(Self::assemble(
+            config,
+            users,
+            items,
+            uf.to_vec(),
+            itf.to_vec(),
+            ui,
+        ))
     }
 
     /// The model file bytes (see [`crate::store`]).
@@ -737,7 +938,8 @@ mod tests {
             let base = if u < 20 { 0 } else { 10 };
             for j in 0..6 {
                 let item = base + (u * 7 + j * 3) % 10;
-                b.add(&format!("u{u}"), &format!("i{item}"), 1.0 + (j % 3) as f32).unwrap();
+                b.add(&format!("u{u}"), &format!("i{item}"), 1.0 + (j % 3) as f32)
+                    .unwrap();
             }
         }
         b.build().unwrap()
@@ -746,7 +948,14 @@ mod tests {
     fn cfg(solver: Solver) -> AlsConfig {
         // Low rank and firm regularisation: the two groups, not individual
         // users, are what the model can represent.
-        AlsConfig { factors: 4, regularization: 2.0, iterations: 10, solver, seed: 7, ..Default::default() }
+        AlsConfig {
+            factors: 4,
+            regularization: 2.0,
+            iterations: 10,
+            solver,
+            seed: 7,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -755,14 +964,27 @@ mod tests {
         for solver in [Solver::Cg { steps: 3 }, Solver::Cholesky] {
             let m = AlsModel::fit(&cfg(solver), &data).unwrap();
             for u in ["u3", "u25"] {
-                let recs = m.recommend_by_id(u, 4, &RecommendOptions::default()).unwrap();
+                let recs = m
+                    .recommend_by_id(u, 4, &RecommendOptions::default())
+                    .unwrap();
                 let group = if u == "u3" { 0..10 } else { 10..20 };
-                let liked = m.user_items().unwrap().row(data.users().get(u).unwrap() as usize).0.to_vec();
+                let liked = m
+                    .user_items()
+                    .unwrap()
+                    .row(data.users().get(u).unwrap() as usize)
+                    .0
+                    .to_vec();
                 assert_eq!(recs.len(), 4);
                 for (id, _) in &recs {
                     let idx: u32 = id[1..].parse().unwrap();
-                    assert!(group.contains(&idx), "{solver:?} {u}: {id} outside its group");
-                    assert!(!liked.contains(&data.items().get(id).unwrap()), "liked item returned");
+                    assert!(
+                        group.contains(&idx),
+                        "{solver:?} {u}: {id} outside its group"
+                    );
+                    assert!(
+                        !liked.contains(&data.items().get(id).unwrap()),
+                        "liked item returned"
+                    );
                 }
                 assert!(recs.windows(2).all(|w| w[0].1 >= w[1].1));
             }
@@ -782,7 +1004,9 @@ mod tests {
         let mut b = vec![0f64; k];
         for r in 0..k {
             for s in 0..k {
-                a[r * k + s] = (0..m.n_items()).map(|i| (y[[i, r]] * y[[i, s]]) as f64).sum::<f64>();
+                a[r * k + s] = (0..m.n_items())
+                    .map(|i| (y[[i, r]] * y[[i, s]]) as f64)
+                    .sum::<f64>();
             }
             a[r * k + r] += c.regularization as f64;
         }
@@ -797,7 +1021,11 @@ mod tests {
         }
         for r in 0..k {
             let ax: f64 = (0..k).map(|s| a[r * k + s] * x[s] as f64).sum();
-            assert!((ax - b[r]).abs() < 1e-3 * (1.0 + b[r].abs()), "row {r}: {ax} vs {}", b[r]);
+            assert!(
+                (ax - b[r]).abs() < 1e-3 * (1.0 + b[r].abs()),
+                "row {r}: {ax} vs {}",
+                b[r]
+            );
         }
         assert_eq!(m.fold_in(&[], &[]).unwrap(), vec![0.0; k]);
         assert!(m.fold_in(&[1], &[]).is_err());
@@ -809,11 +1037,32 @@ mod tests {
     fn deterministic_across_thread_counts() {
         let data = planted();
         for solver in [Solver::Cg { steps: 3 }, Solver::Cholesky] {
-            let a = AlsModel::fit(&AlsConfig { num_threads: 1, ..cfg(solver) }, &data).unwrap();
-            let b = AlsModel::fit(&AlsConfig { num_threads: 2, ..cfg(solver) }, &data).unwrap();
+            let a = AlsModel::fit(
+                &AlsConfig {
+                    num_threads: 1,
+                    ..cfg(solver)
+                },
+                &data,
+            )
+            .unwrap();
+            let b = AlsModel::fit(
+                &AlsConfig {
+                    num_threads: 2,
+                    ..cfg(solver)
+                },
+                &data,
+            )
+            .unwrap();
             assert_eq!(a.user_factors, b.user_factors);
             assert_eq!(a.item_factors, b.item_factors);
-            let c = AlsModel::fit(&AlsConfig { seed: 8, ..cfg(solver) }, &data).unwrap();
+            let c = AlsModel::fit(
+                &AlsConfig {
+                    seed: 8,
+                    ..cfg(solver)
+                },
+                &data,
+            )
+            .unwrap();
             assert_ne!(a.item_factors, c.item_factors);
         }
     }
@@ -827,23 +1076,69 @@ mod tests {
         // Always min(n, eligible).
         let all = m.recommend(u, 1000, &RecommendOptions::default()).unwrap();
         assert_eq!(all.len(), 20 - liked);
-        let unfiltered = m.recommend(u, 1000, &RecommendOptions { filter_liked: false, ..Default::default() }).unwrap();
+        let unfiltered = m
+            .recommend(
+                u,
+                1000,
+                &RecommendOptions {
+                    filter_liked: false,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert_eq!(unfiltered.len(), 20);
         let ex = [all[0].0, all[1].0];
-        let r = m.recommend(u, 3, &RecommendOptions { exclude: &ex, ..Default::default() }).unwrap();
+        let r = m
+            .recommend(
+                u,
+                3,
+                &RecommendOptions {
+                    exclude: &ex,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert_eq!(r[0], all[2]);
-        let allow = [all[5].0, all[3].0, all[3].0, m.user_items().unwrap().row(u as usize).0[0]];
-        let r = m.recommend(u, 10, &RecommendOptions { allow_only: Some(&allow), ..Default::default() }).unwrap();
+        let allow = [
+            all[5].0,
+            all[3].0,
+            all[3].0,
+            m.user_items().unwrap().row(u as usize).0[0],
+        ];
+        let r = m
+            .recommend(
+                u,
+                10,
+                &RecommendOptions {
+                    allow_only: Some(&allow),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert_eq!(r, vec![all[3], all[5]]);
         let mine = [all[0].0];
-        let r = m.recommend(u, 1, &RecommendOptions { liked: Some(&mine), ..Default::default() }).unwrap();
+        let r = m
+            .recommend(
+                u,
+                1,
+                &RecommendOptions {
+                    liked: Some(&mine),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert_ne!(r[0].0, all[0].0);
         // Batch equals single, in order.
         let users: Vec<u32> = (0..m.n_users() as u32).rev().collect();
-        let batch = m.recommend_batch(&users, 5, &RecommendOptions::default()).unwrap();
+        let batch = m
+            .recommend_batch(&users, 5, &RecommendOptions::default())
+            .unwrap();
         for (&u, got) in users.iter().zip(&batch) {
             let single = m.recommend(u, 5, &RecommendOptions::default()).unwrap();
-            assert_eq!(got.iter().map(|p| p.0).collect::<Vec<_>>(), single.iter().map(|p| p.0).collect::<Vec<_>>());
+            assert_eq!(
+                got.iter().map(|p| p.0).collect::<Vec<_>>(),
+                single.iter().map(|p| p.0).collect::<Vec<_>>()
+            );
             for (a, b) in got.iter().zip(&single) {
                 assert!((a.1 - b.1).abs() < 1e-4);
             }
@@ -851,7 +1146,16 @@ mod tests {
         // Vector recommend with a fold-in of the user's own row ranks like the user.
         let (cols, ws) = m.user_items().unwrap().row(u as usize);
         let v = m.fold_in(cols, ws).unwrap();
-        let via_vec = m.recommend_vector(&v, 3, &RecommendOptions { liked: Some(cols), ..Default::default() }).unwrap();
+        let via_vec = m
+            .recommend_vector(
+                &v,
+                3,
+                &RecommendOptions {
+                    liked: Some(cols),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert_eq!(via_vec.len(), 3);
     }
 
@@ -862,41 +1166,118 @@ mod tests {
         let q = 3usize;
         let cos = |a: usize, b: usize| {
             let d: f32 = (0..m.factors()).map(|r| y[[a, r]] * y[[b, r]]).sum();
-            let n = |i: usize| (0..m.factors()).map(|r| y[[i, r]] * y[[i, r]]).sum::<f32>().sqrt();
+            let n = |i: usize| {
+                (0..m.factors())
+                    .map(|r| y[[i, r]] * y[[i, r]])
+                    .sum::<f32>()
+                    .sqrt()
+            };
             d / (n(a) * n(b))
         };
-        let mut want: Vec<(u32, f32)> = (0..m.n_items()).filter(|&j| j != q).map(|j| (j as u32, cos(q, j))).collect();
+        let mut want: Vec<(u32, f32)> = (0..m.n_items())
+            .filter(|&j| j != q)
+            .map(|j| (j as u32, cos(q, j)))
+            .collect();
         want.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap());
         let got = m.similar_items(q as u32, 5).unwrap();
-        assert_eq!(got.iter().map(|p| p.0).collect::<Vec<_>>(), want[..5].iter().map(|p| p.0).collect::<Vec<_>>());
+        assert_eq!(
+            got.iter().map(|p| p.0).collect::<Vec<_>>(),
+            want[..5].iter().map(|p| p.0).collect::<Vec<_>>()
+        );
         assert!(got.iter().zip(&want).all(|(a, b)| (a.1 - b.1).abs() < 1e-5));
         assert!(got.iter().all(|p| p.0 != q as u32));
         let sims = m.similar_items_by_id("i3", 3).unwrap();
-        assert!(sims.iter().all(|(id, _)| id.trim_start_matches('i').parse::<u32>().unwrap() < 10));
+        assert!(sims
+            .iter()
+            .all(|(id, _)| id.trim_start_matches('i').parse::<u32>().unwrap() < 10));
     }
 
     #[test]
     fn bad_input_is_typed() {
         let data = planted();
         for (c, field) in [
-            (AlsConfig { factors: 0, ..Default::default() }, "factors"),
-            (AlsConfig { regularization: f32::NAN, ..Default::default() }, "regularization"),
-            (AlsConfig { alpha: 0.0, ..Default::default() }, "alpha"),
-            (AlsConfig { iterations: 0, ..Default::default() }, "iterations"),
-            (AlsConfig { solver: Solver::Cg { steps: 0 }, ..Default::default() }, "solver.steps"),
+            (
+                AlsConfig {
+                    factors: 0,
+                    ..Default::default()
+                },
+                "factors",
+            ),
+            (
+                AlsConfig {
+                    regularization: f32::NAN,
+                    ..Default::default()
+                },
+                "regularization",
+            ),
+            (
+                AlsConfig {
+                    alpha: 0.0,
+                    ..Default::default()
+                },
+                "alpha",
+            ),
+            (
+                AlsConfig {
+                    iterations: 0,
+                    ..Default::default()
+                },
+                "iterations",
+            ),
+            (
+                AlsConfig {
+                    solver: Solver::Cg { steps: 0 },
+                    ..Default::default()
+                },
+                "solver.steps",
+            ),
         ] {
-            assert!(matches!(AlsModel::fit(&c, &data), Err(Error::Config { field: f, .. }) if f == field));
+            assert!(
+                matches!(AlsModel::fit(&c, &data), Err(Error::Config { field: f, .. }) if f == field)
+            );
         }
-        let empty = Interactions::from_csr(Csr::from_triplets(2, 2, &[], &[], &[]).unwrap(), None, None).unwrap();
-        assert!(matches!(AlsModel::fit(&AlsConfig::default(), &empty), Err(Error::InvalidInput(_))));
+        let empty =
+            Interactions::from_csr(Csr::from_triplets(2, 2, &[], &[], &[]).unwrap(), None, None)
+                .unwrap();
+        assert!(matches!(
+            AlsModel::fit(&AlsConfig::default(), &empty),
+            Err(Error::InvalidInput(_))
+        ));
         let m = AlsModel::fit(&cfg(Solver::Cg { steps: 3 }), &data).unwrap();
         let o = RecommendOptions::default();
         assert!(matches!(m.recommend(0, 0, &o), Err(Error::InvalidInput(_))));
-        assert!(matches!(m.recommend(999, 3, &o), Err(Error::InvalidInput(_))));
-        assert!(matches!(m.recommend_by_id("nobody", 3, &o), Err(Error::UnknownId { kind: IdKind::User, .. })));
-        assert!(matches!(m.similar_items_by_id("nothing", 3), Err(Error::UnknownId { kind: IdKind::Item, .. })));
-        assert!(m.recommend(0, 3, &RecommendOptions { exclude: &[500], ..o }).is_err());
-        assert!(matches!(m.recommend_vector(&[1.0], 3, &o), Err(Error::ShapeMismatch(_))));
+        assert!(matches!(
+            m.recommend(999, 3, &o),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            m.recommend_by_id("nobody", 3, &o),
+            Err(Error::UnknownId {
+                kind: IdKind::User,
+                ..
+            })
+        ));
+        assert!(matches!(
+            m.similar_items_by_id("nothing", 3),
+            Err(Error::UnknownId {
+                kind: IdKind::Item,
+                ..
+            })
+        ));
+        assert!(m
+            .recommend(
+                0,
+                3,
+                &RecommendOptions {
+                    exclude: &[500],
+                    ..o
+                }
+            )
+            .is_err());
+        assert!(matches!(
+            m.recommend_vector(&[1.0], 3, &o),
+            Err(Error::ShapeMismatch(_))
+        ));
         assert!(m.recommend_batch(&[0, 999], 3, &o).is_err());
         assert!(m.similar_items(999, 3).is_err());
         assert!(m.similar_items(0, 0).is_err());
@@ -906,7 +1287,10 @@ mod tests {
     fn progress_loss_and_interrupt() {
         let data = planted();
         let mut losses = Vec::new();
-        let c = AlsConfig { calculate_training_loss: true, ..cfg(Solver::Cholesky) };
+        let c = AlsConfig {
+            calculate_training_loss: true,
+            ..cfg(Solver::Cholesky)
+        };
         AlsModel::fit_with_progress(&c, &data, &mut |p| {
             losses.push(p.loss.unwrap());
             true
@@ -914,7 +1298,10 @@ mod tests {
         .unwrap();
         assert_eq!(losses.len(), 10);
         assert!(losses.last().unwrap() < &losses[0], "loss went {losses:?}");
-        assert!(losses.windows(2).all(|w| w[1] <= w[0] * 1.0001), "exact ALS never increases the loss: {losses:?}");
+        assert!(
+            losses.windows(2).all(|w| w[1] <= w[0] * 1.0001),
+            "exact ALS never increases the loss: {losses:?}"
+        );
         let mut calls = 0;
         let r = AlsModel::fit_with_progress(&c, &data, &mut |_| {
             calls += 1;
@@ -936,13 +1323,26 @@ mod tests {
         assert_eq!(back.config(), m.config());
         assert_eq!(back.user_items(), m.user_items());
         let o = RecommendOptions::default();
-        assert_eq!(back.recommend_by_id("u7", 5, &o).unwrap(), m.recommend_by_id("u7", 5, &o).unwrap());
+        assert_eq!(
+            back.recommend_by_id("u7", 5, &o).unwrap(),
+            m.recommend_by_id("u7", 5, &o).unwrap()
+        );
         assert_eq!(back.to_bytes().unwrap(), bytes);
-        let lean = AlsModel::fit(&AlsConfig { store_interactions: false, ..cfg(Solver::Cg { steps: 3 }) }, &data).unwrap();
+        let lean = AlsModel::fit(
+            &AlsConfig {
+                store_interactions: false,
+                ..cfg(Solver::Cg { steps: 3 })
+            },
+            &data,
+        )
+        .unwrap();
         let lean = AlsModel::from_bytes(&lean.to_bytes().unwrap()).unwrap();
         assert!(lean.user_items().is_none());
         // A file without the als component is a format error.
         let other = ModelFile::new().to_bytes().unwrap();
-        assert!(matches!(AlsModel::from_bytes(&other), Err(Error::ModelFormat(_))));
+        assert!(matches!(
+            AlsModel::from_bytes(&other),
+            Err(Error::ModelFormat(_))
+        ));
     }
 }

@@ -82,7 +82,11 @@ impl Channel {
         Channel::ALL
             .into_iter()
             .find(|c| c.as_str() == s)
-            .ok_or_else(|| Error::invalid(format!("unknown channel {s:?} (expected web, app, store or email)")))
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "unknown channel {s:?} (expected web, app, store or email)"
+                ))
+            })
     }
 }
 
@@ -130,7 +134,13 @@ pub struct KindWeights {
 
 impl Default for KindWeights {
     fn default() -> Self {
-        KindWeights { view: 1.0, click: 2.0, add_to_cart: 4.0, purchase: 8.0, custom: BTreeMap::new() }
+        KindWeights {
+            view: 1.0,
+            click: 2.0,
+            add_to_cart: 4.0,
+            purchase: 8.0,
+            custom: BTreeMap::new(),
+        }
     }
 }
 
@@ -143,10 +153,21 @@ impl KindWeights {
 
     /// Checks every weight is finite and non-negative.
     pub fn validate(&self) -> Result<()> {
-        let fixed = [("view", self.view), ("click", self.click), ("add_to_cart", self.add_to_cart), ("purchase", self.purchase)];
-        for (name, w) in fixed.into_iter().chain(self.custom.iter().map(|(k, v)| (k.as_str(), *v))) {
+        let fixed = [
+            ("view", self.view),
+            ("click", self.click),
+            ("add_to_cart", self.add_to_cart),
+            ("purchase", self.purchase),
+        ];
+        for (name, w) in fixed
+            .into_iter()
+            .chain(self.custom.iter().map(|(k, v)| (k.as_str(), *v)))
+        {
             if !w.is_finite() || w < 0.0 {
-                return Err(Error::config(format!("weights.{name}"), format!("must be finite and >= 0, got {w}")));
+                return Err(Error::config(
+                    format!("weights.{name}"),
+                    format!("must be finite and >= 0, got {w}"),
+                ));
             }
         }
         Ok(())
@@ -159,11 +180,11 @@ impl KindWeights {
             EventKind::Click => Ok(self.click),
             EventKind::AddToCart => Ok(self.add_to_cart),
             EventKind::Purchase => Ok(self.purchase),
-            EventKind::Custom(name) => self
-                .custom
-                .get(name)
-                .copied()
-                .ok_or_else(|| Error::invalid(format!("no weight configured for custom event kind {name:?}"))),
+            EventKind::Custom(name) => self.custom.get(name).copied().ok_or_else(|| {
+                Error::invalid(format!(
+                    "no weight configured for custom event kind {name:?}"
+                ))
+            }),
         }
     }
 }
@@ -192,23 +213,54 @@ fn check_weight(w: f32) -> Result<()> {
 impl Csr {
     /// Builds from raw CSR arrays (as scipy's `csr_matrix`), validating
     /// everything; unsorted columns are sorted and duplicates summed.
-    pub fn from_parts(n_rows: usize, n_cols: usize, indptr: Vec<usize>, indices: Vec<u32>, data: Vec<f32>) -> Result<Self> {
+    pub fn from_parts(
+        n_rows: usize,
+        n_cols: usize,
+        indptr: Vec<usize>,
+        indices: Vec<u32>,
+        data: Vec<f32>,
+    ) -> Result<Self> {
         if indptr.len() != n_rows + 1 {
-            return Err(Error::shape(format!("indptr has length {}, expected n_rows + 1 = {}", indptr.len(), n_rows + 1)));
+            return Err(Error::shape(format!(
+                "indptr has length {}, expected n_rows + 1 = {}",
+                indptr.len(),
+                n_rows + 1
+            )));
         }
         if indices.len() != data.len() {
-            return Err(Error::shape(format!("indices ({}) and data ({}) differ in length", indices.len(), data.len())));
+            return Err(Error::shape(format!(
+                "indices ({}) and data ({}) differ in length",
+                indices.len(),
+                data.len()
+            )));
         }
-        if indptr[0] != 0 || indptr[n_rows] != indices.len() || indptr.windows(2).any(|w| w[0] > w[1]) {
-            return Err(Error::invalid("indptr must start at 0, be non-decreasing and end at nnz"));
+        if indptr[0] != 0
+            || indptr[n_rows] != indices.len()
+            || indptr.windows(2).any(|w| w[0] > w[1])
+        {
+            return Err(Error::invalid(
+                "indptr must start at 0, be non-decreasing and end at nnz",
+            ));
         }
         if let Some(&c) = indices.iter().find(|&&c| c as usize >= n_cols) {
-            return Err(Error::invalid(format!("column index {c} out of range for {n_cols} columns")));
+            return Err(Error::invalid(format!(
+                "column index {c} out of range for {n_cols} columns"
+            )));
         }
         data.iter().try_for_each(|&w| check_weight(w))?;
-        let canonical = (0..n_rows).all(|r| indices[indptr[r]..indptr[r + 1]].windows(2).all(|w| w[0] < w[1]));
+        let canonical = (0..n_rows).all(|r| {
+            indices[indptr[r]..indptr[r + 1]]
+                .windows(2)
+                .all(|w| w[0] < w[1])
+        });
         if canonical {
-            return Ok(Csr { n_rows, n_cols, indptr, indices, data });
+            return Ok(Csr {
+                n_rows,
+                n_cols,
+                indptr,
+                indices,
+                data,
+            });
         }
         let mut rows = Vec::with_capacity(indices.len());
         for r in 0..n_rows {
@@ -218,7 +270,13 @@ impl Csr {
     }
 
     /// Builds from COO triplets, summing duplicates.
-    pub fn from_triplets(n_rows: usize, n_cols: usize, rows: &[u32], cols: &[u32], vals: &[f32]) -> Result<Self> {
+    pub fn from_triplets(
+        n_rows: usize,
+        n_cols: usize,
+        rows: &[u32],
+        cols: &[u32],
+        vals: &[f32],
+    ) -> Result<Self> {
         if rows.len() != cols.len() || rows.len() != vals.len() {
             return Err(Error::shape(format!(
                 "rows ({}), cols ({}) and values ({}) must have equal length",
@@ -229,7 +287,9 @@ impl Csr {
         }
         for ((&r, &c), &v) in rows.iter().zip(cols).zip(vals) {
             if r as usize >= n_rows || c as usize >= n_cols {
-                return Err(Error::invalid(format!("entry ({r}, {c}) out of range for a {n_rows}x{n_cols} matrix")));
+                return Err(Error::invalid(format!(
+                    "entry ({r}, {c}) out of range for a {n_rows}x{n_cols} matrix"
+                )));
             }
             check_weight(v)?;
         }
@@ -265,7 +325,13 @@ impl Csr {
             }
             out_ptr.push(indices.len());
         }
-        Ok(Csr { n_rows, n_cols, indptr: out_ptr, indices, data })
+        Ok(Csr {
+            n_rows,
+            n_cols,
+            indptr: out_ptr,
+            indices,
+            data,
+        })
     }
 
     /// Number of rows.
@@ -329,7 +395,13 @@ impl Csr {
                 *slot += 1;
             }
         }
-        Csr { n_rows: self.n_cols, n_cols: self.n_rows, indptr, indices, data }
+        Csr {
+            n_rows: self.n_cols,
+            n_cols: self.n_rows,
+            indptr,
+            indices,
+            data,
+        }
     }
 
     /// The matrix without explicitly stored zeros (which mean "no
@@ -338,7 +410,13 @@ impl Csr {
         if !self.data.contains(&0.0) {
             return std::borrow::Cow::Borrowed(self);
         }
-        let mut out = Csr { n_rows: self.n_rows, n_cols: self.n_cols, indptr: vec![0], indices: Vec::new(), data: Vec::new() };
+        let mut out = Csr {
+            n_rows: self.n_rows,
+            n_cols: self.n_cols,
+            indptr: vec![0],
+            indices: Vec::new(),
+            data: Vec::new(),
+        };
         for r in 0..self.n_rows {
             let (cols, vals) = self.row(r);
             for (&c, &v) in cols.iter().zip(vals).filter(|e| *e.1 != 0.0) {
@@ -395,18 +473,37 @@ impl Interactions {
                 matrix.n_cols()
             )));
         }
-        Ok(Interactions { users, items, matrix, last_seen: None })
+        Ok(Interactions {
+            users,
+            items,
+            matrix,
+            last_seen: None,
+        })
     }
 
     /// Builds from COO triplets of dense indices; the shape is given.
-    pub fn from_coo(n_users: usize, n_items: usize, users: &[u32], items: &[u32], weights: &[f32]) -> Result<Self> {
-        Self::from_csr(Csr::from_triplets(n_users, n_items, users, items, weights)?, None, None)
+    pub fn from_coo(
+        n_users: usize,
+        n_items: usize,
+        users: &[u32],
+        items: &[u32],
+        weights: &[f32],
+    ) -> Result<Self> {
+        Self::from_csr(
+            Csr::from_triplets(n_users, n_items, users, items, weights)?,
+            None,
+            None,
+        )
     }
 
     /// Attaches per-entry latest-event times (parallel to `matrix().data()`).
     pub fn with_last_seen(mut self, last_seen: Vec<i64>) -> Result<Self> {
         if last_seen.len() != self.matrix.nnz() {
-            return Err(Error::shape(format!("{} timestamps for {} entries", last_seen.len(), self.matrix.nnz())));
+            return Err(Error::shape(format!(
+                "{} timestamps for {} entries",
+                last_seen.len(),
+                self.matrix.nnz()
+            )));
         }
         self.last_seen = Some(last_seen);
         Ok(self)
@@ -513,7 +610,11 @@ impl InteractionsBuilder {
         if user.is_empty() || item.is_empty() {
             return Err(Error::invalid("user and item ids must be non-empty"));
         }
-        let i = if self.fixed_items { self.items.index_of(item, IdKind::Item)? } else { self.items.get_or_insert(item)? };
+        let i = if self.fixed_items {
+            self.items.index_of(item, IdKind::Item)?
+        } else {
+            self.items.get_or_insert(item)?
+        };
         let u = self.users.get_or_insert(user)?;
         let e = self.acc.entry((u, i)).or_insert((0.0, i64::MIN));
         e.0 += weight;
@@ -524,7 +625,9 @@ impl InteractionsBuilder {
     /// Builds the matrix; empty input is an error.
     pub fn build(self) -> Result<Interactions> {
         if self.acc.is_empty() {
-            return Err(Error::invalid("no interactions: cannot build from empty data"));
+            return Err(Error::invalid(
+                "no interactions: cannot build from empty data",
+            ));
         }
         let mut entries: Vec<_> = self.acc.into_iter().collect();
         entries.sort_unstable_by_key(|&((u, i), _)| (u, i));
@@ -536,7 +639,11 @@ impl InteractionsBuilder {
         let with_ts = last.iter().any(|&t| t != i64::MIN);
         let out = Interactions::from_csr(matrix, Some(self.users), Some(self.items))?;
         // Entries were sorted by (user, item), the same order as the CSR.
-        if with_ts { out.with_last_seen(last) } else { Ok(out) }
+        if with_ts {
+            out.with_last_seen(last)
+        } else {
+            Ok(out)
+        }
     }
 }
 
@@ -595,7 +702,10 @@ impl Item {
         }
         if let Some(p) = self.price {
             if !p.is_finite() || p < 0.0 {
-                return Err(Error::invalid(format!("item {:?}: price must be finite and >= 0, got {p}", self.id)));
+                return Err(Error::invalid(format!(
+                    "item {:?}: price must be finite and >= 0, got {p}",
+                    self.id
+                )));
             }
         }
         Ok(())
@@ -662,14 +772,23 @@ mod tests {
     use super::*;
 
     fn ev(user: &str, item: &str, kind: EventKind, ts: i64) -> Event {
-        Event { user: user.into(), item: item.into(), kind, timestamp: ts, region: None, channel: None, session: None }
+        Event {
+            user: user.into(),
+            item: item.into(),
+            kind,
+            timestamp: ts,
+            region: None,
+            channel: None,
+            session: None,
+        }
     }
 
     #[test]
     fn builder_sums_kind_weights() {
         let mut b = InteractionsBuilder::new();
         b.add_event(&ev("u1", "a", EventKind::View, 10)).unwrap();
-        b.add_event(&ev("u1", "a", EventKind::Purchase, 20)).unwrap();
+        b.add_event(&ev("u1", "a", EventKind::Purchase, 20))
+            .unwrap();
         b.add_event(&ev("u2", "b", EventKind::Click, 5)).unwrap();
         let x = b.build().unwrap();
         assert_eq!(x.users().ids(), ["u1", "u2"]);
@@ -684,25 +803,46 @@ mod tests {
         let mut b = InteractionsBuilder::new();
         b.add("u", "a", 1.0).unwrap();
         for w in [f32::NAN, f32::INFINITY, -1.0] {
-            assert!(matches!(b.add("new", "new", w), Err(Error::InvalidInput(_))));
+            assert!(matches!(
+                b.add("new", "new", w),
+                Err(Error::InvalidInput(_))
+            ));
         }
-        assert!(b.add_event(&ev("new", "new", EventKind::Custom("wish".into()), 0)).is_err());
+        assert!(b
+            .add_event(&ev("new", "new", EventKind::Custom("wish".into()), 0))
+            .is_err());
         let x = b.build().unwrap();
         assert_eq!((x.n_users(), x.n_items()), (1, 1));
-        assert!(matches!(InteractionsBuilder::new().build(), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            InteractionsBuilder::new().build(),
+            Err(Error::InvalidInput(_))
+        ));
     }
 
     #[test]
     fn fixed_items_reject_unknown() {
         let mut b = InteractionsBuilder::new().items(IdMap::from_ids(["a", "b"]).unwrap());
-        assert!(matches!(b.add("u", "zz", 1.0), Err(Error::UnknownId { kind: IdKind::Item, .. })));
+        assert!(matches!(
+            b.add("u", "zz", 1.0),
+            Err(Error::UnknownId {
+                kind: IdKind::Item,
+                ..
+            })
+        ));
         b.add("u", "b", 1.0).unwrap();
         assert_eq!(b.build().unwrap().n_items(), 2);
     }
 
     #[test]
     fn csr_canonicalises_and_transposes() {
-        let m = Csr::from_parts(2, 3, vec![0, 3, 4], vec![2, 0, 2, 1], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+        let m = Csr::from_parts(
+            2,
+            3,
+            vec![0, 3, 4],
+            vec![2, 0, 2, 1],
+            vec![1.0, 2.0, 3.0, 4.0],
+        )
+        .unwrap();
         assert_eq!(m.row(0), (&[0u32, 2][..], &[2.0f32, 4.0][..]));
         let t = m.transpose();
         assert_eq!((t.n_rows(), t.n_cols()), (3, 2));
@@ -711,7 +851,10 @@ mod tests {
         assert_eq!(t.transpose(), m);
         let z = Csr::from_triplets(2, 2, &[0, 0, 1], &[0, 1, 1], &[0.0, 2.0, 0.0]).unwrap();
         let nz = z.without_zeros();
-        assert_eq!((nz.nnz(), nz.row(0), nz.row(1).0.len()), (1, (&[1u32][..], &[2.0f32][..]), 0));
+        assert_eq!(
+            (nz.nnz(), nz.row(0), nz.row(1).0.len()),
+            (1, (&[1u32][..], &[2.0f32][..]), 0)
+        );
         assert!(Csr::from_parts(2, 3, vec![0, 1], vec![0], vec![1.0]).is_err());
         assert!(Csr::from_parts(1, 3, vec![0, 1], vec![5], vec![1.0]).is_err());
         assert!(Csr::from_parts(1, 3, vec![0, 1], vec![0], vec![f32::NAN]).is_err());
@@ -725,13 +868,24 @@ mod tests {
         assert_eq!(Channel::parse("store").unwrap(), Channel::Store);
         assert!(Channel::parse("fax").is_err());
         let w = KindWeights::default().with_custom("wishlist", 3.0);
-        assert_eq!(w.weight(&EventKind::Custom("wishlist".into())).unwrap(), 3.0);
-        assert!(KindWeights { view: -1.0, ..Default::default() }.validate().is_err());
+        assert_eq!(
+            w.weight(&EventKind::Custom("wishlist".into())).unwrap(),
+            3.0
+        );
+        assert!(KindWeights {
+            view: -1.0,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
         let mut c = Catalog::new();
         let item: Item = serde_json::from_str(r#"{"id":"f1","category":"frames","regions":["nl"],"attributes":{"shape":"round","bridge":18,"colours":["black"]}}"#).unwrap();
         assert!(item.in_stock && item.available_in("nl") && !item.available_in("au"));
         c.add(item.clone()).unwrap();
         assert!(c.add(item).is_err());
-        assert_eq!(c.get("f1").unwrap().attributes["bridge"], AttrValue::Number(18.0));
+        assert_eq!(
+            c.get("f1").unwrap().attributes["bridge"],
+            AttrValue::Number(18.0)
+        );
     }
 }

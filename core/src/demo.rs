@@ -23,7 +23,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::data::{AttrValue, Catalog, Channel, Event, EventKind, Interactions, InteractionsBuilder, Item, KindWeights};
+use crate::data::{
+    AttrValue, Catalog, Channel, Event, EventKind, Interactions, InteractionsBuilder, Item,
+    KindWeights,
+};
 use crate::error::{Error, Result};
 use crate::ids::IdMap;
 
@@ -50,7 +53,14 @@ pub struct DemoConfig {
 impl Default for DemoConfig {
     /// 20 000 customers, 3 000 products, about a million events over 2025.
     fn default() -> Self {
-        DemoConfig { customers: 20_000, products: 3_000, events: 1_000_000, seed: 42, start: 1_735_689_600, days: 365 }
+        DemoConfig {
+            customers: 20_000,
+            products: 3_000,
+            events: 1_000_000,
+            seed: 42,
+            start: 1_735_689_600,
+            days: 365,
+        }
     }
 }
 
@@ -58,13 +68,21 @@ impl DemoConfig {
     /// A small data set for tests and doc examples: 2 000 customers,
     /// 400 products, about 80 000 events.
     pub fn small() -> Self {
-        DemoConfig { customers: 2_000, products: 400, events: 80_000, ..Default::default() }
+        DemoConfig {
+            customers: 2_000,
+            products: 400,
+            events: 80_000,
+            ..Default::default()
+        }
     }
 
     /// Checks every field; [`generate`] calls this first.
     pub fn validate(&self) -> Result<()> {
         if self.customers == 0 || self.customers > MAX_CUSTOMERS {
-            return Err(Error::config("demo.customers", format!("must be in 1..={MAX_CUSTOMERS}, got {}", self.customers)));
+            return Err(Error::config(
+                "demo.customers",
+                format!("must be in 1..={MAX_CUSTOMERS}, got {}", self.customers),
+            ));
         }
         if self.products < MIN_PRODUCTS || self.products > MAX_PRODUCTS {
             return Err(Error::config(
@@ -73,14 +91,26 @@ impl DemoConfig {
             ));
         }
         if self.events == 0 || self.events > MAX_EVENTS {
-            return Err(Error::config("demo.events", format!("must be in 1..={MAX_EVENTS}, got {}", self.events)));
+            return Err(Error::config(
+                "demo.events",
+                format!("must be in 1..={MAX_EVENTS}, got {}", self.events),
+            ));
         }
         if self.days == 0 || self.days > MAX_DAYS {
-            return Err(Error::config("demo.days", format!("must be in 1..={MAX_DAYS}, got {}", self.days)));
+            return Err(Error::config(
+                "demo.days",
+                format!("must be in 1..={MAX_DAYS}, got {}", self.days),
+            ));
         }
         // Keeps every timestamp exactly representable as f64 and far from overflow.
         if self.start.unsigned_abs() > MAX_ABS_START {
-            return Err(Error::config("demo.start", format!("must be within ±{MAX_ABS_START} seconds of 1970, got {}", self.start)));
+            return Err(Error::config(
+                "demo.start",
+                format!(
+                    "must be within ±{MAX_ABS_START} seconds of 1970, got {}",
+                    self.start
+                ),
+            ));
         }
         Ok(())
     }
@@ -137,7 +167,10 @@ impl DemoData {
     /// without events are empty rows), items in catalog order.
     pub fn interactions(&self, weights: &KindWeights) -> Result<Interactions> {
         let users = IdMap::from_ids(self.customers.iter().map(|c| c.id.clone()))?;
-        let mut b = InteractionsBuilder::new().weights(weights.clone())?.items(self.catalog.ids().clone()).users(users);
+        let mut b = InteractionsBuilder::new()
+            .weights(weights.clone())?
+            .items(self.catalog.ids().clone())
+            .users(users);
         b.extend_events(&self.events)?;
         b.build()
     }
@@ -163,8 +196,16 @@ pub const REGIONS: &[(&str, &str, &str)] = &[
 ];
 
 /// Product categories, in the order their ids are generated.
-pub const CATEGORIES: &[&str] =
-    &["frames", "sunglasses", "lenses", "coatings", "contact_lenses", "contact_solutions", "accessories", "eye_tests"];
+pub const CATEGORIES: &[&str] = &[
+    "frames",
+    "sunglasses",
+    "lenses",
+    "coatings",
+    "contact_lenses",
+    "contact_solutions",
+    "accessories",
+    "eye_tests",
+];
 
 /// Generates the data set described by `config`.
 ///
@@ -176,7 +217,11 @@ pub fn generate(config: &DemoConfig) -> Result<DemoData> {
     let world = World::new(&metas);
     let (customers, profiles) = build_customers(config, &world);
     let events = build_events(config, &world, &catalog, &customers, &profiles);
-    Ok(DemoData { catalog, customers, events })
+    Ok(DemoData {
+        catalog,
+        customers,
+        events,
+    })
 }
 
 // ───────────────────────────── random numbers ─────────────────────────────
@@ -188,7 +233,9 @@ impl Rand {
     /// An independent stream for (`seed`, `stream`, `index`); per-customer
     /// streams keep each customer's events independent of the others.
     fn new(seed: u64, stream: u64, index: u64) -> Self {
-        let mut x = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let mut x = seed
+            ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
         // splitmix64 finaliser: nearby seeds give unrelated streams.
         x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -268,11 +315,31 @@ fn cos_turn(x: f64) -> f64 {
 
 // ───────────────────────────── vocabularies ─────────────────────────────
 
-const SHAPES: [&str; 8] = ["round", "square", "rectangle", "cat_eye", "aviator", "browline", "oval", "geometric"];
+const SHAPES: [&str; 8] = [
+    "round",
+    "square",
+    "rectangle",
+    "cat_eye",
+    "aviator",
+    "browline",
+    "oval",
+    "geometric",
+];
 const MATERIALS: [&str; 5] = ["acetate", "metal", "titanium", "tr90", "mixed"];
 const MATERIAL_TITLE: [&str; 5] = ["acetate", "metal", "titanium", "TR90", "acetate & metal"];
 const COLOURS: [&str; 12] = [
-    "black", "tortoiseshell", "gold", "silver", "gunmetal", "navy", "crystal", "burgundy", "green", "rose_gold", "havana", "grey",
+    "black",
+    "tortoiseshell",
+    "gold",
+    "silver",
+    "gunmetal",
+    "navy",
+    "crystal",
+    "burgundy",
+    "green",
+    "rose_gold",
+    "havana",
+    "grey",
 ];
 const GENDERS: [&str; 4] = ["women", "men", "unisex", "kids"];
 const BANDS: [&str; 4] = ["budget", "mid", "premium", "luxury"];
@@ -392,7 +459,12 @@ const NORDIC_MATS: [f64; 5] = [0.7, 1.3, 3.0, 0.8, 0.6];
 const NORDIC_COLOURS: [f64; 12] = [1.0, 0.6, 0.8, 1.8, 1.5, 0.8, 1.6, 0.6, 0.7, 0.8, 0.6, 1.8];
 const NORDIC_BRANDS: &[(usize, f64)] = &[(7, 3.5), (8, 2.5)];
 
-const fn region(weight: f64, sun_share: f64, channels: [f64; 4], brands: &'static [(usize, f64)]) -> RegionParams {
+const fn region(
+    weight: f64,
+    sun_share: f64,
+    channels: [f64; 4],
+    brands: &'static [(usize, f64)],
+) -> RegionParams {
     RegionParams {
         weight,
         south: false,
@@ -436,53 +508,292 @@ const REGION_PARAMS: [RegionParams; 15] = [
 
 /// (brand, product line, price band) of spectacle-lens makers.
 const LENS_LINES: [(&str, [&str; 3], u8); 4] = [
-    ("Sightline", ["Sightline Clarity", "Sightline Clarity Progressive", "Sightline Clarity Reader"], 0),
-    ("Hoya", ["Hoya Hilux", "Hoya iD MyStyle", "Hoya Hilux Reader"], 1),
-    ("Essilor", ["Essilor Eyezen", "Essilor Varilux", "Essilor Eyezen Start"], 2),
-    ("Zeiss", ["Zeiss SmartLife", "Zeiss SmartLife Progressive", "Zeiss SmartLife Digital"], 3),
+    (
+        "Sightline",
+        [
+            "Sightline Clarity",
+            "Sightline Clarity Progressive",
+            "Sightline Clarity Reader",
+        ],
+        0,
+    ),
+    (
+        "Hoya",
+        ["Hoya Hilux", "Hoya iD MyStyle", "Hoya Hilux Reader"],
+        1,
+    ),
+    (
+        "Essilor",
+        ["Essilor Eyezen", "Essilor Varilux", "Essilor Eyezen Start"],
+        2,
+    ),
+    (
+        "Zeiss",
+        [
+            "Zeiss SmartLife",
+            "Zeiss SmartLife Progressive",
+            "Zeiss SmartLife Digital",
+        ],
+        3,
+    ),
 ];
 /// Coating titles by (line, coating type).
 const COATING_LINES: [(&str, [&str; 4], u8); 4] = [
-    ("Sightline", ["Sightline anti-glare", "Sightline blue light filter", "Sightline light-reactive", "Sightline scratch-resistant"], 0),
-    ("Essilor", ["Crizal Sapphire anti-glare", "Crizal Prevencia blue light", "Transitions GEN S photochromic", "Crizal Easy Pro scratch-resistant"], 2),
-    ("Zeiss", ["DuraVision Platinum anti-glare", "Zeiss BlueGuard", "Zeiss PhotoFusion X", "DuraVision scratch-resistant"], 3),
-    ("Hoya", ["Hi-Vision Meiryo anti-glare", "Hoya Recharge blue light", "Hoya Sensity 2", "Hi-Vision LongLife"], 1),
+    (
+        "Sightline",
+        [
+            "Sightline anti-glare",
+            "Sightline blue light filter",
+            "Sightline light-reactive",
+            "Sightline scratch-resistant",
+        ],
+        0,
+    ),
+    (
+        "Essilor",
+        [
+            "Crizal Sapphire anti-glare",
+            "Crizal Prevencia blue light",
+            "Transitions GEN S photochromic",
+            "Crizal Easy Pro scratch-resistant",
+        ],
+        2,
+    ),
+    (
+        "Zeiss",
+        [
+            "DuraVision Platinum anti-glare",
+            "Zeiss BlueGuard",
+            "Zeiss PhotoFusion X",
+            "DuraVision scratch-resistant",
+        ],
+        3,
+    ),
+    (
+        "Hoya",
+        [
+            "Hi-Vision Meiryo anti-glare",
+            "Hoya Recharge blue light",
+            "Hoya Sensity 2",
+            "Hi-Vision LongLife",
+        ],
+        1,
+    ),
 ];
 /// (brand, line, type index, daily replacement, packs as (lenses, days of wear), base price).
 #[allow(clippy::type_complexity)]
 const CL_LINES: [(&str, &str, u8, bool, &[(u32, u32)], f64); 18] = [
-    ("Acuvue", "Acuvue Oasys 1-Day", 0, true, &[(30, 30), (90, 90)], 32.0),
-    ("Biofinity", "Biofinity", 1, false, &[(3, 90), (6, 180)], 30.0),
-    ("Acuvue", "Acuvue Oasys for Astigmatism", 2, false, &[(6, 90)], 38.0),
-    ("Dailies", "Dailies Total1 Multifocal", 3, true, &[(30, 30), (90, 90)], 45.0),
-    ("Dailies", "Dailies AquaComfort Plus", 0, true, &[(30, 30), (90, 90)], 24.0),
-    ("Air Optix", "Air Optix plus HydraGlyde", 1, false, &[(3, 90), (6, 180)], 28.0),
-    ("Biofinity", "Biofinity Toric", 2, false, &[(3, 90), (6, 180)], 40.0),
-    ("Biofinity", "Biofinity Multifocal", 3, false, &[(3, 90), (6, 180)], 48.0),
-    ("Dailies", "Dailies Total1", 0, true, &[(30, 30), (90, 90)], 36.0),
-    ("Sightline", "Sightline Monthly", 1, false, &[(3, 90), (6, 180)], 19.0),
-    ("Dailies", "Dailies AquaComfort Plus Toric", 2, true, &[(30, 30), (90, 90)], 33.0),
-    ("Acuvue", "Acuvue Moist Multifocal", 3, true, &[(30, 30)], 40.0),
+    (
+        "Acuvue",
+        "Acuvue Oasys 1-Day",
+        0,
+        true,
+        &[(30, 30), (90, 90)],
+        32.0,
+    ),
+    (
+        "Biofinity",
+        "Biofinity",
+        1,
+        false,
+        &[(3, 90), (6, 180)],
+        30.0,
+    ),
+    (
+        "Acuvue",
+        "Acuvue Oasys for Astigmatism",
+        2,
+        false,
+        &[(6, 90)],
+        38.0,
+    ),
+    (
+        "Dailies",
+        "Dailies Total1 Multifocal",
+        3,
+        true,
+        &[(30, 30), (90, 90)],
+        45.0,
+    ),
+    (
+        "Dailies",
+        "Dailies AquaComfort Plus",
+        0,
+        true,
+        &[(30, 30), (90, 90)],
+        24.0,
+    ),
+    (
+        "Air Optix",
+        "Air Optix plus HydraGlyde",
+        1,
+        false,
+        &[(3, 90), (6, 180)],
+        28.0,
+    ),
+    (
+        "Biofinity",
+        "Biofinity Toric",
+        2,
+        false,
+        &[(3, 90), (6, 180)],
+        40.0,
+    ),
+    (
+        "Biofinity",
+        "Biofinity Multifocal",
+        3,
+        false,
+        &[(3, 90), (6, 180)],
+        48.0,
+    ),
+    (
+        "Dailies",
+        "Dailies Total1",
+        0,
+        true,
+        &[(30, 30), (90, 90)],
+        36.0,
+    ),
+    (
+        "Sightline",
+        "Sightline Monthly",
+        1,
+        false,
+        &[(3, 90), (6, 180)],
+        19.0,
+    ),
+    (
+        "Dailies",
+        "Dailies AquaComfort Plus Toric",
+        2,
+        true,
+        &[(30, 30), (90, 90)],
+        33.0,
+    ),
+    (
+        "Acuvue",
+        "Acuvue Moist Multifocal",
+        3,
+        true,
+        &[(30, 30)],
+        40.0,
+    ),
     ("MyDay", "MyDay", 0, true, &[(30, 30), (90, 90)], 30.0),
-    ("Proclear", "Proclear 1 Day", 0, true, &[(30, 30), (90, 90)], 22.0),
-    ("Acuvue", "Acuvue Moist 1-Day", 0, true, &[(30, 30), (90, 90)], 26.0),
-    ("Sightline", "Sightline Daily", 0, true, &[(30, 30), (90, 90)], 16.0),
-    ("Air Optix", "Air Optix for Astigmatism", 2, false, &[(3, 90)], 36.0),
-    ("Sightline", "Sightline Toric Daily", 2, true, &[(30, 30)], 24.0),
+    (
+        "Proclear",
+        "Proclear 1 Day",
+        0,
+        true,
+        &[(30, 30), (90, 90)],
+        22.0,
+    ),
+    (
+        "Acuvue",
+        "Acuvue Moist 1-Day",
+        0,
+        true,
+        &[(30, 30), (90, 90)],
+        26.0,
+    ),
+    (
+        "Sightline",
+        "Sightline Daily",
+        0,
+        true,
+        &[(30, 30), (90, 90)],
+        16.0,
+    ),
+    (
+        "Air Optix",
+        "Air Optix for Astigmatism",
+        2,
+        false,
+        &[(3, 90)],
+        36.0,
+    ),
+    (
+        "Sightline",
+        "Sightline Toric Daily",
+        2,
+        true,
+        &[(30, 30)],
+        24.0,
+    ),
 ];
 /// (brand, title, kind, size in ml, price).
 const SOLUTIONS_LIST: [(&str, &str, &str, f64, f64); 12] = [
-    ("Opti-Free", "Opti-Free PureMoist 300ml", "multi_purpose", 300.0, 11.0),
-    ("Biotrue", "Biotrue multi-purpose solution 300ml", "multi_purpose", 300.0, 10.0),
-    ("Sightline", "Sightline All-in-One 360ml", "multi_purpose", 360.0, 7.0),
-    ("AOSept", "AOSept Plus with HydraGlyde 360ml", "peroxide", 360.0, 12.0),
+    (
+        "Opti-Free",
+        "Opti-Free PureMoist 300ml",
+        "multi_purpose",
+        300.0,
+        11.0,
+    ),
+    (
+        "Biotrue",
+        "Biotrue multi-purpose solution 300ml",
+        "multi_purpose",
+        300.0,
+        10.0,
+    ),
+    (
+        "Sightline",
+        "Sightline All-in-One 360ml",
+        "multi_purpose",
+        360.0,
+        7.0,
+    ),
+    (
+        "AOSept",
+        "AOSept Plus with HydraGlyde 360ml",
+        "peroxide",
+        360.0,
+        12.0,
+    ),
     ("Renu", "Renu Advanced 360ml", "multi_purpose", 360.0, 9.0),
-    ("Complete", "Complete RevitaLens 360ml", "multi_purpose", 360.0, 10.0),
-    ("Sightline", "Sightline All-in-One 3 × 360ml", "multi_purpose", 1080.0, 18.0),
-    ("Opti-Free", "Opti-Free PureMoist twin pack 2 × 300ml", "multi_purpose", 600.0, 19.0),
-    ("Sightline", "Sightline travel pack 100ml", "multi_purpose", 100.0, 4.0),
-    ("Biotrue", "Biotrue twin pack 2 × 300ml", "multi_purpose", 600.0, 17.0),
-    ("Sightline", "Sightline saline spray 150ml", "saline", 150.0, 5.0),
+    (
+        "Complete",
+        "Complete RevitaLens 360ml",
+        "multi_purpose",
+        360.0,
+        10.0,
+    ),
+    (
+        "Sightline",
+        "Sightline All-in-One 3 × 360ml",
+        "multi_purpose",
+        1080.0,
+        18.0,
+    ),
+    (
+        "Opti-Free",
+        "Opti-Free PureMoist twin pack 2 × 300ml",
+        "multi_purpose",
+        600.0,
+        19.0,
+    ),
+    (
+        "Sightline",
+        "Sightline travel pack 100ml",
+        "multi_purpose",
+        100.0,
+        4.0,
+    ),
+    (
+        "Biotrue",
+        "Biotrue twin pack 2 × 300ml",
+        "multi_purpose",
+        600.0,
+        17.0,
+    ),
+    (
+        "Sightline",
+        "Sightline saline spray 150ml",
+        "saline",
+        150.0,
+        5.0,
+    ),
     ("Blink", "Blink Contacts eye drops 10ml", "drops", 10.0, 8.0),
 ];
 /// Own-label accessories: (type index, name, price).
@@ -584,7 +895,12 @@ fn market_regions(mask: u32) -> Vec<String> {
     if mask == ALL_REGIONS {
         return Vec::new();
     }
-    REGIONS.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, r)| r.0.to_owned()).collect()
+    REGIONS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, r)| r.0.to_owned())
+        .collect()
 }
 
 struct CatalogBuilder {
@@ -640,7 +956,8 @@ fn build_catalog(cfg: &DemoConfig) -> Result<(Catalog, Vec<Meta>)> {
         }
         v
     };
-    let acc_total = OWN_ACCESSORIES.len() + BRANDS.iter().filter(|b| b.case).count() + 4 * ACC_COLOURS.len();
+    let acc_total =
+        OWN_ACCESSORIES.len() + BRANDS.iter().filter(|b| b.case).count() + 4 * ACC_COLOURS.len();
     let n_et = EYE_TEST_LIST.len();
     let n_ln = clamp_count(n, 50, 3, 48);
     let n_ct = clamp_count(n, 15, 4, 16);
@@ -651,7 +968,11 @@ fn build_catalog(cfg: &DemoConfig) -> Result<(Catalog, Vec<Meta>)> {
     let n_fr = (rest * 6 + 5) / 10;
     let n_sg = rest - n_fr;
 
-    let mut b = CatalogBuilder { catalog: Catalog::new(), metas: Vec::with_capacity(n), counters: [0; 8] };
+    let mut b = CatalogBuilder {
+        catalog: Catalog::new(),
+        metas: Vec::with_capacity(n),
+        counters: [0; 8],
+    };
     for k in 0..n_fr + n_sg {
         let sun = k >= n_fr;
         spectacle(&mut b, &mut rng, sun)?;
@@ -665,7 +986,12 @@ fn build_catalog(cfg: &DemoConfig) -> Result<(Catalog, Vec<Meta>)> {
         m.band = band;
         let base: f64 = [59.0, 169.0, 49.0][t];
         let price = (base * [1.0, 1.3, 1.7, 2.3][ix] * [0.7, 1.0, 1.4, 1.8][line]).round();
-        let title = format!("{} {} lenses, {} index", names[t], LENS_TYPES[t].replace('_', " "), LENS_INDEX[ix]);
+        let title = format!(
+            "{} {} lenses, {} index",
+            names[t],
+            LENS_TYPES[t].replace('_', " "),
+            LENS_INDEX[ix]
+        );
         let attrs = BTreeMap::from([
             ("lens_type".to_owned(), text(LENS_TYPES[t])),
             ("index".to_owned(), AttrValue::Number(LENS_INDEX[ix])),
@@ -680,7 +1006,11 @@ fn build_catalog(cfg: &DemoConfig) -> Result<(Catalog, Vec<Meta>)> {
         m.sub = t as u8;
         m.band = band;
         let price = ([25.0f64, 30.0, 60.0, 15.0][t] * [0.7, 1.3, 1.6, 1.0][line]).round();
-        let brand = if t == 2 && line == 1 { "Transitions" } else { brand };
+        let brand = if t == 2 && line == 1 {
+            "Transitions"
+        } else {
+            brand
+        };
         let attrs = BTreeMap::from([
             ("coating".to_owned(), text(COATINGS[t])),
             ("price_band".to_owned(), text(BANDS[band as usize])),
@@ -696,10 +1026,17 @@ fn build_catalog(cfg: &DemoConfig) -> Result<(Catalog, Vec<Meta>)> {
         m.needs_solution = !daily;
         m.in_stock = !rng.chance(0.055);
         let price = (base * if p == 0 { 1.0 } else { 2.7 }).round() - 0.01;
-        m.band = if brand == "Sightline" { 0 } else { band_of_price(base, [20.0, 30.0, 42.0]) };
+        m.band = if brand == "Sightline" {
+            0
+        } else {
+            band_of_price(base, [20.0, 30.0, 42.0])
+        };
         let attrs = BTreeMap::from([
             ("lens_type".to_owned(), text(CL_TYPES[t as usize])),
-            ("replacement".to_owned(), text(if daily { "daily" } else { "monthly" })),
+            (
+                "replacement".to_owned(),
+                text(if daily { "daily" } else { "monthly" }),
+            ),
             ("pack_size".to_owned(), AttrValue::Number(f64::from(units))),
             ("price_band".to_owned(), text(BANDS[m.band as usize])),
         ]);
@@ -709,7 +1046,10 @@ fn build_catalog(cfg: &DemoConfig) -> Result<(Catalog, Vec<Meta>)> {
         let mut m = Meta::new(SOLUTIONS);
         m.in_stock = !rng.chance(0.055);
         m.brand = NA_BRAND;
-        let attrs = BTreeMap::from([("solution_type".to_owned(), text(kind)), ("size_ml".to_owned(), AttrValue::Number(ml))]);
+        let attrs = BTreeMap::from([
+            ("solution_type".to_owned(), text(kind)),
+            ("size_ml".to_owned(), AttrValue::Number(ml)),
+        ]);
         b.push(m, title.to_owned(), brand, price, attrs)?;
     }
     accessories(&mut b, &mut rng, n_ac)?;
@@ -719,7 +1059,14 @@ fn build_catalog(cfg: &DemoConfig) -> Result<(Catalog, Vec<Meta>)> {
         if markets != 0 {
             m.markets = markets;
         }
-        let slug = ["standard", "contact_lens", "children", "eye_health_oct", "driving", "home_visit"][t];
+        let slug = [
+            "standard",
+            "contact_lens",
+            "children",
+            "eye_health_oct",
+            "driving",
+            "home_visit",
+        ][t];
         let attrs = BTreeMap::from([("test_type".to_owned(), text(slug))]);
         b.push(m, title.to_owned(), "Sightline", price, attrs)?;
     }
@@ -742,13 +1089,30 @@ fn spectacle(b: &mut CatalogBuilder, rng: &mut Rand, sun: bool) -> Result<()> {
     let brand = if kids {
         [SIGHTLINE_KIDS, RAY_BAN, OAKLEY][rng.weighted(&[0.55, 0.25, 0.20]).unwrap_or(0)]
     } else {
-        let w: Vec<f64> = BRANDS.iter().map(|br| if (sun && br.sunglasses) || (!sun && br.frames) { br.weight } else { 0.0 }).collect();
+        let w: Vec<f64> = BRANDS
+            .iter()
+            .map(|br| {
+                if (sun && br.sunglasses) || (!sun && br.frames) {
+                    br.weight
+                } else {
+                    0.0
+                }
+            })
+            .collect();
         rng.weighted(&w).unwrap_or(RAY_BAN)
     };
     let br = &BRANDS[brand];
     m.brand = brand as u8;
-    m.gender = if kids { KIDS } else { rng.weighted(&[0.36, 0.32, 0.32]).unwrap_or(2) as u8 };
-    m.band = if kids { br.bands.0.min(1) } else { br.bands.0 + rng.below(u64::from(br.bands.1 - br.bands.0) + 1) as u8 };
+    m.gender = if kids {
+        KIDS
+    } else {
+        rng.weighted(&[0.36, 0.32, 0.32]).unwrap_or(2) as u8
+    };
+    m.band = if kids {
+        br.bands.0.min(1)
+    } else {
+        br.bands.0 + rng.below(u64::from(br.bands.1 - br.bands.0) + 1) as u8
+    };
     let shape_prior: [f64; 8] = match m.gender {
         0 => [1.3, 0.7, 0.6, 1.8, 0.6, 0.5, 1.3, 1.0],
         1 => [0.9, 1.5, 1.6, 0.05, 1.3, 1.1, 0.6, 0.7],
@@ -774,7 +1138,8 @@ fn spectacle(b: &mut CatalogBuilder, rng: &mut Rand, sun: bool) -> Result<()> {
             colours.push(COLOURS[c2].to_owned());
         }
     }
-    m.polarised = sun && (brand == MAUI_JIM || rng.chance(if brand == OAKLEY { 0.55 } else { 0.35 }));
+    m.polarised =
+        sun && (brand == MAUI_JIM || rng.chance(if brand == OAKLEY { 0.55 } else { 0.35 }));
     m.in_stock = !rng.chance(0.055);
     m.markets = if br.markets != 0 {
         br.markets
@@ -805,22 +1170,50 @@ fn spectacle(b: &mut CatalogBuilder, rng: &mut Rand, sun: bool) -> Result<()> {
     let code = format!("{prefix}{:04}{suffix}", rng.range(1, 9999));
     let names = MODEL_NAMES[m.shape as usize];
     let name = names[rng.index(names.len())];
-    let brand_name = if kids && brand != SIGHTLINE_KIDS { format!("{} Junior", br.name) } else { br.name.to_owned() };
+    let brand_name = if kids && brand != SIGHTLINE_KIDS {
+        format!("{} Junior", br.name)
+    } else {
+        br.name.to_owned()
+    };
     let colour_title = COLOURS[m.colour as usize].replace('_', " ");
-    let title = format!("{brand_name} {code} {name} – {colour_title} {}", MATERIAL_TITLE[m.material as usize]);
+    let title = format!(
+        "{brand_name} {code} {name} – {colour_title} {}",
+        MATERIAL_TITLE[m.material as usize]
+    );
     let mut attrs = BTreeMap::from([
         ("shape".to_owned(), text(SHAPES[m.shape as usize])),
         ("material".to_owned(), text(MATERIALS[m.material as usize])),
         ("colours".to_owned(), AttrValue::List(colours)),
         ("gender".to_owned(), text(GENDERS[m.gender as usize])),
         ("price_band".to_owned(), text(BANDS[m.band as usize])),
-        ("lens_width".to_owned(), AttrValue::Number(rng.range(if kids { 40 } else { 48 }, if kids { 47 } else { 58 }) as f64)),
-        ("bridge".to_owned(), AttrValue::Number(rng.range(15, 22) as f64)),
+        (
+            "lens_width".to_owned(),
+            AttrValue::Number(
+                rng.range(if kids { 40 } else { 48 }, if kids { 47 } else { 58 }) as f64,
+            ),
+        ),
+        (
+            "bridge".to_owned(),
+            AttrValue::Number(rng.range(15, 22) as f64),
+        ),
     ]);
     if sun {
-        attrs.insert("polarised".to_owned(), text(if m.polarised { "yes" } else { "no" }));
-        let tints = ["grey", "green", "brown", "blue_mirror", "gold_mirror", "rose"];
-        attrs.insert("lens_colour".to_owned(), text(tints[rng.index(tints.len())]));
+        attrs.insert(
+            "polarised".to_owned(),
+            text(if m.polarised { "yes" } else { "no" }),
+        );
+        let tints = [
+            "grey",
+            "green",
+            "brown",
+            "blue_mirror",
+            "gold_mirror",
+            "rose",
+        ];
+        attrs.insert(
+            "lens_colour".to_owned(),
+            text(tints[rng.index(tints.len())]),
+        );
         attrs.insert("uv_protection".to_owned(), text("UV400"));
     }
     b.push(m, title, &brand_name, price, attrs)
@@ -835,9 +1228,20 @@ fn accessories(b: &mut CatalogBuilder, rng: &mut Rand, count: usize) -> Result<(
         specs.push((0, format!("{} hard case", br.name), 25.0, i as u8, 0));
     }
     for &c in &ACC_COLOURS {
-        for &(t, name, price) in OWN_ACCESSORIES.iter().filter(|a| matches!(a.1, "hard case" | "soft pouch" | "microfibre cloth" | "glasses chain")) {
+        for &(t, name, price) in OWN_ACCESSORIES.iter().filter(|a| {
+            matches!(
+                a.1,
+                "hard case" | "soft pouch" | "microfibre cloth" | "glasses chain"
+            )
+        }) {
             let colour = COLOURS[c as usize].replace('_', " ");
-            specs.push((t, format!("Sightline {name} – {colour}"), price + 2.0, NA_BRAND, c));
+            specs.push((
+                t,
+                format!("Sightline {name} – {colour}"),
+                price + 2.0,
+                NA_BRAND,
+                c,
+            ));
         }
     }
     for (t, title, price, brand, colour) in specs.into_iter().take(count) {
@@ -846,10 +1250,17 @@ fn accessories(b: &mut CatalogBuilder, rng: &mut Rand, count: usize) -> Result<(
         m.brand = brand;
         m.colour = colour;
         m.in_stock = !rng.chance(0.055);
-        let brand_name = if brand == NA_BRAND { "Sightline" } else { BRANDS[brand as usize].name };
+        let brand_name = if brand == NA_BRAND {
+            "Sightline"
+        } else {
+            BRANDS[brand as usize].name
+        };
         let mut attrs = BTreeMap::from([("type".to_owned(), text(ACC_TYPES[t as usize]))]);
         if colour != NA_COLOUR {
-            attrs.insert("colours".to_owned(), AttrValue::List(vec![COLOURS[colour as usize].to_owned()]));
+            attrs.insert(
+                "colours".to_owned(),
+                AttrValue::List(vec![COLOURS[colour as usize].to_owned()]),
+            );
         }
         b.push(m, title, brand_name, price - 0.01, attrs)?;
     }
@@ -892,9 +1303,13 @@ impl<'a> World<'a> {
                         }
                         let mut w = m.pop;
                         if m.cat == FRAMES || m.cat == SUNGLASSES {
-                            w *= rp.shapes[m.shape as usize] * rp.materials[m.material as usize] * rp.colours[m.colour as usize];
+                            w *= rp.shapes[m.shape as usize]
+                                * rp.materials[m.material as usize]
+                                * rp.colours[m.colour as usize];
                             w *= rp.bands[m.band as usize];
-                            if let Some(&(_, f)) = rp.brands.iter().find(|(b, _)| *b == m.brand as usize) {
+                            if let Some(&(_, f)) =
+                                rp.brands.iter().find(|(b, _)| *b == m.brand as usize)
+                            {
                                 w *= f;
                             }
                             if m.polarised {
@@ -909,7 +1324,12 @@ impl<'a> World<'a> {
                     .collect()
             })
             .collect();
-        World { metas, by_cat, base, brand_case }
+        World {
+            metas,
+            by_cat,
+            base,
+            brand_case,
+        }
     }
 
     fn sold_in(&self, item: u32, region: usize) -> bool {
@@ -917,10 +1337,24 @@ impl<'a> World<'a> {
     }
 
     /// Picks one item of `cat` sold in `region`, weighted by `score`.
-    fn pick(&self, rng: &mut Rand, cat: u8, region: usize, score: impl Fn(&Meta) -> f64) -> Option<u32> {
+    fn pick(
+        &self,
+        rng: &mut Rand,
+        cat: u8,
+        region: usize,
+        score: impl Fn(&Meta) -> f64,
+    ) -> Option<u32> {
         let items = &self.by_cat[cat as usize];
-        let w: Vec<f64> =
-            items.iter().map(|&i| if self.sold_in(i, region) { score(&self.metas[i as usize]) } else { 0.0 }).collect();
+        let w: Vec<f64> = items
+            .iter()
+            .map(|&i| {
+                if self.sold_in(i, region) {
+                    score(&self.metas[i as usize])
+                } else {
+                    0.0
+                }
+            })
+            .collect();
         rng.weighted(&w).map(|k| items[k])
     }
 }
@@ -1019,7 +1453,9 @@ fn build_customers(cfg: &DemoConfig, world: &World) -> (Vec<Customer>, Vec<Profi
         let region = rng.weighted(&region_w).unwrap_or(0);
         let rp = &REGION_PARAMS[region];
         let gender = rng.weighted(&[0.52, 0.46, 0.02]).unwrap_or(2);
-        let age = rng.weighted(&[10.0, 18.0, 19.0, 20.0, 18.0, 15.0]).unwrap_or(2);
+        let age = rng
+            .weighted(&[10.0, 18.0, 19.0, 20.0, 18.0, 15.0])
+            .unwrap_or(2);
         let channel = rng.weighted(&rp.channels[..3]).unwrap_or(0) as u8;
         let persona = &PERSONAS[rng.weighted(&persona_prior(region)).unwrap_or(0)];
         const PB: f64 = 15.0;
@@ -1030,12 +1466,20 @@ fn build_customers(cfg: &DemoConfig, world: &World) -> (Vec<Customer>, Vec<Profi
             1 => [1.0, 1.5, 1.6, 0.05, 1.2, 1.1, 0.6, 0.7],
             _ => FLAT8,
         };
-        let mut prior: Vec<f64> = shape_prior.iter().zip(rp.shapes).map(|(a, b)| a * b).collect();
+        let mut prior: Vec<f64> = shape_prior
+            .iter()
+            .zip(rp.shapes)
+            .map(|(a, b)| a * b)
+            .collect();
         persona_boost(&mut prior, persona.shapes, PB);
         boost_top(&mut rng, &prior, &mut shape_w, &[16.0, 4.0]);
 
         let mut mat_w = [1.0; 6];
-        let mut prior: Vec<f64> = [1.6, 1.3, if age >= 3 { 0.9 } else { 0.6 }, 0.8, 0.5].iter().zip(rp.materials).map(|(a, b)| a * b).collect();
+        let mut prior: Vec<f64> = [1.6, 1.3, if age >= 3 { 0.9 } else { 0.6 }, 0.8, 0.5]
+            .iter()
+            .zip(rp.materials)
+            .map(|(a, b)| a * b)
+            .collect();
         persona_boost(&mut prior, persona.materials, PB);
         let second = if rng.chance(0.5) { 2.0 } else { 1.0 };
         boost_top(&mut rng, &prior, &mut mat_w, &[5.0, second]);
@@ -1045,7 +1489,11 @@ fn build_customers(cfg: &DemoConfig, world: &World) -> (Vec<Customer>, Vec<Profi
             2..=4 => [0.18, 0.38, 0.29, 0.15],
             _ => [0.22, 0.40, 0.28, 0.10],
         };
-        let prior: Vec<f64> = band_prior.iter().zip(rp.bands).map(|(a, b)| a * b).collect();
+        let prior: Vec<f64> = band_prior
+            .iter()
+            .zip(rp.bands)
+            .map(|(a, b)| a * b)
+            .collect();
         let band = rng.weighted(&prior).unwrap_or(1);
         let mut band_w = [1.0; 5];
         for (k, w) in band_w.iter_mut().take(4).enumerate() {
@@ -1071,7 +1519,11 @@ fn build_customers(cfg: &DemoConfig, world: &World) -> (Vec<Customer>, Vec<Profi
                 } else {
                     0.05
                 };
-                let bias = rp.brands.iter().find(|(b, _)| *b == i).map_or(1.0, |&(_, f)| f);
+                let bias = rp
+                    .brands
+                    .iter()
+                    .find(|(b, _)| *b == i)
+                    .map_or(1.0, |&(_, f)| f);
                 br.weight.sqrt() * fit * bias * bias
             })
             .collect();
@@ -1084,10 +1536,13 @@ fn build_customers(cfg: &DemoConfig, world: &World) -> (Vec<Customer>, Vec<Profi
             1 => [1.6, 1.2, 0.8, 1.0, 1.3, 1.2, 0.7, 0.4, 0.8, 0.2, 1.0, 1.2],
             _ => FLAT12,
         };
-        let mut prior: Vec<f64> = colour_prior.iter().zip(rp.colours).map(|(a, b)| a * b).collect();
+        let mut prior: Vec<f64> = colour_prior
+            .iter()
+            .zip(rp.colours)
+            .map(|(a, b)| a * b)
+            .collect();
         persona_boost(&mut prior, persona.colours, PB);
         boost_top(&mut rng, &prior, &mut colour_w, &[3.0, 2.0]);
-
 
         let gender_w = match gender {
             0 => [1.0, 0.05, 0.7, 0.0, 1.0],
@@ -1107,7 +1562,9 @@ fn build_customers(cfg: &DemoConfig, world: &World) -> (Vec<Customer>, Vec<Profi
         .unwrap_or(0) as u8;
         let contact_lens = if wears_contacts {
             world.pick(&mut rng, CONTACTS, region, |m| {
-                m.pop * if m.sub == cl_type { 20.0 } else { 0.2 } * if m.band == 0 && band == 0 { 3.0 } else { 1.0 }
+                m.pop
+                    * if m.sub == cl_type { 20.0 } else { 0.2 }
+                    * if m.band == 0 && band == 0 { 3.0 } else { 1.0 }
             })
         } else {
             None
@@ -1115,7 +1572,9 @@ fn build_customers(cfg: &DemoConfig, world: &World) -> (Vec<Customer>, Vec<Profi
         let solution = match contact_lens {
             Some(cl) if world.metas[cl as usize].needs_solution => {
                 let own = band == 0;
-                world.pick(&mut rng, SOLUTIONS, region, |m| m.pop * if own { 2.0 } else { 1.0 })
+                world.pick(&mut rng, SOLUTIONS, region, |m| {
+                    m.pop * if own { 2.0 } else { 1.0 }
+                })
             }
             _ => None,
         };
@@ -1126,14 +1585,26 @@ fn build_customers(cfg: &DemoConfig, world: &World) -> (Vec<Customer>, Vec<Profi
             4 => rng.weighted(&[0.1, 0.7, 0.2]).unwrap_or(1),
             _ => rng.weighted(&[0.1, 0.75, 0.15]).unwrap_or(1),
         } as u8;
-        let index = (rng.weighted(&[0.5, 0.3, 0.15, 0.05]).unwrap_or(0) + usize::from(band >= 2 && rng.chance(0.4))).min(3) as u8;
+        let index = (rng.weighted(&[0.5, 0.3, 0.15, 0.05]).unwrap_or(0)
+            + usize::from(band >= 2 && rng.chance(0.4)))
+        .min(3) as u8;
         let lens_score = |m: &Meta, t: u8, ix: u8| {
             (if m.sub == t { 30.0 } else { 0.1 })
                 * (if m.index == ix { 8.0 } else { 0.3 })
-                * (if usize::from(m.band) == band { 4.0 } else { 1.0 })
+                * (if usize::from(m.band) == band {
+                    4.0
+                } else {
+                    1.0
+                })
         };
-        let lens = world.pick(&mut rng, LENSES, region, |m| lens_score(m, lens_type, index));
-        let kids_lens = if has_kids { world.pick(&mut rng, LENSES, region, |m| lens_score(m, 0, 0)) } else { None };
+        let lens = world.pick(&mut rng, LENSES, region, |m| {
+            lens_score(m, lens_type, index)
+        });
+        let kids_lens = if has_kids {
+            world.pick(&mut rng, LENSES, region, |m| lens_score(m, 0, 0))
+        } else {
+            None
+        };
         let coating_type = rng
             .weighted(&[
                 0.45,
@@ -1143,7 +1614,12 @@ fn build_customers(cfg: &DemoConfig, world: &World) -> (Vec<Customer>, Vec<Profi
             ])
             .unwrap_or(0) as u8;
         let coating = world.pick(&mut rng, COATING, region, |m| {
-            (if m.sub == coating_type { 30.0 } else { 0.2 }) * if usize::from(m.band) == band { 3.0 } else { 1.0 }
+            (if m.sub == coating_type { 30.0 } else { 0.2 })
+                * if usize::from(m.band) == band {
+                    3.0
+                } else {
+                    1.0
+                }
         });
         let case = world.pick(&mut rng, ACCESSORIES, region, |m| {
             if m.sub == 0 && m.brand == NA_BRAND {
@@ -1152,7 +1628,13 @@ fn build_customers(cfg: &DemoConfig, world: &World) -> (Vec<Customer>, Vec<Profi
                 0.0
             }
         });
-        let cloth = world.pick(&mut rng, ACCESSORIES, region, |m| if m.sub == 1 { m.pop * colour_w[m.colour as usize] } else { 0.0 });
+        let cloth = world.pick(&mut rng, ACCESSORIES, region, |m| {
+            if m.sub == 1 {
+                m.pop * colour_w[m.colour as usize]
+            } else {
+                0.0
+            }
+        });
         let mut test_w = [0.0; 6];
         test_w[ET_STANDARD as usize] = 1.0;
         test_w[ET_DRIVING as usize] = 0.06;
@@ -1166,7 +1648,13 @@ fn build_customers(cfg: &DemoConfig, world: &World) -> (Vec<Customer>, Vec<Profi
             test_w[ET_HOME as usize] = 0.3;
         }
         let eye_test = world.pick(&mut rng, EYE_TESTS, region, |m| test_w[m.sub as usize]);
-        let kids_eye_test = world.pick(&mut rng, EYE_TESTS, region, |m| if m.sub == ET_CHILD { 1.0 } else { 0.0 });
+        let kids_eye_test = world.pick(&mut rng, EYE_TESTS, region, |m| {
+            if m.sub == ET_CHILD {
+                1.0
+            } else {
+                0.0
+            }
+        });
 
         // Heavy-tailed activity: Pareto with shape 4/3 (u^-3/4 via two
         // square roots), truncated so no single customer dominates.
@@ -1244,7 +1732,9 @@ enum SessionKind {
     Browse(Pool),
     /// A frames (or kids' frames) visit after an eye test: buys more often.
     AfterTest(Pool),
-    EyeTest { kids: bool },
+    EyeTest {
+        kids: bool,
+    },
     Reorder,
 }
 
@@ -1269,7 +1759,10 @@ impl Cdf {
     fn sample(&self, rng: &mut Rand) -> Option<u32> {
         let total = *self.cum.last()?;
         let x = rng.f64() * total;
-        let k = self.cum.partition_point(|&c| c <= x).min(self.items.len() - 1);
+        let k = self
+            .cum
+            .partition_point(|&c| c <= x)
+            .min(self.items.len() - 1);
         Some(self.items[k])
     }
 }
@@ -1285,7 +1778,14 @@ struct Session<'a> {
 
 impl Session<'_> {
     fn emit(&mut self, item: u32, kind: u8) {
-        self.out.push(Raw { ts: self.ts.min(self.end - 1), user: self.user, item, session: self.session, kind, channel: self.channel });
+        self.out.push(Raw {
+            ts: self.ts.min(self.end - 1),
+            user: self.user,
+            item,
+            session: self.session,
+            kind,
+            channel: self.channel,
+        });
     }
 
     fn wait(&mut self, rng: &mut Rand, lo: i64, hi: i64) {
@@ -1339,8 +1839,16 @@ fn fill_cdf(cdf: &mut Cdf, pool: Pool, p: &Profile, world: &World) {
     match pool {
         Pool::Frames => add(&[FRAMES], &|m| taste(m) * p.gender_w[m.gender as usize]),
         Pool::Sunglasses => add(&[SUNGLASSES], &|m| taste(m) * p.gender_w[m.gender as usize]),
-        Pool::Kids => add(&[FRAMES, SUNGLASSES], &|m| if m.gender == KIDS { taste(m) } else { 0.0 }),
-        Pool::Accessories => add(&[ACCESSORIES], &|m| p.colour_w[m.colour as usize] * p.brand_w[m.brand as usize]),
+        Pool::Kids => add(&[FRAMES, SUNGLASSES], &|m| {
+            if m.gender == KIDS {
+                taste(m)
+            } else {
+                0.0
+            }
+        }),
+        Pool::Accessories => add(&[ACCESSORIES], &|m| {
+            p.colour_w[m.colour as usize] * p.brand_w[m.brand as usize]
+        }),
         Pool::Contacts => {
             let own = p.contact_lens.map(|i| &world.metas[i as usize]);
             add(&[CONTACTS], &|m| match own {
@@ -1352,7 +1860,9 @@ fn fill_cdf(cdf: &mut Cdf, pool: Pool, p: &Profile, world: &World) {
         Pool::Lenses => {
             let own = p.lens.map(|i| &world.metas[i as usize]);
             add(&[LENSES, COATING], &|m| match own {
-                Some(o) if m.cat == LENSES && o.sub == m.sub => 4.0 * if o.index == m.index { 3.0 } else { 1.0 },
+                Some(o) if m.cat == LENSES && o.sub == m.sub => {
+                    4.0 * if o.index == m.index { 3.0 } else { 1.0 }
+                }
                 _ => 0.5,
             })
         }
@@ -1379,7 +1889,14 @@ fn year_phase(cfg: &DemoConfig, day: u32) -> f64 {
 /// Session plans of one customer: contact-lens re-orders, eye tests with a
 /// frames visit after them, and browsing sessions whose category follows
 /// the season and the customer's interests.
-fn plan_sessions(cfg: &DemoConfig, world: &World, p: &Profile, n: u32, rng: &mut Rand, plans: &mut Vec<Plan>) {
+fn plan_sessions(
+    cfg: &DemoConfig,
+    world: &World,
+    p: &Profile,
+    n: u32,
+    rng: &mut Rand,
+    plans: &mut Vec<Plan>,
+) {
     plans.clear();
     let days = cfg.days;
     let mut left = n;
@@ -1388,21 +1905,38 @@ fn plan_sessions(cfg: &DemoConfig, world: &World, p: &Profile, n: u32, rng: &mut
         let reorders = (days / period).min(left.saturating_sub(u32::from(left >= 2)));
         let phase = rng.below(u64::from(period)) as i64;
         for k in 0..reorders {
-            let day = (phase + i64::from(k * period) + rng.range(-4, 4)).clamp(0, i64::from(days) - 1);
-            plans.push(Plan { day: day as u32, kind: SessionKind::Reorder });
+            let day =
+                (phase + i64::from(k * period) + rng.range(-4, 4)).clamp(0, i64::from(days) - 1);
+            plans.push(Plan {
+                day: day as u32,
+                kind: SessionKind::Reorder,
+            });
         }
         left -= reorders;
     }
-    let tests = [(false, p.eye_test.is_some(), 0.30 + if p.age >= 3 { 0.25 } else { 0.0 }), (true, p.has_kids, 0.4)];
+    let tests = [
+        (
+            false,
+            p.eye_test.is_some(),
+            0.30 + if p.age >= 3 { 0.25 } else { 0.0 },
+        ),
+        (true, p.has_kids, 0.4),
+    ];
     for (kids, possible, prob) in tests {
         if left >= 1 && possible && rng.chance(prob) {
             let day = rng.below(u64::from(days)) as u32;
-            plans.push(Plan { day, kind: SessionKind::EyeTest { kids } });
+            plans.push(Plan {
+                day,
+                kind: SessionKind::EyeTest { kids },
+            });
             left -= 1;
             let after = day + 1 + rng.below(20) as u32;
             if left >= 1 && after < days && rng.chance(0.7) {
                 let pool = if kids { Pool::Kids } else { Pool::Frames };
-                plans.push(Plan { day: after, kind: SessionKind::AfterTest(pool) });
+                plans.push(Plan {
+                    day: after,
+                    kind: SessionKind::AfterTest(pool),
+                });
                 left -= 1;
             }
         }
@@ -1415,18 +1949,41 @@ fn plan_sessions(cfg: &DemoConfig, world: &World, p: &Profile, n: u32, rng: &mut
         let w = [
             0.45 * (1.0 + 0.15 * cos_turn(y - 0.03)),
             rp.sun_share * p.sun_affinity * (1.0 + 0.85 * cos_turn(y - sun_peak)),
-            if p.has_kids { 0.10 * (1.0 + 0.5 * cos_turn(y - 0.66)) } else { 0.0 },
+            if p.has_kids {
+                0.10 * (1.0 + 0.5 * cos_turn(y - 0.66))
+            } else {
+                0.0
+            },
             0.035,
-            if p.contact_lens.is_some() { 0.05 } else { 0.012 },
+            if p.contact_lens.is_some() {
+                0.05
+            } else {
+                0.012
+            },
             0.035,
         ];
-        let pool = [Pool::Frames, Pool::Sunglasses, Pool::Kids, Pool::Accessories, Pool::Contacts, Pool::Lenses]
-            [rng.weighted(&w).unwrap_or(0)];
-        plans.push(Plan { day, kind: SessionKind::Browse(pool) });
+        let pool = [
+            Pool::Frames,
+            Pool::Sunglasses,
+            Pool::Kids,
+            Pool::Accessories,
+            Pool::Contacts,
+            Pool::Lenses,
+        ][rng.weighted(&w).unwrap_or(0)];
+        plans.push(Plan {
+            day,
+            kind: SessionKind::Browse(pool),
+        });
     }
 }
 
-fn build_events(cfg: &DemoConfig, world: &World, catalog: &Catalog, customers: &[Customer], profiles: &[Profile]) -> Vec<Event> {
+fn build_events(
+    cfg: &DemoConfig,
+    world: &World,
+    catalog: &Catalog,
+    customers: &[Customer],
+    profiles: &[Profile],
+) -> Vec<Event> {
     let end = cfg.end();
     // Session budget shared out by activity, with stochastic rounding so
     // light customers sometimes have none at all.
@@ -1459,9 +2016,20 @@ fn build_events(cfg: &DemoConfig, world: &World, catalog: &Catalog, customers: &
                 _ if rng.chance(0.65) => p.channel,
                 _ => rng.weighted(&rp.channels).unwrap_or(0) as u8,
             };
-            let hour = if channel == 2 { rng.range(9, 17) } else { rng.range(7, 22) };
+            let hour = if channel == 2 {
+                rng.range(9, 17)
+            } else {
+                rng.range(7, 22)
+            };
             let ts = cfg.start + i64::from(plan.day) * 86_400 + hour * 3600 + rng.range(0, 3599);
-            let mut s = Session { out: &mut raw, user: c as u32, session: session_no, channel, ts, end };
+            let mut s = Session {
+                out: &mut raw,
+                user: c as u32,
+                session: session_no,
+                channel,
+                ts,
+                end,
+            };
             session_no = session_no.saturating_add(1);
             match plan.kind {
                 SessionKind::Browse(pool) | SessionKind::AfterTest(pool) => {
@@ -1517,7 +2085,12 @@ fn build_events(cfg: &DemoConfig, world: &World, catalog: &Catalog, customers: &
     }
     let session_strs: Vec<String> = (0..next).map(|k| format!("S{:07}", k + 1)).collect();
     let item_ids = catalog.ids().ids();
-    let kinds = [EventKind::View, EventKind::Click, EventKind::AddToCart, EventKind::Purchase];
+    let kinds = [
+        EventKind::View,
+        EventKind::Click,
+        EventKind::AddToCart,
+        EventKind::Purchase,
+    ];
     raw.iter()
         .map(|r| {
             let cust = &customers[r.user as usize];
@@ -1536,10 +2109,24 @@ fn build_events(cfg: &DemoConfig, world: &World, catalog: &Catalog, customers: &
 
 /// A browsing session: views drawn from the customer's taste distribution,
 /// some clicks and add-to-carts, maybe a purchase with its add-ons.
-fn browse(s: &mut Session, rng: &mut Rand, cdf: &Cdf, pool: Pool, p: &Profile, world: &World, after_test: bool) {
+fn browse(
+    s: &mut Session,
+    rng: &mut Rand,
+    cdf: &Cdf,
+    pool: Pool,
+    p: &Profile,
+    world: &World,
+    after_test: bool,
+) {
     let store = s.channel == 2;
     let n_views = 1 + rng.geometric(if store { 0.35 } else { 0.2 }, 40);
-    let p_cart = if after_test { 0.3 } else if store { 0.22 } else { 0.1 };
+    let p_cart = if after_test {
+        0.3
+    } else if store {
+        0.22
+    } else {
+        0.1
+    };
     let mut cart: Vec<u32> = Vec::new();
     for v in 0..n_views {
         let Some(item) = cdf.sample(rng) else { return };
@@ -1557,7 +2144,13 @@ fn browse(s: &mut Session, rng: &mut Rand, cdf: &Cdf, pool: Pool, p: &Profile, w
             cart.push(item);
         }
     }
-    let p_buy = if after_test { 0.8 } else if store { 0.7 } else { 0.45 };
+    let p_buy = if after_test {
+        0.8
+    } else if store {
+        0.7
+    } else {
+        0.45
+    };
     if cart.is_empty() || !rng.chance(p_buy) {
         return;
     }
@@ -1572,14 +2165,32 @@ fn browse(s: &mut Session, rng: &mut Rand, cdf: &Cdf, pool: Pool, p: &Profile, w
             Pool::Frames | Pool::Kids if m.cat == FRAMES => {
                 let kids = m.gender == KIDS;
                 s.add_on(rng, world, if kids { p.kids_lens } else { p.lens }, 0.9);
-                let coating = if kids { world.by_cat[COATING as usize].iter().copied().find(|&i| world.metas[i as usize].sub == 3) } else { p.coating };
+                let coating = if kids {
+                    world.by_cat[COATING as usize]
+                        .iter()
+                        .copied()
+                        .find(|&i| world.metas[i as usize].sub == 3)
+                } else {
+                    p.coating
+                };
                 s.add_on(rng, world, coating, 0.65);
-                let case = world.brand_case.get(m.brand as usize).copied().flatten().filter(|&i| world.sold_in(i, p.region)).or(p.case);
+                let case = world
+                    .brand_case
+                    .get(m.brand as usize)
+                    .copied()
+                    .flatten()
+                    .filter(|&i| world.sold_in(i, p.region))
+                    .or(p.case);
                 s.add_on(rng, world, case, 0.45);
                 s.add_on(rng, world, p.cloth, 0.2);
             }
             Pool::Sunglasses | Pool::Kids => {
-                let case = world.brand_case.get(m.brand as usize).copied().flatten().filter(|&i| world.sold_in(i, p.region));
+                let case = world
+                    .brand_case
+                    .get(m.brand as usize)
+                    .copied()
+                    .flatten()
+                    .filter(|&i| world.sold_in(i, p.region));
                 s.add_on(rng, world, case, 0.35);
                 s.add_on(rng, world, p.cloth, 0.12);
             }
@@ -1602,7 +2213,12 @@ mod tests {
 
     #[test]
     fn deterministic_and_seed_sensitive() {
-        let cfg = DemoConfig { customers: 300, products: 120, events: 8_000, ..Default::default() };
+        let cfg = DemoConfig {
+            customers: 300,
+            products: 120,
+            events: 8_000,
+            ..Default::default()
+        };
         let a = generate(&cfg).unwrap();
         let b = generate(&cfg).unwrap();
         assert_eq!(a, b);
@@ -1618,8 +2234,12 @@ mod tests {
         assert_eq!(d.customers.len(), cfg.customers);
         assert_eq!(d.catalog.len(), cfg.products);
         let n = d.events.len() as f64;
-        assert!((n - cfg.events as f64).abs() <= 0.25 * cfg.events as f64, "{n} events");
-        let custs: HashMap<&str, &Customer> = d.customers.iter().map(|c| (c.id.as_str(), c)).collect();
+        assert!(
+            (n - cfg.events as f64).abs() <= 0.25 * cfg.events as f64,
+            "{n} events"
+        );
+        let custs: HashMap<&str, &Customer> =
+            d.customers.iter().map(|c| (c.id.as_str(), c)).collect();
         assert_eq!(d.customers[0].id, "C000001");
         let end = cfg.start + i64::from(cfg.days) * 86_400;
         for w in d.events.windows(2) {
@@ -1630,8 +2250,16 @@ mod tests {
             let item = d.catalog.get(&e.item).expect("event item in catalog");
             assert!(e.timestamp >= cfg.start && e.timestamp < end);
             assert_eq!(e.region.as_deref(), Some(c.region.as_str()));
-            assert!(item.available_in(&c.region), "{} not sold in {}", item.id, c.region);
-            assert!(e.session.as_deref().is_some_and(|s| s.starts_with('S') && s.len() == 8));
+            assert!(
+                item.available_in(&c.region),
+                "{} not sold in {}",
+                item.id,
+                c.region
+            );
+            assert!(e
+                .session
+                .as_deref()
+                .is_some_and(|s| s.starts_with('S') && s.len() == 8));
             assert!(e.channel.is_some());
             if e.kind == EventKind::Purchase {
                 assert!(item.in_stock);
@@ -1647,12 +2275,21 @@ mod tests {
     #[test]
     fn catalog_content() {
         let d = small();
-        let cats: BTreeSet<&str> = d.catalog.items().iter().map(|i| i.category.as_str()).collect();
+        let cats: BTreeSet<&str> = d
+            .catalog
+            .items()
+            .iter()
+            .map(|i| i.category.as_str())
+            .collect();
         assert_eq!(cats, CATEGORIES.iter().copied().collect());
-        let used: BTreeSet<&str> =
-            d.events.iter().map(|e| d.catalog.get(&e.item).unwrap().category.as_str()).collect();
+        let used: BTreeSet<&str> = d
+            .events
+            .iter()
+            .map(|e| d.catalog.get(&e.item).unwrap().category.as_str())
+            .collect();
         assert_eq!(used, cats, "every category sees events");
-        let out = d.catalog.items().iter().filter(|i| !i.in_stock).count() as f64 / d.catalog.len() as f64;
+        let out = d.catalog.items().iter().filter(|i| !i.in_stock).count() as f64
+            / d.catalog.len() as f64;
         assert!((0.01..0.10).contains(&out), "{out}");
         assert!(d.catalog.items().iter().any(|i| !i.regions.is_empty()));
         let f = d.catalog.get("FR-00001").unwrap();
@@ -1660,18 +2297,39 @@ mod tests {
         for key in ["shape", "material", "colours", "gender", "price_band"] {
             assert!(f.attributes.contains_key(key), "{key}");
         }
-        let sg = d.catalog.items().iter().find(|i| i.category == "sunglasses").unwrap();
+        let sg = d
+            .catalog
+            .items()
+            .iter()
+            .find(|i| i.category == "sunglasses")
+            .unwrap();
         assert!(sg.id.starts_with("SG-") && sg.attributes.contains_key("polarised"));
-        let ln = d.catalog.items().iter().find(|i| i.category == "lenses").unwrap();
+        let ln = d
+            .catalog
+            .items()
+            .iter()
+            .find(|i| i.category == "lenses")
+            .unwrap();
         assert!(matches!(ln.attributes["index"], AttrValue::Number(_)));
         for i in d.catalog.items() {
             assert!(i.price.is_some_and(|p| p >= 0.0) && i.brand.is_some() && !i.title.is_empty());
         }
-        let et: Vec<&str> = d.catalog.items().iter().filter(|i| i.category == "eye_tests").map(|i| i.title.as_str()).collect();
+        let et: Vec<&str> = d
+            .catalog
+            .items()
+            .iter()
+            .filter(|i| i.category == "eye_tests")
+            .map(|i| i.title.as_str())
+            .collect();
         assert_eq!(et.len(), EYE_TEST_LIST.len());
     }
 
-    fn purchase_share(d: &DemoData, regions: &[&str], pred: impl Fn(&Item) -> bool, within: &str) -> f64 {
+    fn purchase_share(
+        d: &DemoData,
+        regions: &[&str],
+        pred: impl Fn(&Item) -> bool,
+        within: &str,
+    ) -> f64 {
         let (mut hit, mut all) = (0usize, 0usize);
         for e in d.events.iter().filter(|e| e.kind == EventKind::Purchase) {
             if !regions.contains(&e.region.as_deref().unwrap_or("")) {
@@ -1692,11 +2350,23 @@ mod tests {
         let sun = |i: &Item| i.category == "sunglasses";
         let au = purchase_share(d, &["au", "nz"], sun, "");
         let scot = purchase_share(d, &["uk-scotland", "uk-wales", "uk-midlands"], sun, "");
-        assert!(au > 1.5 * scot, "sunglasses share au/nz {au:.3} vs uk {scot:.3}");
-        let ti = |i: &Item| i.attributes.get("material") == Some(&AttrValue::Text("titanium".into()));
+        assert!(
+            au > 1.5 * scot,
+            "sunglasses share au/nz {au:.3} vs uk {scot:.3}"
+        );
+        let ti =
+            |i: &Item| i.attributes.get("material") == Some(&AttrValue::Text("titanium".into()));
         let nordic = purchase_share(d, &["se", "no", "dk", "fi"], ti, "frames");
-        let uk = purchase_share(d, &["uk-london", "uk-south-east", "uk-midlands"], ti, "frames");
-        assert!(nordic > 1.5 * uk, "titanium nordics {nordic:.3} vs uk {uk:.3}");
+        let uk = purchase_share(
+            d,
+            &["uk-london", "uk-south-east", "uk-midlands"],
+            ti,
+            "frames",
+        );
+        assert!(
+            nordic > 1.5 * uk,
+            "titanium nordics {nordic:.3} vs uk {uk:.3}"
+        );
     }
 
     #[test]
@@ -1706,7 +2376,9 @@ mod tests {
         // share of sunglasses views in June-August vs December-February.
         let share = |regions: &[&str], summer: bool| {
             let (mut hit, mut all) = (0usize, 0usize);
-            for e in d.events.iter().filter(|e| e.kind == EventKind::View && regions.contains(&e.region.as_deref().unwrap())) {
+            for e in d.events.iter().filter(|e| {
+                e.kind == EventKind::View && regions.contains(&e.region.as_deref().unwrap())
+            }) {
                 let day = (e.timestamp - start) / 86_400;
                 let jja = (151..243).contains(&day);
                 let djf = !(59..334).contains(&day);
@@ -1717,7 +2389,14 @@ mod tests {
             }
             hit as f64 / all.max(1) as f64
         };
-        let uk = ["uk-london", "uk-south-east", "uk-north-west", "uk-midlands", "uk-scotland", "uk-wales"];
+        let uk = [
+            "uk-london",
+            "uk-south-east",
+            "uk-north-west",
+            "uk-midlands",
+            "uk-scotland",
+            "uk-wales",
+        ];
         assert!(share(&uk, true) > 1.3 * share(&uk, false));
         assert!(share(&["au", "nz"], false) > 1.3 * share(&["au", "nz"], true));
     }
@@ -1726,20 +2405,59 @@ mod tests {
     fn bad_configs_are_errors() {
         let ok = DemoConfig::small();
         for bad in [
-            DemoConfig { customers: 0, ..ok.clone() },
-            DemoConfig { products: MIN_PRODUCTS - 1, ..ok.clone() },
-            DemoConfig { products: usize::MAX, ..ok.clone() },
-            DemoConfig { events: 0, ..ok.clone() },
-            DemoConfig { days: 0, ..ok.clone() },
-            DemoConfig { start: i64::MAX, ..ok.clone() },
-            DemoConfig { start: i64::MIN, ..ok.clone() },
+            DemoConfig {
+                customers: 0,
+                ..ok.clone()
+            },
+            DemoConfig {
+                products: MIN_PRODUCTS - 1,
+                ..ok.clone()
+            },
+            DemoConfig {
+                products: usize::MAX,
+                ..ok.clone()
+            },
+            DemoConfig {
+                events: 0,
+                ..ok.clone()
+            },
+            DemoConfig {
+                days: 0,
+                ..ok.clone()
+            },
+            DemoConfig {
+                start: i64::MAX,
+                ..ok.clone()
+            },
+            DemoConfig {
+                start: i64::MIN,
+                ..ok.clone()
+            },
         ] {
-            assert!(matches!(generate(&bad), Err(Error::Config { .. })), "{bad:?}");
+            assert!(
+                matches!(generate(&bad), Err(Error::Config { .. })),
+                "{bad:?}"
+            );
         }
         // Tiny but valid configs work.
-        let tiny = generate(&DemoConfig { customers: 1, products: MIN_PRODUCTS, events: 1, days: 1, ..ok.clone() }).unwrap();
+        let tiny = generate(&DemoConfig {
+            customers: 1,
+            products: MIN_PRODUCTS,
+            events: 1,
+            days: 1,
+            ..ok.clone()
+        })
+        .unwrap();
         assert_eq!(tiny.catalog.len(), MIN_PRODUCTS);
-        let few = generate(&DemoConfig { customers: 5, products: MIN_PRODUCTS, events: 200, start: -86_400 * 400, days: 3, ..ok }).unwrap();
+        let few = generate(&DemoConfig {
+            customers: 5,
+            products: MIN_PRODUCTS,
+            events: 200,
+            start: -86_400 * 400,
+            days: 3,
+            ..ok
+        })
+        .unwrap();
         assert!(!few.events.is_empty());
     }
 
@@ -1779,12 +2497,21 @@ mod tests {
                 }
             }
         }
-        let norm: Vec<f64> = (0..n_items).map(|i| co[i * n_items + i].sqrt().max(1e-12)).collect();
+        let norm: Vec<f64> = (0..n_items)
+            .map(|i| co[i * n_items + i].sqrt().max(1e-12))
+            .collect();
         let mut pop_order: Vec<usize> = (0..n_items).collect();
         pop_order.sort_by(|&a, &b| pop[b].total_cmp(&pop[a]).then(a.cmp(&b)));
         let ndcg = |ranked: &[usize], truth: &HashSet<u32>| {
-            let dcg: f64 = ranked.iter().enumerate().filter(|(_, &i)| truth.contains(&(i as u32))).map(|(r, _)| 1.0 / (r as f64 + 2.0).log2()).sum();
-            let idcg: f64 = (0..truth.len().min(10)).map(|r| 1.0 / (r as f64 + 2.0).log2()).sum();
+            let dcg: f64 = ranked
+                .iter()
+                .enumerate()
+                .filter(|(_, &i)| truth.contains(&(i as u32)))
+                .map(|(r, _)| 1.0 / (r as f64 + 2.0).log2())
+                .sum();
+            let idcg: f64 = (0..truth.len().min(10))
+                .map(|r| 1.0 / (r as f64 + 2.0).log2())
+                .sum();
             dcg / idcg
         };
         let (mut knn_sum, mut pop_sum, mut n) = (0.0, 0.0, 0usize);
@@ -1802,11 +2529,18 @@ mod tests {
                     *s += co[j * n_items + i] / (norm[i] * norm[j]);
                 }
             }
-            let mut cand: Vec<usize> = (0..n_items).filter(|&i| !seen.contains(&(i as u32))).collect();
+            let mut cand: Vec<usize> = (0..n_items)
+                .filter(|&i| !seen.contains(&(i as u32)))
+                .collect();
             cand.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
             cand.truncate(10);
             knn_sum += ndcg(&cand, &truth);
-            let top_pop: Vec<usize> = pop_order.iter().copied().filter(|&i| !seen.contains(&(i as u32))).take(10).collect();
+            let top_pop: Vec<usize> = pop_order
+                .iter()
+                .copied()
+                .filter(|&i| !seen.contains(&(i as u32)))
+                .take(10)
+                .collect();
             pop_sum += ndcg(&top_pop, &truth);
             n += 1;
         }
@@ -1818,9 +2552,19 @@ mod tests {
         let (knn, pop) = knn_vs_popularity(small());
         let d = small();
         let x = d.interactions(&KindWeights::default()).unwrap();
-        let active = (0..x.n_users()).filter(|&u| x.matrix().row(u).0.len() >= 5).count();
-        eprintln!("{} events, {} nnz, {} users with >=5 items", d.events.len(), x.matrix().nnz(), active);
-        eprintln!("nDCG@10 kNN {knn:.4}  popularity {pop:.4}  ratio {:.2}", knn / pop);
+        let active = (0..x.n_users())
+            .filter(|&u| x.matrix().row(u).0.len() >= 5)
+            .count();
+        eprintln!(
+            "{} events, {} nnz, {} users with >=5 items",
+            d.events.len(),
+            x.matrix().nnz(),
+            active
+        );
+        eprintln!(
+            "nDCG@10 kNN {knn:.4}  popularity {pop:.4}  ratio {:.2}",
+            knn / pop
+        );
         assert!(knn >= 1.8 * pop, "kNN {knn:.4} vs popularity {pop:.4}");
     }
 
@@ -1842,6 +2586,9 @@ mod tests {
             x.matrix().nnz()
         );
         let (knn, pop) = knn_vs_popularity(&d);
-        eprintln!("default nDCG@10 kNN {knn:.4}  popularity {pop:.4}  ratio {:.2}", knn / pop);
+        eprintln!(
+            "default nDCG@10 kNN {knn:.4}  popularity {pop:.4}  ratio {:.2}",
+            knn / pop
+        );
     }
 }

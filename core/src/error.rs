@@ -44,7 +44,8 @@ pub enum Error {
     /// A configuration value is invalid; `field` names it (dotted path).
     #[error("invalid config field `{field}`: {message}")]
     Config {
-        /// Dotted path of the offending field, e.g. `als.factors`.
+        /// Name of the offending field, dotted for nested ones (e.g. `factors`,
+        /// `solver.steps`, `weights.view`).
         field: String,
         /// What is wrong with it.
         message: String,
@@ -89,7 +90,10 @@ impl Error {
     }
 
     pub(crate) fn config(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Config { field: field.into(), message: message.into() }
+        Error::Config {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -105,7 +109,10 @@ mod tests {
         let all = [
             Error::invalid("x"),
             Error::shape("x"),
-            Error::UnknownId { kind: IdKind::User, id: "u".into() },
+            Error::UnknownId {
+                kind: IdKind::User,
+                id: "u".into(),
+            },
             Error::config("a.b", "bad"),
             Error::format("x"),
             Error::Io(std::io::Error::other("x")),

@@ -108,7 +108,8 @@ fn split_by_mask(data: &Interactions, is_test: &[bool]) -> Result<(Interactions,
     let finish = |p: Part| -> Result<Interactions> {
         // Rows stay sorted and unique, so `from_parts` takes its fast path.
         let csr = Csr::from_parts(n_rows, n_cols, p.indptr, p.indices, p.data)?;
-        let out = Interactions::from_csr(csr, Some(data.users().clone()), Some(data.items().clone()))?;
+        let out =
+            Interactions::from_csr(csr, Some(data.users().clone()), Some(data.items().clone()))?;
         match p.ts {
             Some(t) => out.with_last_seen(t),
             None => Ok(out),
@@ -134,9 +135,15 @@ fn split_by_mask(data: &Interactions, is_test: &[bool]) -> Result<(Interactions,
 /// identical on every platform, wasm32 included.
 ///
 /// Errors: [`Error::InvalidInput`] unless `0 < test_fraction < 1`.
-pub fn train_test_split(data: &Interactions, test_fraction: f64, seed: u64) -> Result<(Interactions, Interactions)> {
+pub fn train_test_split(
+    data: &Interactions,
+    test_fraction: f64,
+    seed: u64,
+) -> Result<(Interactions, Interactions)> {
     if !(test_fraction.is_finite() && test_fraction > 0.0 && test_fraction < 1.0) {
-        return Err(Error::invalid(format!("test_fraction must be in (0, 1), got {test_fraction}")));
+        return Err(Error::invalid(format!(
+            "test_fraction must be in (0, 1), got {test_fraction}"
+        )));
     }
     let m = data.matrix();
     let indptr = m.indptr();
@@ -151,7 +158,13 @@ pub fn train_test_split(data: &Interactions, test_fraction: f64, seed: u64) -> R
         }
         // `n as f64` is exact up to 2^53 entries; the clamp bounds any rounding.
         let want = (test_fraction * n as f64).round();
-        let n_test = if want < 1.0 { 1 } else if want >= (n - 1) as f64 { n - 1 } else { want as usize };
+        let n_test = if want < 1.0 {
+            1
+        } else if want >= (n - 1) as f64 {
+            n - 1
+        } else {
+            want as usize
+        };
         pos.clear();
         pos.extend(start..end);
         for i in 0..n_test {
@@ -182,9 +195,9 @@ pub fn leave_last_k_out(data: &Interactions, k: usize) -> Result<(Interactions, 
     if k == 0 {
         return Err(Error::invalid("k must be > 0"));
     }
-    let ts = data
-        .last_seen()
-        .ok_or_else(|| Error::invalid("leave_last_k_out needs per-entry timestamps (last_seen); data has none"))?;
+    let ts = data.last_seen().ok_or_else(|| {
+        Error::invalid("leave_last_k_out needs per-entry timestamps (last_seen); data has none")
+    })?;
     let m = data.matrix();
     let (indptr, indices) = (m.indptr(), m.indices());
     let mut is_test = vec![false; m.nnz()];
@@ -325,7 +338,11 @@ impl Accumulator {
             self.covered.insert(item);
             if self.seen.insert(item) && truth.binary_search(&item).is_ok() {
                 hits += 1;
-                dcg += self.disc.get(i).copied().unwrap_or_else(|| 1.0 / ((i + 2) as f64).log2());
+                dcg += self
+                    .disc
+                    .get(i)
+                    .copied()
+                    .unwrap_or_else(|| 1.0 / ((i + 2) as f64).log2());
                 ap += hits as f64 / (i + 1) as f64;
             }
         }
@@ -342,7 +359,9 @@ impl Accumulator {
 
     fn finish(self) -> Result<RankingMetrics> {
         if self.users == 0 {
-            return Err(Error::invalid("no user has test items: nothing to evaluate"));
+            return Err(Error::invalid(
+                "no user has test items: nothing to evaluate",
+            ));
         }
         let n = self.users as f64;
         Ok(RankingMetrics {
@@ -372,16 +391,27 @@ impl Accumulator {
 /// Errors: [`Error::InvalidInput`] when `k == 0`, `n_items == 0`, an item in
 /// the top `k` of a list or in `truth` is `>= n_items`, or no user has
 /// test items; [`Error::ShapeMismatch`] when `recs.len() != truth.len()`.
-pub fn metrics_from_lists(recs: &[Vec<u32>], truth: &[&[u32]], k: usize, n_items: usize) -> Result<RankingMetrics> {
+pub fn metrics_from_lists(
+    recs: &[Vec<u32>],
+    truth: &[&[u32]],
+    k: usize,
+    n_items: usize,
+) -> Result<RankingMetrics> {
     if recs.len() != truth.len() {
-        return Err(Error::shape(format!("{} recommendation lists for {} truth sets", recs.len(), truth.len())));
+        return Err(Error::shape(format!(
+            "{} recommendation lists for {} truth sets",
+            recs.len(),
+            truth.len()
+        )));
     }
     let max_len = recs.iter().map(Vec::len).max().unwrap_or(0);
     let mut acc = Accumulator::new(k, n_items, max_len)?;
     let mut t: Vec<u32> = Vec::new();
     for (u, (r, tr)) in recs.iter().zip(truth).enumerate() {
         if let Some(&bad) = tr.iter().find(|&&i| i as usize >= n_items) {
-            return Err(Error::invalid(format!("user {u}: truth item {bad} out of range for {n_items} items")));
+            return Err(Error::invalid(format!(
+                "user {u}: truth item {bad} out of range for {n_items} items"
+            )));
         }
         t.clear();
         t.extend_from_slice(tr);
@@ -405,14 +435,30 @@ pub fn metrics_from_lists(recs: &[Vec<u32>], truth: &[&[u32]], k: usize, n_items
 pub trait Recommender {
     /// Top-`n` item indices for every user in `users`, leaving out the items
     /// each user already has in `train`.
-    fn recommend_rows(&self, users: &[u32], n: usize, train: &Interactions) -> Result<Vec<Vec<u32>>>;
+    fn recommend_rows(
+        &self,
+        users: &[u32],
+        n: usize,
+        train: &Interactions,
+    ) -> Result<Vec<Vec<u32>>>;
 }
 
 impl Recommender for crate::als::AlsModel {
-    fn recommend_rows(&self, users: &[u32], n: usize, train: &Interactions) -> Result<Vec<Vec<u32>>> {
-        let opts = crate::als::RecommendOptions { liked_rows: Some(train.matrix()), ..Default::default() };
+    fn recommend_rows(
+        &self,
+        users: &[u32],
+        n: usize,
+        train: &Interactions,
+    ) -> Result<Vec<Vec<u32>>> {
+        let opts = crate::als::RecommendOptions {
+            liked_rows: Some(train.matrix()),
+            ..Default::default()
+        };
         let lists = self.recommend_batch(users, n, &opts)?;
-        Ok(lists.into_iter().map(|l| l.into_iter().map(|(i, _)| i).collect()).collect())
+        Ok(lists
+            .into_iter()
+            .map(|l| l.into_iter().map(|(i, _)| i).collect())
+            .collect())
     }
 }
 
@@ -450,15 +496,24 @@ pub fn ranking_metrics_at_k<R: Recommender + ?Sized>(
         )));
     }
     if train.users() != test.users() || train.items() != test.items() {
-        return Err(Error::invalid("train and test must share the same user and item ids (use the split functions)"));
+        return Err(Error::invalid(
+            "train and test must share the same user and item ids (use the split functions)",
+        ));
     }
     let mut acc = Accumulator::new(k, train.n_items(), k.min(train.n_items()))?;
     let tm = test.matrix();
-    let users: Vec<u32> = (0..tm.n_rows()).filter(|&u| !tm.row(u).0.is_empty()).map(|u| u as u32).collect();
+    let users: Vec<u32> = (0..tm.n_rows())
+        .filter(|&u| !tm.row(u).0.is_empty())
+        .map(|u| u as u32)
+        .collect();
     for batch in users.chunks(EVAL_BATCH) {
         let lists = model.recommend_rows(batch, k, train)?;
         if lists.len() != batch.len() {
-            return Err(Error::shape(format!("model returned {} lists for {} users", lists.len(), batch.len())));
+            return Err(Error::shape(format!(
+                "model returned {} lists for {} users",
+                lists.len(),
+                batch.len()
+            )));
         }
         for (&u, list) in batch.iter().zip(&lists) {
             // CSR rows are sorted and unique: a valid truth set as is.
@@ -537,7 +592,12 @@ impl Recommender for MostPopular {
     /// Errors: [`Error::InvalidInput`] when `n == 0` or a user index is out
     /// of range; [`Error::ShapeMismatch`] when `train` has a different
     /// number of items than the model was fitted on.
-    fn recommend_rows(&self, users: &[u32], n: usize, train: &Interactions) -> Result<Vec<Vec<u32>>> {
+    fn recommend_rows(
+        &self,
+        users: &[u32],
+        n: usize,
+        train: &Interactions,
+    ) -> Result<Vec<Vec<u32>>> {
         if n == 0 {
             return Err(Error::invalid("n must be > 0"));
         }
@@ -549,14 +609,22 @@ impl Recommender for MostPopular {
             )));
         }
         if let Some(&u) = users.iter().find(|&&u| u as usize >= train.n_users()) {
-            return Err(Error::invalid(format!("user index {u} out of range for {} users", train.n_users())));
+            return Err(Error::invalid(format!(
+                "user index {u} out of range for {} users",
+                train.n_users()
+            )));
         }
         let m = train.matrix();
         Ok(users
             .iter()
             .map(|&u| {
                 let have = m.row(u as usize).0;
-                self.order.iter().copied().filter(|i| have.binary_search(i).is_err()).take(n).collect()
+                self.order
+                    .iter()
+                    .copied()
+                    .filter(|i| have.binary_search(i).is_err())
+                    .take(n)
+                    .collect()
             })
             .collect())
     }
@@ -602,7 +670,9 @@ mod tests {
             }
         }
         let x = Interactions::from_coo(n_users, n_items, &rs, &cs, &ws).unwrap();
-        let ts = (0..x.matrix().nnz() as i64).map(|e| (e * 7919) % 1000).collect();
+        let ts = (0..x.matrix().nnz() as i64)
+            .map(|e| (e * 7919) % 1000)
+            .collect();
         x.with_last_seen(ts).unwrap()
     }
 
@@ -655,7 +725,10 @@ mod tests {
     fn cutoff_truncates_lists() {
         // recs [1,2,3], T={3}: k=2 sees [1,2] → no hit, coverage 2/5.
         let m = metrics_from_lists(&[vec![1, 2, 3]], &[&[3]], 2, 5).unwrap();
-        assert_eq!((m.precision, m.recall, m.ndcg, m.map, m.hit_rate), (0.0, 0.0, 0.0, 0.0, 0.0));
+        assert_eq!(
+            (m.precision, m.recall, m.ndcg, m.map, m.hit_rate),
+            (0.0, 0.0, 0.0, 0.0, 0.0)
+        );
         assert!(close(m.coverage, 0.4));
         // k=3: P = 1/3, R = 1, DCG = 1/log2(4) = 0.5, IDCG = 1 → nDCG 0.5, AP = (1/3)/1.
         let m = metrics_from_lists(&[vec![1, 2, 3]], &[&[3]], 3, 5).unwrap();
@@ -699,13 +772,34 @@ mod tests {
     #[test]
     fn metric_bad_inputs() {
         let ok = [vec![1u32]];
-        assert!(matches!(metrics_from_lists(&ok, &[&[1]], 0, 5), Err(Error::InvalidInput(_))));
-        assert!(matches!(metrics_from_lists(&ok, &[&[1]], 1, 0), Err(Error::InvalidInput(_))));
-        assert!(matches!(metrics_from_lists(&ok, &[&[1], &[2]], 1, 5), Err(Error::ShapeMismatch(_))));
-        assert!(matches!(metrics_from_lists(&[vec![7]], &[&[1]], 1, 5), Err(Error::InvalidInput(_))));
-        assert!(matches!(metrics_from_lists(&ok, &[&[9]], 1, 5), Err(Error::InvalidInput(_))));
-        assert!(matches!(metrics_from_lists(&ok, &[&[]], 1, 5), Err(Error::InvalidInput(_))));
-        assert!(matches!(metrics_from_lists(&[], &[], 3, 5), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            metrics_from_lists(&ok, &[&[1]], 0, 5),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            metrics_from_lists(&ok, &[&[1]], 1, 0),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            metrics_from_lists(&ok, &[&[1], &[2]], 1, 5),
+            Err(Error::ShapeMismatch(_))
+        ));
+        assert!(matches!(
+            metrics_from_lists(&[vec![7]], &[&[1]], 1, 5),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            metrics_from_lists(&ok, &[&[9]], 1, 5),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            metrics_from_lists(&ok, &[&[]], 1, 5),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            metrics_from_lists(&[], &[], 3, 5),
+            Err(Error::InvalidInput(_))
+        ));
         // Out-of-range items beyond the cut-off are ignored; usize::MAX k is fine.
         assert!(metrics_from_lists(&[vec![1, 99]], &[&[1]], 1, 5).is_ok());
         assert!(metrics_from_lists(&[vec![1, 2]], &[&[1]], usize::MAX, 5).is_ok());
@@ -715,18 +809,30 @@ mod tests {
     fn serde_roundtrip() {
         let m = metrics_from_lists(&[vec![3, 1, 7, 9]], &[&[1, 9, 4]], 4, 10).unwrap();
         let json = serde_json::to_string(&m).unwrap();
-        assert!(json.contains("\"precision\":0.5") && json.contains("\"users\":1"), "{json}");
+        assert!(
+            json.contains("\"precision\":0.5") && json.contains("\"users\":1"),
+            "{json}"
+        );
         let back: RankingMetrics = serde_json::from_str(&json).unwrap();
         // serde_json's default float parser may differ in the last ulp.
-        assert_eq!((back.k, back.users, back.precision, back.map), (m.k, m.users, m.precision, m.map));
+        assert_eq!(
+            (back.k, back.users, back.precision, back.map),
+            (m.k, m.users, m.precision, m.map)
+        );
         assert!(close(back.ndcg, m.ndcg) && close(back.recall, m.recall));
     }
 
     // ---- splits ---------------------------------------------------------
 
     fn check_partition(data: &Interactions, train: &Interactions, test: &Interactions) {
-        assert_eq!((train.n_users(), train.n_items()), (data.n_users(), data.n_items()));
-        assert_eq!((test.n_users(), test.n_items()), (data.n_users(), data.n_items()));
+        assert_eq!(
+            (train.n_users(), train.n_items()),
+            (data.n_users(), data.n_items())
+        );
+        assert_eq!(
+            (test.n_users(), test.n_items()),
+            (data.n_users(), data.n_items())
+        );
         assert!(train.users() == data.users() && test.items() == data.items());
         assert_eq!(train.last_seen().is_some(), data.last_seen().is_some());
         assert_eq!(test.last_seen().is_some(), data.last_seen().is_some());
@@ -745,12 +851,19 @@ mod tests {
         for u in 0..data.n_users() {
             let n = data.matrix().row(u).0.len();
             let t = test.matrix().row(u).0.len();
-            let expect = if n < 2 { 0 } else { ((0.25 * n as f64).round() as usize).clamp(1, n - 1) };
+            let expect = if n < 2 {
+                0
+            } else {
+                ((0.25 * n as f64).round() as usize).clamp(1, n - 1)
+            };
             assert_eq!(t, expect, "user {u} with {n} items");
             assert_eq!(train.matrix().row(u).0.len(), n - t);
         }
         // Determinism; a different seed gives a different split.
-        assert_eq!(train_test_split(&data, 0.25, 42).unwrap(), (train.clone(), test.clone()));
+        assert_eq!(
+            train_test_split(&data, 0.25, 42).unwrap(),
+            (train.clone(), test.clone())
+        );
         let (_, other) = train_test_split(&data, 0.25, 43).unwrap();
         assert_ne!(other, test);
     }
@@ -779,14 +892,19 @@ mod tests {
             let (_, test) = train_test_split(&data, 0.25, seed).unwrap();
             counts[test.matrix().row(0).0[0] as usize] += 1;
         }
-        assert!(counts.iter().all(|&c| (850..1150).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (850..1150).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     #[test]
     fn random_split_known_values() {
         // Pins the platform-independent stream: if this changes, splits
         // computed by older versions / other runtimes no longer match.
-        let data = Interactions::from_coo(1, 10, &[0; 10], &(0..10).collect::<Vec<_>>(), &[1.0; 10]).unwrap();
+        let data =
+            Interactions::from_coo(1, 10, &[0; 10], &(0..10).collect::<Vec<_>>(), &[1.0; 10])
+                .unwrap();
         let (_, test) = train_test_split(&data, 0.3, 2024).unwrap();
         let got = test.matrix().row(0).0.to_vec();
         assert_eq!(got.len(), 3);
@@ -799,7 +917,10 @@ mod tests {
     fn random_split_bad_inputs() {
         let data = sample(10, 5);
         for f in [0.0, 1.0, -0.1, 1.5, f64::NAN, f64::INFINITY] {
-            assert!(matches!(train_test_split(&data, f, 1), Err(Error::InvalidInput(_))), "{f}");
+            assert!(
+                matches!(train_test_split(&data, f, 1), Err(Error::InvalidInput(_))),
+                "{f}"
+            );
         }
     }
 
@@ -846,8 +967,12 @@ mod tests {
             let n = data.matrix().row(u).0.len();
             let (a, b) = (train.matrix().indptr(), test.matrix().indptr());
             assert_eq!(b[u + 1] - b[u], if n > 3 { 3 } else { 0 });
-            let newest_train = (a[u]..a[u + 1]).map(|e| (trs[e], train.matrix().indices()[e])).max();
-            let oldest_test = (b[u]..b[u + 1]).map(|e| (tes[e], test.matrix().indices()[e])).min();
+            let newest_train = (a[u]..a[u + 1])
+                .map(|e| (trs[e], train.matrix().indices()[e]))
+                .max();
+            let oldest_test = (b[u]..b[u + 1])
+                .map(|e| (tes[e], test.matrix().indices()[e]))
+                .min();
             if let (Some(x), Some(y)) = (newest_train, oldest_test) {
                 assert!(x < y, "user {u}");
             }
@@ -857,8 +982,14 @@ mod tests {
     #[test]
     fn leave_last_k_out_bad_inputs() {
         let no_ts = Interactions::from_coo(1, 3, &[0, 0], &[0, 1], &[1.0, 1.0]).unwrap();
-        assert!(matches!(leave_last_k_out(&no_ts, 1), Err(Error::InvalidInput(_))));
-        assert!(matches!(leave_last_k_out(&sample(5, 5), 0), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            leave_last_k_out(&no_ts, 1),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            leave_last_k_out(&sample(5, 5), 0),
+            Err(Error::InvalidInput(_))
+        ));
     }
 
     #[test]
@@ -866,7 +997,9 @@ mod tests {
     fn splits_are_fast() {
         let (n_users, per) = (100_000usize, 10usize);
         let rs: Vec<u32> = (0..n_users * per).map(|e| (e / per) as u32).collect();
-        let cs: Vec<u32> = (0..n_users * per).map(|e| ((e * 7_919) % 50_000) as u32).collect();
+        let cs: Vec<u32> = (0..n_users * per)
+            .map(|e| ((e * 7_919) % 50_000) as u32)
+            .collect();
         let data = Interactions::from_coo(n_users, 50_000, &rs, &cs, &vec![1.0; rs.len()]).unwrap();
         let nnz = data.matrix().nnz();
         let data = data.with_last_seen((0..nnz as i64).collect()).unwrap();
@@ -891,25 +1024,46 @@ mod tests {
         //   u3: —
         // user counts: i0 1, i1 3, i2 1, i3 1, i4 0 → order 1, 0, 2, 3, 4 (ties: lower index)
         // weight sums: i0 1, i1 3, i2 10, i3 1, i4 0 → order 2, 1, 0, 3, 4
-        let train = Interactions::from_coo(4, 5, &[0, 0, 1, 1, 2, 2], &[0, 1, 1, 2, 1, 3], &[1.0, 1.0, 1.0, 10.0, 1.0, 1.0])
-            .unwrap();
+        let train = Interactions::from_coo(
+            4,
+            5,
+            &[0, 0, 1, 1, 2, 2],
+            &[0, 1, 1, 2, 1, 3],
+            &[1.0, 1.0, 1.0, 10.0, 1.0, 1.0],
+        )
+        .unwrap();
         let pop = MostPopular::fit(&train).unwrap();
         assert_eq!(pop.scores(), &[1.0, 3.0, 1.0, 1.0, 0.0]);
         assert_eq!(pop.ranking(), &[1, 0, 2, 3, 4]);
         let recs = pop.recommend_rows(&[0, 1, 3, 2], 2, &train).unwrap();
         assert_eq!(recs, vec![vec![2, 3], vec![0, 3], vec![1, 0], vec![0, 2]]);
         // Asking for more than remain returns what is left.
-        assert_eq!(pop.recommend_rows(&[0], 10, &train).unwrap(), vec![vec![2, 3, 4]]);
+        assert_eq!(
+            pop.recommend_rows(&[0], 10, &train).unwrap(),
+            vec![vec![2, 3, 4]]
+        );
         let w = MostPopular::fit_weighted(&train).unwrap();
         assert_eq!(w.ranking(), &[2, 1, 0, 3, 4]);
         assert_eq!(w.recommend_rows(&[1], 1, &train).unwrap(), vec![vec![0]]);
         // Bad inputs.
-        assert!(matches!(pop.recommend_rows(&[0], 0, &train), Err(Error::InvalidInput(_))));
-        assert!(matches!(pop.recommend_rows(&[4], 1, &train), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            pop.recommend_rows(&[0], 0, &train),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            pop.recommend_rows(&[4], 1, &train),
+            Err(Error::InvalidInput(_))
+        ));
         let wider = Interactions::from_coo(4, 6, &[0], &[0], &[1.0]).unwrap();
-        assert!(matches!(pop.recommend_rows(&[0], 1, &wider), Err(Error::ShapeMismatch(_))));
+        assert!(matches!(
+            pop.recommend_rows(&[0], 1, &wider),
+            Err(Error::ShapeMismatch(_))
+        ));
         let none = Interactions::from_coo(1, 0, &[], &[], &[]).unwrap();
-        assert!(matches!(MostPopular::fit(&none), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            MostPopular::fit(&none),
+            Err(Error::InvalidInput(_))
+        ));
     }
 
     #[test]
@@ -919,21 +1073,33 @@ mod tests {
         // k = 2: u0 gets [2, 3] → hit at rank 2: P .5, R 1, nDCG 1/log2(3), AP 1/2
         //        u3 gets [1, 0] → hit at rank 1: P .5, R 1/2, nDCG 1/(1+1/log2(3)), AP (1/1)/2
         // coverage = |{2,3,1,0}| / 5 = 0.8
-        let train = Interactions::from_coo(4, 5, &[0, 0, 1, 1, 2, 2], &[0, 1, 1, 2, 1, 3], &[1.0, 1.0, 1.0, 10.0, 1.0, 1.0])
-            .unwrap();
+        let train = Interactions::from_coo(
+            4,
+            5,
+            &[0, 0, 1, 1, 2, 2],
+            &[0, 1, 1, 2, 1, 3],
+            &[1.0, 1.0, 1.0, 10.0, 1.0, 1.0],
+        )
+        .unwrap();
         let test = Interactions::from_coo(4, 5, &[0, 3, 3], &[3, 1, 4], &[1.0; 3]).unwrap();
         let pop = MostPopular::fit(&train).unwrap();
         let m = ranking_metrics_at_k(&pop, &train, &test, 2).unwrap();
         assert_eq!(m.users, 2);
         assert!(close(m.precision, 0.5));
         assert!(close(m.recall, 0.75));
-        assert!(close(m.ndcg, (1.0 / lg(3.0) + 1.0 / (1.0 + 1.0 / lg(3.0))) / 2.0));
+        assert!(close(
+            m.ndcg,
+            (1.0 / lg(3.0) + 1.0 / (1.0 + 1.0 / lg(3.0))) / 2.0
+        ));
         assert!(close(m.map, 0.5));
         assert!(close(m.hit_rate, 1.0));
         assert!(close(m.coverage, 0.8));
         // Same as the pure computation on the same lists.
         let lists = pop.recommend_rows(&[0, 3], 2, &train).unwrap();
-        assert_eq!(metrics_from_lists(&lists, &[&[3], &[1, 4]], 2, 5).unwrap(), m);
+        assert_eq!(
+            metrics_from_lists(&lists, &[&[3], &[1, 4]], 2, 5).unwrap(),
+            m
+        );
         // Works through a trait object too.
         let dynm: &dyn Recommender = &pop;
         assert_eq!(ranking_metrics_at_k(dynm, &train, &test, 2).unwrap(), m);
@@ -942,8 +1108,16 @@ mod tests {
     struct Fixed(Vec<Vec<u32>>);
 
     impl Recommender for Fixed {
-        fn recommend_rows(&self, users: &[u32], _n: usize, _train: &Interactions) -> Result<Vec<Vec<u32>>> {
-            Ok(users.iter().filter_map(|&u| self.0.get(u as usize).cloned()).collect())
+        fn recommend_rows(
+            &self,
+            users: &[u32],
+            _n: usize,
+            _train: &Interactions,
+        ) -> Result<Vec<Vec<u32>>> {
+            Ok(users
+                .iter()
+                .filter_map(|&u| self.0.get(u as usize).cloned())
+                .collect())
         }
     }
 
@@ -953,24 +1127,42 @@ mod tests {
         let test = Interactions::from_coo(2, 3, &[0, 1], &[2, 2], &[1.0; 2]).unwrap();
         let good = Fixed(vec![vec![2], vec![0]]);
         assert!(ranking_metrics_at_k(&good, &train, &test, 1).is_ok());
-        assert!(matches!(ranking_metrics_at_k(&good, &train, &test, 0), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            ranking_metrics_at_k(&good, &train, &test, 0),
+            Err(Error::InvalidInput(_))
+        ));
         // Wrong number of lists; out-of-range item.
         let short = Fixed(vec![vec![2]]);
-        assert!(matches!(ranking_metrics_at_k(&short, &train, &test, 1), Err(Error::ShapeMismatch(_))));
+        assert!(matches!(
+            ranking_metrics_at_k(&short, &train, &test, 1),
+            Err(Error::ShapeMismatch(_))
+        ));
         let wild = Fixed(vec![vec![2], vec![3]]);
-        assert!(matches!(ranking_metrics_at_k(&wild, &train, &test, 1), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            ranking_metrics_at_k(&wild, &train, &test, 1),
+            Err(Error::InvalidInput(_))
+        ));
         // Shape and id mismatches; empty test.
         let wide = Interactions::from_coo(2, 4, &[0], &[2], &[1.0]).unwrap();
-        assert!(matches!(ranking_metrics_at_k(&good, &train, &wide, 1), Err(Error::ShapeMismatch(_))));
+        assert!(matches!(
+            ranking_metrics_at_k(&good, &train, &wide, 1),
+            Err(Error::ShapeMismatch(_))
+        ));
         let renamed = Interactions::from_csr(
             test.matrix().clone(),
             Some(IdMap::from_ids(["b", "a"]).unwrap()),
             None,
         )
         .unwrap();
-        assert!(matches!(ranking_metrics_at_k(&good, &train, &renamed, 1), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            ranking_metrics_at_k(&good, &train, &renamed, 1),
+            Err(Error::InvalidInput(_))
+        ));
         let empty = Interactions::from_coo(2, 3, &[], &[], &[]).unwrap();
-        assert!(matches!(ranking_metrics_at_k(&good, &train, &empty, 1), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            ranking_metrics_at_k(&good, &train, &empty, 1),
+            Err(Error::InvalidInput(_))
+        ));
     }
 
     #[test]
@@ -985,7 +1177,9 @@ mod tests {
             assert!((0.0..=1.0).contains(&v), "{m:?}");
         }
         // No recommended item may be in the user's train row.
-        let recs = pop.recommend_rows(&(0..300).collect::<Vec<_>>(), 5, &train).unwrap();
+        let recs = pop
+            .recommend_rows(&(0..300).collect::<Vec<_>>(), 5, &train)
+            .unwrap();
         for (u, list) in recs.iter().enumerate() {
             let have = train.matrix().row(u).0;
             assert!(list.iter().all(|i| have.binary_search(i).is_err()));

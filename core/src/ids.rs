@@ -49,8 +49,8 @@ impl IdMap {
     }
 
     fn push_new(&mut self, id: String) -> Result<u32> {
-        let idx = u32::try_from(self.ids.len())
-            .map_err(|_| Error::invalid("more than u32::MAX ids"))?;
+        let idx =
+            u32::try_from(self.ids.len()).map_err(|_| Error::invalid("more than u32::MAX ids"))?;
         self.index.insert(id.clone(), idx);
         self.ids.push(id);
         Ok(idx)
@@ -71,7 +71,10 @@ impl IdMap {
 
     /// The index of `id`, or a typed [`Error::UnknownId`].
     pub fn index_of(&self, id: &str, kind: IdKind) -> Result<u32> {
-        self.get(id).ok_or_else(|| Error::UnknownId { kind, id: id.to_owned() })
+        self.get(id).ok_or_else(|| Error::UnknownId {
+            kind,
+            id: id.to_owned(),
+        })
     }
 
     /// The id at `index`, if in range.
@@ -108,7 +111,10 @@ mod tests {
         assert_eq!(m.ids(), ["b", "a"]);
         assert_eq!(m.id(1), Some("a"));
         assert_eq!(m.id(2), None);
-        assert!(matches!(m.index_of("zz", IdKind::Item), Err(Error::UnknownId { .. })));
+        assert!(matches!(
+            m.index_of("zz", IdKind::Item),
+            Err(Error::UnknownId { .. })
+        ));
     }
 
     #[test]

@@ -18,7 +18,12 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
             acc[j] += x[j] * y[j];
         }
     }
-    let mut s: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let mut s: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for v in acc {
         s += v;
     }
@@ -61,12 +66,18 @@ pub fn gemm_abt(a: &[f32], m: usize, b: &[f32], n: usize, k: usize, out: &mut [f
 /// Ranking order: higher score first, then lower index (deterministic ties).
 #[inline]
 fn better(a: &(u32, f32), b: &(u32, f32)) -> Ordering {
-    b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal).then(a.0.cmp(&b.0))
+    b.1.partial_cmp(&a.1)
+        .unwrap_or(Ordering::Equal)
+        .then(a.0.cmp(&b.0))
 }
 
 /// The `k` best `(index, score)` pairs of `candidates`, best first, using
 /// linear-time selection instead of a full sort. `buf` is reusable scratch.
-pub fn top_k(candidates: impl Iterator<Item = (u32, f32)>, k: usize, buf: &mut Vec<(u32, f32)>) -> Vec<(u32, f32)> {
+pub fn top_k(
+    candidates: impl Iterator<Item = (u32, f32)>,
+    k: usize,
+    buf: &mut Vec<(u32, f32)>,
+) -> Vec<(u32, f32)> {
     buf.clear();
     buf.extend(candidates);
     if k == 0 || buf.is_empty() {
@@ -91,9 +102,19 @@ mod tests {
         let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
         assert!((dot(&a, &b) - naive).abs() < 1e-3);
         // 3x2 matrix [[1,2],[3,4],[5,6]]: FᵀF = [[35,44],[44,56]]
-        assert_eq!(gram(&[1., 2., 3., 4., 5., 6.], 3, 2), vec![35., 44., 44., 56.]);
+        assert_eq!(
+            gram(&[1., 2., 3., 4., 5., 6.], 3, 2),
+            vec![35., 44., 44., 56.]
+        );
         let mut out = vec![0f32; 6];
-        gemm_abt(&[1., 2., 3., 4.], 2, &[1., 0., 0., 1., 1., 1.], 3, 2, &mut out);
+        gemm_abt(
+            &[1., 2., 3., 4.],
+            2,
+            &[1., 0., 0., 1., 1., 1.],
+            3,
+            2,
+            &mut out,
+        );
         assert_eq!(out, vec![1., 2., 3., 3., 4., 7.]);
     }
 
@@ -101,8 +122,20 @@ mod tests {
     fn top_k_orders_and_breaks_ties_by_index() {
         let mut buf = Vec::new();
         let s = [0.5f32, 0.9, 0.5, 0.1, 0.9];
-        let got = top_k(s.iter().enumerate().map(|(i, &v)| (i as u32, v)), 3, &mut buf);
+        let got = top_k(
+            s.iter().enumerate().map(|(i, &v)| (i as u32, v)),
+            3,
+            &mut buf,
+        );
         assert_eq!(got, vec![(1, 0.9), (4, 0.9), (0, 0.5)]);
-        assert_eq!(top_k(s.iter().enumerate().map(|(i, &v)| (i as u32, v)), 10, &mut buf).len(), 5);
+        assert_eq!(
+            top_k(
+                s.iter().enumerate().map(|(i, &v)| (i as u32, v)),
+                10,
+                &mut buf
+            )
+            .len(),
+            5
+        );
     }
 }

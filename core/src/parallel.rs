@@ -12,9 +12,14 @@ pub fn resolve_threads(requested: usize) -> usize {
     if !cfg!(feature = "parallel") {
         return 1;
     }
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let wanted = if requested == 0 { cores } else { requested };
-    let cap = std::env::var(THREADS_ENV).ok().and_then(|v| v.trim().parse::<usize>().ok()).filter(|&c| c > 0);
+    let cap = std::env::var(THREADS_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0);
     cap.map_or(wanted, |c| wanted.min(c)).max(1)
 }
 
@@ -36,8 +41,13 @@ pub fn install<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
 /// rows of a row-major buffer with rows of `row_len` values, in parallel when
 /// inside [`install`] with more than one thread. `init` makes one scratch
 /// state per worker task, so hot loops allocate nothing per row.
-pub fn for_each_chunk<T, S, I, F>(data: &mut [T], row_len: usize, rows_per_chunk: usize, init: I, f: F)
-where
+pub fn for_each_chunk<T, S, I, F>(
+    data: &mut [T],
+    row_len: usize,
+    rows_per_chunk: usize,
+    init: I,
+    f: F,
+) where
     T: Send,
     I: Fn() -> S + Sync + Send,
     F: Fn(&mut S, usize, &mut [T]) + Sync + Send,
@@ -68,11 +78,17 @@ mod tests {
         for threads in [1, 2] {
             let mut data = vec![0u32; 3 * 101];
             install(threads, || {
-                for_each_chunk(&mut data, 3, 8, || (), |_, first, block| {
-                    for (r, row) in block.chunks_mut(3).enumerate() {
-                        row.iter_mut().for_each(|v| *v += (first + r) as u32);
-                    }
-                })
+                for_each_chunk(
+                    &mut data,
+                    3,
+                    8,
+                    || (),
+                    |_, first, block| {
+                        for (r, row) in block.chunks_mut(3).enumerate() {
+                            row.iter_mut().for_each(|v| *v += (first + r) as u32);
+                        }
+                    },
+                )
             });
             for (r, row) in data.chunks(3).enumerate() {
                 assert!(row.iter().all(|&v| v == r as u32));

@@ -92,7 +92,10 @@ impl TensorData {
 
     fn from_le_bytes(dtype: Dtype, bytes: &[u8]) -> Result<Self> {
         fn words<const N: usize, T>(bytes: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
-            bytes.chunks_exact(N).map(|c| f(c.try_into().expect("chunks_exact yields N bytes"))).collect()
+            bytes
+                .chunks_exact(N)
+                .map(|c| f(c.try_into().expect("chunks_exact yields N bytes")))
+                .collect()
         }
         Ok(match dtype {
             Dtype::F32 => TensorData::F32(words(bytes, f32::from_le_bytes)),
@@ -155,7 +158,10 @@ impl ModelFile {
     /// Adds a tensor; the shape must match the number of values.
     pub fn put(&mut self, name: &str, shape: Vec<usize>, data: TensorData) -> Result<()> {
         if shape.iter().product::<usize>() != data.len() {
-            return Err(Error::shape(format!("tensor {name}: shape {shape:?} does not hold {} values", data.len())));
+            return Err(Error::shape(format!(
+                "tensor {name}: shape {shape:?} does not hold {} values",
+                data.len()
+            )));
         }
         self.tensors.insert(name.to_owned(), Tensor { shape, data });
         Ok(())
@@ -163,7 +169,9 @@ impl ModelFile {
 
     /// The tensor `name`, or a format error naming it.
     pub fn tensor(&self, name: &str) -> Result<&Tensor> {
-        self.tensors.get(name).ok_or_else(|| Error::format(format!("missing tensor {name}")))
+        self.tensors
+            .get(name)
+            .ok_or_else(|| Error::format(format!("missing tensor {name}")))
     }
 
     /// Whether tensor `name` exists.
@@ -176,15 +184,25 @@ impl ModelFile {
         let t = self.tensor(name)?;
         match (&t.data, t.shape.as_slice()) {
             (TensorData::F32(v), &[r, c]) if cols.is_none_or(|want| want == c) => Ok((r, v)),
-            _ => Err(Error::format(format!("tensor {name}: expected F32 [rows, {cols:?}], found shape {:?}", t.shape))),
+            _ => Err(Error::format(format!(
+                "tensor {name}: expected F32 [rows, {cols:?}], found shape {:?}",
+                t.shape
+            ))),
         }
     }
 
-    fn vector<'a, T>(&'a self, name: &str, pick: fn(&'a TensorData) -> Option<&'a Vec<T>>) -> Result<&'a [T]> {
+    fn vector<'a, T>(
+        &'a self,
+        name: &str,
+        pick: fn(&'a TensorData) -> Option<&'a Vec<T>>,
+    ) -> Result<&'a [T]> {
         let t = self.tensor(name)?;
         match pick(&t.data) {
             Some(v) if t.shape.len() == 1 => Ok(v),
-            _ => Err(Error::format(format!("tensor {name}: wrong dtype or rank (shape {:?})", t.shape))),
+            _ => Err(Error::format(format!(
+                "tensor {name}: wrong dtype or rank (shape {:?})",
+                t.shape
+            ))),
         }
     }
 
@@ -198,13 +216,29 @@ impl ModelFile {
             offsets.push(bytes.len() as u64);
         }
         self.put(name, vec![bytes.len()], TensorData::U8(bytes))?;
-        self.put(&format!("{name}.offsets"), vec![offsets.len()], TensorData::U64(offsets))
+        self.put(
+            &format!("{name}.offsets"),
+            vec![offsets.len()],
+            TensorData::U64(offsets),
+        )
     }
 
     /// Reads an id map written by [`put_ids`](Self::put_ids).
     pub fn ids(&self, name: &str) -> Result<IdMap> {
-        let bytes = self.vector(name, |d| if let TensorData::U8(v) = d { Some(v) } else { None })?;
-        let offsets = self.vector(&format!("{name}.offsets"), |d| if let TensorData::U64(v) = d { Some(v) } else { None })?;
+        let bytes = self.vector(name, |d| {
+            if let TensorData::U8(v) = d {
+                Some(v)
+            } else {
+                None
+            }
+        })?;
+        let offsets = self.vector(&format!("{name}.offsets"), |d| {
+            if let TensorData::U64(v) = d {
+                Some(v)
+            } else {
+                None
+            }
+        })?;
         let bad = || Error::format(format!("id map {name}: corrupt offsets"));
         if offsets.first() != Some(&0) || offsets.last().copied() != Some(bytes.len() as u64) {
             return Err(bad());
@@ -224,18 +258,54 @@ impl ModelFile {
     /// Stores a CSR matrix under `prefix.{indptr,indices,data}`.
     pub fn put_csr(&mut self, prefix: &str, m: &Csr) -> Result<()> {
         let indptr: Vec<u64> = m.indptr().iter().map(|&p| p as u64).collect();
-        self.put(&format!("{prefix}.indptr"), vec![indptr.len()], TensorData::U64(indptr))?;
-        self.put(&format!("{prefix}.indices"), vec![m.nnz()], TensorData::U32(m.indices().to_vec()))?;
-        self.put(&format!("{prefix}.data"), vec![m.nnz()], TensorData::F32(m.data().to_vec()))
+        self.put(
+            &format!("{prefix}.indptr"),
+            vec![indptr.len()],
+            TensorData::U64(indptr),
+        )?;
+        self.put(
+            &format!("{prefix}.indices"),
+            vec![m.nnz()],
+            TensorData::U32(m.indices().to_vec()),
+        )?;
+        self.put(
+            &format!("{prefix}.data"),
+            vec![m.nnz()],
+            TensorData::F32(m.data().to_vec()),
+        )
     }
 
     /// Reads a CSR matrix written by [`put_csr`](Self::put_csr), validating it.
     pub fn csr(&self, prefix: &str, n_cols: usize) -> Result<Csr> {
-        let indptr = self.vector(&format!("{prefix}.indptr"), |d| if let TensorData::U64(v) = d { Some(v) } else { None })?;
-        let indices = self.vector(&format!("{prefix}.indices"), |d| if let TensorData::U32(v) = d { Some(v) } else { None })?;
-        let data = self.vector(&format!("{prefix}.data"), |d| if let TensorData::F32(v) = d { Some(v) } else { None })?;
-        let indptr: Vec<usize> = indptr.iter().map(|&p| usize::try_from(p).unwrap_or(usize::MAX)).collect();
-        let n_rows = indptr.len().checked_sub(1).ok_or_else(|| Error::format(format!("{prefix}: empty indptr")))?;
+        let indptr = self.vector(&format!("{prefix}.indptr"), |d| {
+            if let TensorData::U64(v) = d {
+                Some(v)
+            } else {
+                None
+            }
+        })?;
+        let indices = self.vector(&format!("{prefix}.indices"), |d| {
+            if let TensorData::U32(v) = d {
+                Some(v)
+            } else {
+                None
+            }
+        })?;
+        let data = self.vector(&format!("{prefix}.data"), |d| {
+            if let TensorData::F32(v) = d {
+                Some(v)
+            } else {
+                None
+            }
+        })?;
+        let indptr: Vec<usize> = indptr
+            .iter()
+            .map(|&p| usize::try_from(p).unwrap_or(usize::MAX))
+            .collect();
+        let n_rows = indptr
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| Error::format(format!("{prefix}: empty indptr")))?;
         Csr::from_parts(n_rows, n_cols, indptr, indices.to_vec(), data.to_vec())
             .map_err(|e| Error::format(format!("{prefix}: {e}")))
     }
@@ -246,9 +316,17 @@ impl ModelFile {
         let raw: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)> = self
             .tensors
             .iter()
-            .map(|(n, t)| (n.clone(), (t.data.dtype(), t.shape.clone(), t.data.to_le_bytes())))
+            .map(|(n, t)| {
+                (
+                    n.clone(),
+                    (t.data.dtype(), t.shape.clone(), t.data.to_le_bytes()),
+                )
+            })
             .collect();
-        let borrowed = raw.iter().map(|(n, (d, s, b))| (n.clone(), (*d, s.clone(), b.as_slice()))).collect();
+        let borrowed = raw
+            .iter()
+            .map(|(n, (d, s, b))| (n.clone(), (*d, s.clone(), b.as_slice())))
+            .collect();
         let crc = checksum(&meta, &borrowed);
         // One metadata key: safetensors keeps metadata in a HashMap, whose
         // order would otherwise make the bytes differ from run to run.
@@ -262,20 +340,33 @@ impl ModelFile {
         let views = raw
             .iter()
             .map(|(n, (d, s, b))| {
-                TensorView::new(*d, s.clone(), b).map(|v| (n.clone(), v)).map_err(|e| Error::format(e.to_string()))
+                TensorView::new(*d, s.clone(), b)
+                    .map(|v| (n.clone(), v))
+                    .map_err(|e| Error::format(e.to_string()))
             })
             .collect::<Result<Vec<_>>>()?;
-        safetensors::tensor::serialize(views, Some(header)).map_err(|e| Error::format(e.to_string()))
+        safetensors::tensor::serialize(views, Some(header))
+            .map_err(|e| Error::format(e.to_string()))
     }
 
     /// Parses and validates bytes: container structure, format name and
     /// version, checksum, then every tensor's dtype and shape.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| Error::format(format!("not a sightline model file (truncated or corrupt): {e}")))?;
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| Error::format(e.to_string()))?;
-        let not_ours = || Error::format("a safetensors file, but not a sightline model (no sightline metadata)");
-        let envelope = header.metadata().as_ref().and_then(|m| m.get(FORMAT_NAME)).ok_or_else(not_ours)?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| {
+            Error::format(format!(
+                "not a sightline model file (truncated or corrupt): {e}"
+            ))
+        })?;
+        let (_, header) =
+            SafeTensors::read_metadata(bytes).map_err(|e| Error::format(e.to_string()))?;
+        let not_ours = || {
+            Error::format("a safetensors file, but not a sightline model (no sightline metadata)")
+        };
+        let envelope = header
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(FORMAT_NAME))
+            .ok_or_else(not_ours)?;
         let md: Map<String, Value> = serde_json::from_str(envelope).map_err(|_| not_ours())?;
         if md.get("format").and_then(Value::as_str) != Some(FORMAT_NAME) {
             return Err(not_ours());
@@ -289,13 +380,23 @@ impl ModelFile {
                 "model format version {version} is not supported by this build (reads 1..={FORMAT_VERSION})"
             )));
         }
-        let meta_str = md.get("meta").and_then(Value::as_str).ok_or_else(|| Error::format("missing meta"))?;
-        let raw: BTreeMap<String, (Dtype, Vec<usize>, &[u8])> =
-            st.iter().map(|(n, v)| (n.to_owned(), (v.dtype(), v.shape().to_vec(), v.data()))).collect();
-        let want = md.get("checksum").and_then(Value::as_str).ok_or_else(|| Error::format("missing checksum"))?;
+        let meta_str = md
+            .get("meta")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::format("missing meta"))?;
+        let raw: BTreeMap<String, (Dtype, Vec<usize>, &[u8])> = st
+            .iter()
+            .map(|(n, v)| (n.to_owned(), (v.dtype(), v.shape().to_vec(), v.data())))
+            .collect();
+        let want = md
+            .get("checksum")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::format("missing checksum"))?;
         let got = format!("crc32:{:08x}", checksum(meta_str, &raw));
         if want != got {
-            return Err(Error::format(format!("checksum mismatch (file says {want}, data gives {got}): the file is corrupt")));
+            return Err(Error::format(format!(
+                "checksum mismatch (file says {want}, data gives {got}): the file is corrupt"
+            )));
         }
         let meta = match serde_json::from_str::<Value>(meta_str) {
             Ok(Value::Object(m)) => m,
@@ -314,9 +415,18 @@ impl ModelFile {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let bytes = self.to_bytes()?;
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = path.file_name().ok_or_else(|| Error::invalid(format!("not a file path: {}", path.display())))?;
-        let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .ok_or_else(|| Error::invalid(format!("not a file path: {}", path.display())))?;
+        let tmp = dir.join(format!(
+            ".{}.tmp-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&bytes)?;
@@ -325,14 +435,20 @@ impl ModelFile {
         };
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            Error::Io(e)
+            Error::Io(with_path(e, path))
         })
     }
 
     /// Reads and validates the file at `path`.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        Self::from_bytes(&std::fs::read(path)?)
+        let path = path.as_ref();
+        Self::from_bytes(&std::fs::read(path).map_err(|e| Error::Io(with_path(e, path)))?)
     }
+}
+
+/// The same I/O error, with the file it concerns in the message.
+fn with_path(e: std::io::Error, path: &Path) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -342,9 +458,15 @@ mod tests {
     fn sample() -> ModelFile {
         let mut f = ModelFile::new();
         f.set_meta("als", serde_json::json!({"factors": 2}));
-        f.put("m", vec![2, 2], TensorData::F32(vec![1.0, -2.5, 3.0, 0.0])).unwrap();
-        f.put_ids("ids.items", &IdMap::from_ids(["a", "bé", ""]).unwrap()).unwrap();
-        f.put_csr("x", &Csr::from_triplets(2, 3, &[0, 1], &[2, 0], &[1.0, 4.0]).unwrap()).unwrap();
+        f.put("m", vec![2, 2], TensorData::F32(vec![1.0, -2.5, 3.0, 0.0]))
+            .unwrap();
+        f.put_ids("ids.items", &IdMap::from_ids(["a", "bé", ""]).unwrap())
+            .unwrap();
+        f.put_csr(
+            "x",
+            &Csr::from_triplets(2, 3, &[0, 1], &[2, 0], &[1.0, 4.0]).unwrap(),
+        )
+        .unwrap();
         f
     }
 
@@ -354,7 +476,11 @@ mod tests {
         let bytes = f.to_bytes().unwrap();
         let g = ModelFile::from_bytes(&bytes).unwrap();
         assert_eq!(f, g);
-        assert_eq!(g.to_bytes().unwrap(), bytes, "serialisation is deterministic");
+        assert_eq!(
+            g.to_bytes().unwrap(),
+            bytes,
+            "serialisation is deterministic"
+        );
         assert_eq!(g.ids("ids.items").unwrap().ids(), ["a", "bé", ""]);
         assert_eq!(g.csr("x", 3).unwrap().row(1), (&[0u32][..], &[4.0f32][..]));
         assert_eq!(g.f32_matrix("m", Some(2)).unwrap().0, 2);
@@ -366,7 +492,13 @@ mod tests {
     fn rejects_truncated_corrupt_foreign_and_future_files() {
         let bytes = sample().to_bytes().unwrap();
         for cut in [0, 4, 8, 20, bytes.len() / 2, bytes.len() - 1] {
-            assert!(matches!(ModelFile::from_bytes(&bytes[..cut]), Err(Error::ModelFormat(_))), "cut {cut}");
+            assert!(
+                matches!(
+                    ModelFile::from_bytes(&bytes[..cut]),
+                    Err(Error::ModelFormat(_))
+                ),
+                "cut {cut}"
+            );
         }
         // Flip a bit in the last tensor byte: checksum must catch it.
         let mut bad = bytes.clone();
@@ -377,14 +509,23 @@ mod tests {
         // A valid safetensors file without our metadata.
         let t = vec![0u8; 4];
         let foreign = safetensors::tensor::serialize(
-            vec![("w".to_string(), TensorView::new(Dtype::U8, vec![4], &t).unwrap())],
+            vec![(
+                "w".to_string(),
+                TensorView::new(Dtype::U8, vec![4], &t).unwrap(),
+            )],
             None,
         )
         .unwrap();
-        assert!(ModelFile::from_bytes(&foreign).unwrap_err().to_string().contains("not a sightline model"));
+        assert!(ModelFile::from_bytes(&foreign)
+            .unwrap_err()
+            .to_string()
+            .contains("not a sightline model"));
         // A newer format version.
         let needle = b"\\\"format_version\\\":1";
-        let at = bytes.windows(needle.len()).position(|w| w == needle).unwrap();
+        let at = bytes
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap();
         let mut future = bytes.clone();
         future[at + needle.len() - 1] = b'9';
         let err = ModelFile::from_bytes(&future).unwrap_err().to_string();
@@ -397,8 +538,20 @@ mod tests {
         let p = dir.path().join("m.slm");
         sample().save(&p).unwrap();
         assert_eq!(ModelFile::load(&p).unwrap(), sample());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left behind");
-        assert!(matches!(ModelFile::load(dir.path().join("missing")), Err(Error::Io(_))));
-        assert!(matches!(sample().save(dir.path().join("no/such/dir/m.slm")), Err(Error::Io(_))));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left behind"
+        );
+        let err = ModelFile::load(dir.path().join("missing")).unwrap_err();
+        assert!(
+            matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::NotFound),
+            "{err}"
+        );
+        assert!(err.to_string().contains("missing"), "{err}");
+        assert!(matches!(
+            sample().save(dir.path().join("no/such/dir/m.slm")),
+            Err(Error::Io(_))
+        ));
     }
 }

@@ -1,0 +1,478 @@
+"""sightline: embeddable product recommendations with a Rust core.
+
+``sightline.ALS`` mirrors ``implicit.als.AlternatingLeastSquares`` (implicit
+0.7): fit on a scipy.sparse user×item matrix, then ``recommend`` and
+``similar_items`` return ``(ids, scores)`` numpy arrays. Models are saved in
+sightline's portable model file, which loads identically from Rust, Python,
+Node.js and WebAssembly.
+
+Differences from implicit, on purpose:
+
+* ``similar_items`` leaves the query item itself out of its results
+  (implicit returns it first, with score 1).
+* Batch calls (``userid``/``itemid`` given as an array) return 2-D arrays
+  ``min(N, n_items)`` wide; a row with fewer eligible items is padded with
+  id ``-1`` and score ``-inf``. Single-user calls return only the eligible
+  items (no padding).
+* ``user_items`` in ``recommend`` is optional: ``None`` filters with the
+  training interactions stored in the model. It may be one row per requested
+  user (implicit's convention) or the full user×item matrix.
+* Errors are the classes of ``sightline`` (``InvalidInputError`` etc.), which
+  also derive from ``ValueError``/``KeyError``/``OSError``.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import secrets
+import sys
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _sightline
+from ._errors import (
+    ConfigError,
+    InvalidInputError,
+    ModelFormatError,
+    ShapeMismatchError,
+    SightlineError,
+    SightlineIOError,
+    UnknownIdError,
+)
+
+__version__: str = _sightline.__version__
+
+__all__ = [
+    "ALS",
+    "SightlineError",
+    "InvalidInputError",
+    "ShapeMismatchError",
+    "UnknownIdError",
+    "ConfigError",
+    "ModelFormatError",
+    "SightlineIOError",
+    "__version__",
+]
+
+_INDEX = np.int64
+_EMPTY = np.empty(0, dtype=_INDEX)
+
+
+# ------------------------------------------------------------- conversions --
+
+def _csr(matrix: Any, name: str = "user_items") -> "sp.csr_matrix":
+    """Any scipy.sparse matrix/array as canonical-dtype CSR (no validation of
+    the values: the core does that)."""
+    if not sp.issparse(matrix):
+        raise TypeError(
+            f"{name} must be a scipy.sparse matrix or array (e.g. scipy.sparse.csr_matrix), "
+            f"got {type(matrix).__name__}"
+        )
+    if matrix.ndim != 2:
+        raise ShapeMismatchError(f"{name} must be 2-D, got {matrix.ndim}-D")
+    if matrix.format != "csr":
+        matrix = matrix.tocsr()
+    if matrix.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must have a real numeric dtype, got {matrix.dtype}")
+    return matrix
+
+
+def _csr_parts(matrix: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr int64, indices int64, data float32) of a CSR matrix."""
+    indptr = np.ascontiguousarray(matrix.indptr, dtype=_INDEX)
+    indices = np.ascontiguousarray(matrix.indices, dtype=_INDEX)
+    with np.errstate(over="ignore"):  # out-of-range values become inf; the core rejects them
+        data = np.ascontiguousarray(matrix.data, dtype=np.float32)
+    return indptr, indices, data
+
+
+def _index(value: Any, name: str) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+
+
+def _index_array(values: Any, name: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ShapeMismatchError(f"{name} must be 1-D, got {arr.ndim}-D")
+    if arr.size == 0:
+        return _EMPTY
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must contain integers, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=_INDEX)
+
+
+def _trim(ids: np.ndarray, scores: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Row 0 of padded 2-D results, without the padding."""
+    k = int(np.count_nonzero(ids[0] >= 0))
+    return ids[0, :k].copy(), scores[0, :k].copy()
+
+
+def _seed(random_state: Any) -> int:
+    """implicit's ``random_state`` (None, int, RandomState, Generator) as a u64 seed."""
+    if random_state is None:
+        return secrets.randbits(64)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**63 - 1, dtype=np.int64))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63 - 1))
+    try:
+        seed = operator.index(random_state)
+    except TypeError:
+        raise TypeError(
+            "random_state must be None, an int, a numpy RandomState or Generator, "
+            f"got {type(random_state).__name__}"
+        ) from None
+    if not 0 <= seed < 2**64:
+        err = ConfigError(f"invalid config field `random_state`: must be in 0..2**64, got {seed}")
+        err.field = "random_state"
+        raise err
+    return seed
+
+
+# --------------------------------------------------------------------- ALS --
+
+class ALS:
+    """Implicit-feedback alternating least squares (Hu, Koren & Volinsky 2008).
+
+    Parameters mirror ``implicit.als.AlternatingLeastSquares``:
+
+    factors: latent dimension. regularization: L2 penalty. alpha: confidence
+    scale (``c = 1 + alpha * weight``). iterations: full alternations.
+    use_cg: conjugate-gradient solver (3 steps) if True, exact Cholesky solve
+    if False. random_state: seed (None = random, or an int, numpy RandomState
+    or Generator); the same seed gives identical factors. num_threads: 0 = all
+    cores (the environment variable ``SIGHTLINE_NUM_THREADS`` caps it).
+    calculate_training_loss: report the loss in the progress output.
+
+    Invalid hyper-parameters raise ``ConfigError`` here and in ``fit``.
+    """
+
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.01,
+        alpha: float = 1.0,
+        iterations: int = 15,
+        use_cg: bool = True,
+        random_state: Any = None,
+        num_threads: int = 0,
+        calculate_training_loss: bool = False,
+    ) -> None:
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.use_cg = use_cg
+        self.random_state = random_state
+        self.num_threads = num_threads
+        self.calculate_training_loss = calculate_training_loss
+        self._model: Optional[_sightline._Model] = None
+        self._factor_cache: Dict[str, np.ndarray] = {}
+        _sightline.check_params(self._params(0))
+
+    # -- parameters ---------------------------------------------------------
+
+    def get_params(self) -> Dict[str, Any]:
+        """The constructor arguments."""
+        return {
+            "factors": self.factors,
+            "regularization": self.regularization,
+            "alpha": self.alpha,
+            "iterations": self.iterations,
+            "use_cg": self.use_cg,
+            "random_state": self.random_state,
+            "num_threads": self.num_threads,
+            "calculate_training_loss": self.calculate_training_loss,
+        }
+
+    def _params(self, seed: int) -> Dict[str, Any]:
+        params = self.get_params()
+        del params["random_state"]
+        params["seed"] = seed
+        return params
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- training -----------------------------------------------------------
+
+    def fit(
+        self,
+        user_items: Any,
+        show_progress: bool = False,
+        user_ids: Optional[Sequence[Any]] = None,
+        item_ids: Optional[Sequence[Any]] = None,
+        callback: Optional[Callable[[int, float, Optional[float]], Any]] = None,
+    ) -> "ALS":
+        """Fits on ``user_items``, a scipy.sparse users×items matrix of
+        non-negative weights (CSR; other formats are converted).
+
+        ``user_ids``/``item_ids`` name the rows/columns (stringified; default
+        ``"0"``, ``"1"``, ...) for ``recommend_by_id`` and the model file.
+        ``show_progress`` prints per-iteration progress (tqdm if installed,
+        else a line on stderr). ``callback(iteration, seconds, loss)`` is
+        called after each iteration as in implicit. The GIL is released while
+        fitting; Ctrl-C stops the fit with ``KeyboardInterrupt``. Returns self.
+        """
+        matrix = _csr(user_items)
+        indptr, indices, data = _csr_parts(matrix)
+        n_rows, n_cols = matrix.shape
+        params = self._params(_seed(self.random_state))
+        users = None if user_ids is None else [str(u) for u in user_ids]
+        items = None if item_ids is None else [str(i) for i in item_ids]
+
+        bar = None
+        if show_progress:
+            try:
+                from tqdm.auto import tqdm  # type: ignore[import-not-found]
+
+                bar = tqdm(total=self.iterations, unit="it", desc="sightline ALS")
+            except ImportError:
+                bar = None
+
+        def progress(iteration: int, iterations: int, loss: Optional[float], seconds: float) -> None:
+            if show_progress:
+                if bar is not None:
+                    bar.update(1)
+                    if loss is not None:
+                        bar.set_postfix(loss=f"{loss:.5g}")
+                else:
+                    loss_text = "" if loss is None else f" loss={loss:.5g}"
+                    print(
+                        f"sightline ALS: iteration {iteration}/{iterations}{loss_text} ({seconds:.2f}s)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            if callback is not None:
+                callback(iteration, seconds, loss)
+
+        wants_progress = show_progress or callback is not None
+        try:
+            model = _sightline.fit(
+                params, n_rows, n_cols, indptr, indices, data, users, items,
+                progress if wants_progress else None,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        self._set_model(model)
+        return self
+
+    def _set_model(self, model: "_sightline._Model") -> None:
+        self._model = model
+        self._factor_cache = {}
+
+    def _fitted(self) -> "_sightline._Model":
+        if self._model is None:
+            raise InvalidInputError(
+                f"this {type(self).__name__} model is not fitted yet; call fit() or load() first"
+            )
+        return self._model
+
+    # -- factors and ids ----------------------------------------------------
+
+    def _factors(self, which: str) -> Optional[np.ndarray]:
+        if self._model is None:
+            return None
+        arr = self._factor_cache.get(which)
+        if arr is None:
+            arr = getattr(self._model, which)
+            arr.flags.writeable = False
+            self._factor_cache[which] = arr
+        return arr
+
+    @property
+    def user_factors(self) -> Optional[np.ndarray]:
+        """float32 array ``(n_users, factors)`` (read-only), None before fit."""
+        return self._factors("user_factors")
+
+    @property
+    def item_factors(self) -> Optional[np.ndarray]:
+        """float32 array ``(n_items, factors)`` (read-only), None before fit."""
+        return self._factors("item_factors")
+
+    @property
+    def user_ids(self) -> Optional[List[str]]:
+        """User id of every row of ``user_factors``, None before fit."""
+        return None if self._model is None else self._model.user_ids
+
+    @property
+    def item_ids(self) -> Optional[List[str]]:
+        """Item id of every row of ``item_factors``, None before fit."""
+        return None if self._model is None else self._model.item_ids
+
+    # -- recommendations ----------------------------------------------------
+
+    def _user_rows(self, model: "_sightline._Model", user_items: Any, users: np.ndarray) -> Any:
+        """The rows of ``user_items`` for ``users``: the matrix itself when it
+        has one row per user, else (a full matrix) the rows at ``users``."""
+        matrix = _csr(user_items)
+        if matrix.shape[0] == len(users):
+            return matrix
+        if matrix.shape[0] == model.n_users:
+            bad = users[(users < 0) | (users >= model.n_users)]
+            if bad.size:
+                raise InvalidInputError(
+                    f"user index {int(bad[0])} out of range for {model.n_users} users"
+                )
+            return matrix[users]
+        raise ShapeMismatchError(
+            f"user_items has {matrix.shape[0]} rows; expected {len(users)} (one per userid) "
+            f"or {model.n_users} (the full user x item matrix)"
+        )
+
+    def recommend(
+        self,
+        userid: Union[int, Sequence[int], np.ndarray],
+        user_items: Any = None,
+        N: int = 10,
+        filter_already_liked_items: bool = True,
+        filter_items: Optional[Sequence[int]] = None,
+        recalculate_user: bool = False,
+        items: Optional[Sequence[int]] = None,
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Top-``N`` items for a user index (or an array of them).
+
+        Returns ``(ids, scores)``: int32 item indices and float32 scores,
+        best first. For one user they are 1-D with ``min(N, eligible)``
+        entries; for an array of users 2-D ``(len(userid), min(N, n_items))``,
+        padded with -1 / -inf.
+
+        ``user_items``: None uses the training interactions stored in the
+        model; otherwise a sparse matrix with one row per requested user
+        (implicit's convention) or the full users×items matrix.
+        ``filter_already_liked_items`` leaves out the items of that row.
+        ``filter_items``: item indices never returned. ``items``: rank only
+        these items. ``recalculate_user=True`` recomputes the user factors
+        from ``user_items`` (for new users or changed histories).
+        """
+        model = self._fitted()
+        n = _index(N, "N")
+        exclude = _EMPTY if filter_items is None else _index_array(filter_items, "filter_items")
+        allow = None if items is None else _index_array(items, "items")
+        single = np.ndim(userid) == 0
+        users = (
+            np.array([_index(userid, "userid")], dtype=_INDEX)
+            if single
+            else _index_array(userid, "userid")
+        )
+        if not single and not recalculate_user and user_items is not None:
+            matrix = _csr(user_items)
+            if matrix.shape[0] == model.n_users and matrix.shape[0] != len(users):
+                # The full users x items matrix: the core reads row `userid`.
+                indptr, indices, _ = _csr_parts(matrix)
+                return model.recommend_batch(
+                    users, n, filter_already_liked_items, exclude, allow,
+                    indptr, indices, matrix.shape[1], True,
+                )
+        rows = None if user_items is None else self._user_rows(model, user_items, users)
+
+        if recalculate_user:
+            if rows is None:
+                raise InvalidInputError("recalculate_user=True needs user_items")
+            indptr, indices, data = _csr_parts(rows)
+            ids, scores = model.recommend_recalculated(
+                indptr, indices, data, n, filter_already_liked_items, exclude, allow
+            )
+            return _trim(ids, scores) if single else (ids, scores)
+        if single:
+            liked = None
+            if rows is not None:
+                liked = np.ascontiguousarray(rows.indices[rows.indptr[0]:rows.indptr[1]], dtype=_INDEX)
+            return model.recommend(int(users[0]), n, filter_already_liked_items, liked, exclude, allow)
+        rows_indptr = rows_indices = None
+        if rows is not None:
+            rows_indptr, rows_indices, _ = _csr_parts(rows)
+        return model.recommend_batch(
+            users, n, filter_already_liked_items, exclude, allow, rows_indptr, rows_indices
+        )
+
+    def recalculate_user(self, userid: int, user_items: Any) -> np.ndarray:
+        """User factors (float32, ``(factors,)``) solved from the user's row of
+        ``user_items`` against the trained item factors."""
+        model = self._fitted()
+        users = np.array([_index(userid, "userid")], dtype=_INDEX)
+        rows = self._user_rows(model, user_items, users)
+        indptr, indices, data = _csr_parts(rows)
+        return model.fold_in(indices[indptr[0]:indptr[1]], data[indptr[0]:indptr[1]])
+
+    def similar_items(
+        self, itemid: Union[int, Sequence[int], np.ndarray], N: int = 10
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """The ``N`` items most similar to ``itemid`` (cosine of item factors).
+
+        Unlike implicit, the query item itself is not in the results. Returns
+        ``(ids int32, scores float32)``, best first; for an array of item
+        indices 2-D arrays ``min(N, n_items - 1)`` wide, padded with -1 / -inf.
+        """
+        model = self._fitted()
+        n = _index(N, "N")
+        if np.ndim(itemid) == 0:
+            return model.similar_items(_index(itemid, "itemid"), n)
+        return model.similar_items_batch(_index_array(itemid, "itemid"), n)
+
+    def recommend_by_id(
+        self, user_id: Any, N: int = 10, filter_already_liked_items: bool = True
+    ) -> List[Tuple[str, float]]:
+        """Top-``N`` ``(item_id, score)`` pairs for a user id; an unknown id
+        raises ``UnknownIdError`` (a ``KeyError``)."""
+        return self._fitted().recommend_by_id(str(user_id), _index(N, "N"), filter_already_liked_items)
+
+    def similar_items_by_id(self, item_id: Any, N: int = 10) -> List[Tuple[str, float]]:
+        """``similar_items`` by string id: ``N`` ``(item_id, score)`` pairs."""
+        return self._fitted().similar_items_by_id(str(item_id), _index(N, "N"))
+
+    # -- persistence --------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The portable sightline model file as bytes."""
+        return self._fitted().to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: Union[bytes, bytearray, memoryview]) -> "ALS":
+        """A model from ``to_bytes`` output; corrupt or foreign data raises
+        ``ModelFormatError``."""
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        return cls._from_model(_sightline._Model.from_bytes(data))
+
+    def save(self, path: Union[str, "os.PathLike[str]", Any]) -> None:
+        """Writes the model file to a path (atomically) or a binary file object."""
+        model = self._fitted()
+        if hasattr(path, "write"):
+            path.write(model.to_bytes())
+        else:
+            model.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]", Any]) -> "ALS":
+        """Reads a model file from a path or a binary file object."""
+        if hasattr(path, "read"):
+            return cls.from_bytes(path.read())
+        return cls._from_model(_sightline._Model.load(os.fspath(path)))
+
+    @classmethod
+    def _from_model(cls, model: "_sightline._Model") -> "ALS":
+        params = model.params()
+        params["random_state"] = params.pop("seed")
+        obj = cls(**params)
+        obj._set_model(model)
+        return obj
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {
+            "params": self.get_params(),
+            "model": None if self._model is None else self._model.to_bytes(),
+        }
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__init__(**state["params"])  # type: ignore[misc]
+        if state["model"] is not None:
+            self._set_model(_sightline._Model.from_bytes(state["model"]))

@@ -1,0 +1,72 @@
+# Type stub of the native module (see src/lib.rs). Private: use sightline.ALS.
+from os import PathLike
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+_I = npt.NDArray[np.int64]
+_Ids1 = npt.NDArray[np.int32]
+_Scores1 = npt.NDArray[np.float32]
+
+def check_params(params: Dict[str, Any]) -> None: ...
+def fit(
+    params: Dict[str, Any],
+    n_rows: int,
+    n_cols: int,
+    indptr: _I,
+    indices: _I,
+    data: npt.NDArray[np.float32],
+    user_ids: Optional[List[str]] = None,
+    item_ids: Optional[List[str]] = None,
+    progress: Optional[Callable[[int, int, Optional[float], float], Any]] = None,
+) -> _Model: ...
+
+class _Model:
+    n_users: int
+    n_items: int
+    factors: int
+    has_user_items: bool
+    user_factors: npt.NDArray[np.float32]
+    item_factors: npt.NDArray[np.float32]
+    user_ids: List[str]
+    item_ids: List[str]
+    def params(self) -> Dict[str, Any]: ...
+    def recommend(
+        self, user: int, n: int, filter_liked: bool, liked: Optional[_I], exclude: _I, allow_only: Optional[_I]
+    ) -> Tuple[_Ids1, _Scores1]: ...
+    def recommend_batch(
+        self,
+        users: _I,
+        n: int,
+        filter_liked: bool,
+        exclude: _I,
+        allow_only: Optional[_I],
+        rows_indptr: Optional[_I] = None,
+        rows_indices: Optional[_I] = None,
+        rows_n_cols: int = 0,
+        rows_by_user: bool = False,
+    ) -> Tuple[_Ids1, _Scores1]: ...
+    def recommend_recalculated(
+        self,
+        indptr: _I,
+        indices: _I,
+        data: npt.NDArray[np.float32],
+        n: int,
+        filter_liked: bool,
+        exclude: _I,
+        allow_only: Optional[_I],
+    ) -> Tuple[_Ids1, _Scores1]: ...
+    def fold_in(self, items: _I, weights: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
+    def similar_items(self, item: int, n: int) -> Tuple[_Ids1, _Scores1]: ...
+    def similar_items_batch(self, items: _I, n: int) -> Tuple[_Ids1, _Scores1]: ...
+    def recommend_by_id(self, user_id: str, n: int, filter_liked: bool) -> List[Tuple[str, float]]: ...
+    def similar_items_by_id(self, item_id: str, n: int) -> List[Tuple[str, float]]: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> _Model: ...
+    def save(self, path: Union[str, PathLike[str]]) -> None: ...
+    @staticmethod
+    def load(path: Union[str, PathLike[str]]) -> _Model: ...

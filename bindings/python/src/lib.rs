@@ -1,0 +1,689 @@
+//! Python binding of sightline (`sightline._sightline`).
+//!
+//! Conversion only: numpy/scipy arrays and Python values in, core calls,
+//! numpy arrays and Python values out. The public, implicit-compatible API
+//! (`sightline.ALS`) lives in `python/sightline/__init__.py` and calls the
+//! low-level functions here. Errors of the core are raised as the classes of
+//! `sightline._errors`; heavy calls run with the GIL released.
+
+use std::path::{Path, PathBuf};
+
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use sightline::als::{AlsConfig, AlsModel, Progress, RecommendOptions, Solver};
+use sightline::data::{Csr, Interactions};
+use sightline::ids::IdMap;
+use sightline::Error;
+
+type Recs = Vec<(u32, f32)>;
+type Ids1<'py> = Bound<'py, PyArray1<i32>>;
+type Scores1<'py> = Bound<'py, PyArray1<f32>>;
+type Ids2<'py> = Bound<'py, PyArray2<i32>>;
+type Scores2<'py> = Bound<'py, PyArray2<f32>>;
+
+// ---------------------------------------------------------------- errors --
+
+/// Builds the Python exception for a core error: the class of
+/// `sightline._errors` matching the variant (the base `SightlineError` for
+/// variants this binding does not know), with `code` and the variant's
+/// fields as attributes.
+fn build_error(py: Python<'_>, err: &Error, filename: Option<&Path>) -> PyResult<PyErr> {
+    let class = match err {
+        Error::InvalidInput(_) => "InvalidInputError",
+        Error::ShapeMismatch(_) => "ShapeMismatchError",
+        Error::UnknownId { .. } => "UnknownIdError",
+        Error::Config { .. } => "ConfigError",
+        Error::ModelFormat(_) => "ModelFormatError",
+        Error::Io(_) => "SightlineIOError",
+        // `Interrupted` without a pending Python exception, and variants
+        // added to the (non-exhaustive) core enum later.
+        _ => "SightlineError",
+    };
+    let exc = py
+        .import("sightline._errors")?
+        .getattr(class)?
+        .call1((err.to_string(),))?;
+    exc.setattr("code", err.code())?;
+    match err {
+        Error::UnknownId { kind, id } => {
+            exc.setattr("kind", kind.to_string())?;
+            exc.setattr("id", id.as_str())?;
+        }
+        Error::Config { field, .. } => exc.setattr("field", field.as_str())?,
+        Error::Io(io) => {
+            // The core adds the path to the message, which drops the raw OS
+            // code; recover the errno from the error kind.
+            let name = match io.kind() {
+                std::io::ErrorKind::NotFound => Some("ENOENT"),
+                std::io::ErrorKind::PermissionDenied => Some("EACCES"),
+                std::io::ErrorKind::AlreadyExists => Some("EEXIST"),
+                std::io::ErrorKind::IsADirectory => Some("EISDIR"),
+                std::io::ErrorKind::NotADirectory => Some("ENOTDIR"),
+                _ => None,
+            };
+            if let Some(errno) = io.raw_os_error() {
+                exc.setattr("errno", errno)?;
+            } else if let Some(name) = name {
+                exc.setattr("errno", py.import("errno")?.getattr(name)?)?;
+            }
+            if let Some(path) = filename {
+                exc.setattr("filename", path.as_os_str())?;
+            }
+        }
+        _ => {}
+    }
+    Ok(PyErr::from_value(exc))
+}
+
+fn py_err(py: Python<'_>, err: Error) -> PyErr {
+    build_error(py, &err, None).unwrap_or_else(|e| e)
+}
+
+fn py_err_path(py: Python<'_>, err: Error, path: &Path) -> PyErr {
+    build_error(py, &err, Some(path)).unwrap_or_else(|e| e)
+}
+
+fn invalid(py: Python<'_>, msg: String) -> PyErr {
+    py_err(py, Error::InvalidInput(msg))
+}
+
+// ----------------------------------------------------- value conversions --
+
+/// A non-negative Python int as `usize` (an `InvalidInputError` otherwise).
+fn to_usize(py: Python<'_>, v: i64, what: &str) -> PyResult<usize> {
+    usize::try_from(v).map_err(|_| invalid(py, format!("{what} must be >= 0, got {v}")))
+}
+
+/// A Python int as a `u32` row/column index of the model.
+fn to_index(py: Python<'_>, v: i64, what: &str) -> PyResult<u32> {
+    u32::try_from(v).map_err(|_| invalid(py, format!("{what} {v} is out of range")))
+}
+
+fn to_indices(py: Python<'_>, arr: &PyReadonlyArray1<'_, i64>, what: &str) -> PyResult<Vec<u32>> {
+    arr.as_array()
+        .iter()
+        .map(|&v| to_index(py, v, what))
+        .collect()
+}
+
+fn opt_indices(
+    py: Python<'_>,
+    arr: &Option<PyReadonlyArray1<'_, i64>>,
+    what: &str,
+) -> PyResult<Option<Vec<u32>>> {
+    arr.as_ref().map(|a| to_indices(py, a, what)).transpose()
+}
+
+/// A config field given as a Python int, as `usize`; negative values are a
+/// `ConfigError` on that field.
+fn config_usize(py: Python<'_>, v: i64, field: &str) -> PyResult<usize> {
+    usize::try_from(v).map_err(|_| {
+        py_err(
+            py,
+            Error::Config {
+                field: field.into(),
+                message: format!("must be a non-negative integer, got {v}"),
+            },
+        )
+    })
+}
+
+/// The hyper-parameters of `sightline.ALS`, taken from a dict.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct Params {
+    factors: i64,
+    regularization: f32,
+    alpha: f32,
+    iterations: i64,
+    use_cg: bool,
+    seed: u64,
+    num_threads: i64,
+    calculate_training_loss: bool,
+}
+
+impl Params {
+    fn to_config(&self, py: Python<'_>) -> PyResult<AlsConfig> {
+        // implicit's `use_cg=True` is the core's default CG solver.
+        let solver = match (self.use_cg, AlsConfig::default().solver) {
+            (true, cg @ Solver::Cg { .. }) => cg,
+            (true, _) => Solver::Cg { steps: 3 },
+            (false, _) => Solver::Cholesky,
+        };
+        Ok(AlsConfig {
+            factors: config_usize(py, self.factors, "factors")?,
+            regularization: self.regularization,
+            alpha: self.alpha,
+            iterations: config_usize(py, self.iterations, "iterations")?,
+            solver,
+            seed: self.seed,
+            num_threads: config_usize(py, self.num_threads, "num_threads")?,
+            calculate_training_loss: self.calculate_training_loss,
+            store_interactions: true,
+            ..AlsConfig::default()
+        })
+    }
+}
+
+/// The `f64` with the shortest decimal form of an `f32` (0.01f32 -> 0.01, not
+/// 0.009999999776482582), so parameters read back from a model look as given.
+fn shortest_f64(v: f32) -> f64 {
+    v.to_string().parse().unwrap_or(f64::from(v))
+}
+
+fn item_ids_i32(py: Python<'_>, recs: &[(u32, f32)]) -> PyResult<Vec<i32>> {
+    recs.iter()
+        .map(|&(i, _)| {
+            i32::try_from(i).map_err(|_| invalid(py, format!("item index {i} does not fit int32")))
+        })
+        .collect()
+}
+
+fn recs_1d<'py>(py: Python<'py>, recs: Recs) -> PyResult<(Ids1<'py>, Scores1<'py>)> {
+    let ids = item_ids_i32(py, &recs)?;
+    let scores: Vec<f32> = recs.iter().map(|r| r.1).collect();
+    Ok((ids.into_pyarray(py), scores.into_pyarray(py)))
+}
+
+/// Rows of results as rectangular arrays `width` wide, padded with id -1 and
+/// score -inf.
+fn recs_2d<'py>(
+    py: Python<'py>,
+    rows: Vec<Recs>,
+    width: usize,
+) -> PyResult<(Ids2<'py>, Scores2<'py>)> {
+    let mut ids = Array2::from_elem((rows.len(), width), -1i32);
+    let mut scores = Array2::from_elem((rows.len(), width), f32::NEG_INFINITY);
+    for (r, recs) in rows.iter().enumerate() {
+        for (c, (id, score)) in item_ids_i32(py, recs)?
+            .into_iter()
+            .zip(recs.iter().map(|x| x.1))
+            .enumerate()
+            .take(width)
+        {
+            ids[(r, c)] = id;
+            scores[(r, c)] = score;
+        }
+    }
+    Ok((ids.into_pyarray(py), scores.into_pyarray(py)))
+}
+
+/// Rows of a CSR matrix given as (indptr, indices, data) numpy arrays.
+struct Rows {
+    indptr: Vec<usize>,
+    indices: Vec<u32>,
+    data: Vec<f32>,
+}
+
+impl Rows {
+    fn new(
+        py: Python<'_>,
+        indptr: &PyReadonlyArray1<'_, i64>,
+        indices: &PyReadonlyArray1<'_, i64>,
+        data: Option<&PyReadonlyArray1<'_, f32>>,
+    ) -> PyResult<Rows> {
+        let indptr = indptr
+            .as_array()
+            .iter()
+            .map(|&v| to_usize(py, v, "indptr entry"))
+            .collect::<PyResult<Vec<usize>>>()?;
+        let indices = to_indices(py, indices, "column index")?;
+        let data = data.map(|d| d.as_array().to_vec());
+        let nnz = indices.len();
+        if let Some(d) = data.as_ref().filter(|d| d.len() != nnz) {
+            return Err(py_err(
+                py,
+                Error::ShapeMismatch(format!("{} values for {nnz} indices", d.len())),
+            ));
+        }
+        if indptr.first() != Some(&0)
+            || indptr.last() != Some(&nnz)
+            || indptr.windows(2).any(|w| w[0] > w[1])
+        {
+            return Err(invalid(
+                py,
+                "indptr must start at 0, be non-decreasing and end at nnz".into(),
+            ));
+        }
+        Ok(Rows {
+            indptr,
+            indices,
+            data: data.unwrap_or_default(),
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.indptr.len() - 1
+    }
+
+    fn indices(&self, r: usize) -> &[u32] {
+        &self.indices[self.indptr[r]..self.indptr[r + 1]]
+    }
+
+    fn data(&self, r: usize) -> &[f32] {
+        &self.data[self.indptr[r]..self.indptr[r + 1]]
+    }
+}
+
+fn options<'a>(
+    filter_liked: bool,
+    liked: Option<&'a [u32]>,
+    exclude: &'a [u32],
+    allow_only: Option<&'a [u32]>,
+) -> RecommendOptions<'a> {
+    RecommendOptions {
+        filter_liked,
+        liked,
+        exclude,
+        allow_only,
+        ..RecommendOptions::default()
+    }
+}
+
+// ------------------------------------------------------------------- fit --
+
+/// Fits an ALS model on a CSR user×item matrix given as numpy arrays.
+///
+/// `progress(iteration, iterations, loss, seconds)` is called between
+/// iterations with the GIL held; pending signals (Ctrl-C) are checked there
+/// too. Either raising stops the fit and the exception propagates.
+#[pyfunction]
+#[pyo3(signature = (params, n_rows, n_cols, indptr, indices, data, user_ids=None, item_ids=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn fit(
+    py: Python<'_>,
+    params: Params,
+    n_rows: i64,
+    n_cols: i64,
+    indptr: PyReadonlyArray1<'_, i64>,
+    indices: PyReadonlyArray1<'_, i64>,
+    data: PyReadonlyArray1<'_, f32>,
+    user_ids: Option<Vec<String>>,
+    item_ids: Option<Vec<String>>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Model> {
+    let config = params.to_config(py)?;
+    let n_rows = to_usize(py, n_rows, "number of rows")?;
+    let n_cols = to_usize(py, n_cols, "number of columns")?;
+    let indptr = indptr
+        .as_array()
+        .iter()
+        .map(|&v| to_usize(py, v, "indptr entry"))
+        .collect::<PyResult<Vec<usize>>>()?;
+    let indices = to_indices(py, &indices, "column index")?;
+    let data = data.as_array().to_vec();
+
+    let mut pending: Option<PyErr> = None;
+    let result = py.detach(|| {
+        let users = user_ids.map(IdMap::from_ids).transpose()?;
+        let items = item_ids.map(IdMap::from_ids).transpose()?;
+        let matrix = Csr::from_parts(n_rows, n_cols, indptr, indices, data)?;
+        let interactions = Interactions::from_csr(matrix, users, items)?;
+        let mut on_progress = |p: &Progress| -> bool {
+            Python::attach(|py| {
+                let step = py.check_signals().and_then(|()| match &progress {
+                    Some(f) => f
+                        .call1(py, (p.iteration, p.iterations, p.loss, p.seconds))
+                        .map(drop),
+                    None => Ok(()),
+                });
+                match step {
+                    Ok(()) => true,
+                    Err(e) => {
+                        pending = Some(e);
+                        false
+                    }
+                }
+            })
+        };
+        AlsModel::fit_with_progress(&config, &interactions, &mut on_progress)
+    });
+    match result {
+        Ok(inner) => Ok(Model { inner }),
+        Err(err) => Err(match pending {
+            Some(e) => e,
+            None => py_err(py, err),
+        }),
+    }
+}
+
+/// Validates hyper-parameters without fitting (raises `ConfigError`).
+#[pyfunction]
+fn check_params(py: Python<'_>, params: Params) -> PyResult<()> {
+    params.to_config(py)?.validate().map_err(|e| py_err(py, e))
+}
+
+// ----------------------------------------------------------------- model --
+
+/// A fitted ALS model (immutable; thread-safe).
+#[pyclass(frozen, module = "sightline._sightline", name = "_Model")]
+struct Model {
+    inner: AlsModel,
+}
+
+#[pymethods]
+impl Model {
+    /// The hyper-parameters the model was fitted with, as the keyword
+    /// arguments of `sightline.ALS` (with `seed` for `random_state`).
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = self.inner.config();
+        let d = PyDict::new(py);
+        d.set_item("factors", c.factors)?;
+        d.set_item("regularization", shortest_f64(c.regularization))?;
+        d.set_item("alpha", shortest_f64(c.alpha))?;
+        d.set_item("iterations", c.iterations)?;
+        d.set_item("use_cg", matches!(c.solver, Solver::Cg { .. }))?;
+        d.set_item("seed", c.seed)?;
+        d.set_item("num_threads", c.num_threads)?;
+        d.set_item("calculate_training_loss", c.calculate_training_loss)?;
+        Ok(d)
+    }
+
+    #[getter]
+    fn n_users(&self) -> usize {
+        self.inner.n_users()
+    }
+
+    #[getter]
+    fn n_items(&self) -> usize {
+        self.inner.n_items()
+    }
+
+    #[getter]
+    fn factors(&self) -> usize {
+        self.inner.factors()
+    }
+
+    #[getter]
+    fn has_user_items(&self) -> bool {
+        self.inner.user_items().is_some()
+    }
+
+    #[getter]
+    fn user_factors<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f32>> {
+        self.inner.user_factors().to_pyarray(py)
+    }
+
+    #[getter]
+    fn item_factors<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f32>> {
+        self.inner.item_factors().to_pyarray(py)
+    }
+
+    #[getter]
+    fn user_ids(&self) -> Vec<String> {
+        self.inner.users().ids().to_vec()
+    }
+
+    #[getter]
+    fn item_ids(&self) -> Vec<String> {
+        self.inner.items().ids().to_vec()
+    }
+
+    /// Top-`n` items of one user: `(ids int32[k], scores float32[k])`.
+    #[pyo3(signature = (user, n, filter_liked, liked, exclude, allow_only))]
+    #[allow(clippy::too_many_arguments)]
+    fn recommend<'py>(
+        &self,
+        py: Python<'py>,
+        user: i64,
+        n: i64,
+        filter_liked: bool,
+        liked: Option<PyReadonlyArray1<'py, i64>>,
+        exclude: PyReadonlyArray1<'py, i64>,
+        allow_only: Option<PyReadonlyArray1<'py, i64>>,
+    ) -> PyResult<(Ids1<'py>, Scores1<'py>)> {
+        let user = to_index(py, user, "userid")?;
+        let n = to_usize(py, n, "N")?;
+        let liked = opt_indices(py, &liked, "liked item")?;
+        let exclude = to_indices(py, &exclude, "filter_items entry")?;
+        let allow_only = opt_indices(py, &allow_only, "items entry")?;
+        let opts = options(
+            filter_liked,
+            liked.as_deref(),
+            &exclude,
+            allow_only.as_deref(),
+        );
+        let recs = self
+            .inner
+            .recommend(user, n, &opts)
+            .map_err(|e| py_err(py, e))?;
+        recs_1d(py, recs)
+    }
+
+    /// Top-`n` items of many users as 2-D arrays padded with -1 / -inf.
+    /// Without `rows_*` the stored training rows are filtered. With them and
+    /// `rows_by_user`, they are a users×items matrix whose row `u` is the
+    /// liked set of user `u`; otherwise row `k` is the liked set of `users[k]`.
+    #[pyo3(signature = (users, n, filter_liked, exclude, allow_only, rows_indptr=None, rows_indices=None, rows_n_cols=0, rows_by_user=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn recommend_batch<'py>(
+        &self,
+        py: Python<'py>,
+        users: PyReadonlyArray1<'py, i64>,
+        n: i64,
+        filter_liked: bool,
+        exclude: PyReadonlyArray1<'py, i64>,
+        allow_only: Option<PyReadonlyArray1<'py, i64>>,
+        rows_indptr: Option<PyReadonlyArray1<'py, i64>>,
+        rows_indices: Option<PyReadonlyArray1<'py, i64>>,
+        rows_n_cols: i64,
+        rows_by_user: bool,
+    ) -> PyResult<(Ids2<'py>, Scores2<'py>)> {
+        let users = to_indices(py, &users, "userid")?;
+        let n = to_usize(py, n, "N")?;
+        let exclude = to_indices(py, &exclude, "filter_items entry")?;
+        let allow_only = opt_indices(py, &allow_only, "items entry")?;
+        let rows = match (&rows_indptr, &rows_indices) {
+            (Some(p), Some(i)) => Some(Rows::new(py, p, i, None)?),
+            _ => None,
+        };
+        let rows_n_cols = to_usize(py, rows_n_cols, "number of columns")?;
+        if let Some(rows) = rows
+            .as_ref()
+            .filter(|r| !rows_by_user && r.len() != users.len())
+        {
+            return Err(py_err(
+                py,
+                Error::ShapeMismatch(format!(
+                    "{} rows of user_items for {} users",
+                    rows.len(),
+                    users.len()
+                )),
+            ));
+        }
+        let model = &self.inner;
+        let result = py.detach(|| match rows {
+            None => model.recommend_batch(
+                &users,
+                n,
+                &options(filter_liked, None, &exclude, allow_only.as_deref()),
+            ),
+            Some(rows) if rows_by_user => {
+                // Only the pattern matters for filtering; weights are 1.
+                let data = vec![1.0; rows.indices.len()];
+                let matrix =
+                    Csr::from_parts(rows.len(), rows_n_cols, rows.indptr, rows.indices, data)?;
+                let opts = RecommendOptions {
+                    liked_rows: Some(&matrix),
+                    ..options(filter_liked, None, &exclude, allow_only.as_deref())
+                };
+                model.recommend_batch(&users, n, &opts)
+            }
+            Some(rows) => users
+                .iter()
+                .enumerate()
+                .map(|(k, &u)| {
+                    model.recommend(
+                        u,
+                        n,
+                        &options(
+                            filter_liked,
+                            Some(rows.indices(k)),
+                            &exclude,
+                            allow_only.as_deref(),
+                        ),
+                    )
+                })
+                .collect(),
+        });
+        let recs = result.map_err(|e| py_err(py, e))?;
+        recs_2d(py, recs, n.min(model.n_items()))
+    }
+
+    /// Recommendations for users recomputed from their interactions (one CSR
+    /// row each; `fold_in` + `recommend_vector`, filtering the row's items).
+    /// 2-D arrays padded with -1 / -inf.
+    #[pyo3(signature = (indptr, indices, data, n, filter_liked, exclude, allow_only))]
+    #[allow(clippy::too_many_arguments)]
+    fn recommend_recalculated<'py>(
+        &self,
+        py: Python<'py>,
+        indptr: PyReadonlyArray1<'py, i64>,
+        indices: PyReadonlyArray1<'py, i64>,
+        data: PyReadonlyArray1<'py, f32>,
+        n: i64,
+        filter_liked: bool,
+        exclude: PyReadonlyArray1<'py, i64>,
+        allow_only: Option<PyReadonlyArray1<'py, i64>>,
+    ) -> PyResult<(Ids2<'py>, Scores2<'py>)> {
+        let rows = Rows::new(py, &indptr, &indices, Some(&data))?;
+        let n = to_usize(py, n, "N")?;
+        let exclude = to_indices(py, &exclude, "filter_items entry")?;
+        let allow_only = opt_indices(py, &allow_only, "items entry")?;
+        let model = &self.inner;
+        let result: sightline::Result<Vec<Recs>> = py.detach(|| {
+            (0..rows.len())
+                .map(|k| {
+                    let vector = model.fold_in(rows.indices(k), rows.data(k))?;
+                    let opts = options(
+                        filter_liked,
+                        Some(rows.indices(k)),
+                        &exclude,
+                        allow_only.as_deref(),
+                    );
+                    model.recommend_vector(&vector, n, &opts)
+                })
+                .collect()
+        });
+        let recs = result.map_err(|e| py_err(py, e))?;
+        recs_2d(py, recs, n.min(model.n_items()))
+    }
+
+    /// The user factor vector for a set of (item, weight) interactions.
+    fn fold_in<'py>(
+        &self,
+        py: Python<'py>,
+        items: PyReadonlyArray1<'py, i64>,
+        weights: PyReadonlyArray1<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let items = to_indices(py, &items, "item index")?;
+        let weights = weights.as_array().to_vec();
+        let v = self
+            .inner
+            .fold_in(&items, &weights)
+            .map_err(|e| py_err(py, e))?;
+        Ok(v.into_pyarray(py))
+    }
+
+    /// Most similar items (cosine) to one item, excluding the item itself.
+    fn similar_items<'py>(
+        &self,
+        py: Python<'py>,
+        item: i64,
+        n: i64,
+    ) -> PyResult<(Ids1<'py>, Scores1<'py>)> {
+        let item = to_index(py, item, "itemid")?;
+        let n = to_usize(py, n, "N")?;
+        let recs = self
+            .inner
+            .similar_items(item, n)
+            .map_err(|e| py_err(py, e))?;
+        recs_1d(py, recs)
+    }
+
+    /// `similar_items` for many items: 2-D arrays padded with -1 / -inf.
+    fn similar_items_batch<'py>(
+        &self,
+        py: Python<'py>,
+        items: PyReadonlyArray1<'py, i64>,
+        n: i64,
+    ) -> PyResult<(Ids2<'py>, Scores2<'py>)> {
+        let items = to_indices(py, &items, "itemid")?;
+        let n = to_usize(py, n, "N")?;
+        let model = &self.inner;
+        let result: sightline::Result<Vec<Recs>> =
+            py.detach(|| items.iter().map(|&i| model.similar_items(i, n)).collect());
+        let recs = result.map_err(|e| py_err(py, e))?;
+        recs_2d(py, recs, n.min(model.n_items().saturating_sub(1)))
+    }
+
+    /// Top-`n` `(item_id, score)` pairs for a user id.
+    fn recommend_by_id(
+        &self,
+        py: Python<'_>,
+        user_id: &str,
+        n: i64,
+        filter_liked: bool,
+    ) -> PyResult<Vec<(String, f32)>> {
+        let n = to_usize(py, n, "N")?;
+        let opts = options(filter_liked, None, &[], None);
+        self.inner
+            .recommend_by_id(user_id, n, &opts)
+            .map_err(|e| py_err(py, e))
+    }
+
+    /// Top-`n` `(item_id, score)` pairs most similar to an item id.
+    fn similar_items_by_id(
+        &self,
+        py: Python<'_>,
+        item_id: &str,
+        n: i64,
+    ) -> PyResult<Vec<(String, f32)>> {
+        let n = to_usize(py, n, "N")?;
+        self.inner
+            .similar_items_by_id(item_id, n)
+            .map_err(|e| py_err(py, e))
+    }
+
+    /// The portable model file as bytes.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let model = &self.inner;
+        let bytes = py.detach(|| model.to_bytes()).map_err(|e| py_err(py, e))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Model> {
+        let inner = py
+            .detach(|| AlsModel::from_bytes(data))
+            .map_err(|e| py_err(py, e))?;
+        Ok(Model { inner })
+    }
+
+    /// Writes the model file atomically.
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        let model = &self.inner;
+        py.detach(|| model.save(&path))
+            .map_err(|e| py_err_path(py, e, &path))
+    }
+
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Model> {
+        let inner = py
+            .detach(|| AlsModel::load(&path))
+            .map_err(|e| py_err_path(py, e, &path))?;
+        Ok(Model { inner })
+    }
+}
+
+/// Native part of the sightline Python package.
+#[pymodule]
+fn _sightline(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Model>()?;
+    m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(check_params, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! WebAssembly bindings for sightline (wasm-bindgen).
+//!
+//! Conversion only: every method forwards to the core crate and maps its
+//! results and errors onto JavaScript values. A core [`sightline::Error`] is
+//! thrown as a JS `Error` whose `code` property is [`sightline::Error::code`]
+//! (`"UNKNOWN_ID"`, `"INVALID_INPUT"`, …) and whose `message` is the core
+//! message.
+//!
+//! The core is built without its `parallel` feature: no threads, no rayon.
+
+use js_sys::{Array, Object, Reflect};
+use sightline::als::{AlsModel, RecommendOptions};
+use wasm_bindgen::prelude::*;
+
+/// Builds a JS `Error` with `message` and a `code` property.
+fn js_error(code: &str, message: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    // Setting a property on a fresh, ordinary Error object cannot fail.
+    let _ = Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
+    err.into()
+}
+
+/// Maps a core error onto a thrown JS `Error` carrying the core's code.
+fn to_js_err(err: sightline::Error) -> JsValue {
+    js_error(err.code(), &err.to_string())
+}
+
+/// Validates a JS number used as a result count and converts it to `usize`.
+///
+/// NaN, ±∞, negatives and fractions are rejected with `INVALID_INPUT`; `0` is
+/// passed on so the core reports it. Values above `usize::MAX` saturate.
+fn to_count(n: f64) -> Result<usize, JsValue> {
+    if n.is_finite() && n >= 0.0 && n.fract() == 0.0 {
+        // `as` saturates above usize::MAX; n is a non-negative integer here.
+        Ok(n as usize)
+    } else {
+        Err(js_error(
+            "INVALID_INPUT",
+            &format!("invalid input: n must be a positive integer, got {n}"),
+        ))
+    }
+}
+
+/// Converts `(id, score)` pairs into an array of `{ itemId, score }` objects.
+fn to_scored(pairs: Vec<(String, f32)>) -> Result<Array, JsValue> {
+    let item_id = JsValue::from_str("itemId");
+    let score = JsValue::from_str("score");
+    let out = Array::new();
+    for (id, s) in pairs {
+        let obj = Object::new();
+        Reflect::set(&obj, &item_id, &JsValue::from_str(&id))?;
+        Reflect::set(&obj, &score, &JsValue::from_f64(f64::from(s)))?;
+        out.push(&obj);
+    }
+    Ok(out)
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_SCORED_ITEM: &str = r#"
+/** One recommended or similar item. */
+export interface ScoredItem {
+  /** The item (product) id, as stored in the model file. */
+  itemId: string;
+  /** The model score; higher is better. Only comparable within one call. */
+  score: number;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `ScoredItem[]` in the generated TypeScript declarations.
+    #[wasm_bindgen(typescript_type = "ScoredItem[]")]
+    pub type ScoredItemArray;
+}
+
+/// A trained implicit-feedback ALS recommendation model parsed from the bytes
+/// of a sightline model file (`.slm`).
+///
+/// Create one with `Model.fromBytes(bytes)`. Errors are thrown as `Error`
+/// objects whose `code` is one of `INVALID_INPUT`, `SHAPE_MISMATCH`,
+/// `UNKNOWN_ID`, `CONFIG`, `MODEL_FORMAT`, `IO`, `INTERRUPTED`. Call `free()`
+/// when done to release the model's WebAssembly memory.
+#[wasm_bindgen]
+pub struct Model {
+    inner: AlsModel,
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// Parses a model from the bytes of a model file. The bytes are copied
+    /// into WebAssembly memory and not retained.
+    ///
+    /// Throws `MODEL_FORMAT` for truncated, corrupt or foreign data.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model, JsValue> {
+        AlsModel::from_bytes(bytes)
+            .map(|inner| Model { inner })
+            .map_err(to_js_err)
+    }
+
+    /// The top-`n` items for a known user, best first, as
+    /// `[{ itemId, score }]`. Items the user interacted with in the training
+    /// data are left out.
+    ///
+    /// `n` must be a positive integer (`INVALID_INPUT` otherwise); an unknown
+    /// user throws `UNKNOWN_ID`.
+    #[wasm_bindgen(js_name = recommend)]
+    pub fn recommend(
+        &self,
+        #[wasm_bindgen(js_name = userId)] user_id: &str,
+        n: f64,
+    ) -> Result<ScoredItemArray, JsValue> {
+        let n = to_count(n)?;
+        let pairs = self
+            .inner
+            .recommend_by_id(user_id, n, &RecommendOptions::default())
+            .map_err(to_js_err)?;
+        Ok(to_scored(pairs)?.unchecked_into())
+    }
+
+    /// The `n` items most similar to `itemId` (cosine similarity of the item
+    /// factors), best first, as `[{ itemId, score }]`; the item itself is not
+    /// included.
+    ///
+    /// `n` must be a positive integer (`INVALID_INPUT` otherwise); an unknown
+    /// item throws `UNKNOWN_ID`.
+    #[wasm_bindgen(js_name = similarItems)]
+    pub fn similar_items(
+        &self,
+        #[wasm_bindgen(js_name = itemId)] item_id: &str,
+        n: f64,
+    ) -> Result<ScoredItemArray, JsValue> {
+        let n = to_count(n)?;
+        let pairs = self
+            .inner
+            .similar_items_by_id(item_id, n)
+            .map_err(to_js_err)?;
+        Ok(to_scored(pairs)?.unchecked_into())
+    }
+
+    /// Number of users the model knows.
+    #[wasm_bindgen(getter, js_name = nUsers)]
+    pub fn n_users(&self) -> f64 {
+        self.inner.n_users() as f64
+    }
+
+    /// Number of items the model knows.
+    #[wasm_bindgen(getter, js_name = nItems)]
+    pub fn n_items(&self) -> f64 {
+        self.inner.n_items() as f64
+    }
+
+    /// Number of latent factors per user/item vector.
+    #[wasm_bindgen(getter)]
+    pub fn factors(&self) -> f64 {
+        self.inner.factors() as f64
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test of every runtime, installing what a fresh machine lacks
+# first (scripts/setup.sh). Exits non-zero on the first failure.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+"$ROOT/scripts/setup.sh"
+# shellcheck disable=SC1091
+source "$ROOT/.venv/bin/activate"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n== test: %s\n' "$*"; }
+SECONDS=0
+
+step "Rust core: unit, integration and doc tests (release: the quality test trains on 1M events)"
+cargo test --release -p sightline
+
+step "cross-runtime fixture: a Rust-trained model file and its expected answers"
+MODEL="$ROOT/target/sightline-test-model.slm"
+EXPECTED="$ROOT/target/sightline-test-expected.json"
+cargo run --release --quiet --example cross_runtime_fixture -- "$MODEL" "$EXPECTED"
+export SIGHTLINE_TEST_MODEL="$MODEL" SIGHTLINE_TEST_EXPECTED="$EXPECTED"
+
+step "Python binding (maturin develop + pytest)"
+(cd bindings/python && maturin develop --release --quiet)
+python -m pytest -q bindings/python/tests
+
+step "Node binding (napi build + node --test)"
+(cd bindings/node && npm run --silent build && npm test)
+
+step "WASM binding (wasm-bindgen for Node + node --test)"
+(cd bindings/wasm && npm run --silent build && npm test)
+
+step "cross-runtime: one model file, four runtimes, same answers"
+python tests/cross_runtime/check_python.py "$MODEL" "$EXPECTED"
+node tests/cross_runtime/check_js.js "$MODEL" "$EXPECTED"
+
+printf '\n== all tests passed in %dm%02ds\n' $((SECONDS / 60)) $((SECONDS % 60))
