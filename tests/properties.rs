@@ -9,7 +9,7 @@ use sightline::store::ModelFile;
 fn small_model() -> AlsModel {
     let users: Vec<u32> = (0..30).map(|i| i % 10).collect();
     let items: Vec<u32> = (0..30).map(|i| (i * 7) % 13).collect();
-    let data = Interactions::from_coo(10, 13, &users, &items, &vec![1.0; 30]).unwrap();
+    let data = Interactions::from_coo(10, 13, &users, &items, &[1.0; 30]).unwrap();
     AlsModel::fit(
         &AlsConfig {
             factors: 4,
