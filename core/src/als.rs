@@ -18,9 +18,8 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
-use faer::linalg::cholesky::llt;
-use faer::{MatMut, MatRef, Par};
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::ArrayView2;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -29,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Csr, Interactions};
 use crate::error::{Error, IdKind, Result};
 use crate::ids::IdMap;
-use crate::linalg::{axpy, dot, gemm_abt, gram, top_k};
+use crate::linalg::{axpy, cholesky_solve, dot, gemm_abt, gemv, gram, simd, top_k, Gemv, Kernel};
 use crate::parallel::{for_each_chunk, install, resolve_threads};
 use crate::store::{ModelFile, TensorData};
 
@@ -210,8 +209,8 @@ pub struct AlsModel {
     user_items: Option<Csr>,
     /// `α₀·YᵀY`, for fold-in.
     item_gram: OnceLock<Vec<f32>>,
-    /// ‖yᵢ‖, for cosine similarity.
-    item_norms: OnceLock<Vec<f32>>,
+    /// Unit-length item factors, for cosine similarity.
+    unit_item_factors: OnceLock<Vec<f32>>,
 }
 
 /// Per-worker scratch of the row solvers: nothing is allocated per row.
@@ -220,30 +219,19 @@ struct RowScratch {
     p: Vec<f32>,
     ap: Vec<f32>,
     a: Vec<f32>,
-    mem: MemBuffer,
+    /// The row's `√(alpha·w)·y` stacked (Cholesky); grows to the longest row.
+    gathered: Vec<f32>,
 }
 
 impl RowScratch {
     fn new(k: usize) -> Self {
-        let req = StackReq::any_of(&[
-            llt::factor::cholesky_in_place_scratch::<f32>(k, Par::Seq, Default::default()),
-            llt::solve::solve_in_place_scratch::<f32>(k, 1, Par::Seq),
-        ]);
         RowScratch {
             r: vec![0.0; k],
             p: vec![0.0; k],
             ap: vec![0.0; k],
             a: vec![0.0; k * k],
-            mem: MemBuffer::new(req),
+            gathered: Vec::new(),
         }
-    }
-}
-
-/// `out = G·v` for a symmetric row-major k×k `G`.
-fn symv(g: &[f32], v: &[f32], out: &mut [f32]) {
-    let k = v.len();
-    for (o, row) in out.iter_mut().zip(g.chunks_exact(k)) {
-        *o = dot(row, v);
     }
 }
 
@@ -288,13 +276,15 @@ impl Row<'_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn y(&self, j: u32) -> &[f32] {
         let j = j as usize * self.k;
         &self.other[j..j + self.k]
     }
 
     /// Conjugate-gradient steps on `A x = b`, warm-started from `x`.
+    /// Always inlined: it must be compiled inside the caller's [`simd`] context.
+    #[inline(always)]
     fn solve_cg(&self, gram: &[f32], steps: usize, x: &mut [f32], s: &mut RowScratch) {
         if self.cols.is_empty() {
             x.fill(0.0);
@@ -302,7 +292,7 @@ impl Row<'_> {
         }
         let (r, p, ap) = (&mut s.r, &mut s.p, &mut s.ap);
         // r = b - A·x
-        symv(gram, x, r);
+        gemv(gram, x, r);
         for (ri, xi) in r.iter_mut().zip(x.iter()) {
             *ri = -*ri - self.reg * xi;
         }
@@ -317,7 +307,7 @@ impl Row<'_> {
             return;
         }
         for _ in 0..steps {
-            symv(gram, p, ap);
+            gemv(gram, p, ap);
             axpy(self.reg, p, ap);
             for (&j, &w) in self.cols.iter().zip(self.weights) {
                 let y = self.y(j);
@@ -340,6 +330,7 @@ impl Row<'_> {
 
     /// Exact solve by Cholesky; on a numerically singular system (possible
     /// only with λ = 0) the previous `x` is kept.
+    #[inline(always)]
     fn solve_exact(&self, gram: &[f32], x: &mut [f32], s: &mut RowScratch) {
         let k = self.k;
         s.a.copy_from_slice(gram);
@@ -347,31 +338,41 @@ impl Row<'_> {
             s.a[d * k + d] += self.reg;
         }
         s.r.fill(0.0);
-        for (&j, &w) in self.cols.iter().zip(self.weights) {
+        // A += Σ alpha·w·yyᵀ as one product GᵀG of the stacked rows √(alpha·w)·y
+        // (lower triangle only: that is all Cholesky reads).
+        let n = self.cols.len();
+        s.gathered.resize(n * k, 0.0);
+        for ((&j, &w), g) in self
+            .cols
+            .iter()
+            .zip(self.weights)
+            .zip(s.gathered.chunks_exact_mut(k))
+        {
             let c = self.alpha * w;
             let y = self.y(j);
-            for (d, row) in s.a.chunks_exact_mut(k).enumerate() {
-                axpy(c * y[d], y, row);
+            let root = c.sqrt();
+            for (gi, yi) in g.iter_mut().zip(y) {
+                *gi = root * yi;
             }
             axpy(self.alpha0 + c, y, &mut s.r);
         }
-        let stack = MemStack::new(&mut s.mem);
-        let a = MatMut::from_row_major_slice_mut(&mut s.a, k, k);
-        if llt::factor::cholesky_in_place(
-            a,
-            Default::default(),
-            Par::Seq,
-            stack,
-            Default::default(),
-        )
-        .is_err()
-        {
-            return;
+        if n > 0 {
+            let g = MatRef::from_row_major_slice(&s.gathered[..n * k], n, k);
+            triangular::matmul(
+                MatMut::from_row_major_slice_mut(&mut s.a, k, k),
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                g.transpose(),
+                BlockStructure::Rectangular,
+                g,
+                BlockStructure::Rectangular,
+                1.0f32,
+                Par::Seq,
+            );
         }
-        let l = MatRef::from_row_major_slice(&s.a, k, k);
-        let rhs = MatMut::from_column_major_slice_mut(&mut s.r, k, 1);
-        llt::solve::solve_in_place(l, rhs, Par::Seq, stack);
-        x.copy_from_slice(&s.r);
+        if cholesky_solve(&mut s.a, &mut s.r) {
+            x.copy_from_slice(&s.r);
+        }
     }
 }
 
@@ -384,6 +385,33 @@ fn scaled_gram(f: &[f32], rows: usize, config: &AlsConfig) -> Vec<f32> {
     g
 }
 
+/// Solves the consecutive rows `first..` of `matrix` into `block`.
+struct SolveRows<'a> {
+    config: &'a AlsConfig,
+    other: &'a [f32],
+    matrix: &'a Csr,
+    gram: &'a [f32],
+    first: usize,
+    block: &'a mut [f32],
+    scratch: &'a mut RowScratch,
+}
+
+impl Kernel for SolveRows<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let k = self.config.factors;
+        for (off, x) in self.block.chunks_exact_mut(k).enumerate() {
+            let (cols, weights) = self.matrix.row(self.first + off);
+            let row = Row::new(self.config, self.other, self.matrix.n_cols(), cols, weights);
+            match self.config.solver {
+                Solver::Cg { steps } => row.solve_cg(self.gram, steps, x, self.scratch),
+                Solver::Cholesky => row.solve_exact(self.gram, x, self.scratch),
+            }
+        }
+    }
+}
+
 /// Recomputes every row of `target` (rows of `matrix`) against `other`.
 fn solve_side(target: &mut [f32], other: &[f32], matrix: &Csr, config: &AlsConfig) {
     let k = config.factors;
@@ -394,15 +422,16 @@ fn solve_side(target: &mut [f32], other: &[f32], matrix: &Csr, config: &AlsConfi
         k,
         32,
         || RowScratch::new(k),
-        |s, first, block| {
-            for (off, x) in block.chunks_exact_mut(k).enumerate() {
-                let (cols, weights) = matrix.row(first + off);
-                let row = Row::new(config, other, matrix.n_cols(), cols, weights);
-                match config.solver {
-                    Solver::Cg { steps } => row.solve_cg(g, steps, x, s),
-                    Solver::Cholesky => row.solve_exact(g, x, s),
-                }
-            }
+        |scratch, first, block| {
+            simd(SolveRows {
+                config,
+                other,
+                matrix,
+                gram: g,
+                first,
+                block,
+                scratch,
+            })
         },
     );
 }
@@ -423,7 +452,7 @@ fn training_loss(x: &[f32], y: &[f32], matrix: &Csr, ciu: &Csr, config: &AlsConf
             for (off, out) in block.iter_mut().enumerate() {
                 let u = first + off;
                 let xu = &x[u * k..(u + 1) * k];
-                symv(&g, xu, gx);
+                gemv(&g, xu, gx);
                 let mut l = dot(xu, gx) as f64;
                 let (cols, ws) = matrix.row(u);
                 for (&j, &w) in cols.iter().zip(ws) {
@@ -551,7 +580,7 @@ impl AlsModel {
             item_factors: itf,
             user_items: ui,
             item_gram: OnceLock::new(),
-            item_norms: OnceLock::new(),
+            unit_item_factors: OnceLock::new(),
         }
     }
 
@@ -612,11 +641,6 @@ impl AlsModel {
             )));
         }
         Ok(&self.user_factors[u * k..(u + 1) * k])
-    }
-
-    fn item_vec(&self, item: usize) -> &[f32] {
-        let k = self.factors();
-        &self.item_factors[item * k..(item + 1) * k]
     }
 
     fn check_options(&self, n: usize, opts: &RecommendOptions) -> Result<()> {
@@ -691,12 +715,11 @@ impl AlsModel {
     }
 
     fn score_all(&self, v: &[f32], out: &mut [f32]) {
-        for (o, y) in out
-            .iter_mut()
-            .zip(self.item_factors.chunks_exact(self.factors()))
-        {
-            *o = dot(y, v);
-        }
+        simd(Gemv {
+            m: &self.item_factors,
+            v,
+            out,
+        });
     }
 
     /// Top-`n` items for user index `user`: `min(n, eligible)` pairs of
@@ -767,9 +790,33 @@ impl AlsModel {
         for &u in users {
             self.user_vec(u)?;
         }
+        let lists = self.blocked_top(
+            users,
+            &self.user_factors,
+            &self.item_factors,
+            |pos, scores, buf| self.rank(scores, self.liked(Some(users[pos]), opts), n, opts, buf),
+        );
+        Ok(lists)
+    }
+
+    /// Scores rows `queries` of `query_factors` against every row of
+    /// `targets` (both `k` wide) in blocks of one matrix product each, in
+    /// parallel, and lets `select(position, scores, scratch)` pick each
+    /// query's list.
+    fn blocked_top<F>(
+        &self,
+        queries: &[u32],
+        query_factors: &[f32],
+        targets: &[f32],
+        select: F,
+    ) -> Vec<Vec<(u32, f32)>>
+    where
+        F: Fn(usize, &mut [f32], &mut Vec<(u32, f32)>) -> Vec<(u32, f32)> + Sync,
+    {
         const BLOCK: usize = 64;
-        let (k, n_items) = (self.factors(), self.n_items());
-        let mut out = vec![Vec::new(); users.len()];
+        let k = self.factors();
+        let n_targets = targets.len() / k;
+        let mut out = vec![Vec::new(); queries.len()];
         install(resolve_threads(self.config.num_threads), || {
             for_each_chunk(
                 &mut out,
@@ -778,27 +825,29 @@ impl AlsModel {
                 || {
                     (
                         vec![0f32; BLOCK * k],
-                        vec![0f32; BLOCK * n_items],
+                        vec![0f32; BLOCK * n_targets],
                         Vec::new(),
                     )
                 },
-                |(ublock, scores, buf), first, block| {
+                |(qblock, scores, buf), first, block| {
                     let m = block.len();
-                    for (r, &u) in users[first..first + m].iter().enumerate() {
-                        ublock[r * k..(r + 1) * k].copy_from_slice(
-                            &self.user_factors[u as usize * k..(u as usize + 1) * k],
-                        );
+                    for (r, &q) in queries[first..first + m].iter().enumerate() {
+                        let q = q as usize;
+                        qblock[r * k..(r + 1) * k]
+                            .copy_from_slice(&query_factors[q * k..(q + 1) * k]);
                     }
-                    gemm_abt(ublock, m, &self.item_factors, n_items, k, scores);
+                    gemm_abt(qblock, m, targets, n_targets, k, scores);
                     for (r, slot) in block.iter_mut().enumerate() {
-                        let row = &mut scores[r * n_items..(r + 1) * n_items];
-                        *slot =
-                            self.rank(row, self.liked(Some(users[first + r]), opts), n, opts, buf);
+                        *slot = select(
+                            first + r,
+                            &mut scores[r * n_targets..(r + 1) * n_targets],
+                            buf,
+                        );
                     }
                 },
             )
         });
-        Ok(out)
+        out
     }
 
     /// Solves a user vector for `items` with `weights` against the trained
@@ -836,26 +885,56 @@ impl AlsModel {
     pub fn similar_items(&self, item: u32, n: usize) -> Result<Vec<(u32, f32)>> {
         check_n(n)?;
         check_indices("item", &[item], self.n_items())?;
-        let norms = self.item_norms.get_or_init(|| {
-            self.item_factors
-                .chunks_exact(self.factors())
-                .map(|y| dot(y, y).sqrt())
-                .collect()
+        let unit = self.unit_items();
+        let k = self.factors();
+        let i = item as usize;
+        let mut scores = vec![0f32; self.n_items()];
+        simd(Gemv {
+            m: unit,
+            v: &unit[i * k..(i + 1) * k],
+            out: &mut scores,
         });
-        let q = self.item_vec(item as usize);
-        let qn = norms[item as usize];
-        let cands = (0..self.n_items() as u32).filter(|&j| j != item).map(|j| {
-            let d = qn * norms[j as usize];
-            (
-                j,
-                if d > 0.0 {
-                    dot(q, self.item_vec(j as usize)) / d
-                } else {
-                    0.0
-                },
-            )
-        });
-        Ok(top_k(cands, n, &mut Vec::new()))
+        Ok(self.rank_similar(item, &mut scores, n, &mut Vec::new()))
+    }
+
+    /// [`similar_items`](Self::similar_items) for many items at once, in
+    /// parallel blocks of one matrix product each.
+    pub fn similar_items_batch(&self, items: &[u32], n: usize) -> Result<Vec<Vec<(u32, f32)>>> {
+        check_n(n)?;
+        check_indices("items", items, self.n_items())?;
+        let unit = self.unit_items();
+        Ok(self.blocked_top(items, unit, unit, |pos, scores, buf| {
+            self.rank_similar(items[pos], scores, n, buf)
+        }))
+    }
+
+    /// Item factors scaled to unit length (zero rows stay zero), so cosine
+    /// similarity is a dot product.
+    fn unit_items(&self) -> &[f32] {
+        self.unit_item_factors.get_or_init(|| {
+            let mut unit = self.item_factors.clone();
+            for y in unit.chunks_exact_mut(self.factors()) {
+                let norm = dot(y, y).sqrt();
+                if norm > 0.0 {
+                    y.iter_mut().for_each(|v| *v /= norm);
+                }
+            }
+            unit
+        })
+    }
+
+    fn rank_similar(
+        &self,
+        item: u32,
+        scores: &mut [f32],
+        n: usize,
+        buf: &mut Vec<(u32, f32)>,
+    ) -> Vec<(u32, f32)> {
+        let opts = RecommendOptions {
+            filter_liked: false,
+            ..Default::default()
+        };
+        self.rank(scores, &[item], n, &opts, buf)
     }
 
     fn named(&self, v: Vec<(u32, f32)>) -> Vec<(String, f32)> {
@@ -1257,6 +1336,18 @@ mod tests {
         );
         assert!(got.iter().zip(&want).all(|(a, b)| (a.1 - b.1).abs() < 1e-5));
         assert!(got.iter().all(|p| p.0 != q as u32));
+        let batch = m.similar_items_batch(&[q as u32, 0, 19], 5).unwrap();
+        for (&qi, list) in [q as u32, 0, 19].iter().zip(&batch) {
+            let single = m.similar_items(qi, 5).unwrap();
+            assert_eq!(
+                list.iter().map(|p| p.0).collect::<Vec<_>>(),
+                single.iter().map(|p| p.0).collect::<Vec<_>>()
+            );
+            assert!(list
+                .iter()
+                .zip(&single)
+                .all(|(a, b)| (a.1 - b.1).abs() < 1e-5));
+        }
         let sims = m.similar_items_by_id("i3", 3).unwrap();
         assert!(sims
             .iter()

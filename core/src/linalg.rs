@@ -1,12 +1,65 @@
 //! The few dense kernels shared by ALS, scoring and search: dot products,
 //! Gram matrices and blocked products through faer, and top-k selection.
+//!
+//! `dot` keeps eight independent lane sums and adds them in a fixed order,
+//! with no fused multiply-add. That loop vectorises to one AVX2 (or two
+//! SSE/wasm-simd) registers with identical rounding, so results are
+//! bit-identical on every platform; [`simd`] runs a [`Kernel`] compiled for
+//! the best instruction set this CPU has (detected at run time, so shipped
+//! builds need no `-C target-cpu`).
 
 use std::cmp::Ordering;
 
 use faer::{linalg::matmul::matmul, Accum, MatMut, MatRef, Par};
 
-/// Dot product with several accumulators so the compiler vectorises it.
+/// A hot loop to run under [`simd`]. Implementations mark `run`
+/// `#[inline(always)]` and call only `#[inline(always)]` helpers, so the
+/// whole loop is compiled inside the SIMD-enabled function (a closure would
+/// not reliably be inlined there).
+pub trait Kernel {
+    /// What the loop returns.
+    type Output;
+    /// The loop.
+    fn run(self) -> Self::Output;
+}
+
+struct Dispatch<K>(K);
+
+impl<K: Kernel> pulp::WithSimd for Dispatch<K> {
+    type Output = K::Output;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> K::Output {
+        self.0.run()
+    }
+}
+
+/// Runs `kernel` compiled for the widest SIMD instruction set detected on
+/// this CPU (AVX2 on current x86-64; baseline elsewhere).
 #[inline]
+pub fn simd<K: Kernel>(kernel: K) -> K::Output {
+    pulp::Arch::new().dispatch(Dispatch(kernel))
+}
+
+/// [`gemv`] as a [`Kernel`].
+pub struct Gemv<'a> {
+    /// Row-major matrix with `v.len()` columns.
+    pub m: &'a [f32],
+    /// The vector.
+    pub v: &'a [f32],
+    /// One output per row.
+    pub out: &'a mut [f32],
+}
+
+impl Kernel for Gemv<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        gemv(self.m, self.v, self.out)
+    }
+}
+
+/// Dot product with eight lane accumulators (see the module docs).
+#[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
@@ -31,11 +84,62 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `y += alpha * x`.
-#[inline]
+#[inline(always)]
 pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += alpha * xi;
     }
+}
+
+/// `out[i] = m[i]·v` for the rows of a row-major matrix with `v.len()` columns.
+#[inline(always)]
+pub fn gemv(m: &[f32], v: &[f32], out: &mut [f32]) {
+    for (o, row) in out.iter_mut().zip(m.chunks_exact(v.len().max(1))) {
+        *o = dot(row, v);
+    }
+}
+
+/// Solves `A x = b` in place for a symmetric positive-definite row-major
+/// `k×k` matrix `a` of which only the lower triangle is read; `a` is
+/// overwritten by its Cholesky factor and `b` by `x`. Returns false (with
+/// `b` unspecified) when `A` is not numerically positive definite.
+///
+/// Row-oriented (Cholesky–Banachiewicz): every inner loop is a [`dot`] or
+/// [`axpy`] over contiguous row prefixes, so it vectorises in [`simd`].
+#[inline(always)]
+pub fn cholesky_solve(a: &mut [f32], b: &mut [f32]) -> bool {
+    let k = b.len();
+    for i in 0..k {
+        for j in 0..=i {
+            let (head, row_i) = a.split_at_mut(i * k);
+            let row_j: &[f32] = if j == i {
+                &row_i[..j]
+            } else {
+                &head[j * k..j * k + j]
+            };
+            let s = row_i[j] - dot(&row_i[..j], row_j);
+            if j == i {
+                if s.is_nan() || s <= 0.0 {
+                    return false;
+                }
+                row_i[i] = s.sqrt();
+            } else {
+                row_i[j] = s / head[j * k + j];
+            }
+        }
+    }
+    // L y = b
+    for i in 0..k {
+        let row = &a[i * k..i * k + i];
+        b[i] = (b[i] - dot(row, &b[..i])) / a[i * k + i];
+    }
+    // Lᵀ x = y, sweeping rows of L from the bottom.
+    for i in (0..k).rev() {
+        b[i] /= a[i * k + i];
+        let xi = b[i];
+        axpy(-xi, &a[i * k..i * k + i], &mut b[..i]);
+    }
+    true
 }
 
 /// `FᵀF` (k×k, row-major) of a row-major `rows×k` matrix. Sequential so the
@@ -71,18 +175,36 @@ fn better(a: &(u32, f32), b: &(u32, f32)) -> Ordering {
         .then(a.0.cmp(&b.0))
 }
 
-/// The `k` best `(index, score)` pairs of `candidates`, best first, using
-/// linear-time selection instead of a full sort. `buf` is reusable scratch.
+/// Above this many results, selection beats keeping a sorted list.
+const SMALL_K: usize = 64;
+
+/// The `k` best `(index, score)` pairs of `candidates`, best first (ties by
+/// lower index). Small `k` keeps a sorted list and rejects most candidates
+/// with one comparison; large `k` uses linear-time selection. `buf` is
+/// reusable scratch.
 pub fn top_k(
     candidates: impl Iterator<Item = (u32, f32)>,
     k: usize,
     buf: &mut Vec<(u32, f32)>,
 ) -> Vec<(u32, f32)> {
     buf.clear();
-    buf.extend(candidates);
-    if k == 0 || buf.is_empty() {
+    if k == 0 {
         return Vec::new();
     }
+    if k <= SMALL_K {
+        for c in candidates {
+            if buf.len() == k {
+                if better(&c, &buf[k - 1]) != Ordering::Less {
+                    continue;
+                }
+                buf.pop();
+            }
+            let at = buf.partition_point(|e| better(e, &c) == Ordering::Less);
+            buf.insert(at, c);
+        }
+        return buf.clone();
+    }
+    buf.extend(candidates);
     if buf.len() > k {
         buf.select_nth_unstable_by(k - 1, better);
         buf.truncate(k);
@@ -116,6 +238,44 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, vec![1., 2., 3., 3., 4., 7.]);
+    }
+
+    #[test]
+    fn cholesky_solves_spd_systems() {
+        // A = MᵀM + I for a fixed M; check A·x = b in f64.
+        let k = 13;
+        let m: Vec<f32> = (0..k * k)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.3)
+            .collect();
+        let mut a = vec![0f32; k * k];
+        for r in 0..k {
+            for c in 0..k {
+                a[r * k + c] = (0..k).map(|t| m[t * k + r] * m[t * k + c]).sum::<f32>()
+                    + if r == c { 1.0 } else { 0.0 };
+            }
+        }
+        let b: Vec<f32> = (0..k).map(|i| i as f32 - 4.0).collect();
+        let (mut l, mut x) = (a.clone(), b.clone());
+        // Garbage above the diagonal must be ignored.
+        for r in 0..k {
+            for c in r + 1..k {
+                l[r * k + c] = f32::NAN;
+            }
+        }
+        assert!(cholesky_solve(&mut l, &mut x));
+        for r in 0..k {
+            let ax: f64 = (0..k).map(|c| a[r * k + c] as f64 * x[c] as f64).sum();
+            assert!((ax - b[r] as f64).abs() < 1e-3, "row {r}: {ax} vs {}", b[r]);
+        }
+        let mut singular = vec![1.0, 1.0, 1.0, 1.0];
+        assert!(!cholesky_solve(&mut singular, &mut [1.0, 2.0]));
+        let mut out = vec![0f32; 2];
+        simd(Gemv {
+            m: &[1., 2., 3., 4.],
+            v: &[1., 1.],
+            out: &mut out,
+        });
+        assert_eq!(out, vec![3., 7.]);
     }
 
     #[test]

@@ -28,13 +28,37 @@ pub fn install<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     #[cfg(feature = "parallel")]
     {
         if threads > 1 {
-            if let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+            if let Some(pool) = pool(threads) {
                 return pool.install(f);
             }
         }
     }
     let _ = threads;
     f()
+}
+
+/// One pool per thread count, made on first use: pools are reused so that
+/// frequent small calls (e.g. batch recommend) do not spawn threads.
+#[cfg(feature = "parallel")]
+fn pool(threads: usize) -> Option<std::sync::Arc<rayon::ThreadPool>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = pools.get(&threads) {
+        return Some(p.clone());
+    }
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .ok()?,
+    );
+    pools.insert(threads, p.clone());
+    Some(p)
 }
 
 /// Calls `f(state, first_row, chunk)` for consecutive chunks of `rows_per_chunk`
@@ -56,7 +80,9 @@ pub fn for_each_chunk<T, S, I, F>(
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
-        if rayon::current_num_threads() > 1 {
+        // Only inside a pool made by `install`: outside one, rayon would
+        // fall back to its global pool and ignore the requested count.
+        if rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1 {
             data.par_chunks_mut(chunk)
                 .enumerate()
                 .for_each_init(&init, |s, (c, block)| f(s, c * rows_per_chunk, block));
@@ -95,5 +121,18 @@ mod tests {
             }
         }
         assert!(resolve_threads(3) >= 1);
+        // One thread means the caller's thread, never rayon's global pool.
+        let caller = std::thread::current().id();
+        let mut ids = vec![None; 64];
+        install(1, || {
+            for_each_chunk(
+                &mut ids,
+                1,
+                1,
+                || (),
+                |_, _, slot| slot[0] = Some(std::thread::current().id()),
+            )
+        });
+        assert!(ids.iter().all(|&t| t == Some(caller)));
     }
 }
