@@ -33,6 +33,8 @@ step "WASM binding (wasm-bindgen for Node + node --test)"
 
 step "cross-runtime: one model file, four runtimes, same answers"
 python tests/cross_runtime/check_python.py "$MODEL" "$EXPECTED"
-node tests/cross_runtime/check_js.js "$MODEL" "$EXPECTED"
+# Node addon and WASM module side by side against the shared JS contract
+# (tests/cross_runtime/model_contract.js; fixture from SIGHTLINE_TEST_* above)
+node --test tests/cross_runtime/
 
 printf '\n== all tests passed in %dm%02ds\n' $((SECONDS / 60)) $((SECONDS % 60))

@@ -25,11 +25,20 @@ fn to_js_err(err: sightline::Error) -> JsValue {
     js_error(err.code(), &err.to_string())
 }
 
+/// Takes a JS string id; anything else is `INVALID_INPUT` (wasm-bindgen
+/// would otherwise read a non-string as garbage memory).
+fn to_id(v: &JsValue, what: &str) -> Result<String, JsValue> {
+    v.as_string()
+        .ok_or_else(|| js_error("INVALID_INPUT", &format!("invalid input: {what} must be a string")))
+}
+
 /// Validates a JS number used as a result count and converts it to `usize`.
 ///
-/// NaN, ±∞, negatives and fractions are rejected with `INVALID_INPUT`; `0` is
-/// passed on so the core reports it. Values above `usize::MAX` saturate.
-fn to_count(n: f64) -> Result<usize, JsValue> {
+/// Non-numbers, NaN, ±∞, negatives and fractions are rejected with
+/// `INVALID_INPUT`; `0` is passed on so the core reports it. Values above
+/// `usize::MAX` saturate.
+fn to_count(n: &JsValue) -> Result<usize, JsValue> {
+    let n = n.as_f64().unwrap_or(f64::NAN);
     if n.is_finite() && n >= 0.0 && n.fract() == 0.0 {
         // `as` saturates above usize::MAX; n is a non-negative integer here.
         Ok(n as usize)
@@ -107,13 +116,14 @@ impl Model {
     #[wasm_bindgen(js_name = recommend)]
     pub fn recommend(
         &self,
-        #[wasm_bindgen(js_name = userId)] user_id: &str,
-        n: f64,
+        #[wasm_bindgen(js_name = userId, unchecked_param_type = "string")] user_id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] n: JsValue,
     ) -> Result<ScoredItemArray, JsValue> {
-        let n = to_count(n)?;
+        let user_id = to_id(&user_id, "userId")?;
+        let n = to_count(&n)?;
         let pairs = self
             .inner
-            .recommend_by_id(user_id, n, &RecommendOptions::default())
+            .recommend_by_id(&user_id, n, &RecommendOptions::default())
             .map_err(to_js_err)?;
         Ok(to_scored(pairs)?.unchecked_into())
     }
@@ -127,13 +137,14 @@ impl Model {
     #[wasm_bindgen(js_name = similarItems)]
     pub fn similar_items(
         &self,
-        #[wasm_bindgen(js_name = itemId)] item_id: &str,
-        n: f64,
+        #[wasm_bindgen(js_name = itemId, unchecked_param_type = "string")] item_id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] n: JsValue,
     ) -> Result<ScoredItemArray, JsValue> {
-        let n = to_count(n)?;
+        let item_id = to_id(&item_id, "itemId")?;
+        let n = to_count(&n)?;
         let pairs = self
             .inner
-            .similar_items_by_id(item_id, n)
+            .similar_items_by_id(&item_id, n)
             .map_err(to_js_err)?;
         Ok(to_scored(pairs)?.unchecked_into())
     }
