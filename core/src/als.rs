@@ -176,9 +176,9 @@ pub struct RecommendOptions<'a> {
     /// The user's items, overriding the stored training row (implicit's
     /// `user_items`).
     pub liked: Option<&'a [u32]>,
-    /// A user×item matrix whose rows override the stored training rows
-    /// (batch form of `liked`, e.g. a train split).
-    pub liked_rows: Option<&'a Csr>,
+    /// Rows of items overriding the stored training rows (batch form of
+    /// `liked`).
+    pub liked_rows: Option<LikedRows<'a>>,
     /// Items never to return (implicit's `filter_items`).
     pub exclude: &'a [u32],
     /// Only rank these items (implicit's `items`).
@@ -195,6 +195,17 @@ impl Default for RecommendOptions<'_> {
             allow_only: None,
         }
     }
+}
+
+/// Where each user's items to leave out come from, as a matrix with one row
+/// per user (columns = items).
+#[derive(Debug, Clone, Copy)]
+pub enum LikedRows<'a> {
+    /// Row `u` belongs to user index `u` (e.g. a train split).
+    ByUser(&'a Csr),
+    /// Row `p` belongs to the `p`-th requested user (implicit's
+    /// `user_items[userids]`); a single `recommend` uses row 0.
+    ByPosition(&'a Csr),
 }
 
 /// A trained ALS model: factors, id maps and (optionally) the training
@@ -647,7 +658,7 @@ impl AlsModel {
         check_n(n)?;
         check_indices("exclude", opts.exclude, self.n_items())?;
         check_indices("liked", opts.liked.unwrap_or(&[]), self.n_items())?;
-        if let Some(m) = opts.liked_rows {
+        if let Some(LikedRows::ByUser(m) | LikedRows::ByPosition(m)) = opts.liked_rows {
             if m.n_cols() != self.n_items() {
                 return Err(Error::shape(format!(
                     "liked_rows has {} columns, model has {} items",
@@ -659,18 +670,25 @@ impl AlsModel {
         check_indices("allow_only", opts.allow_only.unwrap_or(&[]), self.n_items())
     }
 
-    /// The items to leave out for `user` (None = a vector without a row).
-    fn liked<'a>(&'a self, user: Option<u32>, opts: &RecommendOptions<'a>) -> &'a [u32] {
+    /// The items to leave out for `user`, the `position`-th user of the
+    /// request (`user` None = a vector without a row).
+    fn liked<'a>(
+        &'a self,
+        user: Option<u32>,
+        position: usize,
+        opts: &RecommendOptions<'a>,
+    ) -> &'a [u32] {
         if !opts.filter_liked {
             return &[];
         }
-        match (
-            opts.liked,
-            user,
-            opts.liked_rows.or(self.user_items.as_ref()),
-        ) {
+        match (opts.liked, opts.liked_rows, user) {
             (Some(l), _, _) => l,
-            (None, Some(u), Some(rows)) => rows.row(u as usize).0,
+            (None, Some(LikedRows::ByPosition(m)), _) => m.row(position).0,
+            (None, Some(LikedRows::ByUser(m)), Some(u)) => m.row(u as usize).0,
+            (None, None, Some(u)) => self
+                .user_items
+                .as_ref()
+                .map_or(&[], |m| m.row(u as usize).0),
             _ => &[],
         }
     }
@@ -736,7 +754,7 @@ impl AlsModel {
         self.score_all(v, &mut scores);
         Ok(self.rank(
             &mut scores,
-            self.liked(Some(user), opts),
+            self.liked(Some(user), 0, opts),
             n,
             opts,
             &mut Vec::new(),
@@ -766,7 +784,7 @@ impl AlsModel {
         self.score_all(user_vector, &mut scores);
         Ok(self.rank(
             &mut scores,
-            self.liked(None, opts),
+            self.liked(None, 0, opts),
             n,
             opts,
             &mut Vec::new(),
@@ -790,11 +808,28 @@ impl AlsModel {
         for &u in users {
             self.user_vec(u)?;
         }
+        if let Some(LikedRows::ByPosition(m)) = opts.liked_rows {
+            if m.n_rows() != users.len() {
+                return Err(Error::shape(format!(
+                    "{} liked rows for {} users",
+                    m.n_rows(),
+                    users.len()
+                )));
+            }
+        }
         let lists = self.blocked_top(
             users,
             &self.user_factors,
             &self.item_factors,
-            |pos, scores, buf| self.rank(scores, self.liked(Some(users[pos]), opts), n, opts, buf),
+            |pos, scores, buf| {
+                self.rank(
+                    scores,
+                    self.liked(Some(users[pos]), pos, opts),
+                    n,
+                    opts,
+                    buf,
+                )
+            },
         );
         Ok(lists)
     }
@@ -1293,6 +1328,38 @@ mod tests {
                 assert!((a.1 - b.1).abs() < 1e-4);
             }
         }
+        // Rows by position (implicit's user_items[userids]) and by user agree.
+        let ui = m.user_items().unwrap();
+        let picked = [u, 0, u];
+        let (mut r, mut c) = (Vec::new(), Vec::new());
+        for (p, &pu) in picked.iter().enumerate() {
+            for &i in ui.row(pu as usize).0 {
+                r.push(p as u32);
+                c.push(i);
+            }
+        }
+        let by_pos = Csr::from_triplets(3, m.n_items(), &r, &c, &vec![1.0; r.len()]).unwrap();
+        let o = RecommendOptions {
+            liked_rows: Some(LikedRows::ByPosition(&by_pos)),
+            ..Default::default()
+        };
+        let got = m.recommend_batch(&picked, 4, &o).unwrap();
+        let want = m
+            .recommend_batch(&picked, 4, &RecommendOptions::default())
+            .unwrap();
+        assert_eq!(got, want);
+        assert_eq!(
+            m.recommend(u, 4, &o)
+                .unwrap()
+                .iter()
+                .map(|p| p.0)
+                .collect::<Vec<_>>(),
+            want[0].iter().map(|p| p.0).collect::<Vec<_>>()
+        );
+        assert!(matches!(
+            m.recommend_batch(&[u], 4, &o),
+            Err(Error::ShapeMismatch(_))
+        ));
         // Vector recommend with a fold-in of the user's own row ranks like the user.
         let (cols, ws) = m.user_items().unwrap().row(u as usize);
         let v = m.fold_in(cols, ws).unwrap();

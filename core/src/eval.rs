@@ -54,7 +54,7 @@ use crate::error::{Error, Result};
 
 /// A uniform integer in `0..n` (`n > 0`) from 64-bit draws, by Lemire's
 /// multiply-and-reject method: unbiased and identical on every platform.
-fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
+pub(crate) fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
     debug_assert!(n > 0);
     let mut m = u128::from(rng.next_u64()) * u128::from(n);
     if (m as u64) < n {
@@ -451,7 +451,7 @@ impl Recommender for crate::als::AlsModel {
         train: &Interactions,
     ) -> Result<Vec<Vec<u32>>> {
         let opts = crate::als::RecommendOptions {
-            liked_rows: Some(train.matrix()),
+            liked_rows: Some(crate::als::LikedRows::ByUser(train.matrix())),
             ..Default::default()
         };
         let lists = self.recommend_batch(users, n, &opts)?;

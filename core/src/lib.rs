@@ -29,5 +29,6 @@ pub mod ids;
 pub mod linalg;
 pub mod parallel;
 pub mod store;
+pub mod tune;
 
 pub use error::{Error, IdKind, Result};

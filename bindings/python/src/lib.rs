@@ -12,9 +12,11 @@ use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use sightline::als::{AlsConfig, AlsModel, Progress, RecommendOptions, Solver};
+use sightline::als::{AlsConfig, AlsModel, LikedRows, Progress, RecommendOptions, Solver};
 use sightline::data::{Csr, Interactions};
+use sightline::eval::{metrics_from_lists, ranking_metrics_at_k, RankingMetrics};
 use sightline::ids::IdMap;
+use sightline::tune::{tune_als, Metric, ParamSpace, Search, Trial};
 use sightline::Error;
 
 type Recs = Vec<(u32, f32)>;
@@ -142,6 +144,9 @@ struct Params {
     seed: u64,
     num_threads: i64,
     calculate_training_loss: bool,
+    unobserved_weight: f32,
+    regularization_exponent: f32,
+    init_std: f32,
 }
 
 impl Params {
@@ -162,9 +167,47 @@ impl Params {
             num_threads: config_usize(py, self.num_threads, "num_threads")?,
             calculate_training_loss: self.calculate_training_loss,
             store_interactions: true,
-            ..AlsConfig::default()
+            unobserved_weight: self.unobserved_weight,
+            regularization_exponent: self.regularization_exponent,
+            init_std: self.init_std,
         })
     }
+}
+
+/// The keyword arguments of `sightline.ALS` for a config (with `seed` for
+/// `random_state`).
+fn config_params<'py>(py: Python<'py>, c: &AlsConfig) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("factors", c.factors)?;
+    d.set_item("regularization", shortest_f64(c.regularization))?;
+    d.set_item("alpha", shortest_f64(c.alpha))?;
+    d.set_item("unobserved_weight", shortest_f64(c.unobserved_weight))?;
+    d.set_item(
+        "regularization_exponent",
+        shortest_f64(c.regularization_exponent),
+    )?;
+    d.set_item("init_std", shortest_f64(c.init_std))?;
+    d.set_item("iterations", c.iterations)?;
+    d.set_item("use_cg", matches!(c.solver, Solver::Cg { .. }))?;
+    d.set_item("seed", c.seed)?;
+    d.set_item("num_threads", c.num_threads)?;
+    d.set_item("calculate_training_loss", c.calculate_training_loss)?;
+    Ok(d)
+}
+
+/// `RankingMetrics` as a dict (`precision`, `recall`, `ndcg`, `map`,
+/// `hit_rate`, `coverage`, `users`, `k`).
+fn metrics_dict<'py>(py: Python<'py>, m: &RankingMetrics) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("precision", m.precision)?;
+    d.set_item("recall", m.recall)?;
+    d.set_item("ndcg", m.ndcg)?;
+    d.set_item("map", m.map)?;
+    d.set_item("hit_rate", m.hit_rate)?;
+    d.set_item("coverage", m.coverage)?;
+    d.set_item("users", m.users)?;
+    d.set_item("k", m.k)?;
+    Ok(d)
 }
 
 /// The `f64` with the shortest decimal form of an `f32` (0.01f32 -> 0.01, not
@@ -355,6 +398,289 @@ fn check_params(py: Python<'_>, params: Params) -> PyResult<()> {
     params.to_config(py)?.validate().map_err(|e| py_err(py, e))
 }
 
+// ------------------------------------------------------------ evaluation --
+
+/// A users×items `Interactions` with default ids from CSR numpy arrays.
+fn interactions(
+    py: Python<'_>,
+    shape: (i64, i64),
+    indptr: &PyReadonlyArray1<'_, i64>,
+    indices: &PyReadonlyArray1<'_, i64>,
+    data: &PyReadonlyArray1<'_, f32>,
+) -> PyResult<Interactions> {
+    let n_rows = to_usize(py, shape.0, "number of rows")?;
+    let n_cols = to_usize(py, shape.1, "number of columns")?;
+    let rows = Rows::new(py, indptr, indices, Some(data))?;
+    if rows.len() != n_rows {
+        return Err(py_err(
+            py,
+            Error::ShapeMismatch(format!(
+                "indptr has {} rows, shape says {n_rows}",
+                rows.len()
+            )),
+        ));
+    }
+    Csr::from_parts(n_rows, n_cols, rows.indptr, rows.indices, rows.data)
+        .and_then(|m| Interactions::from_csr(m, None, None))
+        .map_err(|e| py_err(py, e))
+}
+
+/// Ranking metrics at `k` of a fitted model: users with test items are
+/// ranked, leaving out their train items (core `ranking_metrics_at_k`).
+#[pyfunction]
+#[pyo3(signature = (model, shape, train_indptr, train_indices, train_data, test_indptr, test_indices, test_data, k))]
+#[allow(clippy::too_many_arguments)]
+fn ranking_metrics<'py>(
+    py: Python<'py>,
+    model: &Model,
+    shape: (i64, i64),
+    train_indptr: PyReadonlyArray1<'py, i64>,
+    train_indices: PyReadonlyArray1<'py, i64>,
+    train_data: PyReadonlyArray1<'py, f32>,
+    test_indptr: PyReadonlyArray1<'py, i64>,
+    test_indices: PyReadonlyArray1<'py, i64>,
+    test_data: PyReadonlyArray1<'py, f32>,
+    k: i64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let train = interactions(py, shape, &train_indptr, &train_indices, &train_data)?;
+    let test = interactions(py, shape, &test_indptr, &test_indices, &test_data)?;
+    let k = to_usize(py, k, "K")?;
+    if (model.inner.n_users(), model.inner.n_items()) != (train.n_users(), train.n_items()) {
+        return Err(py_err(
+            py,
+            Error::ShapeMismatch(format!(
+                "model has {}x{} users x items, train_user_items is {}x{}",
+                model.inner.n_users(),
+                model.inner.n_items(),
+                train.n_users(),
+                train.n_items()
+            )),
+        ));
+    }
+    let inner = &model.inner;
+    let m = py
+        .detach(|| ranking_metrics_at_k(inner, &train, &test, k))
+        .map_err(|e| py_err(py, e))?;
+    metrics_dict(py, &m)
+}
+
+/// Ranking metrics at `k` from explicit lists: row `u` of `recs` (a 2-D
+/// int64 array; negative entries are padding and dropped) against row `u` of
+/// the truth CSR pattern (core `metrics_from_lists`).
+#[pyfunction]
+fn lists_metrics<'py>(
+    py: Python<'py>,
+    recs: numpy::PyReadonlyArray2<'py, i64>,
+    truth_indptr: PyReadonlyArray1<'py, i64>,
+    truth_indices: PyReadonlyArray1<'py, i64>,
+    k: i64,
+    n_items: i64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let k = to_usize(py, k, "K")?;
+    let n_items = to_usize(py, n_items, "number of items")?;
+    let truth = Rows::new(py, &truth_indptr, &truth_indices, None)?;
+    let lists: Vec<Vec<u32>> = recs
+        .as_array()
+        .rows()
+        .into_iter()
+        .map(|row| {
+            row.iter()
+                .filter(|&&v| v >= 0)
+                .map(|&v| to_index(py, v, "recommended item"))
+                .collect()
+        })
+        .collect::<PyResult<_>>()?;
+    let sets: Vec<&[u32]> = (0..truth.len()).map(|r| truth.indices(r)).collect();
+    let m = metrics_from_lists(&lists, &sets, k, n_items).map_err(|e| py_err(py, e))?;
+    metrics_dict(py, &m)
+}
+
+// ------------------------------------------------------------------ tune --
+
+/// A `ParamSpace` from a dict of lists; missing keys are fixed at `base`.
+/// `None` is the core's default space with `init_std` and `iterations`
+/// fixed at `base`.
+fn param_space(
+    py: Python<'_>,
+    grid: Option<&Bound<'_, PyDict>>,
+    base: &AlsConfig,
+) -> PyResult<ParamSpace> {
+    let Some(grid) = grid else {
+        return Ok(ParamSpace {
+            init_std: vec![base.init_std],
+            iterations: vec![base.iterations],
+            ..ParamSpace::default()
+        });
+    };
+    let mut space = ParamSpace::fixed(base);
+    let counts = |py: Python<'_>, v: &Bound<'_, PyAny>, field: &str| -> PyResult<Vec<usize>> {
+        v.extract::<Vec<i64>>()?
+            .into_iter()
+            .map(|x| config_usize(py, x, &format!("param_grid.{field}")))
+            .collect()
+    };
+    for (key, value) in grid.iter() {
+        let key: String = key.extract()?;
+        match key.as_str() {
+            "factors" => space.factors = counts(py, &value, "factors")?,
+            "iterations" => space.iterations = counts(py, &value, "iterations")?,
+            "regularization" => space.regularization = value.extract()?,
+            "alpha" => space.alpha = value.extract()?,
+            "unobserved_weight" => space.unobserved_weight = value.extract()?,
+            "regularization_exponent" => space.regularization_exponent = value.extract()?,
+            "init_std" => space.init_std = value.extract()?,
+            _ => {
+                return Err(py_err(
+                    py,
+                    Error::Config {
+                        field: format!("param_grid.{key}"),
+                        message: "not a searchable parameter; expected factors, regularization, \
+                                  alpha, unobserved_weight, regularization_exponent, init_std \
+                                  or iterations"
+                            .into(),
+                    },
+                ))
+            }
+        }
+    }
+    Ok(space)
+}
+
+/// The core's default search space as a dict of lists.
+#[pyfunction]
+fn default_param_space(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let s = ParamSpace::default();
+    let d = PyDict::new(py);
+    let floats = |v: &[f32]| v.iter().map(|&x| shortest_f64(x)).collect::<Vec<f64>>();
+    d.set_item("factors", &s.factors)?;
+    d.set_item("regularization", floats(&s.regularization))?;
+    d.set_item("alpha", floats(&s.alpha))?;
+    d.set_item("unobserved_weight", floats(&s.unobserved_weight))?;
+    d.set_item(
+        "regularization_exponent",
+        floats(&s.regularization_exponent),
+    )?;
+    d.set_item("init_std", floats(&s.init_std))?;
+    d.set_item("iterations", &s.iterations)?;
+    Ok(d)
+}
+
+/// One trial as a dict: the searched parameters, the metrics, `seconds`.
+fn trial_dict<'py>(py: Python<'py>, t: &Trial) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let c = &t.config;
+    d.set_item("factors", c.factors)?;
+    d.set_item("regularization", shortest_f64(c.regularization))?;
+    d.set_item("alpha", shortest_f64(c.alpha))?;
+    d.set_item("unobserved_weight", shortest_f64(c.unobserved_weight))?;
+    d.set_item(
+        "regularization_exponent",
+        shortest_f64(c.regularization_exponent),
+    )?;
+    d.set_item("init_std", shortest_f64(c.init_std))?;
+    d.set_item("iterations", c.iterations)?;
+    for (key, value) in metrics_dict(py, &t.metrics)?.iter() {
+        d.set_item(key, value)?;
+    }
+    d.set_item("seconds", t.seconds)?;
+    Ok(d)
+}
+
+/// Grid or random search (core `tune_als`) with the GIL released.
+///
+/// Returns `(best_params, trials)`: the `sightline.ALS` keyword arguments
+/// of the best config (with `seed`) and one dict per trial.
+/// `progress(trial_dict)` is called after every trial with the GIL held;
+/// pending signals (Ctrl-C) are checked there too.
+#[pyfunction]
+#[pyo3(signature = (params, shape, train_indptr, train_indices, train_data, valid_indptr, valid_indices, valid_data, space, search, n_trials, search_seed, metric, k, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn tune<'py>(
+    py: Python<'py>,
+    params: Params,
+    shape: (i64, i64),
+    train_indptr: PyReadonlyArray1<'py, i64>,
+    train_indices: PyReadonlyArray1<'py, i64>,
+    train_data: PyReadonlyArray1<'py, f32>,
+    valid_indptr: PyReadonlyArray1<'py, i64>,
+    valid_indices: PyReadonlyArray1<'py, i64>,
+    valid_data: PyReadonlyArray1<'py, f32>,
+    space: Option<Bound<'py, PyDict>>,
+    search: &str,
+    n_trials: Option<i64>,
+    search_seed: u64,
+    metric: &str,
+    k: i64,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<(Bound<'py, PyDict>, Vec<Bound<'py, PyDict>>)> {
+    let base = params.to_config(py)?;
+    let metric: Metric = metric.parse().map_err(|e| py_err(py, e))?;
+    let search = match search {
+        "grid" => Search::Grid,
+        "random" => Search::Random {
+            trials: config_usize(py, n_trials.unwrap_or(20), "n_trials")?,
+            seed: search_seed,
+        },
+        other => {
+            return Err(py_err(
+                py,
+                Error::Config {
+                    field: "search".into(),
+                    message: format!("expected \"grid\" or \"random\", got {other:?}"),
+                },
+            ))
+        }
+    };
+    let space = param_space(py, space.as_ref(), &base)?;
+    let k = to_usize(py, k, "k")?;
+    let train = interactions(py, shape, &train_indptr, &train_indices, &train_data)?;
+    let valid = interactions(py, shape, &valid_indptr, &valid_indices, &valid_data)?;
+
+    let mut pending: Option<PyErr> = None;
+    let result = py.detach(|| {
+        let mut on_trial = |t: &Trial| -> bool {
+            Python::attach(|py| {
+                let step = py.check_signals().and_then(|()| match &progress {
+                    Some(f) => f.call1(py, (trial_dict(py, t)?,)).map(drop),
+                    None => Ok(()),
+                });
+                match step {
+                    Ok(()) => true,
+                    Err(e) => {
+                        pending = Some(e);
+                        false
+                    }
+                }
+            })
+        };
+        tune_als(
+            &train,
+            &valid,
+            &base,
+            &space,
+            &search,
+            metric,
+            k,
+            &mut on_trial,
+        )
+    });
+    let result = match result {
+        Ok(r) => r,
+        Err(err) => {
+            return Err(match pending {
+                Some(e) => e,
+                None => py_err(py, err),
+            })
+        }
+    };
+    let trials = result
+        .trials
+        .iter()
+        .map(|t| trial_dict(py, t))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok((config_params(py, &result.best)?, trials))
+}
+
 // ----------------------------------------------------------------- model --
 
 /// A fitted ALS model (immutable; thread-safe).
@@ -368,17 +694,7 @@ impl Model {
     /// The hyper-parameters the model was fitted with, as the keyword
     /// arguments of `sightline.ALS` (with `seed` for `random_state`).
     fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let c = self.inner.config();
-        let d = PyDict::new(py);
-        d.set_item("factors", c.factors)?;
-        d.set_item("regularization", shortest_f64(c.regularization))?;
-        d.set_item("alpha", shortest_f64(c.alpha))?;
-        d.set_item("iterations", c.iterations)?;
-        d.set_item("use_cg", matches!(c.solver, Solver::Cg { .. }))?;
-        d.set_item("seed", c.seed)?;
-        d.set_item("num_threads", c.num_threads)?;
-        d.set_item("calculate_training_loss", c.calculate_training_loss)?;
-        Ok(d)
+        config_params(py, self.inner.config())
     }
 
     #[getter]
@@ -480,19 +796,6 @@ impl Model {
             _ => None,
         };
         let rows_n_cols = to_usize(py, rows_n_cols, "number of columns")?;
-        if let Some(rows) = rows
-            .as_ref()
-            .filter(|r| !rows_by_user && r.len() != users.len())
-        {
-            return Err(py_err(
-                py,
-                Error::ShapeMismatch(format!(
-                    "{} rows of user_items for {} users",
-                    rows.len(),
-                    users.len()
-                )),
-            ));
-        }
         let model = &self.inner;
         let result = py.detach(|| match rows {
             None => model.recommend_batch(
@@ -500,33 +803,22 @@ impl Model {
                 n,
                 &options(filter_liked, None, &exclude, allow_only.as_deref()),
             ),
-            Some(rows) if rows_by_user => {
+            Some(rows) => {
                 // Only the pattern matters for filtering; weights are 1.
                 let data = vec![1.0; rows.indices.len()];
                 let matrix =
                     Csr::from_parts(rows.len(), rows_n_cols, rows.indptr, rows.indices, data)?;
+                let liked_rows = if rows_by_user {
+                    LikedRows::ByUser(&matrix)
+                } else {
+                    LikedRows::ByPosition(&matrix)
+                };
                 let opts = RecommendOptions {
-                    liked_rows: Some(&matrix),
+                    liked_rows: Some(liked_rows),
                     ..options(filter_liked, None, &exclude, allow_only.as_deref())
                 };
                 model.recommend_batch(&users, n, &opts)
             }
-            Some(rows) => users
-                .iter()
-                .enumerate()
-                .map(|(k, &u)| {
-                    model.recommend(
-                        u,
-                        n,
-                        &options(
-                            filter_liked,
-                            Some(rows.indices(k)),
-                            &exclude,
-                            allow_only.as_deref(),
-                        ),
-                    )
-                })
-                .collect(),
         });
         let recs = result.map_err(|e| py_err(py, e))?;
         recs_2d(py, recs, n.min(model.n_items()))
@@ -613,8 +905,7 @@ impl Model {
         let items = to_indices(py, &items, "itemid")?;
         let n = to_usize(py, n, "N")?;
         let model = &self.inner;
-        let result: sightline::Result<Vec<Recs>> =
-            py.detach(|| items.iter().map(|&i| model.similar_items(i, n)).collect());
+        let result = py.detach(|| model.similar_items_batch(&items, n));
         let recs = result.map_err(|e| py_err(py, e))?;
         recs_2d(py, recs, n.min(model.n_items().saturating_sub(1)))
     }
@@ -684,6 +975,10 @@ fn _sightline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(check_params, m)?)?;
+    m.add_function(wrap_pyfunction!(ranking_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(lists_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(default_param_space, m)?)?;
+    m.add_function(wrap_pyfunction!(tune, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

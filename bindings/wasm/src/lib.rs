@@ -28,8 +28,12 @@ fn to_js_err(err: sightline::Error) -> JsValue {
 /// Takes a JS string id; anything else is `INVALID_INPUT` (wasm-bindgen
 /// would otherwise read a non-string as garbage memory).
 fn to_id(v: &JsValue, what: &str) -> Result<String, JsValue> {
-    v.as_string()
-        .ok_or_else(|| js_error("INVALID_INPUT", &format!("invalid input: {what} must be a string")))
+    v.as_string().ok_or_else(|| {
+        js_error(
+            "INVALID_INPUT",
+            &format!("invalid input: {what} must be a string"),
+        )
+    })
 }
 
 /// Validates a JS number used as a result count and converts it to `usize`.

@@ -47,6 +47,9 @@ __version__: str = _sightline.__version__
 
 __all__ = [
     "ALS",
+    "tune_als",
+    "ranking_metrics_at_k",
+    "default_param_grid",
     "SightlineError",
     "InvalidInputError",
     "ShapeMismatchError",
@@ -143,12 +146,21 @@ class ALS:
     Parameters mirror ``implicit.als.AlternatingLeastSquares``:
 
     factors: latent dimension. regularization: L2 penalty. alpha: confidence
-    scale (``c = 1 + alpha * weight``). iterations: full alternations.
+    scale (``c = unobserved_weight + alpha * weight``). iterations: full
+    alternations.
     use_cg: conjugate-gradient solver (3 steps) if True, exact Cholesky solve
     if False. random_state: seed (None = random, or an int, numpy RandomState
     or Generator); the same seed gives identical factors. num_threads: 0 = all
     cores (the environment variable ``SIGHTLINE_NUM_THREADS`` caps it).
     calculate_training_loss: report the loss in the progress output.
+
+    Beyond implicit (Rendle et al., "Revisiting the Performance of iALS on
+    Item Recommendation Benchmarks", RecSys 2022): unobserved_weight: the
+    confidence ``α₀`` of every unobserved (user, item) pair (1 = Hu et al.).
+    regularization_exponent: ``ν``; a user or item row with ``n`` observed
+    entries gets the penalty ``regularization * (n + α₀ * n_other) ** ν``
+    (0 = plain ``regularization``). init_std: scale of the random initial
+    factors (standard deviation ``init_std / sqrt(factors)``).
 
     Invalid hyper-parameters raise ``ConfigError`` here and in ``fit``.
     """
@@ -163,6 +175,9 @@ class ALS:
         random_state: Any = None,
         num_threads: int = 0,
         calculate_training_loss: bool = False,
+        unobserved_weight: float = 1.0,
+        regularization_exponent: float = 0.0,
+        init_std: float = 0.1,
     ) -> None:
         self.factors = factors
         self.regularization = regularization
@@ -172,6 +187,9 @@ class ALS:
         self.random_state = random_state
         self.num_threads = num_threads
         self.calculate_training_loss = calculate_training_loss
+        self.unobserved_weight = unobserved_weight
+        self.regularization_exponent = regularization_exponent
+        self.init_std = init_std
         self._model: Optional[_sightline._Model] = None
         self._factor_cache: Dict[str, np.ndarray] = {}
         _sightline.check_params(self._params(0))
@@ -189,6 +207,9 @@ class ALS:
             "random_state": self.random_state,
             "num_threads": self.num_threads,
             "calculate_training_loss": self.calculate_training_loss,
+            "unobserved_weight": self.unobserved_weight,
+            "regularization_exponent": self.regularization_exponent,
+            "init_std": self.init_std,
         }
 
     def _params(self, seed: int) -> Dict[str, Any]:
@@ -391,7 +412,8 @@ class ALS:
         if rows is not None:
             rows_indptr, rows_indices, _ = _csr_parts(rows)
         return model.recommend_batch(
-            users, n, filter_already_liked_items, exclude, allow, rows_indptr, rows_indices
+            users, n, filter_already_liked_items, exclude, allow, rows_indptr, rows_indices,
+            model.n_items,
         )
 
     def recalculate_user(self, userid: int, user_items: Any) -> np.ndarray:
@@ -476,3 +498,193 @@ class ALS:
         self.__init__(**state["params"])  # type: ignore[misc]
         if state["model"] is not None:
             self._set_model(_sightline._Model.from_bytes(state["model"]))
+
+
+# -------------------------------------------------------- evaluation, tuning --
+
+_SEARCHABLE = (
+    "factors", "regularization", "alpha", "unobserved_weight",
+    "regularization_exponent", "init_std", "iterations",
+)
+_METRIC_KEYS = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage", "users")
+
+
+def _pair(train: Any, other: Any, other_name: str) -> Tuple[Any, Any]:
+    train = _csr(train, "train_user_items")
+    other = _csr(other, other_name)
+    if other.shape != train.shape:
+        raise ShapeMismatchError(
+            f"train_user_items is {train.shape[0]}x{train.shape[1]} but "
+            f"{other_name} is {other.shape[0]}x{other.shape[1]}"
+        )
+    return train, other
+
+
+def ranking_metrics_at_k(
+    model: Any,
+    train_user_items: Any,
+    test_user_items: Any,
+    K: int = 10,
+    show_progress: bool = False,
+    num_threads: int = 0,
+) -> Dict[str, float]:
+    """Ranking metrics at ``K`` of a fitted model on a held-out split, like
+    ``implicit.evaluation.ranking_metrics_at_k``.
+
+    Every user with at least one stored entry in ``test_user_items`` is
+    ranked, leaving out the items of their row of ``train_user_items``; every
+    stored test entry counts as relevant. Returns a dict with ``precision``,
+    ``recall``, ``ndcg``, ``map``, ``hit_rate``, ``coverage`` (floats,
+    averaged over the evaluated users; formulas in the core's ``eval`` module
+    docs) and ``users`` (the number of evaluated users). Unlike implicit there
+    is no ``auc``.
+
+    ``model`` is a fitted ``sightline.ALS`` (evaluated natively, GIL
+    released) or any object with implicit's batch
+    ``recommend(userids, user_items, N=K, filter_already_liked_items=True)``
+    returning ``(ids, scores)`` 2-D arrays (an implicit model, a baseline);
+    negative ids are treated as padding. Both paths use the same metric code.
+    ``show_progress`` and ``num_threads`` are accepted for compatibility with
+    implicit and ignored.
+    """
+    del show_progress, num_threads
+    train, test = _pair(train_user_items, test_user_items, "test_user_items")
+    k = _index(K, "K")
+    if isinstance(model, ALS):
+        return _sightline.ranking_metrics(
+            model._fitted(), train.shape, *_csr_parts(train), *_csr_parts(test), k
+        )
+    users = np.flatnonzero(np.diff(test.indptr)).astype(_INDEX)
+    if users.size == 0:
+        raise InvalidInputError("no user has test items: nothing to evaluate")
+    ids, _ = model.recommend(users, train[users], N=k, filter_already_liked_items=True)
+    ids = np.asarray(ids)
+    if ids.ndim == 1:
+        ids = ids.reshape(len(users), -1)
+    rows = test[users]
+    indptr = np.ascontiguousarray(rows.indptr, dtype=_INDEX)
+    indices = np.ascontiguousarray(rows.indices, dtype=_INDEX)
+    return _sightline.lists_metrics(
+        np.ascontiguousarray(ids, dtype=_INDEX), indptr, indices, k, train.shape[1]
+    )
+
+
+def default_param_grid() -> Dict[str, List[Any]]:
+    """The core's default search space (``tune_als(param_grid=None)``), as a
+    dict of lists; ``init_std`` and ``iterations`` are then taken from the
+    ``tune_als`` arguments instead."""
+    return _sightline.default_param_space()
+
+
+def tune_als(
+    train_user_items: Any,
+    validation_user_items: Any,
+    param_grid: Optional[Dict[str, Any]] = None,
+    metric: str = "ndcg",
+    k: int = 10,
+    search: str = "grid",
+    n_trials: Optional[int] = None,
+    random_state: Any = 0,
+    iterations: int = 15,
+    num_threads: int = 0,
+    show_progress: bool = False,
+    callback: Optional[Callable[[Dict[str, Any]], Any]] = None,
+    **fixed: Any,
+) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+    """Grid or random search of ``sightline.ALS`` hyper-parameters.
+
+    Each candidate is trained on ``train_user_items`` and scored by
+    ``metric`` at ``k`` (``"ndcg"``, ``"precision"``, ``"recall"``,
+    ``"map"`` or ``"hit_rate"``, as in ``ranking_metrics_at_k``) on
+    ``validation_user_items`` (same shape; e.g. a per-user holdout of the
+    training data), leaving out each user's training items.
+
+    ``param_grid`` maps parameter names (``factors``, ``regularization``,
+    ``alpha``, ``unobserved_weight``, ``regularization_exponent``,
+    ``init_std``, ``iterations``) to lists of values (a scalar fixes it);
+    parameters not listed are fixed at ``iterations``, ``num_threads`` and the
+    keyword arguments ``**fixed`` of ``sightline.ALS`` (e.g. ``use_cg=False``,
+    ``alpha=2.0``), else ALS's defaults. ``None`` searches the default space
+    (``default_param_grid()``).
+
+    ``search="grid"`` runs the full product, factors varying slowest, in the
+    order listed; ``"random"`` runs ``n_trials`` (default 20, at most the grid
+    size) distinct grid points drawn with seed ``random_state``, which also
+    seeds every model's initialisation (the same for all candidates). The
+    best candidate maximises the metric; ties go to the earlier one; results
+    are deterministic for an int ``random_state``.
+
+    Returns ``(best_params, results)``: ``best_params`` is a dict such that
+    ``sightline.ALS(**best_params)`` builds the chosen model; ``results`` is
+    a list of dicts, one per trial in the order run, with the searched
+    parameters, the validation metrics (``precision``, ``recall``, ``ndcg``,
+    ``map``, ``hit_rate``, ``coverage``, ``users``, ``k``) and ``seconds``
+    (``pandas.DataFrame(results)`` makes it a table).
+
+    The GIL is released while tuning. ``callback(result)`` is called after
+    each trial; ``show_progress`` prints one line per trial (tqdm if
+    installed). Ctrl-C stops the search with ``KeyboardInterrupt``; an
+    exception raised by ``callback`` propagates. Bad names and values raise
+    ``ConfigError`` (a ``ValueError``).
+    """
+    train, valid = _pair(train_user_items, validation_user_items, "validation_user_items")
+    seed = _seed(random_state)
+    base = ALS(iterations=iterations, num_threads=num_threads, random_state=seed, **fixed)
+    grid: Optional[Dict[str, List[Any]]] = None
+    if param_grid is not None:
+        grid = {}
+        for name, values in dict(param_grid).items():
+            if name not in _SEARCHABLE:
+                err = ConfigError(
+                    f"invalid config field `param_grid.{name}`: not a searchable parameter; "
+                    f"expected one of {', '.join(_SEARCHABLE)}"
+                )
+                err.field = f"param_grid.{name}"
+                raise err
+            if np.ndim(values) == 0:
+                values = [values]
+            grid[name] = [v.item() if isinstance(v, np.generic) else v for v in values]
+    if n_trials is not None:
+        n_trials = _index(n_trials, "n_trials")
+    metric_name = str(metric)
+
+    bar = None
+    if show_progress:
+        try:
+            from tqdm.auto import tqdm  # type: ignore[import-not-found]
+
+            bar = tqdm(total=n_trials if search == "random" else None, unit="trial",
+                       desc="sightline tune")
+        except ImportError:
+            bar = None
+    count = [0]
+
+    def progress(trial: Dict[str, Any]) -> None:
+        count[0] += 1
+        if show_progress:
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix({metric_name: f"{trial.get(metric_name, float('nan')):.4f}"})
+            else:
+                shown = ", ".join(f"{p}={trial[p]}" for p in _SEARCHABLE)
+                print(
+                    f"sightline tune: trial {count[0]}: {shown} -> {metric_name}@{k}="
+                    f"{trial.get(metric_name, float('nan')):.4f} ({trial['seconds']:.2f}s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        if callback is not None:
+            callback(trial)
+
+    wants_progress = show_progress or callback is not None
+    try:
+        best, results = _sightline.tune(
+            base._params(seed), train.shape, *_csr_parts(train), *_csr_parts(valid),
+            grid, str(search), n_trials, seed, metric_name, _index(k, "k"),
+            progress if wants_progress else None,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    best["random_state"] = best.pop("seed")
+    return best, results

@@ -12,6 +12,36 @@ _Ids1 = npt.NDArray[np.int32]
 _Scores1 = npt.NDArray[np.float32]
 
 def check_params(params: Dict[str, Any]) -> None: ...
+def ranking_metrics(
+    model: _Model,
+    shape: Tuple[int, int],
+    train_indptr: _I,
+    train_indices: _I,
+    train_data: npt.NDArray[np.float32],
+    test_indptr: _I,
+    test_indices: _I,
+    test_data: npt.NDArray[np.float32],
+    k: int,
+) -> Dict[str, float]: ...
+def lists_metrics(recs: npt.NDArray[np.int64], truth_indptr: _I, truth_indices: _I, k: int, n_items: int) -> Dict[str, float]: ...
+def default_param_space() -> Dict[str, List[Any]]: ...
+def tune(
+    params: Dict[str, Any],
+    shape: Tuple[int, int],
+    train_indptr: _I,
+    train_indices: _I,
+    train_data: npt.NDArray[np.float32],
+    valid_indptr: _I,
+    valid_indices: _I,
+    valid_data: npt.NDArray[np.float32],
+    space: Optional[Dict[str, List[Any]]],
+    search: str,
+    n_trials: Optional[int],
+    search_seed: int,
+    metric: str,
+    k: int,
+    progress: Optional[Callable[[Dict[str, Any]], Any]] = None,
+) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]: ...
 def fit(
     params: Dict[str, Any],
     n_rows: int,
