@@ -25,10 +25,13 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Csr, Interactions};
+use crate::data::{Csr, CsrRef, Interactions};
 use crate::error::{Error, IdKind, Result};
 use crate::ids::IdMap;
-use crate::linalg::{axpy, cholesky_solve, dot, gemm_abt, gemv, gram, simd, top_k, Gemv, Kernel};
+use crate::linalg::{
+    axpy, cholesky_solve, dot, dots, gemm_abt, gemv, gram, prefetch, simd, top_k, top_k_scores,
+    Gemv, Kernel,
+};
 use crate::parallel::{for_each_chunk, install, resolve_threads};
 use crate::store::{ModelFile, TensorData};
 
@@ -246,6 +249,10 @@ impl RowScratch {
     }
 }
 
+/// How many entries ahead the row solvers prefetch factor rows: gathering
+/// them is the main memory cost (16 measured best on 200k×20k, k = 64).
+const PREFETCH_AHEAD: usize = 16;
+
 /// One row's least-squares problem: the other side's factors (`n×k`,
 /// row-major), the row's columns and weights.
 struct Row<'a> {
@@ -293,6 +300,32 @@ impl Row<'_> {
         &self.other[j..j + self.k]
     }
 
+    /// `out += f(y·v, w)·y` over the row's entries in order; the dot
+    /// products go four at a time (see [`crate::linalg::dots`]), which gives
+    /// the same bits as one at a time.
+    #[inline(always)]
+    fn accumulate(&self, v: &[f32], out: &mut [f32], f: impl Fn(f32, f32) -> f32) {
+        const AHEAD: usize = PREFETCH_AHEAD;
+        let mut cols = self.cols.chunks_exact(4);
+        let mut ws = self.weights.chunks_exact(4);
+        let mut at = 0;
+        for (c, w) in (&mut cols).zip(&mut ws) {
+            for &j in self.cols.get(at + AHEAD..at + AHEAD + 4).unwrap_or(&[]) {
+                prefetch(self.y(j));
+            }
+            at += 4;
+            let ys = [self.y(c[0]), self.y(c[1]), self.y(c[2]), self.y(c[3])];
+            let d = dots(ys, v);
+            for i in 0..4 {
+                axpy(f(d[i], w[i]), ys[i], out);
+            }
+        }
+        for (&j, &w) in cols.remainder().iter().zip(ws.remainder()) {
+            let y = self.y(j);
+            axpy(f(dot(y, v), w), y, out);
+        }
+    }
+
     /// Conjugate-gradient steps on `A x = b`, warm-started from `x`.
     /// Always inlined: it must be compiled inside the caller's [`simd`] context.
     #[inline(always)]
@@ -307,11 +340,8 @@ impl Row<'_> {
         for (ri, xi) in r.iter_mut().zip(x.iter()) {
             *ri = -*ri - self.reg * xi;
         }
-        for (&j, &w) in self.cols.iter().zip(self.weights) {
-            let c = self.alpha * w;
-            let y = self.y(j);
-            axpy((self.alpha0 + c) - c * dot(y, x), y, r);
-        }
+        let (alpha, alpha0) = (self.alpha, self.alpha0);
+        self.accumulate(x, r, |d, w| (alpha0 + alpha * w) - alpha * w * d);
         p.copy_from_slice(r);
         let mut rs_old = dot(r, r);
         if rs_old < 1e-20 {
@@ -320,10 +350,7 @@ impl Row<'_> {
         for _ in 0..steps {
             gemv(gram, p, ap);
             axpy(self.reg, p, ap);
-            for (&j, &w) in self.cols.iter().zip(self.weights) {
-                let y = self.y(j);
-                axpy(self.alpha * w * dot(y, p), y, ap);
-            }
+            self.accumulate(p, ap, |d, w| alpha * w * d);
             let step = rs_old / dot(p, ap);
             axpy(step, p, x);
             axpy(-step, ap, r);
@@ -350,15 +377,19 @@ impl Row<'_> {
         }
         s.r.fill(0.0);
         // A += Σ alpha·w·yyᵀ as one product GᵀG of the stacked rows √(alpha·w)·y
-        // (lower triangle only: that is all Cholesky reads).
+        // (one triangle only: that is all Cholesky reads).
         let n = self.cols.len();
         s.gathered.resize(n * k, 0.0);
-        for ((&j, &w), g) in self
+        for (t, ((&j, &w), g)) in self
             .cols
             .iter()
             .zip(self.weights)
             .zip(s.gathered.chunks_exact_mut(k))
+            .enumerate()
         {
+            if let Some(&ahead) = self.cols.get(t + PREFETCH_AHEAD) {
+                prefetch(self.y(ahead));
+            }
             let c = self.alpha * w;
             let y = self.y(j);
             let root = c.sqrt();
@@ -369,8 +400,10 @@ impl Row<'_> {
         }
         if n > 0 {
             let g = MatRef::from_row_major_slice(&s.gathered[..n * k], n, k);
+            // Column-major view: its lower triangle is the row-major upper
+            // triangle, the one `cholesky_solve` reads.
             triangular::matmul(
-                MatMut::from_row_major_slice_mut(&mut s.a, k, k),
+                MatMut::from_column_major_slice_mut(&mut s.a, k, k),
                 BlockStructure::TriangularLower,
                 Accum::Add,
                 g.transpose(),
@@ -400,7 +433,7 @@ fn scaled_gram(f: &[f32], rows: usize, config: &AlsConfig) -> Vec<f32> {
 struct SolveRows<'a> {
     config: &'a AlsConfig,
     other: &'a [f32],
-    matrix: &'a Csr,
+    matrix: CsrRef<'a>,
     gram: &'a [f32],
     first: usize,
     block: &'a mut [f32],
@@ -424,7 +457,7 @@ impl Kernel for SolveRows<'_> {
 }
 
 /// Recomputes every row of `target` (rows of `matrix`) against `other`.
-fn solve_side(target: &mut [f32], other: &[f32], matrix: &Csr, config: &AlsConfig) {
+fn solve_side(target: &mut [f32], other: &[f32], matrix: CsrRef<'_>, config: &AlsConfig) {
     let k = config.factors;
     let g = &scaled_gram(other, matrix.n_cols(), config);
     // Small chunks let rayon balance heavy and light users.
@@ -449,7 +482,13 @@ fn solve_side(target: &mut [f32], other: &[f32], matrix: &Csr, config: &AlsConfi
 
 /// The weighted squared error plus regularisation, normalised by the total
 /// confidence mass `α₀·n_users·n_items + Σ alpha·w` (comparable across sizes).
-fn training_loss(x: &[f32], y: &[f32], matrix: &Csr, ciu: &Csr, config: &AlsConfig) -> f32 {
+fn training_loss(
+    x: &[f32],
+    y: &[f32],
+    matrix: CsrRef<'_>,
+    ciu: CsrRef<'_>,
+    config: &AlsConfig,
+) -> f32 {
     let k = config.factors;
     let a0 = config.unobserved_weight as f64;
     let g = scaled_gram(y, matrix.n_cols(), config);
@@ -533,9 +572,36 @@ impl AlsModel {
         data: &Interactions,
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<Self> {
+        Self::fit_csr(
+            config,
+            data.matrix().view(),
+            data.users().clone(),
+            data.items().clone(),
+            progress,
+        )
+    }
+
+    /// Trains on a borrowed user×item matrix (e.g. a caller's numpy
+    /// buffers, never copied during training) with its id maps.
+    pub fn fit_csr(
+        config: &AlsConfig,
+        matrix: CsrRef<'_>,
+        users: IdMap,
+        items: IdMap,
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<Self> {
         config.validate()?;
-        let cui = data.matrix().without_zeros();
-        let cui = cui.as_ref();
+        if users.len() != matrix.n_rows() || items.len() != matrix.n_cols() {
+            return Err(Error::shape(format!(
+                "{} user ids and {} item ids for a {}x{} matrix",
+                users.len(),
+                items.len(),
+                matrix.n_rows(),
+                matrix.n_cols()
+            )));
+        }
+        let nonzero = matrix.without_zeros();
+        let cui = nonzero.as_ref().map_or(matrix, Csr::view);
         if cui.nnz() == 0 {
             return Err(Error::invalid("no interactions: cannot fit on empty data"));
         }
@@ -549,10 +615,10 @@ impl AlsModel {
         for it in 1..=config.iterations {
             let loss = install(threads, || {
                 solve_side(&mut x, &y, cui, config);
-                solve_side(&mut y, &x, &ciu, config);
+                solve_side(&mut y, &x, ciu.view(), config);
                 config
                     .calculate_training_loss
-                    .then(|| training_loss(&x, &y, cui, &ciu, config))
+                    .then(|| training_loss(&x, &y, cui, ciu.view(), config))
             });
             let p = Progress {
                 iteration: it,
@@ -564,11 +630,14 @@ impl AlsModel {
                 return Err(Error::Interrupted);
             }
         }
-        let user_items = config.store_interactions.then(|| cui.clone());
+        // The transpose goes before the stored copy is made: peak memory is
+        // one matrix-sized buffer beside the caller's.
+        drop(ciu);
+        let user_items = config.store_interactions.then(|| cui.to_owned());
         Ok(Self::assemble(
             config.clone(),
-            data.users().clone(),
-            data.items().clone(),
+            users,
+            items,
             x,
             y,
             user_items,
@@ -720,15 +789,7 @@ impl AlsModel {
                     buf,
                 )
             }
-            None => top_k(
-                scores
-                    .iter()
-                    .enumerate()
-                    .filter(|c| *c.1 != f32::NEG_INFINITY)
-                    .map(|(i, &s)| (i as u32, s)),
-                n,
-                buf,
-            ),
+            None => top_k_scores(scores, n, buf),
         }
     }
 

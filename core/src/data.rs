@@ -220,40 +220,7 @@ impl Csr {
         indices: Vec<u32>,
         data: Vec<f32>,
     ) -> Result<Self> {
-        if indptr.len() != n_rows + 1 {
-            return Err(Error::shape(format!(
-                "indptr has length {}, expected n_rows + 1 = {}",
-                indptr.len(),
-                n_rows + 1
-            )));
-        }
-        if indices.len() != data.len() {
-            return Err(Error::shape(format!(
-                "indices ({}) and data ({}) differ in length",
-                indices.len(),
-                data.len()
-            )));
-        }
-        if indptr[0] != 0
-            || indptr[n_rows] != indices.len()
-            || indptr.windows(2).any(|w| w[0] > w[1])
-        {
-            return Err(Error::invalid(
-                "indptr must start at 0, be non-decreasing and end at nnz",
-            ));
-        }
-        if let Some(&c) = indices.iter().find(|&&c| c as usize >= n_cols) {
-            return Err(Error::invalid(format!(
-                "column index {c} out of range for {n_cols} columns"
-            )));
-        }
-        data.iter().try_for_each(|&w| check_weight(w))?;
-        let canonical = (0..n_rows).all(|r| {
-            indices[indptr[r]..indptr[r + 1]]
-                .windows(2)
-                .all(|w| w[0] < w[1])
-        });
-        if canonical {
+        if check_parts(n_rows, n_cols, &indptr, &indices, &data)? {
             return Ok(Csr {
                 n_rows,
                 n_cols,
@@ -366,6 +333,147 @@ impl Csr {
 
     /// Column indices and weights of row `r` (empty when out of range).
     pub fn row(&self, r: usize) -> (&[u32], &[f32]) {
+        self.view().row(r)
+    }
+
+    /// The transpose (item×user when `self` is user×item).
+    pub fn transpose(&self) -> Csr {
+        self.view().transpose()
+    }
+
+    /// The matrix without explicitly stored zeros (which mean "no
+    /// preference", not "a weak one"); borrows when there are none.
+    pub fn without_zeros(&self) -> std::borrow::Cow<'_, Csr> {
+        match self.view().without_zeros() {
+            Some(m) => std::borrow::Cow::Owned(m),
+            None => std::borrow::Cow::Borrowed(self),
+        }
+    }
+
+    /// A borrowed view of this matrix.
+    pub fn view(&self) -> CsrRef<'_> {
+        CsrRef {
+            n_rows: self.n_rows,
+            n_cols: self.n_cols,
+            indptr: &self.indptr,
+            indices: &self.indices,
+            data: &self.data,
+        }
+    }
+
+    /// Same matrix with `n_rows`/`n_cols` grown to at least the given sizes
+    /// (new rows are empty).
+    pub fn resized(mut self, n_rows: usize, n_cols: usize) -> Result<Csr> {
+        if n_rows < self.n_rows || n_cols < self.n_cols {
+            return Err(Error::shape("a CSR matrix can only grow"));
+        }
+        let nnz = self.nnz();
+        self.indptr.resize(n_rows + 1, nnz);
+        self.n_rows = n_rows;
+        self.n_cols = n_cols;
+        Ok(self)
+    }
+}
+
+/// Validates raw CSR arrays; `Ok(true)` when every row's columns are
+/// already sorted and unique (canonical), `Ok(false)` when they need sorting.
+fn check_parts(
+    n_rows: usize,
+    n_cols: usize,
+    indptr: &[usize],
+    indices: &[u32],
+    data: &[f32],
+) -> Result<bool> {
+    if indptr.len() != n_rows + 1 {
+        return Err(Error::shape(format!(
+            "indptr has length {}, expected n_rows + 1 = {}",
+            indptr.len(),
+            n_rows + 1
+        )));
+    }
+    if indices.len() != data.len() {
+        return Err(Error::shape(format!(
+            "indices ({}) and data ({}) differ in length",
+            indices.len(),
+            data.len()
+        )));
+    }
+    if indptr[0] != 0 || indptr[n_rows] != indices.len() || indptr.windows(2).any(|w| w[0] > w[1]) {
+        return Err(Error::invalid(
+            "indptr must start at 0, be non-decreasing and end at nnz",
+        ));
+    }
+    if let Some(&c) = indices.iter().find(|&&c| c as usize >= n_cols) {
+        return Err(Error::invalid(format!(
+            "column index {c} out of range for {n_cols} columns"
+        )));
+    }
+    data.iter().try_for_each(|&w| check_weight(w))?;
+    Ok((0..n_rows).all(|r| {
+        indices[indptr[r]..indptr[r + 1]]
+            .windows(2)
+            .all(|w| w[0] < w[1])
+    }))
+}
+
+/// A borrowed CSR matrix with the invariants of [`Csr`] over someone else's
+/// buffers (e.g. numpy arrays), so a model can train without copying them.
+#[derive(Debug, Clone, Copy)]
+pub struct CsrRef<'a> {
+    n_rows: usize,
+    n_cols: usize,
+    indptr: &'a [usize],
+    indices: &'a [u32],
+    data: &'a [f32],
+}
+
+impl<'a> CsrRef<'a> {
+    /// Validates like [`Csr::from_parts`]; rows must already have sorted,
+    /// unique columns (scipy: `has_canonical_format`), since a view cannot
+    /// re-sort.
+    pub fn new(
+        n_rows: usize,
+        n_cols: usize,
+        indptr: &'a [usize],
+        indices: &'a [u32],
+        data: &'a [f32],
+    ) -> Result<Self> {
+        if !check_parts(n_rows, n_cols, indptr, indices, data)? {
+            return Err(Error::invalid(
+                "rows must have sorted, unique column indices (scipy: sum_duplicates())",
+            ));
+        }
+        Ok(CsrRef {
+            n_rows,
+            n_cols,
+            indptr,
+            indices,
+            data,
+        })
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// Number of columns.
+    pub fn n_cols(&self) -> usize {
+        self.n_cols
+    }
+
+    /// Number of stored entries.
+    pub fn nnz(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// Weight of every entry.
+    pub fn data(&self) -> &'a [f32] {
+        self.data
+    }
+
+    /// Column indices and weights of row `r` (empty when out of range).
+    pub fn row(&self, r: usize) -> (&'a [u32], &'a [f32]) {
         if r >= self.n_rows {
             return (&[], &[]);
         }
@@ -373,10 +481,21 @@ impl Csr {
         (&self.indices[a..b], &self.data[a..b])
     }
 
+    /// An owned copy.
+    pub fn to_owned(&self) -> Csr {
+        Csr {
+            n_rows: self.n_rows,
+            n_cols: self.n_cols,
+            indptr: self.indptr.to_vec(),
+            indices: self.indices.to_vec(),
+            data: self.data.to_vec(),
+        }
+    }
+
     /// The transpose (item×user when `self` is user×item).
     pub fn transpose(&self) -> Csr {
         let mut indptr = vec![0usize; self.n_cols + 1];
-        for &c in &self.indices {
+        for &c in self.indices {
             indptr[c as usize + 1] += 1;
         }
         for i in 0..self.n_cols {
@@ -404,11 +523,10 @@ impl Csr {
         }
     }
 
-    /// The matrix without explicitly stored zeros (which mean "no
-    /// preference", not "a weak one"); borrows when there are none.
-    pub fn without_zeros(&self) -> std::borrow::Cow<'_, Csr> {
+    /// A copy without explicitly stored zeros, or None when there are none.
+    pub fn without_zeros(&self) -> Option<Csr> {
         if !self.data.contains(&0.0) {
-            return std::borrow::Cow::Borrowed(self);
+            return None;
         }
         let mut out = Csr {
             n_rows: self.n_rows,
@@ -425,20 +543,7 @@ impl Csr {
             }
             out.indptr.push(out.indices.len());
         }
-        std::borrow::Cow::Owned(out)
-    }
-
-    /// Same matrix with `n_rows`/`n_cols` grown to at least the given sizes
-    /// (new rows are empty).
-    pub fn resized(mut self, n_rows: usize, n_cols: usize) -> Result<Csr> {
-        if n_rows < self.n_rows || n_cols < self.n_cols {
-            return Err(Error::shape("a CSR matrix can only grow"));
-        }
-        let nnz = self.nnz();
-        self.indptr.resize(n_rows + 1, nnz);
-        self.n_rows = n_rows;
-        self.n_cols = n_cols;
-        Ok(self)
+        Some(out)
     }
 }
 
@@ -851,6 +956,16 @@ mod tests {
         assert_eq!(t.transpose(), m);
         let z = Csr::from_triplets(2, 2, &[0, 0, 1], &[0, 1, 1], &[0.0, 2.0, 0.0]).unwrap();
         let nz = z.without_zeros();
+        assert!(CsrRef::new(2, 2, &[0, 2, 1], &[0, 1, 1], &[1.0, 1.0, 1.0]).is_err());
+        assert!(
+            CsrRef::new(1, 3, &[0, 2], &[2, 0], &[1.0, 1.0]).is_err(),
+            "unsorted rows need a copy"
+        );
+        let v = CsrRef::new(2, 3, &[0, 2, 3], &[0, 2, 1], &[1.0, 2.0, 3.0]).unwrap();
+        let owned =
+            Csr::from_parts(2, 3, vec![0, 2, 3], vec![0, 2, 1], vec![1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(v.to_owned(), owned);
+        assert_eq!((v.transpose(), v.row(1)), (owned.transpose(), owned.row(1)));
         assert_eq!(
             (nz.nnz(), nz.row(0), nz.row(1).0.len()),
             (1, (&[1u32][..], &[2.0f32][..]), 0)

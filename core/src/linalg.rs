@@ -58,6 +58,40 @@ impl Kernel for Gemv<'_> {
     }
 }
 
+/// Dot products of `N` rows with one vector `v` (rows at least as long as
+/// `v`), interleaved so that their add chains overlap instead of waiting on
+/// each other. Each result equals [`dot`]`(rows[i], v)` bit for bit.
+#[inline(always)]
+pub fn dots<const N: usize>(rows: [&[f32]; N], v: &[f32]) -> [f32; N] {
+    let n = v.len();
+    let mut acc = [[0f32; 8]; N];
+    let rows = rows.map(|r| &r[..n]);
+    for c in 0..n / 8 {
+        let vb: &[f32; 8] = v[c * 8..c * 8 + 8].try_into().expect("8 lanes");
+        for (r, a) in rows.iter().zip(acc.iter_mut()) {
+            let rb: &[f32; 8] = r[c * 8..c * 8 + 8].try_into().expect("8 lanes");
+            for j in 0..8 {
+                a[j] += rb[j] * vb[j];
+            }
+        }
+    }
+    let tail = n - n % 8;
+    let mut out = [0f32; N];
+    for i in 0..N {
+        let rest: f32 = rows[i][tail..n]
+            .iter()
+            .zip(&v[tail..])
+            .map(|(x, y)| x * y)
+            .sum();
+        let mut s = rest;
+        for v in acc[i] {
+            s += v;
+        }
+        out[i] = s;
+    }
+    out
+}
+
 /// Dot product with eight lane accumulators (see the module docs).
 #[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -71,16 +105,36 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
             acc[j] += x[j] * y[j];
         }
     }
-    let mut s: f32 = ca
+    let rest: f32 = ca
         .remainder()
         .iter()
         .zip(cb.remainder())
         .map(|(x, y)| x * y)
         .sum();
+    let mut s = rest;
     for v in acc {
         s += v;
     }
     s
+}
+
+/// Hints the CPU to start loading `row` into cache (a no-op where there is
+/// no prefetch instruction). Gathered factor rows are the main memory cost
+/// of ALS; asking for them a few entries early overlaps the misses.
+#[inline(always)]
+pub fn prefetch(row: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in row.chunks(16) {
+        // SAFETY: prefetching is a hint; it never faults, even on bad addresses,
+        // and here the address is inside a live slice.
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
 }
 
 /// `y += alpha * x`.
@@ -91,7 +145,8 @@ pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `out[i] = m[i]·v` for the rows of a row-major matrix with `v.len()` columns.
+/// `out[i] = m[i]·v` for the rows of a row-major matrix with `v.len()`
+/// columns (one row at a time: measured faster here than [`dots`]).
 #[inline(always)]
 pub fn gemv(m: &[f32], v: &[f32], out: &mut [f32]) {
     for (o, row) in out.iter_mut().zip(m.chunks_exact(v.len().max(1))) {
@@ -100,44 +155,43 @@ pub fn gemv(m: &[f32], v: &[f32], out: &mut [f32]) {
 }
 
 /// Solves `A x = b` in place for a symmetric positive-definite row-major
-/// `k×k` matrix `a` of which only the lower triangle is read; `a` is
-/// overwritten by its Cholesky factor and `b` by `x`. Returns false (with
+/// `k×k` matrix `a` of which only the upper triangle is read; `a` is
+/// overwritten by `U` with `A = UᵀU`, and `b` by `x`. Returns false (with
 /// `b` unspecified) when `A` is not numerically positive definite.
 ///
-/// Row-oriented (Cholesky–Banachiewicz): every inner loop is a [`dot`] or
-/// [`axpy`] over contiguous row prefixes, so it vectorises in [`simd`].
+/// Right-looking on rows of `U`: the factorisation is a sequence of
+/// independent [`axpy`]s over contiguous row suffixes (no reductions, no
+/// long dependency chains), so it pipelines and vectorises in [`simd`].
 #[inline(always)]
 pub fn cholesky_solve(a: &mut [f32], b: &mut [f32]) -> bool {
     let k = b.len();
-    for i in 0..k {
-        for j in 0..=i {
-            let (head, row_i) = a.split_at_mut(i * k);
-            let row_j: &[f32] = if j == i {
-                &row_i[..j]
-            } else {
-                &head[j * k..j * k + j]
-            };
-            let s = row_i[j] - dot(&row_i[..j], row_j);
-            if j == i {
-                if s.is_nan() || s <= 0.0 {
-                    return false;
-                }
-                row_i[i] = s.sqrt();
-            } else {
-                row_i[j] = s / head[j * k + j];
-            }
+    for j in 0..k {
+        let (head, tail) = a.split_at_mut((j + 1) * k);
+        let row_j = &mut head[j * k..];
+        let d = row_j[j];
+        if d.is_nan() || d <= 0.0 {
+            return false;
+        }
+        let u = d.sqrt();
+        row_j[j] = u;
+        let inv = 1.0 / u;
+        row_j[j + 1..].iter_mut().for_each(|v| *v *= inv);
+        let row_j = &head[j * k..];
+        for (i, row_i) in (j + 1..k).zip(tail.chunks_exact_mut(k)) {
+            axpy(-row_j[i], &row_j[i..], &mut row_i[i..]);
         }
     }
-    // L y = b
-    for i in 0..k {
-        let row = &a[i * k..i * k + i];
-        b[i] = (b[i] - dot(row, &b[..i])) / a[i * k + i];
+    // Uᵀ y = b, column by column as row axpys of U.
+    for j in 0..k {
+        let row = &a[j * k..(j + 1) * k];
+        b[j] /= row[j];
+        let yj = b[j];
+        axpy(-yj, &row[j + 1..], &mut b[j + 1..]);
     }
-    // Lᵀ x = y, sweeping rows of L from the bottom.
-    for i in (0..k).rev() {
-        b[i] /= a[i * k + i];
-        let xi = b[i];
-        axpy(-xi, &a[i * k..i * k + i], &mut b[..i]);
+    // U x = y
+    for j in (0..k).rev() {
+        let row = &a[j * k..(j + 1) * k];
+        b[j] = (b[j] - dot(&row[j + 1..], &b[j + 1..])) / row[j];
     }
     true
 }
@@ -213,6 +267,47 @@ pub fn top_k(
     buf.clone()
 }
 
+/// [`top_k`] over a whole score vector (index = position), leaving out
+/// `-inf` entries (the "not eligible" mark). Most scores lose against the
+/// current k-th best, so blocks whose maximum cannot enter are skipped with
+/// one vectorised comparison.
+pub fn top_k_scores(scores: &[f32], k: usize, buf: &mut Vec<(u32, f32)>) -> Vec<(u32, f32)> {
+    if k == 0 || k > SMALL_K {
+        let eligible = scores
+            .iter()
+            .enumerate()
+            .filter(|c| *c.1 != f32::NEG_INFINITY);
+        return top_k(eligible.map(|(i, &s)| (i as u32, s)), k, buf);
+    }
+    buf.clear();
+    // Candidates arrive in index order, so a score equal to the k-th best
+    // never wins (ties go to the lower index): `>` is the exact test.
+    let mut bar = f32::NEG_INFINITY;
+    const BLOCK: usize = 16;
+    for (b, block) in scores.chunks(BLOCK).enumerate() {
+        let max = block
+            .iter()
+            .fold(f32::NEG_INFINITY, |m, &s| if s > m { s } else { m });
+        if max <= bar {
+            continue;
+        }
+        for (o, &s) in block.iter().enumerate() {
+            if s > bar {
+                let c = ((b * BLOCK + o) as u32, s);
+                let at = buf.partition_point(|e| better(e, &c) == Ordering::Less);
+                buf.insert(at, c);
+                if buf.len() > k {
+                    buf.pop();
+                }
+                if buf.len() == k {
+                    bar = buf[k - 1].1;
+                }
+            }
+        }
+    }
+    buf.clone()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +318,18 @@ mod tests {
         let b: Vec<f32> = (0..19).map(|i| (i * i) as f32 * 0.1).collect();
         let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
         assert!((dot(&a, &b) - naive).abs() < 1e-3);
+        // The interleaved form is bit-identical to the single one.
+        let c: Vec<f32> = (0..19).map(|i| (i as f32).sin()).collect();
+        assert_eq!(
+            dots([&a, &c, &b], &b),
+            [dot(&a, &b), dot(&c, &b), dot(&b, &b)]
+        );
+        let m: Vec<f32> = (0..19 * 7).map(|i| (i % 13) as f32 - 6.0).collect();
+        let mut out = vec![0f32; 7];
+        gemv(&m, &b, &mut out);
+        for (r, o) in out.iter().enumerate() {
+            assert_eq!(*o, dot(&m[r * 19..(r + 1) * 19], &b));
+        }
         // 3x2 matrix [[1,2],[3,4],[5,6]]: FᵀF = [[35,44],[44,56]]
         assert_eq!(
             gram(&[1., 2., 3., 4., 5., 6.], 3, 2),
@@ -256,9 +363,9 @@ mod tests {
         }
         let b: Vec<f32> = (0..k).map(|i| i as f32 - 4.0).collect();
         let (mut l, mut x) = (a.clone(), b.clone());
-        // Garbage above the diagonal must be ignored.
+        // Garbage below the diagonal must be ignored.
         for r in 0..k {
-            for c in r + 1..k {
+            for c in 0..r {
                 l[r * k + c] = f32::NAN;
             }
         }

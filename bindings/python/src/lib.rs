@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use sightline::als::{AlsConfig, AlsModel, LikedRows, Progress, RecommendOptions, Solver};
-use sightline::data::{Csr, Interactions};
+use sightline::data::{Csr, CsrRef, Interactions};
 use sightline::eval::{metrics_from_lists, ranking_metrics_at_k, RankingMetrics};
 use sightline::ids::IdMap;
 use sightline::tune::{tune_als, Metric, ParamSpace, Search, Trial};
@@ -310,6 +311,14 @@ impl Rows {
     }
 }
 
+/// Column indices as numpy gives them: int32 is borrowed as-is, int64 is
+/// converted.
+#[derive(FromPyObject)]
+enum IndexArray<'py> {
+    I32(PyReadonlyArray1<'py, i32>),
+    I64(PyReadonlyArray1<'py, i64>),
+}
+
 fn options<'a>(
     filter_liked: bool,
     liked: Option<&'a [u32]>,
@@ -341,7 +350,7 @@ fn fit(
     n_rows: i64,
     n_cols: i64,
     indptr: PyReadonlyArray1<'_, i64>,
-    indices: PyReadonlyArray1<'_, i64>,
+    indices: IndexArray<'_>,
     data: PyReadonlyArray1<'_, f32>,
     user_ids: Option<Vec<String>>,
     item_ids: Option<Vec<String>>,
@@ -355,15 +364,35 @@ fn fit(
         .iter()
         .map(|&v| to_usize(py, v, "indptr entry"))
         .collect::<PyResult<Vec<usize>>>()?;
-    let indices = to_indices(py, &indices, "column index")?;
-    let data = data.as_array().to_vec();
+    // The matrix is borrowed, not copied, while training (see CsrRef).
+    let converted: Vec<u32>;
+    let indices: &[u32] = match &indices {
+        IndexArray::I32(a) => {
+            let raw = a
+                .as_slice()
+                .map_err(|e| PyTypeError::new_err(e.to_string()))?;
+            if let Some(&v) = raw.iter().find(|&&v| v < 0) {
+                return Err(py_err(
+                    py,
+                    Error::InvalidInput(format!("column index must be >= 0, got {v}")),
+                ));
+            }
+            bytemuck::cast_slice(raw)
+        }
+        IndexArray::I64(a) => {
+            converted = to_indices(py, a, "column index")?;
+            &converted
+        }
+    };
+    let data = data
+        .as_slice()
+        .map_err(|e| PyTypeError::new_err(e.to_string()))?;
 
     let mut pending: Option<PyErr> = None;
     let result = py.detach(|| {
-        let users = user_ids.map(IdMap::from_ids).transpose()?;
-        let items = item_ids.map(IdMap::from_ids).transpose()?;
-        let matrix = Csr::from_parts(n_rows, n_cols, indptr, indices, data)?;
-        let interactions = Interactions::from_csr(matrix, users, items)?;
+        let users = user_ids.map_or_else(|| IdMap::range(n_rows), IdMap::from_ids)?;
+        let items = item_ids.map_or_else(|| IdMap::range(n_cols), IdMap::from_ids)?;
+        let matrix = CsrRef::new(n_rows, n_cols, &indptr, indices, data)?;
         let mut on_progress = |p: &Progress| -> bool {
             Python::attach(|py| {
                 let step = py.check_signals().and_then(|()| match &progress {
@@ -381,7 +410,7 @@ fn fit(
                 }
             })
         };
-        AlsModel::fit_with_progress(&config, &interactions, &mut on_progress)
+        AlsModel::fit_csr(&config, matrix, users, items, &mut on_progress)
     });
     match result {
         Ok(inner) => Ok(Model { inner }),

@@ -243,7 +243,18 @@ class ALS:
         fitting; Ctrl-C stops the fit with ``KeyboardInterrupt``. Returns self.
         """
         matrix = _csr(user_items)
-        indptr, indices, data = _csr_parts(matrix)
+        if not matrix.has_canonical_format:
+            # The core trains on these buffers in place: rows must be sorted.
+            matrix = matrix.copy()
+            matrix.sum_duplicates()
+        indptr = np.ascontiguousarray(matrix.indptr, dtype=_INDEX)
+        # int32 indices (scipy's default) and float32 data are passed without
+        # a copy; other dtypes are converted.
+        indices = np.ascontiguousarray(matrix.indices)
+        if indices.dtype != np.int32:
+            indices = indices.astype(_INDEX)
+        with np.errstate(over="ignore"):  # out-of-range values become inf; the core rejects them
+            data = np.ascontiguousarray(matrix.data, dtype=np.float32)
         n_rows, n_cols = matrix.shape
         params = self._params(_seed(self.random_state))
         users = None if user_ids is None else [str(u) for u in user_ids]
