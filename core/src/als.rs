@@ -29,8 +29,8 @@ use crate::data::{Csr, CsrRef, Interactions};
 use crate::error::{Error, IdKind, Result};
 use crate::ids::IdMap;
 use crate::linalg::{
-    axpy, cholesky_solve, dot, dots, gemm_abt, gemv, gram, prefetch, simd, top_k, top_k_scores,
-    Gemv, Kernel,
+    axpy, cholesky_solve, dot, dots, gemm_abt, gemv, gram, prefetch, simd, to_panels, top_k,
+    top_k_scores, Kernel, PanelScores,
 };
 use crate::parallel::{for_each_chunk, install, resolve_threads};
 use crate::store::{ModelFile, TensorData};
@@ -225,6 +225,10 @@ pub struct AlsModel {
     item_gram: OnceLock<Vec<f32>>,
     /// Unit-length item factors, for cosine similarity.
     unit_item_factors: OnceLock<Vec<f32>>,
+    /// Item factors in panel layout, for scoring one vector fast.
+    item_panels: OnceLock<Vec<f32>>,
+    /// Unit item factors in panel layout.
+    unit_item_panels: OnceLock<Vec<f32>>,
 }
 
 /// Per-worker scratch of the row solvers: nothing is allocated per row.
@@ -661,6 +665,8 @@ impl AlsModel {
             user_items: ui,
             item_gram: OnceLock::new(),
             unit_item_factors: OnceLock::new(),
+            item_panels: OnceLock::new(),
+            unit_item_panels: OnceLock::new(),
         }
     }
 
@@ -794,11 +800,10 @@ impl AlsModel {
     }
 
     fn score_all(&self, v: &[f32], out: &mut [f32]) {
-        simd(Gemv {
-            m: &self.item_factors,
-            v,
-            out,
-        });
+        let panels = self
+            .item_panels
+            .get_or_init(|| to_panels(&self.item_factors, self.factors()));
+        simd(PanelScores { panels, v, out });
     }
 
     /// Top-`n` items for user index `user`: `min(n, eligible)` pairs of
@@ -909,7 +914,7 @@ impl AlsModel {
     where
         F: Fn(usize, &mut [f32], &mut Vec<(u32, f32)>) -> Vec<(u32, f32)> + Sync,
     {
-        const BLOCK: usize = 64;
+        const BLOCK: usize = 128;
         let k = self.factors();
         let n_targets = targets.len() / k;
         let mut out = vec![Vec::new(); queries.len()];
@@ -985,8 +990,9 @@ impl AlsModel {
         let k = self.factors();
         let i = item as usize;
         let mut scores = vec![0f32; self.n_items()];
-        simd(Gemv {
-            m: unit,
+        let panels = self.unit_item_panels.get_or_init(|| to_panels(unit, k));
+        simd(PanelScores {
+            panels,
             v: &unit[i * k..(i + 1) * k],
             out: &mut scores,
         });

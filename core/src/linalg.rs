@@ -196,6 +196,63 @@ pub fn cholesky_solve(a: &mut [f32], b: &mut [f32]) -> bool {
     true
 }
 
+/// Items per panel of [`to_panels`].
+pub const PANEL: usize = 64;
+
+/// Re-lays a row-major `n×k` matrix as panels of [`PANEL`] rows stored
+/// column by column (`panel[d][j]` = row `p·PANEL + j`, column `d`; the last
+/// panel zero-padded), the layout [`PanelScores`] streams through.
+pub fn to_panels(m: &[f32], k: usize) -> Vec<f32> {
+    let n = m.len() / k.max(1);
+    let mut out = vec![0f32; n.div_ceil(PANEL) * PANEL * k];
+    for (i, row) in m.chunks_exact(k.max(1)).enumerate() {
+        let panel = &mut out[(i / PANEL) * PANEL * k..];
+        for (d, &x) in row.iter().enumerate() {
+            panel[d * PANEL + i % PANEL] = x;
+        }
+    }
+    out
+}
+
+/// Scores `v` against every row of a matrix in [`to_panels`] layout:
+/// `out[i] = Σ_d v[d]·m[i][d]`, summed in order of `d` for each row. There
+/// is no horizontal reduction: [`PANEL`] rows accumulate side by side in
+/// registers, which makes this the fastest way to score one vector against
+/// a catalog (and, the order being fixed, the same bits on every platform).
+pub struct PanelScores<'a> {
+    /// The matrix in panel layout.
+    pub panels: &'a [f32],
+    /// The vector (`k` values).
+    pub v: &'a [f32],
+    /// One score per row (the matrix's row count).
+    pub out: &'a mut [f32],
+}
+
+impl Kernel for PanelScores<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let k = self.v.len();
+        if k == 0 {
+            self.out.fill(0.0);
+            return;
+        }
+        for (panel, out) in self
+            .panels
+            .chunks_exact(k * PANEL)
+            .zip(self.out.chunks_mut(PANEL))
+        {
+            let mut acc = [0f32; PANEL];
+            for (&q, col) in self.v.iter().zip(panel.chunks_exact(PANEL)) {
+                for j in 0..PANEL {
+                    acc[j] += q * col[j];
+                }
+            }
+            out.copy_from_slice(&acc[..out.len()]);
+        }
+    }
+}
+
 /// `FᵀF` (k×k, row-major) of a row-major `rows×k` matrix. Sequential so the
 /// result does not depend on the thread count.
 pub fn gram(f: &[f32], rows: usize, k: usize) -> Vec<f32> {
@@ -272,6 +329,25 @@ pub fn top_k(
 /// current k-th best, so blocks whose maximum cannot enter are skipped with
 /// one vectorised comparison.
 pub fn top_k_scores(scores: &[f32], k: usize, buf: &mut Vec<(u32, f32)>) -> Vec<(u32, f32)> {
+    simd(TopKScores { scores, k, buf })
+}
+
+struct TopKScores<'a> {
+    scores: &'a [f32],
+    k: usize,
+    buf: &'a mut Vec<(u32, f32)>,
+}
+
+impl Kernel for TopKScores<'_> {
+    type Output = Vec<(u32, f32)>;
+    #[inline(always)]
+    fn run(self) -> Vec<(u32, f32)> {
+        top_k_scores_scan(self.scores, self.k, self.buf)
+    }
+}
+
+#[inline(always)]
+fn top_k_scores_scan(scores: &[f32], k: usize, buf: &mut Vec<(u32, f32)>) -> Vec<(u32, f32)> {
     if k == 0 || k > SMALL_K {
         let eligible = scores
             .iter()
@@ -283,12 +359,10 @@ pub fn top_k_scores(scores: &[f32], k: usize, buf: &mut Vec<(u32, f32)>) -> Vec<
     // Candidates arrive in index order, so a score equal to the k-th best
     // never wins (ties go to the lower index): `>` is the exact test.
     let mut bar = f32::NEG_INFINITY;
-    const BLOCK: usize = 16;
+    const BLOCK: usize = 32;
     for (b, block) in scores.chunks(BLOCK).enumerate() {
-        let max = block
-            .iter()
-            .fold(f32::NEG_INFINITY, |m, &s| if s > m { s } else { m });
-        if max <= bar {
+        // Branch-free over the block so that it vectorises.
+        if !block.iter().fold(false, |hit, &s| hit | (s > bar)) {
             continue;
         }
         for (o, &s) in block.iter().enumerate() {
@@ -373,6 +447,25 @@ mod tests {
         for r in 0..k {
             let ax: f64 = (0..k).map(|c| a[r * k + c] as f64 * x[c] as f64).sum();
             assert!((ax - b[r] as f64).abs() < 1e-3, "row {r}: {ax} vs {}", b[r]);
+        }
+        // Panel scores equal the in-order sum for every row, padding included.
+        let rows = 2 * PANEL + 3;
+        let m: Vec<f32> = (0..rows * 5)
+            .map(|i| ((i * 31 % 17) as f32 - 8.0) * 0.25)
+            .collect();
+        let v = [0.5f32, -1.0, 2.0, 0.25, 3.0];
+        let mut got = vec![0f32; rows];
+        simd(PanelScores {
+            panels: &to_panels(&m, 5),
+            v: &v,
+            out: &mut got,
+        });
+        for (r, g) in got.iter().enumerate() {
+            let want = m[r * 5..(r + 1) * 5]
+                .iter()
+                .zip(&v)
+                .fold(0f32, |s, (a, b)| s + b * a);
+            assert_eq!(*g, want, "row {r}");
         }
         let mut singular = vec![1.0, 1.0, 1.0, 1.0];
         assert!(!cholesky_solve(&mut singular, &mut [1.0, 2.0]));
