@@ -24,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         factors: 32,
         regularization: 2.0,
         alpha: 2.0,
+        regularization_exponent: 0.0,
         iterations: 10,
         seed: 3,
         ..Default::default()

@@ -29,13 +29,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let (train, test) = train_test_split(&data, 0.2, 42)?;
-    let config = AlsConfig {
-        factors: 64,
-        regularization: 5.0,
-        alpha: 2.0,
-        iterations: 15,
-        ..Default::default()
-    };
+    // The documented defaults (64 factors, λ 1 scaled by activity^0.5, alpha 4).
+    let config = AlsConfig::default();
     println!(
         "training ALS (factors {}, regularization {}, alpha {}) on the 80% train split",
         config.factors, config.regularization, config.alpha

@@ -12,13 +12,8 @@ fn als_beats_popularity_on_demo_data() {
     let demo = generate(&DemoConfig::default()).unwrap();
     let data = demo.interactions(&KindWeights::default()).unwrap();
     let (train, test) = train_test_split(&data, 0.2, 42).unwrap();
-    let config = AlsConfig {
-        factors: 64,
-        regularization: 5.0,
-        alpha: 2.0,
-        iterations: 15,
-        ..Default::default()
-    };
+    // The documented defaults, untuned.
+    let config = AlsConfig::default();
     let als = AlsModel::fit(&config, &train).unwrap();
     let als_m = ranking_metrics_at_k(&als, &train, &test, 10).unwrap();
     let pop_m =

@@ -332,8 +332,10 @@ def make_model(lib, use_cg, iterations):
         )
     import sightline
 
+    # implicit's objective: a plain regularisation (no frequency scaling).
     return sightline.ALS(
         factors=s["factors"], regularization=s["regularization"], alpha=s["alpha"],
+        regularization_exponent=0.0,
         iterations=iterations, use_cg=use_cg, num_threads=s["num_threads"],
         random_state=MODEL_SEED, calculate_training_loss=False,
     )

@@ -530,6 +530,8 @@ mod tests {
         AlsConfig {
             factors: 2,
             regularization: 100.0,
+            alpha: 1.0,
+            regularization_exponent: 0.0,
             iterations: 5,
             num_threads: 1,
             ..Default::default()

@@ -110,9 +110,9 @@ def test_refit_replaces_model(user_items):
 def test_repr_and_params():
     als = sightline.ALS(factors=8, regularization=0.1, random_state=3)
     assert repr(als) == (
-        "ALS(factors=8, regularization=0.1, alpha=1.0, iterations=15, use_cg=True, "
+        "ALS(factors=8, regularization=0.1, alpha=4.0, iterations=15, use_cg=True, "
         "random_state=3, num_threads=0, calculate_training_loss=False, unobserved_weight=1.0, "
-        "regularization_exponent=0.0, init_std=0.1)"
+        "regularization_exponent=0.5, init_std=0.1)"
     )
     assert als.get_params()["factors"] == 8
 

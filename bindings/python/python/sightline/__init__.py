@@ -168,15 +168,15 @@ class ALS:
     def __init__(
         self,
         factors: int = 64,
-        regularization: float = 0.01,
-        alpha: float = 1.0,
+        regularization: float = 1.0,
+        alpha: float = 4.0,
         iterations: int = 15,
         use_cg: bool = True,
         random_state: Any = None,
         num_threads: int = 0,
         calculate_training_loss: bool = False,
         unobserved_weight: float = 1.0,
-        regularization_exponent: float = 0.0,
+        regularization_exponent: float = 0.5,
         init_std: float = 0.1,
     ) -> None:
         self.factors = factors
