@@ -37,4 +37,9 @@ python tests/cross_runtime/check_python.py "$MODEL" "$EXPECTED"
 # (tests/cross_runtime/model_contract.js; fixture from SIGHTLINE_TEST_* above)
 node --test tests/cross_runtime/
 
+step "benchmarks build and the side-by-side scripts run (smoke sizes; nothing timed is asserted)"
+cargo bench -p sightline --no-run --quiet
+python3 benches/compare/als_vs_implicit.py --quick > /dev/null
+python3 benches/compare/ml100k.py --quick > /dev/null
+
 printf '\n== all tests passed in %dm%02ds\n' $((SECONDS / 60)) $((SECONDS % 60))
