@@ -25,7 +25,7 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Csr, CsrRef, Interactions};
+use crate::data::{check_id_shape, Csr, CsrRef, Interactions};
 use crate::error::{Error, IdKind, Result};
 use crate::ids::IdMap;
 use crate::linalg::{
@@ -599,15 +599,7 @@ impl AlsModel {
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<Self> {
         config.validate()?;
-        if users.len() != matrix.n_rows() || items.len() != matrix.n_cols() {
-            return Err(Error::shape(format!(
-                "{} user ids and {} item ids for a {}x{} matrix",
-                users.len(),
-                items.len(),
-                matrix.n_rows(),
-                matrix.n_cols()
-            )));
-        }
+        check_id_shape(&users, &items, matrix.n_rows(), matrix.n_cols())?;
         let nonzero = matrix.without_zeros();
         let cui = nonzero.as_ref().map_or(matrix, Csr::view);
         if cui.nnz() == 0 {

@@ -547,6 +547,23 @@ impl<'a> CsrRef<'a> {
     }
 }
 
+/// Checks that id maps name every row and column of a matrix.
+pub(crate) fn check_id_shape(
+    users: &IdMap,
+    items: &IdMap,
+    n_rows: usize,
+    n_cols: usize,
+) -> Result<()> {
+    if users.len() != n_rows || items.len() != n_cols {
+        return Err(Error::shape(format!(
+            "{} user ids and {} item ids for a {n_rows}x{n_cols} matrix",
+            users.len(),
+            items.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Training data: a user×item weight matrix with the string ids of its rows
 /// and columns, and optionally the latest event time of every entry (for
 /// temporal splits).
@@ -569,15 +586,7 @@ impl Interactions {
             Some(i) => i,
             None => IdMap::range(matrix.n_cols())?,
         };
-        if users.len() != matrix.n_rows() || items.len() != matrix.n_cols() {
-            return Err(Error::shape(format!(
-                "{} user ids and {} item ids for a {}x{} matrix",
-                users.len(),
-                items.len(),
-                matrix.n_rows(),
-                matrix.n_cols()
-            )));
-        }
+        check_id_shape(&users, &items, matrix.n_rows(), matrix.n_cols())?;
         Ok(Interactions {
             users,
             items,

@@ -144,17 +144,8 @@ impl ParamSpace {
     /// Errors: [`Error::Config`] naming the first empty list
     /// (`space.<field>`), or `space` when the product overflows `usize`.
     pub fn grid_size(&self) -> Result<usize> {
-        const NAMES: [&str; 7] = [
-            "factors",
-            "regularization",
-            "alpha",
-            "unobserved_weight",
-            "regularization_exponent",
-            "init_std",
-            "iterations",
-        ];
         let mut n = 1usize;
-        for (len, name) in self.dims().into_iter().zip(NAMES) {
+        for (len, name) in self.dims().into_iter().zip(FIELDS) {
             if len == 0 {
                 return Err(Error::config(
                     format!("space.{name}"),
@@ -201,75 +192,36 @@ impl ParamSpace {
     /// `space.<field>`.
     pub fn validate(&self, base: &AlsConfig) -> Result<()> {
         self.grid_size()?;
-        let check = |name: &str, what: String, c: AlsConfig| -> Result<()> {
-            c.validate().map_err(|e| match e {
-                Error::Config { field, message } if field == name => {
-                    Error::config(format!("space.{name}"), format!("{what}: {message}"))
-                }
-                other => other,
-            })
-        };
-        for &v in &self.factors {
-            check(
-                "factors",
-                format!("value {v}"),
-                AlsConfig {
-                    factors: v,
-                    ..base.clone()
-                },
-            )?;
-        }
-        for &v in &self.regularization {
-            let c = AlsConfig {
-                regularization: v,
-                ..base.clone()
-            };
-            check("regularization", format!("value {v}"), c)?;
-        }
-        for &v in &self.alpha {
-            check(
-                "alpha",
-                format!("value {v}"),
-                AlsConfig {
-                    alpha: v,
-                    ..base.clone()
-                },
-            )?;
-        }
-        for &v in &self.unobserved_weight {
-            let c = AlsConfig {
-                unobserved_weight: v,
-                ..base.clone()
-            };
-            check("unobserved_weight", format!("value {v}"), c)?;
-        }
-        for &v in &self.regularization_exponent {
-            let c = AlsConfig {
-                regularization_exponent: v,
-                ..base.clone()
-            };
-            check("regularization_exponent", format!("value {v}"), c)?;
-        }
-        for &v in &self.init_std {
-            check(
-                "init_std",
-                format!("value {v}"),
-                AlsConfig {
-                    init_std: v,
-                    ..base.clone()
-                },
-            )?;
-        }
-        for &v in &self.iterations {
-            let c = AlsConfig {
-                iterations: v,
-                ..base.clone()
-            };
-            check("iterations", format!("value {v}"), c)?;
+        let dims = self.dims();
+        for (axis, name) in FIELDS.iter().enumerate() {
+            // Grid points varying only this axis (all others at their first value).
+            let stride: usize = dims[axis + 1..].iter().product();
+            for entry in 0..dims[axis] {
+                self.config_at(base, entry * stride)
+                    .validate()
+                    .map_err(|e| match e {
+                        Error::Config { field, message } if field == *name => Error::config(
+                            format!("space.{name}"),
+                            format!("entry {entry}: {message}"),
+                        ),
+                        other => other,
+                    })?;
+            }
         }
         Ok(())
     }
 }
+
+/// The searched fields, slowest-varying first (the order of `dims()`).
+const FIELDS: [&str; 7] = [
+    "factors",
+    "regularization",
+    "alpha",
+    "unobserved_weight",
+    "regularization_exponent",
+    "init_std",
+    "iterations",
+];
 
 /// How the candidates are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

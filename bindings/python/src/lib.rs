@@ -175,9 +175,8 @@ impl Params {
     }
 }
 
-/// The keyword arguments of `sightline.ALS` for a config (with `seed` for
-/// `random_state`).
-fn config_params<'py>(py: Python<'py>, c: &AlsConfig) -> PyResult<Bound<'py, PyDict>> {
+/// The hyper-parameters `tune_als` can search, as a dict.
+fn searched_params<'py>(py: Python<'py>, c: &AlsConfig) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("factors", c.factors)?;
     d.set_item("regularization", shortest_f64(c.regularization))?;
@@ -189,6 +188,13 @@ fn config_params<'py>(py: Python<'py>, c: &AlsConfig) -> PyResult<Bound<'py, PyD
     )?;
     d.set_item("init_std", shortest_f64(c.init_std))?;
     d.set_item("iterations", c.iterations)?;
+    Ok(d)
+}
+
+/// The keyword arguments of `sightline.ALS` for a config (with `seed` for
+/// `random_state`).
+fn config_params<'py>(py: Python<'py>, c: &AlsConfig) -> PyResult<Bound<'py, PyDict>> {
+    let d = searched_params(py, c)?;
     d.set_item("use_cg", matches!(c.solver, Solver::Cg { .. }))?;
     d.set_item("seed", c.seed)?;
     d.set_item("num_threads", c.num_threads)?;
@@ -596,18 +602,7 @@ fn default_param_space(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 
 /// One trial as a dict: the searched parameters, the metrics, `seconds`.
 fn trial_dict<'py>(py: Python<'py>, t: &Trial) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    let c = &t.config;
-    d.set_item("factors", c.factors)?;
-    d.set_item("regularization", shortest_f64(c.regularization))?;
-    d.set_item("alpha", shortest_f64(c.alpha))?;
-    d.set_item("unobserved_weight", shortest_f64(c.unobserved_weight))?;
-    d.set_item(
-        "regularization_exponent",
-        shortest_f64(c.regularization_exponent),
-    )?;
-    d.set_item("init_std", shortest_f64(c.init_std))?;
-    d.set_item("iterations", c.iterations)?;
+    let d = searched_params(py, &t.config)?;
     for (key, value) in metrics_dict(py, &t.metrics)?.iter() {
         d.set_item(key, value)?;
     }
