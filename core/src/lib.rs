@@ -30,6 +30,7 @@ pub mod ids;
 pub mod linalg;
 pub mod parallel;
 pub mod store;
+pub mod trending;
 pub mod tune;
 
 pub use error::{Error, IdKind, Result};

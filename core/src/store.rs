@@ -32,6 +32,8 @@
 //! | `interactions.indptr` | U64 | `[n_users + 1]` |
 //! | `interactions.indices` | U32 | `[nnz]` |
 //! | `interactions.data` | F32 | `[nnz]` |
+//! | `cooccur.*` | — | item-item neighbours, see [`crate::cooccur`] |
+//! | `trending.*` | — | decayed segment counts, see [`crate::trending`] |
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
