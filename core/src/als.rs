@@ -1084,17 +1084,7 @@ impl AlsModel {
     /// Reads the component written by [`write_to`](Self::write_to),
     /// validating config, shapes and values.
     pub fn read_from(file: &ModelFile) -> Result<Self> {
-        let config: AlsConfig = file
-            .meta("als")
-            .and_then(|m| m.get("config"))
-            .ok_or_else(|| Error::format("no als component in this model file"))
-            .and_then(|c| {
-                serde_json::from_value(c.clone())
-                    .map_err(|e| Error::format(format!("als config: {e}")))
-            })?;
-        config
-            .validate()
-            .map_err(|e| Error::format(format!("als config: {e}")))?;
+        let config: AlsConfig = file.component_config("als", AlsConfig::validate)?;
         let users = file.ids("ids.users")?;
         let items = file.ids("ids.items")?;
         let k = config.factors;

@@ -463,17 +463,7 @@ impl CooccurModel {
     /// validating config, shapes and values ([`Error::ModelFormat`] when
     /// anything is off).
     pub fn read_from(file: &ModelFile) -> Result<Self> {
-        let config: CooccurConfig = file
-            .meta("cooccur")
-            .and_then(|m| m.get("config"))
-            .ok_or_else(|| Error::format("no cooccur component in this model file"))
-            .and_then(|c| {
-                serde_json::from_value(c.clone())
-                    .map_err(|e| Error::format(format!("cooccur config: {e}")))
-            })?;
-        config
-            .validate()
-            .map_err(|e| Error::format(format!("cooccur config: {e}")))?;
+        let config: CooccurConfig = file.component_config("cooccur", CooccurConfig::validate)?;
         let items = file.ids("cooccur.items")?;
         let neighbors = file.csr("cooccur.neighbors", items.len())?;
         if neighbors.n_rows() != items.len() {

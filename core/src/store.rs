@@ -152,6 +152,24 @@ impl ModelFile {
         self.meta.insert(key.to_owned(), value);
     }
 
+    /// The `config` that component `name` stored in its metadata entry,
+    /// checked by `validate`; any problem is a [`Error::ModelFormat`] naming
+    /// the component.
+    pub fn component_config<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        validate: impl FnOnce(&T) -> Result<()>,
+    ) -> Result<T> {
+        let raw = self
+            .meta(name)
+            .and_then(|m| m.get("config"))
+            .ok_or_else(|| Error::format(format!("no {name} component in this model file")))?;
+        let config: T = serde_json::from_value(raw.clone())
+            .map_err(|e| Error::format(format!("{name} config: {e}")))?;
+        validate(&config).map_err(|e| Error::format(format!("{name} config: {e}")))?;
+        Ok(config)
+    }
+
     /// Metadata entry `key`.
     pub fn meta(&self, key: &str) -> Option<&Value> {
         self.meta.get(key)

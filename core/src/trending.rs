@@ -958,17 +958,7 @@ impl TrendingStore {
     /// validating config, shapes, indices and values
     /// ([`Error::ModelFormat`] when anything is off).
     pub fn read_from(file: &ModelFile) -> Result<Self> {
-        let config: TrendingConfig = file
-            .meta("trending")
-            .and_then(|m| m.get("config"))
-            .ok_or_else(|| Error::format("no trending component in this model file"))
-            .and_then(|c| {
-                serde_json::from_value(c.clone())
-                    .map_err(|e| Error::format(format!("trending config: {e}")))
-            })?;
-        config
-            .validate()
-            .map_err(|e| Error::format(format!("trending config: {e}")))?;
+        let config: TrendingConfig = file.component_config("trending", TrendingConfig::validate)?;
         let mut st = Self::empty(config);
         let lanes = st.lane_hl.len();
         let bad = |m: String| Error::format(format!("trending: {m}"));
