@@ -9,6 +9,7 @@ use serde_json::json;
 use sightline::als::{AlsConfig, AlsModel, RecommendOptions};
 use sightline::data::KindWeights;
 use sightline::demo::{generate, DemoConfig};
+use sightline::Component;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

@@ -11,6 +11,7 @@ use sightline::als::{AlsConfig, AlsModel, RecommendOptions};
 use sightline::data::KindWeights;
 use sightline::demo::{generate, DemoConfig};
 use sightline::eval::{ranking_metrics_at_k, train_test_split, MostPopular, RankingMetrics};
+use sightline::Component;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::args()

@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use sightline::als::{AlsConfig, AlsModel, RecommendOptions};
 use sightline::data::{Csr, Interactions};
 use sightline::store::ModelFile;
+use sightline::Component;
 
 fn small_model() -> AlsModel {
     let users: Vec<u32> = (0..30).map(|i| i % 10).collect();

@@ -33,7 +33,7 @@ use crate::linalg::{
     top_k_scores, Kernel, PanelScores,
 };
 use crate::parallel::{for_each_chunk, install, resolve_threads};
-use crate::store::{ModelFile, TensorData};
+use crate::store::{Component, ModelFile, TensorData};
 
 /// How each row's least-squares problem is solved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -1057,10 +1057,12 @@ impl AlsModel {
         let i = self.items.index_of(item, IdKind::Item)?;
         Ok(self.named(self.similar_items(i, n)?))
     }
+}
 
+impl Component for AlsModel {
     /// Writes the `als` component, the id maps and (if kept) the training
     /// interactions into `file`.
-    pub fn write_to(&self, file: &mut ModelFile) -> Result<()> {
+    fn write_to(&self, file: &mut ModelFile) -> Result<()> {
         let k = self.factors();
         file.set_meta("als", serde_json::json!({ "config": self.config }));
         file.put_ids("ids.users", &self.users)?;
@@ -1083,7 +1085,7 @@ impl AlsModel {
 
     /// Reads the component written by [`write_to`](Self::write_to),
     /// validating config, shapes and values.
-    pub fn read_from(file: &ModelFile) -> Result<Self> {
+    fn read_from(file: &ModelFile) -> Result<Self> {
         let config: AlsConfig = file.component_config("als", AlsConfig::validate)?;
         let users = file.ids("ids.users")?;
         let items = file.ids("ids.items")?;
@@ -1120,30 +1122,6 @@ impl AlsModel {
             itf.to_vec(),
             ui,
         ))
-    }
-
-    /// The model file bytes (see [`crate::store`]).
-    pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut f = ModelFile::new();
-        self.write_to(&mut f)?;
-        f.to_bytes()
-    }
-
-    /// Loads from model file bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        Self::read_from(&ModelFile::from_bytes(bytes)?)
-    }
-
-    /// Saves atomically to `path`.
-    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
-        let mut f = ModelFile::new();
-        self.write_to(&mut f)?;
-        f.save(path)
-    }
-
-    /// Loads from the file at `path`.
-    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        Self::read_from(&ModelFile::load(path)?)
     }
 }
 

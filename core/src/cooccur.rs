@@ -52,7 +52,7 @@ use crate::data::{Csr, Interactions};
 use crate::error::{Error, IdKind, Result};
 use crate::ids::IdMap;
 use crate::linalg::top_k;
-use crate::store::ModelFile;
+use crate::store::{Component, ModelFile};
 
 /// Baskets with more items than this are cut to their highest-weight
 /// `MAX_BASKET_ITEMS` items before counting (see the module docs).
@@ -448,12 +448,14 @@ impl CooccurModel {
             )))
         }
     }
+}
 
+impl Component for CooccurModel {
     /// Writes the component into `file` under the `cooccur.` prefix: meta
     /// `"cooccur": {"config": …}`, its own id map `cooccur.items` (so it
     /// never depends on, or clashes with, the ALS `ids.items`) and the
     /// neighbour matrix `cooccur.neighbors.{indptr,indices,data}`.
-    pub fn write_to(&self, file: &mut ModelFile) -> Result<()> {
+    fn write_to(&self, file: &mut ModelFile) -> Result<()> {
         file.set_meta("cooccur", serde_json::json!({ "config": self.config }));
         file.put_ids("cooccur.items", &self.items)?;
         file.put_csr("cooccur.neighbors", &self.neighbors)
@@ -462,7 +464,7 @@ impl CooccurModel {
     /// Reads the component written by [`write_to`](Self::write_to),
     /// validating config, shapes and values ([`Error::ModelFormat`] when
     /// anything is off).
-    pub fn read_from(file: &ModelFile) -> Result<Self> {
+    fn read_from(file: &ModelFile) -> Result<Self> {
         let config: CooccurConfig = file.component_config("cooccur", CooccurConfig::validate)?;
         let items = file.ids("cooccur.items")?;
         let neighbors = file.csr("cooccur.neighbors", items.len())?;
@@ -486,18 +488,6 @@ impl CooccurModel {
             items,
             neighbors,
         })
-    }
-
-    /// Serialises to model-file bytes holding only this component.
-    pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut f = ModelFile::new();
-        self.write_to(&mut f)?;
-        f.to_bytes()
-    }
-
-    /// Loads from model-file bytes (which may hold other components too).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        Self::read_from(&ModelFile::from_bytes(bytes)?)
     }
 }
 

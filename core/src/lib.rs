@@ -34,3 +34,4 @@ pub mod trending;
 pub mod tune;
 
 pub use error::{Error, IdKind, Result};
+pub use store::Component;

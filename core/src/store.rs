@@ -51,6 +51,41 @@ pub const FORMAT_NAME: &str = "sightline";
 /// The format version this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// A model part stored in the model file under its own name prefix (ALS,
+/// co-occurrence, trending, …). Several components can share one file;
+/// implementors write and read their part, the file format does the rest.
+pub trait Component: Sized {
+    /// Writes this component's tensors and metadata into `file`.
+    fn write_to(&self, file: &mut ModelFile) -> Result<()>;
+
+    /// Reads this component from `file`, validating everything.
+    fn read_from(file: &ModelFile) -> Result<Self>;
+
+    /// The bytes of a model file holding only this component.
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut f = ModelFile::new();
+        self.write_to(&mut f)?;
+        f.to_bytes()
+    }
+
+    /// Reads this component from model file bytes (which may hold others too).
+    fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::read_from(&ModelFile::from_bytes(bytes)?)
+    }
+
+    /// Saves a model file holding only this component, atomically.
+    fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let mut f = ModelFile::new();
+        self.write_to(&mut f)?;
+        f.save(path)
+    }
+
+    /// Loads this component from the model file at `path`.
+    fn load(path: impl AsRef<Path>) -> Result<Self> {
+        Self::read_from(&ModelFile::load(path)?)
+    }
+}
+
 /// The typed contents of one tensor.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TensorData {

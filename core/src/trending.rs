@@ -104,7 +104,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Catalog, Channel, Event, EventKind, KindWeights};
 use crate::error::{Error, Result};
 use crate::ids::IdMap;
-use crate::store::{ModelFile, TensorData};
+use crate::store::{Component, ModelFile, TensorData};
 
 /// Largest accepted [`TrendingConfig::max_items_per_segment`].
 pub const MAX_ITEMS_PER_SEGMENT_LIMIT: usize = 10_000_000;
@@ -890,7 +890,9 @@ impl TrendingStore {
     pub fn trending_now(&self, query: &TrendingQuery) -> Result<TrendingResult> {
         self.answer(query, |seg, slot| self.velocity(seg, slot, query.now))
     }
+}
 
+impl Component for TrendingStore {
     /// Writes the component into `file` under the `trending.` prefix:
     ///
     /// * meta `"trending": {"config": …}`;
@@ -910,7 +912,7 @@ impl TrendingStore {
     ///   `trending.segment_totals` U64 `[n_segments, lanes]` (`f64` bit
     ///   patterns, so a round trip is bit-exact; lanes = distinct
     ///   half-lives ascending, then recent, then baseline).
-    pub fn write_to(&self, file: &mut ModelFile) -> Result<()> {
+    fn write_to(&self, file: &mut ModelFile) -> Result<()> {
         let lanes = self.lane_hl.len();
         file.set_meta("trending", serde_json::json!({ "config": self.config }));
         file.put_ids("trending.items", &self.items)?;
@@ -957,7 +959,7 @@ impl TrendingStore {
     /// Reads the component written by [`write_to`](Self::write_to),
     /// validating config, shapes, indices and values
     /// ([`Error::ModelFormat`] when anything is off).
-    pub fn read_from(file: &ModelFile) -> Result<Self> {
+    fn read_from(file: &ModelFile) -> Result<Self> {
         let config: TrendingConfig = file.component_config("trending", TrendingConfig::validate)?;
         let mut st = Self::empty(config);
         let lanes = st.lane_hl.len();
@@ -1063,18 +1065,6 @@ impl TrendingStore {
             st.segs.push(seg);
         }
         Ok(st)
-    }
-
-    /// Serialises to model-file bytes holding only this component.
-    pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut f = ModelFile::new();
-        self.write_to(&mut f)?;
-        f.to_bytes()
-    }
-
-    /// Loads from model-file bytes (which may hold other components too).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        Self::read_from(&ModelFile::from_bytes(bytes)?)
     }
 }
 

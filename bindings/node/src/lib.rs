@@ -11,6 +11,7 @@ use napi::bindgen_prelude::{AsyncTask, JsError};
 use napi::{Env, Status, Task};
 use napi_derive::napi;
 use sightline::als::{AlsModel, RecommendOptions};
+use sightline::Component;
 
 /// Error thrown to JS: napi passes the status string (here the core's code)
 /// to `napi_create_error`, which sets it as the JS `error.code`.

@@ -6,7 +6,9 @@
 //! low-level functions here. Errors of the core are raised as the classes of
 //! `sightline._errors`; heavy calls run with the GIL released.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
@@ -14,13 +16,23 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use sightline::als::{AlsConfig, AlsModel, LikedRows, Progress, RecommendOptions, Solver};
-use sightline::data::{Csr, CsrRef, Interactions};
+use sightline::cooccur::{CooccurConfig, CooccurModel, Weighting};
+use sightline::data::{
+    Catalog, Channel, Csr, CsrRef, Event, EventKind, Interactions, Item, KindWeights,
+};
 use sightline::eval::{metrics_from_lists, ranking_metrics_at_k, RankingMetrics};
 use sightline::ids::IdMap;
+use sightline::store::ModelFile;
+use sightline::trending::{
+    default_region_parent, TrendingConfig, TrendingQuery, TrendingResult, TrendingStore,
+};
 use sightline::tune::{tune_als, Metric, ParamSpace, Search, Trial};
+use sightline::Component;
 use sightline::Error;
 
 type Recs = Vec<(u32, f32)>;
+/// `(items, level, level_weight)` of a trending query.
+type Ranked = (Vec<(String, f32)>, String, f64);
 type Ids1<'py> = Bound<'py, PyArray1<i32>>;
 type Scores1<'py> = Bound<'py, PyArray1<f32>>;
 type Ids2<'py> = Bound<'py, PyArray2<i32>>;
@@ -993,10 +1005,598 @@ impl Model {
     }
 }
 
+// --------------------------------------------------------- co-occurrence --
+
+fn config_err(py: Python<'_>, field: &str, message: String) -> PyErr {
+    py_err(
+        py,
+        Error::Config {
+            field: field.into(),
+            message,
+        },
+    )
+}
+
+/// The hyper-parameters of `sightline.CoOccurrence`, taken from a dict.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct CooccurParams {
+    weighting: String,
+    min_support: i64,
+    max_neighbors: i64,
+    k1: f32,
+    b: f32,
+}
+
+impl CooccurParams {
+    fn to_config(&self, py: Python<'_>) -> PyResult<CooccurConfig> {
+        let weighting = match self.weighting.as_str() {
+            "bm25" => Weighting::Bm25 {
+                k1: self.k1,
+                b: self.b,
+            },
+            "count" => Weighting::Count,
+            "lift" => Weighting::Lift,
+            "cosine" => Weighting::Cosine,
+            other => {
+                return Err(config_err(
+                    py,
+                    "weighting",
+                    format!("expected \"bm25\", \"count\", \"lift\" or \"cosine\", got {other:?}"),
+                ))
+            }
+        };
+        let min_support = u32::try_from(self.min_support).map_err(|_| {
+            config_err(
+                py,
+                "min_support",
+                format!("must be in 1..=4294967295, got {}", self.min_support),
+            )
+        })?;
+        Ok(CooccurConfig {
+            weighting,
+            min_support,
+            max_neighbors: config_usize(py, self.max_neighbors, "max_neighbors")?,
+        })
+    }
+}
+
+/// The keyword arguments of `sightline.CoOccurrence` for a config (`k1`
+/// and `b` are the defaults unless the weighting is BM25).
+fn cooccur_params<'py>(py: Python<'py>, c: &CooccurConfig) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let (name, k1, b) = match c.weighting {
+        Weighting::Bm25 { k1, b } => ("bm25", k1, b),
+        Weighting::Count => ("count", 1.2, 0.75),
+        Weighting::Lift => ("lift", 1.2, 0.75),
+        Weighting::Cosine => ("cosine", 1.2, 0.75),
+    };
+    d.set_item("weighting", name)?;
+    d.set_item("min_support", c.min_support)?;
+    d.set_item("max_neighbors", c.max_neighbors)?;
+    d.set_item("k1", shortest_f64(k1))?;
+    d.set_item("b", shortest_f64(b))?;
+    Ok(d)
+}
+
+/// Validates co-occurrence hyper-parameters without fitting (raises
+/// `ConfigError`).
+#[pyfunction]
+fn cooccur_check_params(py: Python<'_>, params: CooccurParams) -> PyResult<()> {
+    params.to_config(py)?.validate().map_err(|e| py_err(py, e))
+}
+
+/// Fits a co-occurrence model on a CSR baskets×items matrix given as numpy
+/// arrays (every row is one basket), with the GIL released.
+#[pyfunction]
+#[pyo3(signature = (params, n_rows, n_cols, indptr, indices, data, item_ids=None))]
+#[allow(clippy::too_many_arguments)]
+fn cooccur_fit(
+    py: Python<'_>,
+    params: CooccurParams,
+    n_rows: i64,
+    n_cols: i64,
+    indptr: PyReadonlyArray1<'_, i64>,
+    indices: PyReadonlyArray1<'_, i64>,
+    data: PyReadonlyArray1<'_, f32>,
+    item_ids: Option<Vec<String>>,
+) -> PyResult<CooccurHandle> {
+    let config = params.to_config(py)?;
+    let n_rows = to_usize(py, n_rows, "number of rows")?;
+    let n_cols = to_usize(py, n_cols, "number of columns")?;
+    let rows = Rows::new(py, &indptr, &indices, Some(&data))?;
+    if rows.len() != n_rows {
+        return Err(py_err(
+            py,
+            Error::ShapeMismatch(format!(
+                "indptr has {} rows, shape says {n_rows}",
+                rows.len()
+            )),
+        ));
+    }
+    let result = py.detach(|| {
+        let items = item_ids.map(IdMap::from_ids).transpose()?;
+        let matrix = Csr::from_parts(n_rows, n_cols, rows.indptr, rows.indices, rows.data)?;
+        let data = Interactions::from_csr(matrix, None, items)?;
+        CooccurModel::fit(&config, &data)
+    });
+    result
+        .map(|inner| CooccurHandle { inner })
+        .map_err(|e| py_err(py, e))
+}
+
+/// A fitted co-occurrence model (immutable; thread-safe).
+#[pyclass(frozen, module = "sightline._sightline", name = "_Cooccur")]
+struct CooccurHandle {
+    inner: CooccurModel,
+}
+
+#[pymethods]
+impl CooccurHandle {
+    /// The hyper-parameters as the keyword arguments of
+    /// `sightline.CoOccurrence`.
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        cooccur_params(py, self.inner.config())
+    }
+
+    #[getter]
+    fn n_items(&self) -> usize {
+        self.inner.n_items()
+    }
+
+    #[getter]
+    fn item_ids(&self) -> Vec<String> {
+        self.inner.items().ids().to_vec()
+    }
+
+    /// Number of stored (item, neighbour) pairs.
+    #[getter]
+    fn nnz(&self) -> usize {
+        self.inner.neighbors().nnz()
+    }
+
+    /// Best `n` neighbours of one item: `(ids int32[k], scores float32[k])`.
+    fn similar_items<'py>(
+        &self,
+        py: Python<'py>,
+        item: i64,
+        n: i64,
+    ) -> PyResult<(Ids1<'py>, Scores1<'py>)> {
+        let item = to_index(py, item, "itemid")?;
+        let n = to_usize(py, n, "N")?;
+        let recs = self
+            .inner
+            .similar_items(item, n)
+            .map_err(|e| py_err(py, e))?;
+        recs_1d(py, recs)
+    }
+
+    /// Items that go with weighted context items, leaving out `exclude`.
+    fn recommend_for_items<'py>(
+        &self,
+        py: Python<'py>,
+        items: PyReadonlyArray1<'py, i64>,
+        weights: PyReadonlyArray1<'py, f32>,
+        n: i64,
+        exclude: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<(Ids1<'py>, Scores1<'py>)> {
+        let items = to_indices(py, &items, "itemids entry")?;
+        let weights = weights.as_array().to_vec();
+        let n = to_usize(py, n, "N")?;
+        let exclude = to_indices(py, &exclude, "filter_items entry")?;
+        let recs = self
+            .inner
+            .recommend_for_items(&items, &weights, n, &exclude)
+            .map_err(|e| py_err(py, e))?;
+        recs_1d(py, recs)
+    }
+
+    /// `similar_items` by string id: `(item_id, score)` pairs.
+    fn similar_items_by_id(
+        &self,
+        py: Python<'_>,
+        item_id: &str,
+        n: i64,
+    ) -> PyResult<Vec<(String, f32)>> {
+        let n = to_usize(py, n, "N")?;
+        self.inner
+            .similar_items_by_id(item_id, n)
+            .map_err(|e| py_err(py, e))
+    }
+
+    /// `recommend_for_items` by string ids (unknown ids in `exclude` are
+    /// ignored).
+    fn recommend_for_items_by_id(
+        &self,
+        py: Python<'_>,
+        item_ids: Vec<String>,
+        weights: PyReadonlyArray1<'_, f32>,
+        n: i64,
+        exclude: Vec<String>,
+    ) -> PyResult<Vec<(String, f32)>> {
+        let n = to_usize(py, n, "N")?;
+        let weights = weights.as_array().to_vec();
+        self.inner
+            .recommend_for_items_by_id(&item_ids, &weights, n, &exclude)
+            .map_err(|e| py_err(py, e))
+    }
+
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let model = &self.inner;
+        let bytes = py.detach(|| model.to_bytes()).map_err(|e| py_err(py, e))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<CooccurHandle> {
+        let inner = py
+            .detach(|| CooccurModel::from_bytes(data))
+            .map_err(|e| py_err(py, e))?;
+        Ok(CooccurHandle { inner })
+    }
+
+    /// Writes the model file (only this component) atomically.
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        let model = &self.inner;
+        py.detach(|| model.save(&path))
+            .map_err(|e| py_err_path(py, e, &path))
+    }
+
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<CooccurHandle> {
+        let inner = py
+            .detach(|| CooccurModel::load(&path))
+            .map_err(|e| py_err_path(py, e, &path))?;
+        Ok(CooccurHandle { inner })
+    }
+}
+
+// -------------------------------------------------------------- trending --
+
+/// The settings of `sightline.Trending`, taken from a dict. `weights` maps
+/// event kinds to weights (view, click, add_to_cart, purchase; other names
+/// are custom kinds; missing fixed kinds keep their defaults);
+/// `region_parent` `None` is the core's default map.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct TrendingParams {
+    half_life_hours: f64,
+    half_life_by_kind: BTreeMap<String, f64>,
+    weights: BTreeMap<String, f32>,
+    window_hours: f64,
+    baseline_hours: f64,
+    smoothing: f64,
+    max_items_per_segment: i64,
+    min_segment_weight: f64,
+    region_parent: Option<BTreeMap<String, String>>,
+}
+
+impl TrendingParams {
+    fn to_config(&self, py: Python<'_>) -> PyResult<TrendingConfig> {
+        let mut weights = KindWeights::default();
+        for (kind, &w) in &self.weights {
+            match kind.as_str() {
+                "view" => weights.view = w,
+                "click" => weights.click = w,
+                "add_to_cart" => weights.add_to_cart = w,
+                "purchase" => weights.purchase = w,
+                _ => weights = weights.with_custom(kind.clone(), w),
+            }
+        }
+        Ok(TrendingConfig {
+            half_life_hours: self.half_life_hours,
+            half_life_by_kind: self.half_life_by_kind.clone(),
+            weights,
+            window_hours: self.window_hours,
+            baseline_hours: self.baseline_hours,
+            smoothing: self.smoothing,
+            max_items_per_segment: config_usize(
+                py,
+                self.max_items_per_segment,
+                "max_items_per_segment",
+            )?,
+            min_segment_weight: self.min_segment_weight,
+            region_parent: self
+                .region_parent
+                .clone()
+                .unwrap_or_else(default_region_parent),
+        })
+    }
+}
+
+/// The keyword arguments of `sightline.Trending` for a config.
+fn trending_params<'py>(py: Python<'py>, c: &TrendingConfig) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("half_life_hours", c.half_life_hours)?;
+    d.set_item("window_hours", c.window_hours)?;
+    d.set_item("baseline_hours", c.baseline_hours)?;
+    d.set_item("max_items_per_segment", c.max_items_per_segment)?;
+    d.set_item("min_segment_weight", c.min_segment_weight)?;
+    d.set_item("smoothing", c.smoothing)?;
+    d.set_item("half_life_by_kind", c.half_life_by_kind.clone())?;
+    let w = PyDict::new(py);
+    w.set_item("view", shortest_f64(c.weights.view))?;
+    w.set_item("click", shortest_f64(c.weights.click))?;
+    w.set_item("add_to_cart", shortest_f64(c.weights.add_to_cart))?;
+    w.set_item("purchase", shortest_f64(c.weights.purchase))?;
+    for (k, &v) in &c.weights.custom {
+        w.set_item(k, shortest_f64(v))?;
+    }
+    d.set_item("weights", w)?;
+    d.set_item("region_parent", c.region_parent.clone())?;
+    Ok(d)
+}
+
+/// A catalog from `(id, category)` pairs (empty category = none).
+fn catalog(py: Python<'_>, items: Vec<(String, String)>) -> PyResult<Catalog> {
+    let mut c = Catalog::new();
+    for (id, category) in items {
+        c.add(Item {
+            id,
+            title: String::new(),
+            category,
+            brand: None,
+            price: None,
+            in_stock: true,
+            regions: Vec::new(),
+            attributes: BTreeMap::new(),
+        })
+        .map_err(|e| py_err(py, e))?;
+    }
+    Ok(c)
+}
+
+fn channel(py: Python<'_>, c: Option<&str>) -> PyResult<Option<Channel>> {
+    c.map(Channel::parse).transpose().map_err(|e| py_err(py, e))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn event(
+    py: Python<'_>,
+    user: String,
+    item: String,
+    kind: &str,
+    timestamp: i64,
+    region: Option<String>,
+    channel_name: Option<&str>,
+    session: Option<String>,
+) -> PyResult<Event> {
+    Ok(Event {
+        user,
+        item,
+        kind: EventKind::parse(kind),
+        timestamp,
+        region,
+        channel: channel(py, channel_name)?,
+        session,
+    })
+}
+
+/// An optional column of `ingest_batch`: `None` or one entry per event.
+fn column<T>(py: Python<'_>, col: Option<Vec<T>>, n: usize, name: &str) -> PyResult<Vec<T>>
+where
+    T: Default + Clone,
+{
+    match col {
+        None => Ok(vec![T::default(); n]),
+        Some(v) if v.len() == n => Ok(v),
+        Some(v) => Err(py_err(
+            py,
+            Error::ShapeMismatch(format!("{name} has {} entries for {n} events", v.len())),
+        )),
+    }
+}
+
+fn trending_result(r: TrendingResult) -> Ranked {
+    (r.items, r.level, r.level_weight)
+}
+
+/// A trending store: mutable (ingest), guarded by a mutex so it can be
+/// shared between threads; every call runs with the GIL released.
+#[pyclass(frozen, module = "sightline._sightline", name = "_Trending")]
+struct TrendingHandle {
+    inner: Mutex<TrendingStore>,
+}
+
+impl TrendingHandle {
+    fn wrap(store: TrendingStore) -> TrendingHandle {
+        TrendingHandle {
+            inner: Mutex::new(store),
+        }
+    }
+
+    /// The store, also after a panic elsewhere (every core mutation is
+    /// all-or-nothing, so the store is consistent).
+    fn lock(&self) -> MutexGuard<'_, TrendingStore> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn with<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut TrendingStore) -> R + Send) -> R {
+        py.detach(|| f(&mut self.lock()))
+    }
+}
+
+#[pymethods]
+impl TrendingHandle {
+    /// An empty store. `catalog`: `(item_id, category)` pairs.
+    #[new]
+    #[pyo3(signature = (params, catalog_items=None))]
+    fn new(
+        py: Python<'_>,
+        params: TrendingParams,
+        catalog_items: Option<Vec<(String, String)>>,
+    ) -> PyResult<TrendingHandle> {
+        let config = params.to_config(py)?;
+        let cat = catalog_items.map(|c| catalog(py, c)).transpose()?;
+        TrendingStore::new(config, cat.as_ref())
+            .map(TrendingHandle::wrap)
+            .map_err(|e| py_err(py, e))
+    }
+
+    /// Validates settings without building a store (raises `ConfigError`).
+    #[staticmethod]
+    fn check_params(py: Python<'_>, params: TrendingParams) -> PyResult<()> {
+        params.to_config(py)?.validate().map_err(|e| py_err(py, e))
+    }
+
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let config = self.with(py, |s| s.config().clone());
+        trending_params(py, &config)
+    }
+
+    #[getter]
+    fn item_ids(&self, py: Python<'_>) -> Vec<String> {
+        self.with(py, |s| s.items().ids().to_vec())
+    }
+
+    /// Level names of the segments that received events, in creation order.
+    #[getter]
+    fn segments(&self, py: Python<'_>) -> Vec<String> {
+        self.with(py, |s| s.segments().iter().map(|g| g.name()).collect())
+    }
+
+    #[pyo3(signature = (user, item, kind, timestamp, region=None, channel=None, session=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn ingest(
+        &self,
+        py: Python<'_>,
+        user: String,
+        item: String,
+        kind: &str,
+        timestamp: i64,
+        region: Option<String>,
+        channel: Option<&str>,
+        session: Option<String>,
+    ) -> PyResult<()> {
+        let e = event(py, user, item, kind, timestamp, region, channel, session)?;
+        self.with(py, |s| s.ingest(&e)).map_err(|e| py_err(py, e))
+    }
+
+    /// Parallel columns, one entry per event; all or nothing.
+    #[pyo3(signature = (users, items, kinds, timestamps, regions=None, channels=None, sessions=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn ingest_batch(
+        &self,
+        py: Python<'_>,
+        users: Vec<String>,
+        items: Vec<String>,
+        kinds: Vec<String>,
+        timestamps: PyReadonlyArray1<'_, i64>,
+        regions: Option<Vec<Option<String>>>,
+        channels: Option<Vec<Option<String>>>,
+        sessions: Option<Vec<Option<String>>>,
+    ) -> PyResult<usize> {
+        let n = users.len();
+        let timestamps = timestamps.as_array().to_vec();
+        for (name, len) in [
+            ("items", items.len()),
+            ("kinds", kinds.len()),
+            ("timestamps", timestamps.len()),
+        ] {
+            if len != n {
+                return Err(py_err(
+                    py,
+                    Error::ShapeMismatch(format!("{name} has {len} entries for {n} users")),
+                ));
+            }
+        }
+        let regions = column(py, regions, n, "regions")?;
+        let channels = column(py, channels, n, "channels")?;
+        let sessions = column(py, sessions, n, "sessions")?;
+        let mut events = Vec::with_capacity(n);
+        for (k, (((((user, item), kind), ts), region), session)) in users
+            .into_iter()
+            .zip(items)
+            .zip(&kinds)
+            .zip(timestamps)
+            .zip(regions)
+            .zip(sessions)
+            .enumerate()
+        {
+            events.push(event(
+                py,
+                user,
+                item,
+                kind,
+                ts,
+                region,
+                channels[k].as_deref(),
+                session,
+            )?);
+        }
+        self.with(py, |s| s.ingest_batch(&events))
+            .map_err(|e| py_err(py, e))?;
+        Ok(n)
+    }
+
+    /// `(items, level, level_weight)` of the most popular items at `now`.
+    #[pyo3(signature = (region, channel, category, n, now, trending))]
+    #[allow(clippy::too_many_arguments)]
+    fn query(
+        &self,
+        py: Python<'_>,
+        region: Option<String>,
+        channel: Option<&str>,
+        category: Option<String>,
+        n: i64,
+        now: i64,
+        trending: bool,
+    ) -> PyResult<Ranked> {
+        let q = TrendingQuery {
+            region,
+            channel: self::channel(py, channel)?,
+            category,
+            n: to_usize(py, n, "N")?,
+            now,
+        };
+        self.with(py, |s| {
+            if trending {
+                s.trending_now(&q)
+            } else {
+                s.popular(&q)
+            }
+        })
+        .map(trending_result)
+        .map_err(|e| py_err(py, e))
+    }
+
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = self.with(py, |s| s.to_bytes()).map_err(|e| py_err(py, e))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<TrendingHandle> {
+        py.detach(|| TrendingStore::from_bytes(data))
+            .map(TrendingHandle::wrap)
+            .map_err(|e| py_err(py, e))
+    }
+
+    /// Writes the store file (only this component) atomically.
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        let mut file = ModelFile::new();
+        self.with(py, |s| s.write_to(&mut file))
+            .map_err(|e| py_err(py, e))?;
+        py.detach(|| file.save(&path))
+            .map_err(|e| py_err_path(py, e, &path))
+    }
+
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<TrendingHandle> {
+        py.detach(|| TrendingStore::load(&path))
+            .map(TrendingHandle::wrap)
+            .map_err(|e| py_err_path(py, e, &path))
+    }
+}
+
 /// Native part of the sightline Python package.
 #[pymodule]
 fn _sightline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
+    m.add_class::<CooccurHandle>()?;
+    m.add_class::<TrendingHandle>()?;
+    m.add_function(wrap_pyfunction!(cooccur_fit, m)?)?;
+    m.add_function(wrap_pyfunction!(cooccur_check_params, m)?)?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(check_params, m)?)?;
     m.add_function(wrap_pyfunction!(ranking_metrics, m)?)?;

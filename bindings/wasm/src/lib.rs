@@ -10,6 +10,7 @@
 
 use js_sys::{Array, Object, Reflect};
 use sightline::als::{AlsModel, RecommendOptions};
+use sightline::Component;
 use wasm_bindgen::prelude::*;
 
 /// Builds a JS `Error` with `message` and a `code` property.

@@ -6,7 +6,12 @@
 sightline's portable model file, which loads identically from Rust, Python,
 Node.js and WebAssembly.
 
-Differences from implicit, on purpose:
+``sightline.CoOccurrence`` (item-to-item "bought together" neighbours from
+baskets) and ``sightline.Trending`` (time-decayed "popular in your area" and
+"trending now" with region/country/channel/category back-off) wrap the core's
+``cooccur`` and ``trending`` modules.
+
+Differences from implicit (ALS), on purpose:
 
 * ``similar_items`` leaves the query item itself out of its results
   (implicit returns it first, with score 1).
@@ -27,6 +32,7 @@ import operator
 import os
 import secrets
 import sys
+import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -47,6 +53,8 @@ __version__: str = _sightline.__version__
 
 __all__ = [
     "ALS",
+    "CoOccurrence",
+    "Trending",
     "tune_als",
     "ranking_metrics_at_k",
     "default_param_grid",
@@ -699,3 +707,476 @@ def tune_als(
             bar.close()
     best["random_state"] = best.pop("seed")
     return best, results
+
+
+# ------------------------------------------------------------ co-occurrence --
+
+_WEIGHTINGS = ("bm25", "count", "lift", "cosine")
+
+
+def _weights_array(weights: Any, n: int) -> np.ndarray:
+    if weights is None:
+        return np.ones(n, dtype=np.float32)
+    arr = np.asarray(weights)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ShapeMismatchError(f"weights must be 1-D, got {arr.ndim}-D")
+    if arr.size and arr.dtype.kind not in "biuf":
+        raise TypeError(f"weights must be numeric, got dtype {arr.dtype}")
+    with np.errstate(over="ignore"):  # out-of-range values become inf; the core rejects them
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def _to_bytes_arg(data: Union[bytes, bytearray, memoryview]) -> bytes:
+    return data if isinstance(data, bytes) else bytes(data)
+
+
+class CoOccurrence:
+    """Item-to-item co-occurrence ("bought together", "goes well with").
+
+    Every row of the matrix given to ``fit`` is a *basket* (a customer's
+    history, a session or an order); two items co-occur when they share a
+    basket. Pairs seen in fewer than ``min_support`` baskets are dropped, and
+    each item keeps its best ``max_neighbors`` neighbours.
+
+    weighting: how a count becomes a score: ``"bm25"`` (default; idf-weighted
+    cosine of BM25-weighted item rows as in implicit's ``bm25_weight``, with
+    ``k1`` and ``b``), ``"count"`` (shared baskets), ``"lift"`` (observed /
+    expected under independence; favours niche complements) or ``"cosine"``
+    (``c_ij / sqrt(n_i n_j)``). ``k1``/``b`` only matter for BM25. Baskets
+    with more than 200 items are cut to their 200 highest-weight items.
+    Fitting is deterministic.
+
+    Invalid settings raise ``ConfigError`` here and in ``fit``.
+    """
+
+    def __init__(
+        self,
+        weighting: str = "bm25",
+        min_support: int = 2,
+        max_neighbors: int = 100,
+        k1: float = 1.2,
+        b: float = 0.75,
+    ) -> None:
+        self.weighting = weighting
+        self.min_support = min_support
+        self.max_neighbors = max_neighbors
+        self.k1 = k1
+        self.b = b
+        self._model: Optional[_sightline._Cooccur] = None
+        _sightline.cooccur_check_params(self._params())
+
+    def get_params(self) -> Dict[str, Any]:
+        """The constructor arguments."""
+        return {
+            "weighting": self.weighting,
+            "min_support": self.min_support,
+            "max_neighbors": self.max_neighbors,
+            "k1": self.k1,
+            "b": self.b,
+        }
+
+    def _params(self) -> Dict[str, Any]:
+        params = self.get_params()
+        if not isinstance(params["weighting"], str):
+            raise TypeError(f"weighting must be a str, got {type(params['weighting']).__name__}")
+        params["weighting"] = params["weighting"].lower()
+        return params
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def fit(
+        self, user_items: Any, item_ids: Optional[Sequence[Any]] = None, show_progress: bool = False
+    ) -> "CoOccurrence":
+        """Fits on ``user_items``, a scipy.sparse baskets×items matrix of
+        non-negative weights (rows are baskets or users; CSR, other formats
+        are converted). ``item_ids`` name the columns (stringified; default
+        ``"0"``, ``"1"``, ...) for the ``*_by_id`` calls. ``show_progress``
+        is accepted for compatibility with implicit and ignored. The GIL is
+        released while fitting. Empty data raises ``InvalidInputError``.
+        Returns self."""
+        del show_progress
+        matrix = _csr(user_items)
+        if not matrix.has_canonical_format:
+            matrix = matrix.copy()
+            matrix.sum_duplicates()
+        n_rows, n_cols = matrix.shape
+        items = None if item_ids is None else [str(i) for i in item_ids]
+        self._model = _sightline.cooccur_fit(
+            self._params(), n_rows, n_cols, *_csr_parts(matrix), items
+        )
+        return self
+
+    def _fitted(self) -> "_sightline._Cooccur":
+        if self._model is None:
+            raise InvalidInputError(
+                f"this {type(self).__name__} model is not fitted yet; call fit() or load() first"
+            )
+        return self._model
+
+    @property
+    def item_ids(self) -> Optional[List[str]]:
+        """Item id of every column, None before fit."""
+        return None if self._model is None else self._model.item_ids
+
+    @property
+    def n_items(self) -> Optional[int]:
+        """Number of items, None before fit."""
+        return None if self._model is None else self._model.n_items
+
+    def similar_items(self, itemid: int, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
+        """The best ``N`` neighbours of item index ``itemid``: ``(ids int32,
+        scores float32)``, best first (ties to the lower index), never the
+        item itself. An item without kept pairs gives empty arrays.
+        ``N=0`` or an out-of-range index raise ``InvalidInputError``."""
+        return self._fitted().similar_items(_index(itemid, "itemid"), _index(N, "N"))
+
+    def recommend_for_items(
+        self,
+        itemids: Union[int, Sequence[int], np.ndarray],
+        weights: Optional[Union[float, Sequence[float], np.ndarray]] = None,
+        N: int = 10,
+        filter_items: Optional[Sequence[int]] = None,
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Items that go with context items (a cart, or the product on the
+        page): ``score_j = sum_c weights[c] * s(itemids[c], j)``, best first.
+
+        ``weights`` (default all 1) must be finite and >= 0. The context items
+        and ``filter_items`` are never returned; only positive scores are, so
+        there may be fewer than ``N``. Returns ``(ids int32, scores float32)``.
+        ``N=0``, an empty ``itemids``, a NaN/inf/negative weight or an
+        out-of-range index raise ``InvalidInputError``; ``weights`` of another
+        length ``ShapeMismatchError``.
+        """
+        model = self._fitted()
+        items = (
+            np.array([_index(itemids, "itemids")], dtype=_INDEX)
+            if np.ndim(itemids) == 0
+            else _index_array(itemids, "itemids")
+        )
+        exclude = _EMPTY if filter_items is None else _index_array(filter_items, "filter_items")
+        return model.recommend_for_items(
+            items, _weights_array(weights, len(items)), _index(N, "N"), exclude
+        )
+
+    def similar_items_by_id(self, item_id: Any, N: int = 10) -> List[Tuple[str, float]]:
+        """``similar_items`` by string id: ``N`` ``(item_id, score)`` pairs;
+        an unknown id raises ``UnknownIdError`` (a ``KeyError``)."""
+        return self._fitted().similar_items_by_id(str(item_id), _index(N, "N"))
+
+    def recommend_for_items_by_id(
+        self,
+        item_ids: Union[Any, Sequence[Any]],
+        weights: Optional[Union[float, Sequence[float], np.ndarray]] = None,
+        N: int = 10,
+        filter_items: Optional[Sequence[Any]] = None,
+    ) -> List[Tuple[str, float]]:
+        """``recommend_for_items`` by string ids: ``(item_id, score)`` pairs.
+        An unknown context id raises ``UnknownIdError``; unknown ids in
+        ``filter_items`` are ignored."""
+        if isinstance(item_ids, (str, bytes)) or np.ndim(item_ids) == 0:
+            item_ids = [item_ids]
+        ids = [str(i) for i in item_ids]
+        exclude = [] if filter_items is None else [str(i) for i in filter_items]
+        return self._fitted().recommend_for_items_by_id(
+            ids, _weights_array(weights, len(ids)), _index(N, "N"), exclude
+        )
+
+    # -- persistence --------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The portable sightline model file (``cooccur`` component) as bytes."""
+        return self._fitted().to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: Union[bytes, bytearray, memoryview]) -> "CoOccurrence":
+        """A model from ``to_bytes`` output (or any model file holding a
+        ``cooccur`` component); bad data raises ``ModelFormatError``."""
+        return cls._from_model(_sightline._Cooccur.from_bytes(_to_bytes_arg(data)))
+
+    def save(self, path: Union[str, "os.PathLike[str]", Any]) -> None:
+        """Writes the model file to a path (atomically) or a binary file object."""
+        model = self._fitted()
+        if hasattr(path, "write"):
+            path.write(model.to_bytes())
+        else:
+            model.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]", Any]) -> "CoOccurrence":
+        """Reads a model file from a path or a binary file object."""
+        if hasattr(path, "read"):
+            return cls.from_bytes(path.read())
+        return cls._from_model(_sightline._Cooccur.load(os.fspath(path)))
+
+    @classmethod
+    def _from_model(cls, model: "_sightline._Cooccur") -> "CoOccurrence":
+        obj = cls(**model.params())
+        obj._model = model
+        return obj
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {
+            "params": self.get_params(),
+            "model": None if self._model is None else self._model.to_bytes(),
+        }
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__init__(**state["params"])  # type: ignore[misc]
+        if state["model"] is not None:
+            self._model = _sightline._Cooccur.from_bytes(state["model"])
+
+
+# ----------------------------------------------------------------- trending --
+
+def _opt_str(value: Any) -> Optional[str]:
+    return None if value is None else str(value)
+
+
+def _timestamps(values: Any, n: Optional[int] = None) -> np.ndarray:
+    """Unix seconds as int64: ints, or numpy datetime64 (converted)."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ShapeMismatchError(f"timestamps must be 1-D, got {arr.ndim}-D")
+    if arr.dtype.kind == "M":
+        return np.ascontiguousarray(arr.astype("datetime64[s]").astype(np.int64))
+    if arr.size and arr.dtype.kind not in "iu":
+        raise TypeError(f"timestamps must be integer Unix seconds, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _opt_column(values: Any) -> Optional[List[Optional[str]]]:
+    if values is None:
+        return None
+    return [None if v is None else str(v) for v in values]
+
+
+def _catalog_pairs(catalog: Any) -> List[Tuple[str, str]]:
+    pairs = []
+    for entry in catalog:
+        if not isinstance(entry, dict):
+            raise TypeError(f"catalog entries must be dicts with 'id' and 'category', got {type(entry).__name__}")
+        if "id" not in entry:
+            raise InvalidInputError("catalog entry without 'id'")
+        category = entry.get("category")
+        pairs.append((str(entry["id"]), "" if category is None else str(category)))
+    return pairs
+
+
+def _now(now: Any) -> int:
+    if now is None:
+        return int(time.time())
+    if isinstance(now, np.datetime64):
+        return int(now.astype("datetime64[s]").astype(np.int64))
+    return _index(now, "now")
+
+
+class Trending:
+    """"Popular in your area" and "trending now": time-decayed, kind-weighted
+    event counts per item and per segment (global, region, country, channel,
+    category and region/country × category), with back-off from a sparse
+    segment to a denser one.
+
+    half_life_hours: half-life of an event's weight in the popularity score.
+    half_life_by_kind: per-kind overrides (``{"purchase": 240.0}``).
+    weights: weight per event kind (``view`` 1, ``click`` 2, ``add_to_cart``
+    4, ``purchase`` 8 by default; other names add custom kinds; an event of a
+    custom kind without a weight raises ``InvalidInputError``).
+    window_hours / baseline_hours: mean lifetimes of the "recent" and
+    "baseline" rates behind ``trending_now`` (baseline must exceed window).
+    smoothing: added to the baseline of the velocity (weight per window).
+    max_items_per_segment: memory bound per segment (results are exact while
+    a segment has seen fewer distinct items). min_segment_weight: a back-off
+    level answers only when its total decayed weight reaches this (the last
+    level of a chain always answers). region_parent: region code → country
+    code for the country level (None = the core's default map of the demo
+    regions, e.g. ``uk-*`` → ``uk``, ``se``/``no``/``dk``/``fi`` → ``nordics``).
+
+    catalog: optional list of dicts ``{"id": ..., "category": ...}`` (other
+    keys ignored). Category segments (``category=`` queries) only receive
+    events of items whose category the catalog gives; without a catalog a
+    category query finds nothing.
+
+    Back-off chains: region → country → global; region + category →
+    country + category → category; category; channel → global (the channel
+    is used only without region and category). Times are Unix seconds.
+
+    Invalid settings raise ``ConfigError``. The store may be shared between
+    threads (an internal lock serialises calls; the GIL is released).
+    """
+
+    def __init__(
+        self,
+        half_life_hours: float = 72.0,
+        window_hours: float = 24.0,
+        baseline_hours: float = 168.0,
+        max_items_per_segment: int = 1000,
+        min_segment_weight: float = 20.0,
+        smoothing: float = 5.0,
+        half_life_by_kind: Optional[Dict[str, float]] = None,
+        weights: Optional[Dict[str, float]] = None,
+        region_parent: Optional[Dict[str, str]] = None,
+        catalog: Optional[Sequence[Dict[str, Any]]] = None,
+    ) -> None:
+        params = {
+            "half_life_hours": half_life_hours,
+            "window_hours": window_hours,
+            "baseline_hours": baseline_hours,
+            "max_items_per_segment": max_items_per_segment,
+            "min_segment_weight": min_segment_weight,
+            "smoothing": smoothing,
+            "half_life_by_kind": {} if half_life_by_kind is None else dict(half_life_by_kind),
+            "weights": {} if weights is None else dict(weights),
+            "region_parent": None if region_parent is None else dict(region_parent),
+        }
+        pairs = None if catalog is None else _catalog_pairs(catalog)
+        self._store = _sightline._Trending(params, pairs)
+
+    @classmethod
+    def _wrap(cls, store: "_sightline._Trending") -> "Trending":
+        obj = cls.__new__(cls)
+        obj._store = store
+        return obj
+
+    def get_params(self) -> Dict[str, Any]:
+        """The settings as constructor keyword arguments (weights and
+        region_parent in full; without the catalog)."""
+        return self._store.params()
+
+    def __repr__(self) -> str:
+        p = self.get_params()
+        shown = ("half_life_hours", "window_hours", "baseline_hours", "max_items_per_segment",
+                 "min_segment_weight", "smoothing")
+        args = ", ".join(f"{k}={p[k]!r}" for k in shown)
+        return f"{type(self).__name__}({args})"
+
+    @property
+    def item_ids(self) -> List[str]:
+        """Known items: the catalog's, then items first seen in events."""
+        return self._store.item_ids
+
+    @property
+    def segments(self) -> List[str]:
+        """Level names (``global``, ``region:nl``, ...) of segments with events."""
+        return self._store.segments
+
+    def ingest(
+        self,
+        user: Any,
+        item: Any,
+        kind: str,
+        timestamp: int,
+        region: Optional[str] = None,
+        channel: Optional[str] = None,
+        session: Optional[str] = None,
+    ) -> None:
+        """Adds one event. ``kind``: ``view``, ``click``, ``add_to_cart``,
+        ``purchase`` or a custom kind; ``timestamp``: Unix seconds;
+        ``channel``: ``web``, ``app``, ``store`` or ``email``. An unknown
+        channel, empty item id or region, or a custom kind without weight
+        raise ``InvalidInputError`` (the store is unchanged)."""
+        self._store.ingest(
+            str(user), str(item), str(kind), _index(timestamp, "timestamp"),
+            _opt_str(region), _opt_str(channel), _opt_str(session),
+        )
+
+    def ingest_batch(
+        self,
+        users: Sequence[Any],
+        items: Sequence[Any],
+        kinds: Sequence[str],
+        timestamps: Any,
+        regions: Optional[Sequence[Optional[str]]] = None,
+        channels: Optional[Sequence[Optional[str]]] = None,
+        sessions: Optional[Sequence[Optional[str]]] = None,
+    ) -> int:
+        """Adds many events given as parallel sequences (lists or numpy
+        arrays; ``timestamps`` int Unix seconds or ``datetime64``; ``None``
+        entries in the optional columns mean "not given"). All or nothing:
+        on any error nothing is added. Columns of different lengths raise
+        ``ShapeMismatchError``. The GIL is released while ingesting. Returns
+        the number of events added."""
+        return self._store.ingest_batch(
+            [str(u) for u in users],
+            [str(i) for i in items],
+            [str(k) for k in kinds],
+            _timestamps(timestamps),
+            _opt_column(regions),
+            _opt_column(channels),
+            _opt_column(sessions),
+        )
+
+    def _query(
+        self, region: Any, channel: Any, category: Any, N: int, now: Any, trending: bool
+    ) -> Tuple[List[Tuple[str, float]], str]:
+        items, level, _weight = self._store.query(
+            _opt_str(region), _opt_str(channel), _opt_str(category), _index(N, "N"), _now(now),
+            trending,
+        )
+        return items, level
+
+    def popular(
+        self,
+        region: Optional[str] = None,
+        channel: Optional[str] = None,
+        category: Optional[str] = None,
+        N: int = 10,
+        now: Optional[int] = None,
+    ) -> Tuple[List[Tuple[str, float]], str]:
+        """The ``N`` most popular items at ``now`` (Unix seconds; default the
+        current time) at the first back-off level with enough weight.
+
+        Returns ``(items, level)``: ``(item_id, score)`` pairs, best first
+        (only positive scores), and the level that answered, e.g.
+        ``"region:nl"``, ``"country:uk"``, ``"global"``. ``N=0`` or an
+        unknown channel raise ``InvalidInputError``."""
+        return self._query(region, channel, category, N, now, False)
+
+    def trending_now(
+        self,
+        region: Optional[str] = None,
+        channel: Optional[str] = None,
+        category: Optional[str] = None,
+        N: int = 10,
+        now: Optional[int] = None,
+    ) -> Tuple[List[Tuple[str, float]], str]:
+        """The ``N`` items with the highest positive velocity (recent rate
+        against the baseline rate) at the level ``popular`` would use; same
+        arguments and return shape as ``popular``. Steadily popular items
+        score about 0 and are left out; bursts score high."""
+        return self._query(region, channel, category, N, now, True)
+
+    # -- persistence --------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The store as sightline model-file bytes (``trending`` component;
+        bit-exact round trip)."""
+        return self._store.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: Union[bytes, bytearray, memoryview]) -> "Trending":
+        """A store from ``to_bytes`` output; bad data raises ``ModelFormatError``."""
+        return cls._wrap(_sightline._Trending.from_bytes(_to_bytes_arg(data)))
+
+    def save(self, path: Union[str, "os.PathLike[str]", Any]) -> None:
+        """Writes the store to a path (atomically) or a binary file object."""
+        if hasattr(path, "write"):
+            path.write(self._store.to_bytes())
+        else:
+            self._store.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]", Any]) -> "Trending":
+        """Reads a store from a path or a binary file object."""
+        if hasattr(path, "read"):
+            return cls.from_bytes(path.read())
+        return cls._wrap(_sightline._Trending.load(os.fspath(path)))
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {"store": self._store.to_bytes()}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self._store = _sightline._Trending.from_bytes(state["store"])

@@ -1,4 +1,5 @@
-# Type stub of the native module (see src/lib.rs). Private: use sightline.ALS.
+# Type stub of the native module (see src/lib.rs). Private: use sightline.ALS,
+# sightline.CoOccurrence and sightline.Trending.
 from os import PathLike
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
@@ -100,3 +101,81 @@ class _Model:
     def save(self, path: Union[str, PathLike[str]]) -> None: ...
     @staticmethod
     def load(path: Union[str, PathLike[str]]) -> _Model: ...
+
+# -- co-occurrence (sightline.CoOccurrence) --------------------------------
+
+def cooccur_check_params(params: Dict[str, Any]) -> None: ...
+def cooccur_fit(
+    params: Dict[str, Any],
+    n_rows: int,
+    n_cols: int,
+    indptr: _I,
+    indices: _I,
+    data: npt.NDArray[np.float32],
+    item_ids: Optional[List[str]] = None,
+) -> _Cooccur: ...
+
+class _Cooccur:
+    n_items: int
+    nnz: int
+    item_ids: List[str]
+    def params(self) -> Dict[str, Any]: ...
+    def similar_items(self, item: int, n: int) -> Tuple[_Ids1, _Scores1]: ...
+    def recommend_for_items(
+        self, items: _I, weights: npt.NDArray[np.float32], n: int, exclude: _I
+    ) -> Tuple[_Ids1, _Scores1]: ...
+    def similar_items_by_id(self, item_id: str, n: int) -> List[Tuple[str, float]]: ...
+    def recommend_for_items_by_id(
+        self, item_ids: List[str], weights: npt.NDArray[np.float32], n: int, exclude: List[str]
+    ) -> List[Tuple[str, float]]: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> _Cooccur: ...
+    def save(self, path: Union[str, PathLike[str]]) -> None: ...
+    @staticmethod
+    def load(path: Union[str, PathLike[str]]) -> _Cooccur: ...
+
+# -- trending (sightline.Trending) -----------------------------------------
+
+class _Trending:
+    item_ids: List[str]
+    segments: List[str]
+    def __init__(self, params: Dict[str, Any], catalog_items: Optional[List[Tuple[str, str]]] = None) -> None: ...
+    @staticmethod
+    def check_params(params: Dict[str, Any]) -> None: ...
+    def params(self) -> Dict[str, Any]: ...
+    def ingest(
+        self,
+        user: str,
+        item: str,
+        kind: str,
+        timestamp: int,
+        region: Optional[str] = None,
+        channel: Optional[str] = None,
+        session: Optional[str] = None,
+    ) -> None: ...
+    def ingest_batch(
+        self,
+        users: List[str],
+        items: List[str],
+        kinds: List[str],
+        timestamps: _I,
+        regions: Optional[List[Optional[str]]] = None,
+        channels: Optional[List[Optional[str]]] = None,
+        sessions: Optional[List[Optional[str]]] = None,
+    ) -> int: ...
+    def query(
+        self,
+        region: Optional[str],
+        channel: Optional[str],
+        category: Optional[str],
+        n: int,
+        now: int,
+        trending: bool,
+    ) -> Tuple[List[Tuple[str, float]], str, float]: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> _Trending: ...
+    def save(self, path: Union[str, PathLike[str]]) -> None: ...
+    @staticmethod
+    def load(path: Union[str, PathLike[str]]) -> _Trending: ...
