@@ -40,24 +40,6 @@ pub fn simd<K: Kernel>(kernel: K) -> K::Output {
     pulp::Arch::new().dispatch(Dispatch(kernel))
 }
 
-/// [`gemv`] as a [`Kernel`].
-pub struct Gemv<'a> {
-    /// Row-major matrix with `v.len()` columns.
-    pub m: &'a [f32],
-    /// The vector.
-    pub v: &'a [f32],
-    /// One output per row.
-    pub out: &'a mut [f32],
-}
-
-impl Kernel for Gemv<'_> {
-    type Output = ();
-    #[inline(always)]
-    fn run(self) {
-        gemv(self.m, self.v, self.out)
-    }
-}
-
 /// Dot products of `N` rows with one vector `v` (rows at least as long as
 /// `v`), interleaved so that their add chains overlap instead of waiting on
 /// each other. Each result equals [`dot`]`(rows[i], v)` bit for bit.
@@ -469,13 +451,6 @@ mod tests {
         }
         let mut singular = vec![1.0, 1.0, 1.0, 1.0];
         assert!(!cholesky_solve(&mut singular, &mut [1.0, 2.0]));
-        let mut out = vec![0f32; 2];
-        simd(Gemv {
-            m: &[1., 2., 3., 4.],
-            v: &[1., 1.],
-            out: &mut out,
-        });
-        assert_eq!(out, vec![3., 7.]);
     }
 
     #[test]
