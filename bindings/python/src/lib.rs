@@ -976,33 +976,51 @@ impl Model {
 
     /// The portable model file as bytes.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let model = &self.inner;
-        let bytes = py.detach(|| model.to_bytes()).map_err(|e| py_err(py, e))?;
-        Ok(PyBytes::new(py, &bytes))
+        component_to_bytes(py, &self.inner)
     }
 
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Model> {
-        let inner = py
-            .detach(|| AlsModel::from_bytes(data))
-            .map_err(|e| py_err(py, e))?;
-        Ok(Model { inner })
+        component_from_bytes(py, data).map(|inner| Model { inner })
     }
 
     /// Writes the model file atomically.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        let model = &self.inner;
-        py.detach(|| model.save(&path))
-            .map_err(|e| py_err_path(py, e, &path))
+        component_save(py, &self.inner, &path)
     }
 
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Model> {
-        let inner = py
-            .detach(|| AlsModel::load(&path))
-            .map_err(|e| py_err_path(py, e, &path))?;
-        Ok(Model { inner })
+        component_load(py, &path).map(|inner| Model { inner })
     }
+}
+
+// ----------------------------------------------------------- model files --
+
+/// `Component::to_bytes` with the GIL released.
+fn component_to_bytes<'py, C: Component + Sync>(
+    py: Python<'py>,
+    c: &C,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let bytes = py.detach(|| c.to_bytes()).map_err(|e| py_err(py, e))?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+/// `Component::from_bytes` with the GIL released.
+fn component_from_bytes<C: Component + Send>(py: Python<'_>, data: &[u8]) -> PyResult<C> {
+    py.detach(|| C::from_bytes(data)).map_err(|e| py_err(py, e))
+}
+
+/// `Component::save` with the GIL released; errors name the path.
+fn component_save<C: Component + Sync>(py: Python<'_>, c: &C, path: &Path) -> PyResult<()> {
+    py.detach(|| c.save(path))
+        .map_err(|e| py_err_path(py, e, path))
+}
+
+/// `Component::load` with the GIL released; errors name the path.
+fn component_load<C: Component + Send>(py: Python<'_>, path: &Path) -> PyResult<C> {
+    py.detach(|| C::load(path))
+        .map_err(|e| py_err_path(py, e, path))
 }
 
 // --------------------------------------------------------- co-occurrence --
@@ -1222,32 +1240,22 @@ impl CooccurHandle {
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let model = &self.inner;
-        let bytes = py.detach(|| model.to_bytes()).map_err(|e| py_err(py, e))?;
-        Ok(PyBytes::new(py, &bytes))
+        component_to_bytes(py, &self.inner)
     }
 
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<CooccurHandle> {
-        let inner = py
-            .detach(|| CooccurModel::from_bytes(data))
-            .map_err(|e| py_err(py, e))?;
-        Ok(CooccurHandle { inner })
+        component_from_bytes(py, data).map(|inner| CooccurHandle { inner })
     }
 
     /// Writes the model file (only this component) atomically.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        let model = &self.inner;
-        py.detach(|| model.save(&path))
-            .map_err(|e| py_err_path(py, e, &path))
+        component_save(py, &self.inner, &path)
     }
 
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<CooccurHandle> {
-        let inner = py
-            .detach(|| CooccurModel::load(&path))
-            .map_err(|e| py_err_path(py, e, &path))?;
-        Ok(CooccurHandle { inner })
+        component_load(py, &path).map(|inner| CooccurHandle { inner })
     }
 }
 
@@ -1567,9 +1575,7 @@ impl TrendingHandle {
 
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<TrendingHandle> {
-        py.detach(|| TrendingStore::from_bytes(data))
-            .map(TrendingHandle::wrap)
-            .map_err(|e| py_err(py, e))
+        component_from_bytes(py, data).map(TrendingHandle::wrap)
     }
 
     /// Writes the store file (only this component) atomically.
@@ -1583,9 +1589,7 @@ impl TrendingHandle {
 
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<TrendingHandle> {
-        py.detach(|| TrendingStore::load(&path))
-            .map(TrendingHandle::wrap)
-            .map_err(|e| py_err_path(py, e, &path))
+        component_load(py, &path).map(TrendingHandle::wrap)
     }
 }
 

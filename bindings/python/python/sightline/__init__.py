@@ -146,9 +146,90 @@ def _seed(random_state: Any) -> int:
     return seed
 
 
+# ------------------------------------------------------------- model files --
+
+def _to_bytes_arg(data: Union[bytes, bytearray, memoryview]) -> bytes:
+    return data if isinstance(data, bytes) else bytes(data)
+
+
+class _ModelFile:
+    """Persistence shared by every model class: one sightline model file,
+    the same bytes in every runtime. Subclasses name their native class
+    (``_NATIVE``), the native object to write (``_native()``) and how to
+    wrap a loaded one (``_from_native``)."""
+
+    _NATIVE: Any
+
+    def _native(self) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def _from_native(cls, native: Any) -> Any:
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        """The portable sightline model file as bytes."""
+        return self._native().to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: Union[bytes, bytearray, memoryview]) -> Any:
+        """An object from ``to_bytes`` output (or any model file holding its
+        component); corrupt or foreign data raises ``ModelFormatError``."""
+        return cls._from_native(cls._NATIVE.from_bytes(_to_bytes_arg(data)))
+
+    def save(self, path: Union[str, "os.PathLike[str]", Any]) -> None:
+        """Writes the model file to a path (atomically) or a binary file object."""
+        native = self._native()
+        if hasattr(path, "write"):
+            path.write(native.to_bytes())
+        else:
+            native.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]", Any]) -> Any:
+        """Reads a model file from a path or a binary file object."""
+        if hasattr(path, "read"):
+            return cls.from_bytes(path.read())
+        return cls._from_native(cls._NATIVE.load(os.fspath(path)))
+
+
+class _Estimator(_ModelFile):
+    """A model fitted from data (``fit``) or loaded; pickles as its
+    parameters plus the model file bytes."""
+
+    _model: Any = None
+
+    def get_params(self) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def _set_model(self, model: Any) -> None:
+        self._model = model
+
+    def _fitted(self) -> Any:
+        if self._model is None:
+            raise InvalidInputError(
+                f"this {type(self).__name__} model is not fitted yet; call fit() or load() first"
+            )
+        return self._model
+
+    def _native(self) -> Any:
+        return self._fitted()
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {
+            "params": self.get_params(),
+            "model": None if self._model is None else self._model.to_bytes(),
+        }
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__init__(**state["params"])  # type: ignore[misc]
+        if state["model"] is not None:
+            self._set_model(self._NATIVE.from_bytes(state["model"]))
+
+
 # --------------------------------------------------------------------- ALS --
 
-class ALS:
+class ALS(_Estimator):
     """Implicit-feedback alternating least squares (Hu, Koren & Volinsky 2008).
 
     Parameters mirror ``implicit.als.AlternatingLeastSquares``:
@@ -305,16 +386,11 @@ class ALS:
         self._set_model(model)
         return self
 
+    _NATIVE = _sightline._Model
+
     def _set_model(self, model: "_sightline._Model") -> None:
         self._model = model
         self._factor_cache = {}
-
-    def _fitted(self) -> "_sightline._Model":
-        if self._model is None:
-            raise InvalidInputError(
-                f"this {type(self).__name__} model is not fitted yet; call fit() or load() first"
-            )
-        return self._model
 
     # -- factors and ids ----------------------------------------------------
 
@@ -472,51 +548,13 @@ class ALS:
 
     # -- persistence --------------------------------------------------------
 
-    def to_bytes(self) -> bytes:
-        """The portable sightline model file as bytes."""
-        return self._fitted().to_bytes()
-
     @classmethod
-    def from_bytes(cls, data: Union[bytes, bytearray, memoryview]) -> "ALS":
-        """A model from ``to_bytes`` output; corrupt or foreign data raises
-        ``ModelFormatError``."""
-        if not isinstance(data, bytes):
-            data = bytes(data)
-        return cls._from_model(_sightline._Model.from_bytes(data))
-
-    def save(self, path: Union[str, "os.PathLike[str]", Any]) -> None:
-        """Writes the model file to a path (atomically) or a binary file object."""
-        model = self._fitted()
-        if hasattr(path, "write"):
-            path.write(model.to_bytes())
-        else:
-            model.save(os.fspath(path))
-
-    @classmethod
-    def load(cls, path: Union[str, "os.PathLike[str]", Any]) -> "ALS":
-        """Reads a model file from a path or a binary file object."""
-        if hasattr(path, "read"):
-            return cls.from_bytes(path.read())
-        return cls._from_model(_sightline._Model.load(os.fspath(path)))
-
-    @classmethod
-    def _from_model(cls, model: "_sightline._Model") -> "ALS":
+    def _from_native(cls, model: "_sightline._Model") -> "ALS":
         params = model.params()
         params["random_state"] = params.pop("seed")
         obj = cls(**params)
         obj._set_model(model)
         return obj
-
-    def __getstate__(self) -> Dict[str, Any]:
-        return {
-            "params": self.get_params(),
-            "model": None if self._model is None else self._model.to_bytes(),
-        }
-
-    def __setstate__(self, state: Dict[str, Any]) -> None:
-        self.__init__(**state["params"])  # type: ignore[misc]
-        if state["model"] is not None:
-            self._set_model(_sightline._Model.from_bytes(state["model"]))
 
 
 # -------------------------------------------------------- evaluation, tuning --
@@ -728,11 +766,7 @@ def _weights_array(weights: Any, n: int) -> np.ndarray:
         return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def _to_bytes_arg(data: Union[bytes, bytearray, memoryview]) -> bytes:
-    return data if isinstance(data, bytes) else bytes(data)
-
-
-class CoOccurrence:
+class CoOccurrence(_Estimator):
     """Item-to-item co-occurrence ("bought together", "goes well with").
 
     Every row of the matrix given to ``fit`` is a *basket* (a customer's
@@ -810,12 +844,7 @@ class CoOccurrence:
         )
         return self
 
-    def _fitted(self) -> "_sightline._Cooccur":
-        if self._model is None:
-            raise InvalidInputError(
-                f"this {type(self).__name__} model is not fitted yet; call fit() or load() first"
-            )
-        return self._model
+    _NATIVE = _sightline._Cooccur
 
     @property
     def item_ids(self) -> Optional[List[str]]:
@@ -887,47 +916,11 @@ class CoOccurrence:
 
     # -- persistence --------------------------------------------------------
 
-    def to_bytes(self) -> bytes:
-        """The portable sightline model file (``cooccur`` component) as bytes."""
-        return self._fitted().to_bytes()
-
     @classmethod
-    def from_bytes(cls, data: Union[bytes, bytearray, memoryview]) -> "CoOccurrence":
-        """A model from ``to_bytes`` output (or any model file holding a
-        ``cooccur`` component); bad data raises ``ModelFormatError``."""
-        return cls._from_model(_sightline._Cooccur.from_bytes(_to_bytes_arg(data)))
-
-    def save(self, path: Union[str, "os.PathLike[str]", Any]) -> None:
-        """Writes the model file to a path (atomically) or a binary file object."""
-        model = self._fitted()
-        if hasattr(path, "write"):
-            path.write(model.to_bytes())
-        else:
-            model.save(os.fspath(path))
-
-    @classmethod
-    def load(cls, path: Union[str, "os.PathLike[str]", Any]) -> "CoOccurrence":
-        """Reads a model file from a path or a binary file object."""
-        if hasattr(path, "read"):
-            return cls.from_bytes(path.read())
-        return cls._from_model(_sightline._Cooccur.load(os.fspath(path)))
-
-    @classmethod
-    def _from_model(cls, model: "_sightline._Cooccur") -> "CoOccurrence":
+    def _from_native(cls, model: "_sightline._Cooccur") -> "CoOccurrence":
         obj = cls(**model.params())
-        obj._model = model
+        obj._set_model(model)
         return obj
-
-    def __getstate__(self) -> Dict[str, Any]:
-        return {
-            "params": self.get_params(),
-            "model": None if self._model is None else self._model.to_bytes(),
-        }
-
-    def __setstate__(self, state: Dict[str, Any]) -> None:
-        self.__init__(**state["params"])  # type: ignore[misc]
-        if state["model"] is not None:
-            self._model = _sightline._Cooccur.from_bytes(state["model"])
 
 
 # ----------------------------------------------------------------- trending --
@@ -974,7 +967,7 @@ def _now(now: Any) -> int:
     return _index(now, "now")
 
 
-class Trending:
+class Trending(_ModelFile):
     """"Popular in your area" and "trending now": time-decayed, kind-weighted
     event counts per item and per segment (global, region, country, channel,
     category and region/country × category), with back-off from a sparse
@@ -1035,8 +1028,13 @@ class Trending:
         pairs = None if catalog is None else _catalog_pairs(catalog)
         self._store = _sightline._Trending(params, pairs)
 
+    _NATIVE = _sightline._Trending
+
+    def _native(self) -> "_sightline._Trending":
+        return self._store
+
     @classmethod
-    def _wrap(cls, store: "_sightline._Trending") -> "Trending":
+    def _from_native(cls, store: "_sightline._Trending") -> "Trending":
         obj = cls.__new__(cls)
         obj._store = store
         return obj
@@ -1150,30 +1148,6 @@ class Trending:
         return self._query(region, channel, category, N, now, True)
 
     # -- persistence --------------------------------------------------------
-
-    def to_bytes(self) -> bytes:
-        """The store as sightline model-file bytes (``trending`` component;
-        bit-exact round trip)."""
-        return self._store.to_bytes()
-
-    @classmethod
-    def from_bytes(cls, data: Union[bytes, bytearray, memoryview]) -> "Trending":
-        """A store from ``to_bytes`` output; bad data raises ``ModelFormatError``."""
-        return cls._wrap(_sightline._Trending.from_bytes(_to_bytes_arg(data)))
-
-    def save(self, path: Union[str, "os.PathLike[str]", Any]) -> None:
-        """Writes the store to a path (atomically) or a binary file object."""
-        if hasattr(path, "write"):
-            path.write(self._store.to_bytes())
-        else:
-            self._store.save(os.fspath(path))
-
-    @classmethod
-    def load(cls, path: Union[str, "os.PathLike[str]", Any]) -> "Trending":
-        """Reads a store from a path or a binary file object."""
-        if hasattr(path, "read"):
-            return cls.from_bytes(path.read())
-        return cls._wrap(_sightline._Trending.load(os.fspath(path)))
 
     def __getstate__(self) -> Dict[str, Any]:
         return {"store": self._store.to_bytes()}
