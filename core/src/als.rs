@@ -713,7 +713,8 @@ impl AlsModel {
         self.user_items.as_ref()
     }
 
-    fn user_vec(&self, user: u32) -> Result<&[f32]> {
+    /// The trained vector of user index `user`.
+    pub fn user_vector(&self, user: u32) -> Result<&[f32]> {
         let k = self.factors();
         let u = user as usize;
         if u >= self.n_users() {
@@ -795,6 +796,26 @@ impl AlsModel {
         }
     }
 
+    /// Scores every item for `user_vector` (`out[i]` = dot with item `i`'s
+    /// factors, `out.len()` = number of items), for callers that rank with
+    /// their own eligibility rules.
+    pub fn score_items(&self, user_vector: &[f32], out: &mut [f32]) -> Result<()> {
+        if user_vector.len() != self.factors() || out.len() != self.n_items() {
+            return Err(Error::shape(format!(
+                "user vector has {} values and out {} (model: {} factors, {} items)",
+                user_vector.len(),
+                out.len(),
+                self.factors(),
+                self.n_items()
+            )));
+        }
+        if user_vector.iter().any(|v| !v.is_finite()) {
+            return Err(Error::invalid("user vector contains NaN or infinity"));
+        }
+        self.score_all(user_vector, out);
+        Ok(())
+    }
+
     fn score_all(&self, v: &[f32], out: &mut [f32]) {
         let panels = self
             .item_panels
@@ -810,7 +831,7 @@ impl AlsModel {
         n: usize,
         opts: &RecommendOptions,
     ) -> Result<Vec<(u32, f32)>> {
-        let v = self.user_vec(user)?;
+        let v = self.user_vector(user)?;
         self.check_options(n, opts)?;
         let mut scores = vec![0f32; self.n_items()];
         self.score_all(v, &mut scores);
@@ -868,7 +889,7 @@ impl AlsModel {
         }
         self.check_options(n, opts)?;
         for &u in users {
-            self.user_vec(u)?;
+            self.user_vector(u)?;
         }
         if let Some(LikedRows::ByPosition(m)) = opts.liked_rows {
             if m.n_rows() != users.len() {

@@ -358,6 +358,25 @@ impl CooccurModel {
         n: usize,
         exclude: &[u32],
     ) -> Result<Vec<(u32, f32)>> {
+        Ok(self
+            .recommend_for_items_where(items, weights, n, exclude, &|_| true)?
+            .into_iter()
+            .map(|(j, s, _)| (j, s))
+            .collect())
+    }
+
+    /// [`recommend_for_items`](Self::recommend_for_items) restricted to
+    /// items `keep` accepts (so `n` results come back whenever that many
+    /// qualify), each with the context item that contributed most to its
+    /// score (the "goes well with" of an explanation).
+    pub fn recommend_for_items_where(
+        &self,
+        items: &[u32],
+        weights: &[f32],
+        n: usize,
+        exclude: &[u32],
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Result<Vec<(u32, f32, u32)>> {
         check_n(n)?;
         if items.is_empty() {
             return Err(Error::invalid("items must not be empty"));
@@ -382,27 +401,42 @@ impl CooccurModel {
         }
         // Sparse accumulation: the neighbour lists are short, a dense
         // n_items vector per call would dominate on big catalogs.
-        let mut parts: Vec<(u32, f32)> = Vec::new();
+        let mut parts: Vec<(u32, f32, u32)> = Vec::new();
         for (&c, &w) in items.iter().zip(weights) {
             let (cols, vals) = self.neighbors.row(c as usize);
-            parts.extend(cols.iter().zip(vals).map(|(&j, &s)| (j, w * s)));
+            parts.extend(cols.iter().zip(vals).map(|(&j, &s)| (j, w * s, c)));
         }
         // Stable sort keeps the context order within a column: a fixed sum order.
         parts.sort_by_key(|e| e.0);
         let mut skip: Vec<u32> = items.iter().chain(exclude).copied().collect();
         skip.sort_unstable();
-        let mut merged: Vec<(u32, f32)> = Vec::new();
-        for (j, s) in parts {
+        // (item, score, best contributor, its contribution)
+        let mut merged: Vec<(u32, f32, u32, f32)> = Vec::new();
+        for (j, s, c) in parts {
             match merged.last_mut() {
-                Some(last) if last.0 == j => last.1 += s,
-                _ => merged.push((j, s)),
+                Some(last) if last.0 == j => {
+                    last.1 += s;
+                    if s > last.3 {
+                        (last.2, last.3) = (c, s);
+                    }
+                }
+                _ => merged.push((j, s, c, s)),
             }
         }
         let candidates = merged
+            .iter()
+            .filter(|m| {
+                m.1 > 0.0 && m.1.is_finite() && skip.binary_search(&m.0).is_err() && keep(m.0)
+            })
+            .map(|m| (m.0, m.1));
+        let best = top_k(candidates, n, &mut Vec::new());
+        Ok(best
             .into_iter()
-            .filter(|&(j, s)| s > 0.0 && s.is_finite() && skip.binary_search(&j).is_err());
-        let mut buf = Vec::new();
-        Ok(top_k(candidates, n, &mut buf))
+            .map(|(j, s)| {
+                let at = merged.partition_point(|m| m.0 < j);
+                (j, s, merged[at].2)
+            })
+            .collect())
     }
 
     /// [`similar_items`](Self::similar_items) by string id.

@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod als;
+pub mod candidate;
 pub mod cooccur;
 pub mod data;
 pub mod demo;

@@ -338,6 +338,9 @@ pub struct TrendingResult {
     pub level_weight: f64,
 }
 
+/// Best (item index, score) pairs, the level that answered and its weight.
+type Answer = (Vec<(u32, f64)>, Segment, f64);
+
 /// A fast, deterministic hasher for the `u32`/`u64` keys of the internal
 /// maps (the default SipHash would dominate the per-event cost).
 #[derive(Default, Clone, Copy)]
@@ -848,34 +851,66 @@ impl TrendingStore {
         Err(Error::invalid("empty back-off chain"))
     }
 
-    fn answer(
+    /// The best `query.n` (item index, score) pairs at the chosen level,
+    /// best first, among items with a positive score that `keep` accepts.
+    fn answer_where(
         &self,
         query: &TrendingQuery,
         score: impl Fn(&Seg, usize) -> f64,
-    ) -> Result<TrendingResult> {
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Result<Answer> {
         let (seg, s, level_weight) = self.level(query)?;
-        let mut scored: Vec<(f64, u32)> = Vec::new();
+        let mut scored: Vec<(u32, f64)> = Vec::new();
         if let Some(s) = s {
             let seg = &self.segs[s as usize];
             scored = (0..seg.items.len())
-                .map(|slot| (score(seg, slot), seg.items[slot]))
-                .filter(|(v, _)| *v > 0.0)
+                .filter(|&slot| keep(seg.items[slot]))
+                .map(|slot| (seg.items[slot], score(seg, slot)))
+                .filter(|(_, v)| *v > 0.0)
                 .collect();
         }
-        let by = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        let by = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if scored.len() > query.n {
             scored.select_nth_unstable_by(query.n - 1, by);
             scored.truncate(query.n);
         }
         scored.sort_unstable_by(by);
+        Ok((scored, seg, level_weight))
+    }
+
+    fn answer(
+        &self,
+        query: &TrendingQuery,
+        score: impl Fn(&Seg, usize) -> f64,
+    ) -> Result<TrendingResult> {
+        let (scored, seg, level_weight) = self.answer_where(query, score, &|_| true)?;
         Ok(TrendingResult {
             items: scored
                 .into_iter()
-                .map(|(v, i)| (self.items.id(i).unwrap_or_default().to_owned(), v as f32))
+                .map(|(i, v)| (self.items.id(i).unwrap_or_default().to_owned(), v as f32))
                 .collect(),
             level: seg.name(),
             level_weight,
         })
+    }
+
+    /// [`popular`](Self::popular) (or, with `velocity`,
+    /// [`trending_now`](Self::trending_now)) as store item indices (see
+    /// [`items`](Self::items)), restricted to items `keep` accepts, so `n`
+    /// results come back whenever that many qualify. Also returns the
+    /// back-off level that answered.
+    pub fn top_where(
+        &self,
+        query: &TrendingQuery,
+        velocity: bool,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Result<(Vec<(u32, f64)>, Segment)> {
+        let (items, seg, _) = if velocity {
+            self.answer_where(query, |seg, slot| self.velocity(seg, slot, query.now), keep)?
+        } else {
+            self.answer_where(query, |seg, slot| self.pop(seg, slot, query.now), keep)?
+        };
+        Ok((items, seg))
     }
 
     /// The `n` most popular items at `now` at the first back-off level
