@@ -22,6 +22,7 @@
 
 pub mod als;
 pub mod candidate;
+pub mod content;
 pub mod cooccur;
 pub mod data;
 pub mod demo;
@@ -30,6 +31,7 @@ pub mod eval;
 pub mod ids;
 pub mod linalg;
 pub mod parallel;
+pub mod session;
 pub mod store;
 pub mod trending;
 pub mod tune;

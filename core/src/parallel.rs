@@ -95,6 +95,24 @@ pub fn for_each_chunk<T, S, I, F>(
     }
 }
 
+/// `f` applied to every element of `items`, in order; in parallel when
+/// inside [`install`] with more than one thread.
+pub fn map<T, R, F>(items: &[T], f: F) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> R + Sync + Send,
+{
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        if rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1 {
+            return items.par_iter().map(f).collect();
+        }
+    }
+    items.iter().map(f).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +152,7 @@ mod tests {
             )
         });
         assert!(ids.iter().all(|&t| t == Some(caller)));
+        let squares = install(2, || map(&[1, 2, 3, 4], |x| x * x));
+        assert_eq!(squares, [1, 4, 9, 16]);
     }
 }

@@ -261,6 +261,30 @@ impl ModelFile {
         }
     }
 
+    /// A rank-1 U32 tensor.
+    pub fn u32_vector(&self, name: &str) -> Result<&[u32]> {
+        self.vector(name, |d| match d {
+            TensorData::U32(v) => Some(v),
+            _ => None,
+        })
+    }
+
+    /// A rank-1 U8 tensor.
+    pub fn u8_vector(&self, name: &str) -> Result<&[u8]> {
+        self.vector(name, |d| match d {
+            TensorData::U8(v) => Some(v),
+            _ => None,
+        })
+    }
+
+    /// A rank-1 U64 tensor.
+    pub fn u64_vector(&self, name: &str) -> Result<&[u64]> {
+        self.vector(name, |d| match d {
+            TensorData::U64(v) => Some(v),
+            _ => None,
+        })
+    }
+
     /// Stores an id map as concatenated UTF-8 plus offsets.
     pub fn put_ids(&mut self, name: &str, ids: &IdMap) -> Result<()> {
         let mut bytes = Vec::new();
@@ -280,20 +304,8 @@ impl ModelFile {
 
     /// Reads an id map written by [`put_ids`](Self::put_ids).
     pub fn ids(&self, name: &str) -> Result<IdMap> {
-        let bytes = self.vector(name, |d| {
-            if let TensorData::U8(v) = d {
-                Some(v)
-            } else {
-                None
-            }
-        })?;
-        let offsets = self.vector(&format!("{name}.offsets"), |d| {
-            if let TensorData::U64(v) = d {
-                Some(v)
-            } else {
-                None
-            }
-        })?;
+        let bytes = self.u8_vector(name)?;
+        let offsets = self.u64_vector(&format!("{name}.offsets"))?;
         let bad = || Error::format(format!("id map {name}: corrupt offsets"));
         if offsets.first() != Some(&0) || offsets.last().copied() != Some(bytes.len() as u64) {
             return Err(bad());
@@ -332,20 +344,8 @@ impl ModelFile {
 
     /// Reads a CSR matrix written by [`put_csr`](Self::put_csr), validating it.
     pub fn csr(&self, prefix: &str, n_cols: usize) -> Result<Csr> {
-        let indptr = self.vector(&format!("{prefix}.indptr"), |d| {
-            if let TensorData::U64(v) = d {
-                Some(v)
-            } else {
-                None
-            }
-        })?;
-        let indices = self.vector(&format!("{prefix}.indices"), |d| {
-            if let TensorData::U32(v) = d {
-                Some(v)
-            } else {
-                None
-            }
-        })?;
+        let indptr = self.u64_vector(&format!("{prefix}.indptr"))?;
+        let indices = self.u32_vector(&format!("{prefix}.indices"))?;
         let data = self.vector(&format!("{prefix}.data"), |d| {
             if let TensorData::F32(v) = d {
                 Some(v)

@@ -1,0 +1,1128 @@
+//! Exact top-k maximum-inner-product search over a dense item matrix.
+//!
+//! # How it stays exact while reading ~20× fewer bytes than an f32 scan
+//!
+//! At build time every row `x` is projected onto the top `m` principal
+//! directions `P` (rows of an orthonormal `m×d` matrix: eigenvectors of
+//! `XᵀX`; `m` is chosen so that little energy is left out, 8 for ALS-like
+//! factors of 64 dims), giving `h = P x`. Rows are reordered (by norm, then
+//! by relative tail) into groups of `SUPER` = 64 that share one int8
+//! scale `α` (`ĥ = α c`, codes `|c| ≤ 127`); each row also keeps three error
+//! terms, all rounded up:
+//!
+//! * `xn ≥ max(‖x‖, ‖h‖)`,
+//! * `en ≥ ‖h − ĥ‖` (quantisation residual),
+//! * `tn ≥ ‖(I − PᵀP) x‖` (what the projection leaves out).
+//!
+//! A query `q` gets the same treatment (7-bit codes, scale `β`, `eq`,
+//! `‖ĥ_q‖`, `tq`). Since `x·q = Px·Pq + xᵀ(I − PᵀP)q` and `I − PᵀP` is
+//! positive semi-definite (a projection; `P` is checked orthonormal to
+//! 1e-9/d in f64 and the `1e-8·‖x‖²` slack in `tn²` covers the rest),
+//!
+//! ```text
+//! |x·q − ĥ_x·ĥ_q| ≤ ‖h_x‖·eq + en·‖ĥ_q‖ + tn·tq          (Cauchy–Schwarz ×3)
+//! ```
+//!
+//! and the f32 result of [`linalg::dot`] differs from the real `x·q` by at
+//! most `γ_d ‖x‖‖q‖` (plus underflow, far below `η = 1e-36`). All remaining
+//! rounding (f32 arithmetic on the approximate score and the bound, the f64
+//! projection) is far below `ε‖x‖‖q‖` with `ε = 1e-4 + 2.4e-7·d`, which is
+//! added to every bound. Hence for every row, with `s̃ = (c_x·c_q)·(α β)`
+//! (the integer dot product is exact) and `b` the bound above:
+//!
+//! ```text
+//! lo = s̃ − b ≤ dot(x, q) ≤ s̃ + b = hi
+//! ```
+//!
+//! (Non-finite `s̃` or `b`, from overflow, make `lo` NaN/−∞ and `hi` NaN/+∞;
+//! such a row is never used to raise the threshold and is always kept as a
+//! candidate.)
+//!
+//! # Why the result equals the exact top-k
+//!
+//! Let `τ` be the k-th largest `lo` among *eligible* rows (−∞ if fewer than
+//! `k` have one). At least `k` eligible rows `j` have `dot_j ≥ lo_j ≥ τ`. A
+//! row `i` with `hi_i < τ` has `dot_i ≤ hi_i < τ ≤ dot_j` for all of them,
+//! so at least `k` rows beat it *strictly* — whatever the tie rule, it is not
+//! in the top k. The scan keeps every eligible row whose `hi` is not below
+//! the running threshold (the k-th largest `lo` seen so far, which only
+//! grows towards `τ`, so it never drops a row that the final `τ` would
+//! keep). Rows are first tested in bulk: per group, one integer threshold
+//! on `c_x·c_q` (see `Quant::threshold`) rules out exactly rows whose `hi`,
+//! taken at the group's maximal error terms, is below the running threshold.
+//! Rescoring the candidates with [`linalg::dot`] and ranking them by (score
+//! desc, index asc) then yields exactly the top k of all eligible rows: the
+//! true top-k set is contained in the candidates, and every other candidate
+//! ranks below each of its members. Reported scores are the
+//! `linalg::dot(row, query)` bits.
+//!
+//! The integer pass is AVX2 (`vpmaddubsw`/`vpmaddwd`, 8 rows per register,
+//! no horizontal sums) when the CPU has it, and a portable scalar loop with
+//! identical decisions elsewhere (wasm32, aarch64, old x86). Catalogs below
+//! 256 rows, `16·k > n`, and non-finite queries use a plain exact scan.
+
+use std::cell::RefCell;
+
+use crate::linalg::{self, dot};
+use crate::{Error, Result};
+
+/// Rows per SIMD block of the code layout.
+const BLOCK: usize = 8;
+/// Rows sharing one bound in the scan (a multiple of [`BLOCK`]).
+const SUPER: usize = 64;
+/// Relative slack covering every rounding error (see the module docs).
+const EPS_REL: f64 = 1e-4;
+/// Absolute slack for underflow (f32's smallest normal is 1.2e-38).
+const ETA: f32 = 1e-36;
+/// Below this many rows a plain f32 scan is as fast and needs no index.
+const MIN_QUANT_ROWS: usize = 256;
+/// Energy fraction the projection may leave out (chooses `m`).
+const TAIL_FRACTION: f64 = 0.04;
+/// Row codes use ±127, query codes ±63: `255·63·2 < 2^15`, so
+/// `vpmaddubsw` (u8×i8 pairs summed into saturating i16) never saturates.
+const ROW_LEVELS: f64 = 127.0;
+const QUERY_LEVELS: f64 = 63.0;
+
+/// Exact top-k inner-product search over owned row-major vectors.
+pub struct ExactIndex {
+    vectors: Vec<f32>,
+    dim: usize,
+    n: usize,
+    quant: Option<Quant>,
+}
+
+/// The quantised, projected copy (see the module docs).
+struct Quant {
+    /// Projected dimensions (rows of `P`).
+    m: usize,
+    /// `ceil(m / 4)`: 4-byte groups per row.
+    groups: usize,
+    /// `Pᵀ`, `d×m` row-major, in f64.
+    pt: Vec<f64>,
+    /// Layout position → row index (rows are reordered so that each
+    /// [`SUPER`] group is homogeneous; see `build`).
+    perm: Vec<u32>,
+    /// Per block of [`BLOCK`] rows: `groups` runs of 32 bytes, each holding
+    /// 4 consecutive codes (+128, as u8) of each of the 8 rows.
+    codes: Vec<u8>,
+    /// Per layout position `[xn, en, tn, 0]` (padded to a multiple of [`SUPER`] rows;
+    /// padding is zero).
+    stats: Vec<[f32; 4]>,
+    /// Per [`SUPER`] rows: the shared code scale `α` and the maxima of `xn`,
+    /// `en`, `tn` over them, so that one bound covers them all (turned into
+    /// one integer threshold per query) and the per-row arrays are only read
+    /// for the few blocks that may hold a result.
+    sup: Vec<[f32; 4]>,
+}
+
+/// f32 not below `v` (which is non-negative): nearest, then nudged up.
+#[inline]
+fn up(v: f64) -> f32 {
+    let f = v as f32;
+    if (f as f64) < v {
+        f.next_up()
+    } else {
+        f
+    }
+}
+
+impl ExactIndex {
+    /// Builds the index. `vectors` is row-major with `dim` columns; every
+    /// value must be finite.
+    pub fn new(vectors: Vec<f32>, dim: usize) -> Result<Self> {
+        if dim == 0 {
+            return Err(Error::invalid("vector dimension must be at least 1"));
+        }
+        if !vectors.len().is_multiple_of(dim) {
+            return Err(Error::ShapeMismatch(format!(
+                "{} values do not form rows of {dim}",
+                vectors.len()
+            )));
+        }
+        let n = vectors.len() / dim;
+        if n > u32::MAX as usize {
+            return Err(Error::invalid("too many vectors (at most 2^32 - 1)"));
+        }
+        if let Some(bad) = vectors
+            .chunks_exact(dim)
+            .position(|r| !r.iter().all(|v| v.is_finite()))
+        {
+            return Err(Error::invalid(format!(
+                "vector {bad} has a non-finite value"
+            )));
+        }
+        let quant = (n >= MIN_QUANT_ROWS).then(|| Quant::build(&vectors, n, dim));
+        Ok(Self {
+            vectors,
+            dim,
+            n,
+            quant,
+        })
+    }
+
+    /// Number of vectors.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// True when there are no vectors.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Length of each vector.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Vector `i` (panics when out of range).
+    pub fn vector(&self, i: u32) -> &[f32] {
+        let i = i as usize;
+        &self.vectors[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// All vectors, row-major as given.
+    pub fn vectors(&self) -> &[f32] {
+        &self.vectors
+    }
+
+    /// The `k` best `(index, score)` pairs, best first, ties by lower index;
+    /// scores are `linalg::dot(row, query)` exactly. Only rows with
+    /// `filter(i) == true` are eligible. A query of the wrong length gives
+    /// an empty result (the caller validates).
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Vec<(u32, f32)> {
+        if query.len() != self.dim || k == 0 || self.n == 0 {
+            return Vec::new();
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut s) => self.search_in(query, k, filter, &mut s),
+            // Re-entered from inside `filter`: use fresh buffers.
+            Err(_) => self.search_in(query, k, filter, &mut Scratch::default()),
+        })
+    }
+
+    /// Dimensions of the first-pass projection (`dim` when not quantised).
+    #[doc(hidden)]
+    pub fn projected_dims(&self) -> usize {
+        self.quant.as_ref().map_or(self.dim, |q| q.m)
+    }
+
+    /// How many rows the last [`search`](Self::search) on this thread
+    /// scored exactly (all of them after a plain scan; for benchmarks).
+    #[doc(hidden)]
+    pub fn last_rescored() -> usize {
+        SCRATCH.with(|c| c.try_borrow().map(|s| s.rescored).unwrap_or(0))
+    }
+
+    fn search_in(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+        s: &mut Scratch,
+    ) -> Vec<(u32, f32)> {
+        let quant = match &self.quant {
+            // When k is a sizeable part of the catalog, nearly every row is
+            // a candidate anyway.
+            Some(q) if k.saturating_mul(16) <= self.n && query.iter().all(|v| v.is_finite()) => q,
+            _ => return self.brute(query, k, filter, s),
+        };
+        let c = quant.prepare_query(query, self.dim, s);
+        s.heap.clear();
+        s.cands.clear();
+        let n = self.n;
+        let vectors = &self.vectors;
+        let dim = self.dim;
+        let (heap, cands) = (&mut s.heap, &mut s.cands);
+        let (mut rejected, mut abandoned) = (0usize, false);
+        let reject_budget = (n / 16).max(64 * k);
+        let mut visit = |base: usize, mask: u32, acc: &[i32; BLOCK], tau: f32| {
+            let mut tau = tau;
+            let mut m = mask;
+            while m != 0 {
+                let r = m.trailing_zeros() as usize;
+                m &= m - 1;
+                let p = base + r;
+                if p >= n {
+                    continue;
+                }
+                let (hi, lo) = quant.bounds(p, acc[r], &c);
+                let i = quant.perm[p] as usize;
+                // Not below the threshold (NaN stays in), eligible.
+                if hi < tau {
+                    continue;
+                }
+                if filter.is_some_and(|f| !f(i as u32)) {
+                    // A very selective filter keeps the threshold low, so
+                    // that nearly every row gets here: give up on the scan
+                    // (an infinite threshold ends it quickly) and score
+                    // only the allowed rows instead.
+                    rejected += 1;
+                    if rejected > reject_budget {
+                        abandoned = true;
+                        return f32::INFINITY;
+                    }
+                    continue;
+                }
+                cands.push((i as u32, hi));
+                // Start loading the row for the exact rescoring.
+                linalg::prefetch(&vectors[i * dim..(i + 1) * dim]);
+                if lo.is_nan() {
+                    continue;
+                }
+                if heap.len() < k {
+                    heap_push(heap, lo);
+                    if heap.len() == k {
+                        tau = heap[0];
+                    }
+                } else if lo > heap[0] {
+                    heap_replace_min(heap, lo);
+                    tau = heap[0];
+                }
+            }
+            tau
+        };
+        let tau = quant.scan(&s.qcodes, &c, &mut visit);
+        if abandoned {
+            return self.brute(query, k, filter, s);
+        }
+        let mut rescored = 0;
+        let survivors = s.cands.iter().filter(|c| c.1 >= tau || c.1.is_nan()).map(|&(i, _)| {
+            rescored += 1;
+            let i = i as usize;
+            (i as u32, dot(&vectors[i * dim..(i + 1) * dim], query))
+        });
+        let out = linalg::top_k(survivors, k, &mut s.buf);
+        s.rescored = rescored;
+        out
+    }
+
+    /// Plain exact scan (small catalogs, large k, non-finite queries).
+    fn brute(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+        s: &mut Scratch,
+    ) -> Vec<(u32, f32)> {
+        let dim = self.dim;
+        if let Some(f) = filter {
+            // Score only the allowed rows.
+            let rows = self.vectors.chunks_exact(dim).enumerate();
+            let scored = rows
+                .filter(|(i, _)| f(*i as u32))
+                .map(|(i, r)| (i as u32, dot(r, query)));
+            let out = linalg::top_k(scored, k, &mut s.buf);
+            s.rescored = self.n;
+            return out;
+        }
+        s.rescored = self.n;
+        s.scores.resize(self.n, 0.0);
+        linalg::simd(ScoreAll {
+            m: &self.vectors,
+            q: query,
+            out: &mut s.scores,
+        });
+        let scored = s.scores.iter().enumerate().map(|(i, &v)| (i as u32, v));
+        linalg::top_k(scored, k, &mut s.buf)
+    }
+}
+
+/// `out[i] = dot(row i, q)` (bit-identical to [`dot`]), four rows at a time.
+struct ScoreAll<'a> {
+    m: &'a [f32],
+    q: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl linalg::Kernel for ScoreAll<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let d = self.q.len();
+        let mut rows = self.m.chunks_exact(d);
+        let mut outs = self.out.chunks_exact_mut(4);
+        for o in &mut outs {
+            let r: [&[f32]; 4] = std::array::from_fn(|_| rows.next().unwrap_or(&[]));
+            o.copy_from_slice(&linalg::dots(r, self.q));
+        }
+        for (o, r) in outs.into_remainder().iter_mut().zip(rows) {
+            *o = dot(r, self.q);
+        }
+    }
+}
+
+/// Per-query constants of the scan.
+struct QueryConsts {
+    /// `β` (query scale).
+    beta: f32,
+    /// `128·Σ c_q`, removing the +128 offset of the row codes.
+    corr: i32,
+    /// Coefficients of `b = cx·xn + ce·en + ct·tn + η`.
+    cx: f32,
+    ce: f32,
+    ct: f32,
+}
+
+#[derive(Default)]
+struct Scratch {
+    heap: Vec<f32>,
+    cands: Vec<(u32, f32)>,
+    qcodes: Vec<i32>,
+    hq: Vec<f64>,
+    buf: Vec<(u32, f32)>,
+    scores: Vec<f32>,
+    rescored: usize,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Min-heap of f32 (no NaN) in a Vec: the k-th largest lower bound on top.
+fn heap_push(h: &mut Vec<f32>, v: f32) {
+    h.push(v);
+    let mut i = h.len() - 1;
+    while i > 0 {
+        let p = (i - 1) / 2;
+        if h[p] <= h[i] {
+            break;
+        }
+        h.swap(p, i);
+        i = p;
+    }
+}
+
+fn heap_replace_min(h: &mut [f32], v: f32) {
+    h[0] = v;
+    let mut i = 0;
+    loop {
+        let (l, r) = (2 * i + 1, 2 * i + 2);
+        let mut s = i;
+        if l < h.len() && h[l] < h[s] {
+            s = l;
+        }
+        if r < h.len() && h[r] < h[s] {
+            s = r;
+        }
+        if s == i {
+            break;
+        }
+        h.swap(s, i);
+        i = s;
+    }
+}
+
+/// `h = P x` in f64 from `pt = Pᵀ` (`d×m`): a sequence of axpys that
+/// vectorise, run under [`linalg::simd`].
+struct Project<'a> {
+    pt: &'a [f64],
+    x: &'a [f32],
+    h: &'a mut [f64],
+}
+
+impl linalg::Kernel for Project<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        project(self.pt, self.x, self.h)
+    }
+}
+
+#[inline(always)]
+fn project(pt: &[f64], x: &[f32], h: &mut [f64]) {
+    let m = h.len();
+    h.fill(0.0);
+    for (&xd, prow) in x.iter().zip(pt.chunks_exact(m)) {
+        let xd = xd as f64;
+        for (hj, &p) in h.iter_mut().zip(prow) {
+            *hj += p * xd;
+        }
+    }
+}
+
+/// `h = P x` (f64) and `‖x‖²` for a range of rows.
+struct ProjectRows<'a> {
+    pt: &'a [f64],
+    rows: &'a [f32],
+    dim: usize,
+    h: &'a mut [f64],
+    xx: &'a mut [f64],
+}
+
+impl linalg::Kernel for ProjectRows<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let m = self.h.len() / self.xx.len().max(1);
+        for ((x, h), xx) in self
+            .rows
+            .chunks_exact(self.dim)
+            .zip(self.h.chunks_exact_mut(m))
+            .zip(self.xx.iter_mut())
+        {
+            project(self.pt, x, h);
+            *xx = x.iter().map(|&v| v as f64 * v as f64).sum();
+        }
+    }
+}
+
+/// Codes and error terms for whole [`SUPER`] groups of the layout order.
+struct Encode<'a> {
+    m: usize,
+    groups: usize,
+    /// Layout position → row, for this range of positions.
+    perm: &'a [u32],
+    /// `P x` of all rows (`m` each) and `‖x‖²`.
+    h: &'a [f64],
+    xx: &'a [f64],
+    codes: &'a mut [u8],
+    stats: &'a mut [[f32; 4]],
+    sup: &'a mut [[f32; 4]],
+}
+
+impl Encode<'_> {
+    fn run(self) {
+        let (m, groups) = (self.m, self.groups);
+        for (s, rows) in self.perm.chunks(SUPER).enumerate() {
+            let amax = rows
+                .iter()
+                .flat_map(|&r| &self.h[r as usize * m..(r as usize + 1) * m])
+                .fold(0f64, |a, v| a.max(v.abs()));
+            let alpha = (amax / ROW_LEVELS) as f32;
+            let alpha = if alpha.is_finite() { alpha } else { 0.0 };
+            let mut maxes = [0f32; 3];
+            for (r, &row) in rows.iter().enumerate() {
+                let row = row as usize;
+                let i = s * SUPER + r;
+                let h = &self.h[row * m..(row + 1) * m];
+                let xx = self.xx[row];
+                let hh: f64 = h.iter().map(|v| v * v).sum();
+                let block = &mut self.codes[(i / BLOCK) * groups * 4 * BLOCK..];
+                let mut ee = 0f64;
+                for (j, &hj) in h.iter().enumerate() {
+                    let c = if alpha > 0.0 {
+                        (hj / alpha as f64).round().clamp(-ROW_LEVELS, ROW_LEVELS)
+                    } else {
+                        0.0
+                    };
+                    let e = hj - alpha as f64 * c;
+                    ee += e * e;
+                    block[(j / 4) * 32 + (i % BLOCK) * 4 + j % 4] = (c as i32 + 128) as u8;
+                }
+                let norm = xx.sqrt().max(hh.sqrt());
+                // Slack: f64 rounding of h (~1e-13·‖x‖) and of the sums,
+                // and the tiny non-orthogonality of P (module docs).
+                let stats = [
+                    up(norm * (1.0 + 1e-9)),
+                    up(ee.sqrt() * (1.0 + 1e-9) + 1e-9 * norm),
+                    up(((xx - hh).max(0.0) + 1e-8 * xx).sqrt()),
+                ];
+                self.stats[i] = [stats[0], stats[1], stats[2], 0.0];
+                for (mx, v) in maxes.iter_mut().zip(stats) {
+                    *mx = mx.max(v);
+                }
+            }
+            self.sup[s] = [alpha, maxes[0], maxes[1], maxes[2]];
+        }
+    }
+}
+
+/// Runs `f` on every item, on all cores when the `parallel` feature is on.
+fn for_each_task<T: Send>(tasks: Vec<T>, f: impl Fn(T) + Sync + Send) {
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        tasks.into_par_iter().for_each(f);
+    }
+    #[cfg(not(feature = "parallel"))]
+    tasks.into_iter().for_each(f);
+}
+
+impl Quant {
+    fn build(vectors: &[f32], n: usize, d: usize) -> Quant {
+        let (pt, m) = principal_basis(vectors, n, d);
+        let groups = m.div_ceil(4);
+        const CHUNK: usize = 16 * SUPER; // rows per task
+        let mut h = vec![0f64; n * m];
+        let mut xx = vec![0f64; n];
+        let tasks: Vec<_> = vectors
+            .chunks(CHUNK * d)
+            .zip(h.chunks_mut(CHUNK * m))
+            .zip(xx.chunks_mut(CHUNK))
+            .collect();
+        for_each_task(tasks, |((rows, h), xx)| {
+            linalg::simd(ProjectRows {
+                pt: &pt,
+                rows,
+                dim: d,
+                h,
+                xx,
+            })
+        });
+        // Layout order: rows of similar norm, then similar tail, share a
+        // super-group, so its shared scale and bound fit them all closely.
+        let key = |r: usize| {
+            let hh: f64 = h[r * m..(r + 1) * m].iter().map(|v| v * v).sum();
+            let x = xx[r];
+            let bucket = if x > 0.0 { (x.log2() * 8.0).round() as i64 } else { i64::MIN };
+            (bucket, if x > 0.0 { ((x - hh).max(0.0) / x) as f32 } else { 0.0 })
+        };
+        let mut keyed: Vec<((i64, f32), u32)> = (0..n).map(|r| (key(r), r as u32)).collect();
+        keyed.sort_unstable_by(|a, b| a.0 .0.cmp(&b.0 .0).then(a.0 .1.total_cmp(&b.0 .1)).then(a.1.cmp(&b.1)));
+        let perm: Vec<u32> = keyed.into_iter().map(|(_, r)| r).collect();
+        let padded = n.div_ceil(SUPER) * SUPER;
+        let mut codes = vec![128u8; padded * groups * 4];
+        let mut stats = vec![[0f32; 4]; padded];
+        let mut sup = vec![[0f32; 4]; padded / SUPER];
+        let tasks: Vec<_> = codes
+            .chunks_mut(CHUNK * groups * 4)
+            .zip(stats.chunks_mut(CHUNK))
+            .zip(sup.chunks_mut(CHUNK / SUPER))
+            .zip(perm.chunks(CHUNK))
+            .collect();
+        for_each_task(tasks, |(((codes, stats), sup), perm)| {
+            Encode {
+                m,
+                groups,
+                perm,
+                h: &h,
+                xx: &xx,
+                codes,
+                stats,
+                sup,
+            }
+            .run()
+        });
+        Quant {
+            m,
+            groups,
+            pt,
+            perm,
+            codes,
+            stats,
+            sup,
+        }
+    }
+
+    /// Projects and quantises the query into `s.qcodes`; returns the scan
+    /// constants.
+    fn prepare_query(&self, query: &[f32], d: usize, s: &mut Scratch) -> QueryConsts {
+        let m = self.m;
+        s.hq.resize(m, 0.0);
+        linalg::simd(Project {
+            pt: &self.pt,
+            x: query,
+            h: &mut s.hq,
+        });
+        let h = &s.hq;
+        let qq: f64 = query.iter().map(|&v| v as f64 * v as f64).sum();
+        let hh: f64 = h.iter().map(|v| v * v).sum();
+        let amax = h.iter().fold(0f64, |a, v| a.max(v.abs()));
+        let beta = (amax / QUERY_LEVELS) as f32;
+        let ok = beta > 0.0 && beta.is_finite();
+        let beta = if ok { beta } else { 0.0 };
+        s.qcodes.clear();
+        s.qcodes.resize(self.groups, 0);
+        let (mut ee, mut cc, mut sum) = (0f64, 0f64, 0i32);
+        for (j, &hj) in h.iter().enumerate() {
+            let c = if ok {
+                (hj / beta as f64).round().clamp(-QUERY_LEVELS, QUERY_LEVELS)
+            } else {
+                0.0
+            };
+            let e = hj - beta as f64 * c;
+            ee += e * e;
+            cc += c * c;
+            sum += c as i32;
+            let byte = (c as i8 as u8 as u32) << (8 * (j % 4));
+            s.qcodes[j / 4] |= byte as i32;
+        }
+        let qn = qq.sqrt().max(hh.sqrt()) * (1.0 + 1e-9);
+        let eps = EPS_REL + 2.4e-7 * d as f64;
+        QueryConsts {
+            beta,
+            corr: 128 * sum,
+            cx: up(ee.sqrt() * (1.0 + 1e-9) + 1e-9 * qn + eps * qn),
+            ce: up(beta as f64 * cc.sqrt() * (1.0 + 1e-9)),
+            ct: up(((qq - hh).max(0.0) + 1e-8 * qq).sqrt()),
+        }
+    }
+
+    /// `(hi, lo)` of row `i` from its raw integer sum `acc` (module docs):
+    /// `s̃ = (acc − corr)·(α·β)`, `hi = s̃ + b`, `lo = s̃ − b`.
+    #[inline]
+    fn bounds(&self, i: usize, acc: i32, c: &QueryConsts) -> (f32, f32) {
+        let approx = (acc - c.corr) as f32 * (self.sup[i / SUPER][0] * c.beta);
+        let [xn, en, tn, _] = self.stats[i];
+        let b = row_bound(c, xn, en, tn);
+        (approx + b, approx - b)
+    }
+
+    /// The smallest raw sum `acc` for which a row of super-group `s` may
+    /// reach threshold `tau`: every row with a smaller `acc` has (in real
+    /// arithmetic, with margin) `(acc − corr)·α·β + B < tau`, `B` being the
+    /// row bound at the group's maxima (≥ each row's bound: f32 rounding is
+    /// monotone), hence `dot < tau`. `i32::MIN` when nothing can be ruled
+    /// out (τ = −∞, NaN or infinite quantities).
+    #[inline]
+    fn threshold(&self, s: usize, tau: f32, c: &QueryConsts) -> i32 {
+        let [alpha, bx, be, bt] = self.sup[s];
+        let big = row_bound(c, bx, be, bt) as f64;
+        let (tau, scale) = (tau as f64, alpha as f64 * c.beta as f64);
+        if scale.is_nan() || scale <= 0.0 {
+            // s̃ = 0 for the whole group.
+            return if big < tau { i32::MAX } else { i32::MIN };
+        }
+        let x = (tau - big) / scale;
+        // Margin far above the f64 rounding of `x` (~4·2⁻⁵³ relative).
+        let margin = 1e-9 * (tau.abs() + big.abs()) / scale + 1.0;
+        let t = (x - margin).ceil() + c.corr as f64;
+        if t.is_nan() {
+            i32::MIN
+        } else {
+            t.clamp(i32::MIN as f64, i32::MAX as f64) as i32
+        }
+    }
+
+    /// Runs the integer pass over all rows. For each block of 8 rows in
+    /// which some row may reach the current threshold ([`Self::threshold`]),
+    /// calls `visit(first_row, mask, acc, threshold)`, which returns the
+    /// new threshold. Returns the final one.
+    fn scan<F>(&self, qcodes: &[i32], c: &QueryConsts, visit: &mut F) -> f32
+    where
+        F: FnMut(usize, u32, &[i32; BLOCK], f32) -> f32,
+    {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY (all arms): the CPU supports AVX2 (checked just above).
+            return match self.groups {
+                1 => unsafe { self.scan_avx2::<1, F>(qcodes, c, visit) },
+                2 => unsafe { self.scan_avx2::<2, F>(qcodes, c, visit) },
+                4 => unsafe { self.scan_avx2::<4, F>(qcodes, c, visit) },
+                6 => unsafe { self.scan_avx2::<6, F>(qcodes, c, visit) },
+                8 => unsafe { self.scan_avx2::<8, F>(qcodes, c, visit) },
+                _ => unsafe { self.scan_avx2::<0, F>(qcodes, c, visit) },
+            };
+        }
+        self.scan_portable(qcodes, c, visit)
+    }
+
+    fn scan_portable<F>(&self, qcodes: &[i32], c: &QueryConsts, visit: &mut F) -> f32
+    where
+        F: FnMut(usize, u32, &[i32; BLOCK], f32) -> f32,
+    {
+        let mut tau = f32::NEG_INFINITY;
+        let stride = self.groups * 4 * BLOCK;
+        let sums = |block: &[u8]| {
+            let mut acc = [0i32; BLOCK];
+            for (g, &qg) in qcodes.iter().enumerate() {
+                let qb = qg.to_le_bytes();
+                let run = &block[g * 32..g * 32 + 32];
+                for (r, a) in acc.iter_mut().enumerate() {
+                    for t in 0..4 {
+                        *a += run[r * 4 + t] as i32 * qb[t] as i8 as i32;
+                    }
+                }
+            }
+            acc
+        };
+        for (s, group) in self.codes.chunks_exact(stride * (SUPER / BLOCK)).enumerate() {
+            let mut thr = self.threshold(s, tau, c);
+            // Two blocks per step, as in the AVX2 kernel (same visits).
+            for (j, pair) in group.chunks_exact(2 * stride).enumerate() {
+                let accs = [sums(&pair[..stride]), sums(&pair[stride..])];
+                let masks = accs.map(|acc| (0..BLOCK).fold(0u32, |m, r| m | ((acc[r] >= thr) as u32) << r));
+                if masks[0] | masks[1] != 0 {
+                    for h in 0..2 {
+                        if masks[h] != 0 {
+                            let base = s * SUPER + (2 * j + h) * BLOCK;
+                            tau = visit(base, masks[h], &accs[h], tau);
+                        }
+                    }
+                    thr = self.threshold(s, tau, c);
+                }
+            }
+        }
+        tau
+    }
+
+    /// The AVX2 pass; `G` is the number of 4-byte groups per row (0: read
+    /// it from `self`, for the less common sizes).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn scan_avx2<const G: usize, F>(
+        &self,
+        qcodes: &[i32],
+        c: &QueryConsts,
+        visit: &mut F,
+    ) -> f32
+    where
+        F: FnMut(usize, u32, &[i32; BLOCK], f32) -> f32,
+    {
+        use std::arch::x86_64::*;
+        let groups = self.groups;
+        let stride = groups * 4 * BLOCK;
+        assert!(
+            (G == 0 || G == groups)
+                && self.codes.len() == self.sup.len() * SUPER * groups * 4
+                && qcodes.len() == groups
+        );
+        let qv: [__m256i; G] = std::array::from_fn(|g| _mm256_set1_epi32(qcodes[g]));
+        let ones = _mm256_set1_epi16(1);
+        let mut tau = f32::NEG_INFINITY;
+        let mut acc_out = [0i32; BLOCK];
+        let codes = self.codes.as_ptr();
+        // The raw sums of the 8 rows of block `b`.
+        let sums = |b: usize| {
+            // SAFETY: block `b < sup.len()·SUPER/BLOCK` of `codes` spans
+            // `stride` bytes at `b·stride`, inside the Vec (asserted above);
+            // the loads are unaligned.
+            unsafe {
+                let base = codes.add(b * stride);
+                let mut acc = _mm256_setzero_si256();
+                if G > 0 {
+                    for (g, &q) in qv.iter().enumerate() {
+                        let v = _mm256_loadu_si256(base.add(g * 32).cast());
+                        let p = _mm256_maddubs_epi16(v, q);
+                        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+                    }
+                } else {
+                    for (g, &q) in qcodes.iter().enumerate() {
+                        let v = _mm256_loadu_si256(base.add(g * 32).cast());
+                        let p = _mm256_maddubs_epi16(v, _mm256_set1_epi32(q));
+                        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+                    }
+                }
+                acc
+            }
+        };
+        for s in 0..self.sup.len() {
+            let mut thr = _mm256_set1_epi32(self.threshold(s, tau, c).saturating_sub(1));
+            // Two blocks per step, one branch for both.
+            for pair in 0..SUPER / BLOCK / 2 {
+                let b = s * (SUPER / BLOCK) + 2 * pair;
+                let (a0, a1) = (sums(b), sums(b + 1));
+                // acc > thr − 1, i.e. acc ≥ thr.
+                let m0 = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a0, thr)));
+                let m1 = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a1, thr)));
+                if (m0 | m1) != 0 {
+                    for (j, (m, a)) in [(m0, a0), (m1, a1)].into_iter().enumerate() {
+                        if m != 0 {
+                            // SAFETY: storing 8 lanes into an 8-element array.
+                            unsafe { _mm256_storeu_si256(acc_out.as_mut_ptr().cast(), a) };
+                            tau = visit((b + j) * BLOCK, m as u32, &acc_out, tau);
+                        }
+                    }
+                    thr = _mm256_set1_epi32(self.threshold(s, tau, c).saturating_sub(1));
+                }
+            }
+        }
+        tau
+    }
+}
+
+/// `b = cx·xn + ce·en + ct·tn + η`, in this order (monotone in each of
+/// `xn`, `en`, `tn`, since every f32 operation rounds monotonically).
+#[inline(always)]
+fn row_bound(c: &QueryConsts, xn: f32, en: f32, tn: f32) -> f32 {
+    c.cx * xn + c.ce * en + c.ct * tn + ETA
+}
+
+/// An orthonormal `m×d` basis of the leading principal directions of the
+/// rows, returned as `Pᵀ` (`d×m`, f64) with `m`. Falls back to the identity
+/// (`m = d`) if the eigendecomposition fails or is not orthonormal to 1e-9.
+/// Correctness never depends on the choice, only on orthonormality.
+fn principal_basis(vectors: &[f32], n: usize, d: usize) -> (Vec<f64>, usize) {
+    let identity = || {
+        let mut pt = vec![0f64; d * d];
+        for i in 0..d {
+            pt[i * d + i] = 1.0;
+        }
+        (pt, d)
+    };
+    let g = linalg::gram(vectors, n, d);
+    let gm = faer::Mat::<f64>::from_fn(d, d, |i, j| g[i * d + j] as f64);
+    let Ok(eig) = gm.self_adjoint_eigen(faer::Side::Lower) else {
+        return identity();
+    };
+    let vals = eig.S().column_vector();
+    let vecs = eig.U();
+    // Eigenvalues come in nondecreasing order: leading ones are at the end.
+    let total: f64 = (0..d).map(|i| vals[i].max(0.0)).sum();
+    if !(total.is_finite() && total > 0.0) {
+        return identity();
+    }
+    // tail(j): energy left out by the `j` leading directions.
+    let tail = |j: usize| (0..d - j).map(|i| vals[i].max(0.0)).sum::<f64>();
+    // The smallest multiple of 8 that leaves at most TAIL_FRACTION out and
+    // after which 8 more directions would not cut the rest by 30 % (the
+    // bound then shrinks too little to pay for the wider scan).
+    let mut m = d;
+    for j in (8..d).step_by(8) {
+        let t = tail(j);
+        if t <= TAIL_FRACTION * total && tail((j + 8).min(d)) >= 0.7 * t {
+            m = j;
+            break;
+        }
+    }
+    // Rows of P: leading eigenvectors, re-orthonormalised in f64 (twice).
+    let mut p: Vec<Vec<f64>> = (0..m)
+        .map(|j| (0..d).map(|t| vecs[(t, d - 1 - j)]).collect())
+        .collect();
+    for j in 0..m {
+        for _ in 0..2 {
+            for i in 0..j {
+                let proj: f64 = p[i].iter().zip(&p[j]).map(|(a, b)| a * b).sum();
+                let (head, rest) = p.split_at_mut(j);
+                for (a, b) in rest[0].iter_mut().zip(&head[i]) {
+                    *a -= proj * b;
+                }
+            }
+            let norm: f64 = p[j].iter().map(|a| a * a).sum::<f64>().sqrt();
+            if norm.is_nan() || norm <= 0.5 {
+                return identity();
+            }
+            p[j].iter_mut().for_each(|a| *a /= norm);
+        }
+    }
+    for i in 0..m {
+        for j in 0..=i {
+            let g: f64 = p[i].iter().zip(&p[j]).map(|(a, b)| a * b).sum();
+            let want = if i == j { 1.0 } else { 0.0 };
+            if g.is_nan() || (g - want).abs() > 1e-9 / d as f64 {
+                return identity();
+            }
+        }
+    }
+    let mut pt = vec![0f64; d * m];
+    for (j, row) in p.iter().enumerate() {
+        for (t, &v) in row.iter().enumerate() {
+            pt[t * m + j] = v;
+        }
+    }
+    (pt, m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::cmp::Ordering;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn unif(&mut self) -> f32 {
+            (self.next() >> 40) as f32 / (1u64 << 24) as f32
+        }
+        fn normal(&mut self) -> f32 {
+            let (a, b) = (self.unif().max(1e-7), self.unif());
+            (-2.0 * a.ln()).sqrt() * (std::f32::consts::TAU * b).cos()
+        }
+    }
+
+    /// ALS-like rows: `Z·W + noise·N`, normalised.
+    fn clustered(n: usize, d: usize, rank: usize, noise: f32, seed: u64) -> Vec<f32> {
+        let mut rng = Rng(seed | 1);
+        let w: Vec<f32> = (0..rank * d).map(|_| rng.normal()).collect();
+        let mut out = Vec::with_capacity(n * d);
+        for _ in 0..n {
+            let z: Vec<f32> = (0..rank).map(|_| rng.normal()).collect();
+            let mut row: Vec<f32> = (0..d)
+                .map(|t| (0..rank).map(|r| z[r] * w[r * d + t]).sum::<f32>() + noise * rng.normal())
+                .collect();
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-30);
+            row.iter_mut().for_each(|v| *v /= norm);
+            out.extend(row);
+        }
+        out
+    }
+
+    fn naive(
+        v: &[f32],
+        d: usize,
+        q: &[f32],
+        k: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Vec<(u32, f32)> {
+        let mut all: Vec<(u32, f32)> = v
+            .chunks_exact(d)
+            .enumerate()
+            .map(|(i, r)| (i as u32, dot(r, q)))
+            .filter(|(i, _)| filter.is_none_or(|f| f(*i)))
+            .collect();
+        all.sort_by(|a, b| {
+            b.1.partial_cmp(&a.1)
+                .unwrap_or(Ordering::Equal)
+                .then(a.0.cmp(&b.0))
+        });
+        all.truncate(k);
+        all
+    }
+
+    fn same(a: &[(u32, f32)], b: &[(u32, f32)]) -> bool {
+        a.len() == b.len()
+            && a
+                .iter()
+                .zip(b)
+                .all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
+    }
+
+    fn check_all(v: Vec<f32>, d: usize, queries: &[Vec<f32>]) {
+        let idx = ExactIndex::new(v.clone(), d).unwrap();
+        let n = idx.len();
+        let f_even = |i: u32| i.is_multiple_of(2);
+        let f_none = |_: u32| false;
+        let f_three = |i: u32| i == 1 || i as usize == n / 2 || i as usize == n - 1;
+        let filters: [Option<&dyn Fn(u32) -> bool>; 4] =
+            [None, Some(&f_even), Some(&f_none), Some(&f_three)];
+        for q in queries {
+            for k in [1, 10, 100, n + 5] {
+                for f in filters {
+                    let got = idx.search(q, k, f);
+                    let want = naive(&v, d, q, k, f);
+                    assert!(same(&got, &want), "k={k}\n got {got:?}\nwant {want:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn matches_naive_on_random_and_clustered() {
+        let d = 64;
+        let mut rng = Rng(7);
+        let random: Vec<f32> = (0..3000 * d).map(|_| rng.normal()).collect();
+        let qs: Vec<Vec<f32>> = (0..5)
+            .map(|i| {
+                if i == 0 {
+                    random[..d].to_vec()
+                } else {
+                    (0..d).map(|_| rng.normal()).collect()
+                }
+            })
+            .collect();
+        check_all(random, d, &qs);
+        let cl = clustered(5000, d, 8, 0.3, 11);
+        let qs: Vec<Vec<f32>> = (0..5).map(|i| cl[i * 97 * d..(i * 97 + 1) * d].to_vec()).collect();
+        check_all(cl, d, &qs);
+        // Many near-ties: very low noise around few directions, plus exact
+        // duplicates.
+        let mut ties = clustered(2000, 16, 2, 1e-4, 5);
+        let dup = ties[..16 * 300].to_vec();
+        ties.extend(dup);
+        let qs: Vec<Vec<f32>> = (0..3).map(|i| ties[i * 16..(i + 1) * 16].to_vec()).collect();
+        check_all(ties, 16, &qs);
+        // Odd dimension, small catalog (plain scan path).
+        let small = clustered(200, 13, 3, 0.2, 3);
+        let qs = vec![small[..13].to_vec()];
+        check_all(small.clone(), 13, &qs);
+        let odd = clustered(1500, 13, 3, 0.2, 9);
+        let qs = vec![odd[..13].to_vec(), (0..13).map(|i| i as f32 - 6.0).collect()];
+        check_all(odd, 13, &qs);
+    }
+
+    #[test]
+    fn huge_and_tiny_norms() {
+        let d = 32;
+        let mut v = clustered(2000, d, 4, 0.3, 21);
+        for (i, row) in v.chunks_exact_mut(d).enumerate() {
+            let s = match i % 5 {
+                0 => 1e15,
+                1 => 1e-15,
+                2 => 1e-30,
+                3 => 3e18,
+                _ => 1.0,
+            };
+            row.iter_mut().for_each(|x| *x *= s);
+        }
+        // A zero row and a row of subnormals.
+        v[5 * d..6 * d].fill(0.0);
+        v[7 * d..8 * d].fill(1e-40);
+        let qs = vec![
+            v[4 * d..5 * d].to_vec(),
+            v[3 * d..4 * d].to_vec(),
+            v[d..2 * d].iter().map(|x| x * 1e10).collect(),
+            v[2 * d..3 * d].to_vec(),
+        ];
+        check_all(v, d, &qs);
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        let mut v = vec![0.5f32; 40];
+        v[25] = f32::NAN;
+        let err = ExactIndex::new(v, 10).err().unwrap().to_string();
+        assert!(err.contains("vector 2"), "{err}");
+        assert!(ExactIndex::new(vec![1.0, f32::INFINITY], 1).is_err());
+        assert!(ExactIndex::new(vec![1.0; 7], 2).is_err());
+        assert!(ExactIndex::new(vec![], 0).is_err());
+        let idx = ExactIndex::new(clustered(600, 8, 2, 0.1, 1), 8).unwrap();
+        assert!(idx.search(&[1.0; 7], 5, None).is_empty());
+        assert!(idx.search(&[1.0; 8], 0, None).is_empty());
+        assert_eq!(idx.len(), 600);
+        assert_eq!(idx.dim(), 8);
+        assert_eq!(idx.vector(3), &idx.vectors()[24..32]);
+        let empty = ExactIndex::new(vec![], 4).unwrap();
+        assert!(empty.is_empty() && empty.search(&[1.0; 4], 3, None).is_empty());
+    }
+
+    #[test]
+    fn portable_scan_matches_simd() {
+        let d = 24;
+        let v = clustered(1000, d, 4, 0.3, 2);
+        let idx = ExactIndex::new(v.clone(), d).unwrap();
+        let quant = idx.quant.as_ref().unwrap();
+        let mut s = Scratch::default();
+        let c = quant.prepare_query(&v[..d], d, &mut s);
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        type Seen = Vec<(usize, u32, [i32; 8])>;
+        fn rec(out: &mut Seen) -> impl FnMut(usize, u32, &[i32; 8], f32) -> f32 + '_ {
+            move |base, mask, acc, tau| {
+                out.push((base, mask, *acc));
+                tau.max(acc[0] as f32 * 1e-4 - 0.3)
+            }
+        }
+        quant.scan(&s.qcodes, &c, &mut rec(&mut a));
+        quant.scan_portable(&s.qcodes, &c, &mut rec(&mut b));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x, y);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn random_equivalence(
+            seed in 1u64..u64::MAX,
+            n in 500usize..1500,
+            d in 1usize..40,
+            rank in 1usize..6,
+            noise in 0.0f32..1.0,
+            k in 1usize..30,
+            modulo in 1u32..5,
+        ) {
+            let v = clustered(n, d, rank, noise, seed);
+            let idx = ExactIndex::new(v.clone(), d).unwrap();
+            let q = v[(seed as usize % n) * d..][..d].to_vec();
+            let f = move |i: u32| i.is_multiple_of(modulo);
+            for filter in [None, Some(&f as &dyn Fn(u32) -> bool)] {
+                let got = idx.search(&q, k, filter);
+                let want = naive(&v, d, &q, k, filter);
+                prop_assert!(same(&got, &want), "got {:?} want {:?}", got, want);
+            }
+        }
+    }
+}
