@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
@@ -29,6 +29,10 @@ use sightline::trending::{
 use sightline::tune::{tune_als, Metric, ParamSpace, Search, Trial};
 use sightline::Component;
 use sightline::Error;
+
+mod content;
+mod demo;
+mod session;
 
 type Recs = Vec<(u32, f32)>;
 /// `(items, level, level_weight)` of a trending query.
@@ -431,7 +435,9 @@ fn fit(
         AlsModel::fit_csr(&config, matrix, users, items, &mut on_progress)
     });
     match result {
-        Ok(inner) => Ok(Model { inner }),
+        Ok(inner) => Ok(Model {
+            inner: Arc::new(inner),
+        }),
         Err(err) => Err(match pending {
             Some(e) => e,
             None => py_err(py, err),
@@ -504,7 +510,7 @@ fn ranking_metrics<'py>(
             )),
         ));
     }
-    let inner = &model.inner;
+    let inner = &*model.inner;
     let m = py
         .detach(|| ranking_metrics_at_k(inner, &train, &test, k))
         .map_err(|e| py_err(py, e))?;
@@ -722,7 +728,7 @@ fn tune<'py>(
 /// A fitted ALS model (immutable; thread-safe).
 #[pyclass(frozen, module = "sightline._sightline", name = "_Model")]
 struct Model {
-    inner: AlsModel,
+    inner: Arc<AlsModel>,
 }
 
 #[pymethods]
@@ -976,22 +982,26 @@ impl Model {
 
     /// The portable model file as bytes.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        component_to_bytes(py, &self.inner)
+        component_to_bytes(py, &*self.inner)
     }
 
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Model> {
-        component_from_bytes(py, data).map(|inner| Model { inner })
+        component_from_bytes(py, data).map(|inner| Model {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Writes the model file atomically.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        component_save(py, &self.inner, &path)
+        component_save(py, &*self.inner, &path)
     }
 
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Model> {
-        component_load(py, &path).map(|inner| Model { inner })
+        component_load(py, &path).map(|inner| Model {
+            inner: Arc::new(inner),
+        })
     }
 }
 
@@ -1139,14 +1149,16 @@ fn cooccur_fit(
         CooccurModel::fit(&config, &data)
     });
     result
-        .map(|inner| CooccurHandle { inner })
+        .map(|inner| CooccurHandle {
+            inner: Arc::new(inner),
+        })
         .map_err(|e| py_err(py, e))
 }
 
 /// A fitted co-occurrence model (immutable; thread-safe).
 #[pyclass(frozen, module = "sightline._sightline", name = "_Cooccur")]
 struct CooccurHandle {
-    inner: CooccurModel,
+    inner: Arc<CooccurModel>,
 }
 
 #[pymethods]
@@ -1187,6 +1199,23 @@ impl CooccurHandle {
             .similar_items(item, n)
             .map_err(|e| py_err(py, e))?;
         recs_1d(py, recs)
+    }
+
+    /// `similar_items` for many items (GIL released): 2-D arrays padded
+    /// with -1 / -inf.
+    fn similar_items_batch<'py>(
+        &self,
+        py: Python<'py>,
+        items: PyReadonlyArray1<'py, i64>,
+        n: i64,
+    ) -> PyResult<(Ids2<'py>, Scores2<'py>)> {
+        let items = to_indices(py, &items, "itemid")?;
+        let n = to_usize(py, n, "N")?;
+        let model = &self.inner;
+        let result: Result<Vec<Recs>, Error> =
+            py.detach(|| items.iter().map(|&i| model.similar_items(i, n)).collect());
+        let recs = result.map_err(|e| py_err(py, e))?;
+        recs_2d(py, recs, n.min(model.n_items().saturating_sub(1)))
     }
 
     /// Items that go with weighted context items, leaving out `exclude`.
@@ -1240,22 +1269,26 @@ impl CooccurHandle {
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        component_to_bytes(py, &self.inner)
+        component_to_bytes(py, &*self.inner)
     }
 
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<CooccurHandle> {
-        component_from_bytes(py, data).map(|inner| CooccurHandle { inner })
+        component_from_bytes(py, data).map(|inner| CooccurHandle {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Writes the model file (only this component) atomically.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        component_save(py, &self.inner, &path)
+        component_save(py, &*self.inner, &path)
     }
 
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<CooccurHandle> {
-        component_load(py, &path).map(|inner| CooccurHandle { inner })
+        component_load(py, &path).map(|inner| CooccurHandle {
+            inner: Arc::new(inner),
+        })
     }
 }
 
@@ -1599,6 +1632,12 @@ fn _sightline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
     m.add_class::<CooccurHandle>()?;
     m.add_class::<TrendingHandle>()?;
+    m.add_class::<content::ContentHandle>()?;
+    m.add_function(wrap_pyfunction!(content::content_build, m)?)?;
+    m.add_function(wrap_pyfunction!(content::content_check_params, m)?)?;
+    m.add_function(wrap_pyfunction!(demo::demo_data, m)?)?;
+    m.add_class::<session::SessionHandle>()?;
+    m.add_class::<session::SessionRecommenderHandle>()?;
     m.add_function(wrap_pyfunction!(cooccur_fit, m)?)?;
     m.add_function(wrap_pyfunction!(cooccur_check_params, m)?)?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;

@@ -197,3 +197,20 @@ def test_repr():
     assert repr(sightline.CoOccurrence(weighting="count")) == (
         "CoOccurrence(weighting='count', min_support=2, max_neighbors=100, k1=1.2, b=0.75)"
     )
+
+
+def test_similar_items_batch_matches_single_calls():
+    rng = np.random.default_rng(5)
+    m = sp.random(200, 30, density=0.15, random_state=rng, format="csr", dtype=np.float32)
+    m.data[:] = 1.0
+    model = sightline.CoOccurrence(min_support=1, max_neighbors=5).fit(m)
+    ids, scores = model.similar_items(np.arange(30), N=8)
+    assert ids.shape == (30, 8) and ids.dtype == np.int32
+    for i in range(30):
+        one_ids, one_scores = model.similar_items(i, N=8)
+        k = len(one_ids)
+        assert k <= 5
+        assert ids[i, :k].tolist() == one_ids.tolist()
+        assert (ids[i, k:] == -1).all() and np.isneginf(scores[i, k:]).all()
+    with pytest.raises(sightline.InvalidInputError):
+        model.similar_items([0, 99], N=3)

@@ -28,6 +28,8 @@ Differences from implicit (ALS), on purpose:
 
 from __future__ import annotations
 
+import json
+import math
 import operator
 import os
 import secrets
@@ -55,6 +57,10 @@ __all__ = [
     "ALS",
     "CoOccurrence",
     "Trending",
+    "ContentIndex",
+    "SessionStore",
+    "SessionRecommender",
+    "demo_data",
     "tune_als",
     "ranking_metrics_at_k",
     "default_param_grid",
@@ -856,12 +862,16 @@ class CoOccurrence(_Estimator):
         """Number of items, None before fit."""
         return None if self._model is None else self._model.n_items
 
-    def similar_items(self, itemid: int, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
+    def similar_items(self, itemid: Any, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
         """The best ``N`` neighbours of item index ``itemid``: ``(ids int32,
         scores float32)``, best first (ties to the lower index), never the
-        item itself. An item without kept pairs gives empty arrays.
-        ``N=0`` or an out-of-range index raise ``InvalidInputError``."""
-        return self._fitted().similar_items(_index(itemid, "itemid"), _index(N, "N"))
+        item itself. An item without kept pairs gives empty arrays. An array
+        of indices gives 2-D arrays ``min(N, n_items - 1)`` wide, padded with
+        id -1 and score -inf (GIL released). ``N=0`` or an out-of-range index
+        raise ``InvalidInputError``."""
+        if np.ndim(itemid) == 0:
+            return self._fitted().similar_items(_index(itemid, "itemid"), _index(N, "N"))
+        return self._fitted().similar_items_batch(_index_array(itemid, "itemid"), _index(N, "N"))
 
     def recommend_for_items(
         self,
@@ -1107,6 +1117,23 @@ class Trending(_ModelFile):
             _opt_column(sessions),
         )
 
+    def ingest_dataframe(
+        self,
+        df: Any,
+        user_col: str = "user",
+        item_col: str = "item",
+        kind_col: str = "kind",
+        ts_col: str = "timestamp",
+        region_col: Optional[str] = "region",
+        channel_col: Optional[str] = "channel",
+        session_col: Optional[str] = "session",
+    ) -> int:
+        """``ingest_batch`` from a pandas DataFrame (or a dict of columns, as
+        ``demo_data()["events"]``); optional columns that are absent are
+        skipped, missing values (None/NaN) mean "not given"."""
+        return self.ingest_batch(**_event_columns(
+            df, user_col, item_col, kind_col, ts_col, region_col, channel_col, session_col))
+
     def _query(
         self, region: Any, channel: Any, category: Any, N: int, now: Any, trending: bool
     ) -> Tuple[List[Tuple[str, float]], str]:
@@ -1154,3 +1181,607 @@ class Trending(_ModelFile):
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self._store = _sightline._Trending.from_bytes(state["store"])
+
+
+# ----------------------------------------------------------------- content --
+
+_ITEM_FIELDS = ("id", "title", "category", "brand", "price", "in_stock", "regions")
+
+
+def _plain(value: Any) -> Any:
+    """A catalog value as JSON: numbers, strings or lists of strings; None
+    (and NaN, pandas' missing value) for absent."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)).lower()
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        f = float(value)
+        return None if math.isnan(f) else f
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
+        return sorted(str(v) for v in value) if isinstance(value, (set, frozenset)) else [str(v) for v in value]
+    return str(value)
+
+
+def _item_record(entry: Any) -> Dict[str, Any]:
+    if not isinstance(entry, dict):
+        raise TypeError(f"catalog entries must be dicts, got {type(entry).__name__}")
+    if entry.get("id") is None:
+        raise InvalidInputError("catalog entry without 'id'")
+    item: Dict[str, Any] = {"id": str(entry["id"]), "category": ""}
+    attributes: Dict[str, Any] = {}
+    for key, raw in entry.items():
+        value = _plain(raw)
+        if key in ("id",) or value is None:
+            continue
+        if key in ("title", "category", "brand"):
+            item[key] = str(raw)
+        elif key == "price":
+            if not isinstance(value, float):
+                raise InvalidInputError(f"item {item['id']!r}: price must be a number, got {raw!r}")
+            item["price"] = value
+        elif key == "in_stock":
+            item["in_stock"] = bool(raw)
+        elif key == "regions":
+            item["regions"] = [value] if isinstance(value, str) else value
+        else:
+            attributes[str(key)] = value
+    item["attributes"] = attributes
+    return item
+
+
+def _catalog_json(catalog: Any) -> str:
+    """A catalog (list of dicts, or a pandas DataFrame with one row per item)
+    as the JSON the core reads. ``id``, ``title``, ``category``, ``brand``,
+    ``price``, ``in_stock`` and ``regions`` are the core's fields; every
+    other key is an attribute."""
+    if hasattr(catalog, "to_dict") and hasattr(catalog, "columns"):
+        catalog = catalog.to_dict("records")
+    return json.dumps([_item_record(e) for e in catalog])
+
+
+class ContentIndex(_Estimator):
+    """"Similar frames": nearest neighbours over item vectors built from
+    catalog attributes, external embeddings (image/text models, any
+    dimension) and ALS item factors, alone or combined.
+
+    Each source is a block of the item vector, scaled to unit length and
+    weighted by ``attribute_weight`` / ``embedding_weight`` / ``als_weight``
+    (cosine metric), so similarity is a weighted mix of the blocks' cosines.
+    Items missing from the embeddings or from ALS (new products) are matched
+    on the blocks they have: cold-start items get neighbours from their
+    attributes alone.
+
+    Attributes: ``category``, ``brand``, ``price`` and every other catalog
+    key become one block each: text and list values multi-hot, numbers a soft
+    one-hot over ``numeric_buckets`` quantiles (near prices overlap).
+    ``weights`` maps a field name to its weight (``{"shape": 3.0}``; 0 drops
+    it), other fields get ``default_weight``; values seen on fewer than
+    ``min_count`` items are ignored; at most ``max_values`` values per field.
+
+    Search is exact up to ``hnsw_threshold`` items and an HNSW graph above
+    (``index="exact"``/``"hnsw"`` forces one). ``M``, ``ef_construction``
+    and ``random_state`` shape the graph (the same graph for any thread
+    count); ``ef_search`` (settable after fitting) trades recall for speed.
+    ``metric``: ``"cosine"`` or ``"inner_product"``.
+
+    Filters (``categories``, ``in_stock``, ``region``) use the catalog given
+    to ``fit`` and are applied during the search, so ``N`` results come back
+    whenever ``N`` items qualify.
+    """
+
+    _NATIVE = _sightline._Content
+
+    def __init__(
+        self,
+        metric: str = "cosine",
+        index: str = "auto",
+        hnsw_threshold: int = 50_000,
+        M: int = 16,
+        ef_construction: int = 200,
+        ef_search: int = 64,
+        attribute_weight: float = 1.0,
+        embedding_weight: float = 1.0,
+        als_weight: float = 1.0,
+        weights: Optional[Dict[str, float]] = None,
+        default_weight: float = 1.0,
+        min_count: int = 1,
+        max_values: int = 1000,
+        numeric_buckets: int = 8,
+        random_state: int = 42,
+        num_threads: int = 0,
+    ) -> None:
+        self.metric = metric
+        self.index = index
+        self.hnsw_threshold = hnsw_threshold
+        self.M = M
+        self.ef_construction = ef_construction
+        self.ef_search = ef_search
+        self.attribute_weight = attribute_weight
+        self.embedding_weight = embedding_weight
+        self.als_weight = als_weight
+        self.weights = {} if weights is None else dict(weights)
+        self.default_weight = default_weight
+        self.min_count = min_count
+        self.max_values = max_values
+        self.numeric_buckets = numeric_buckets
+        self.random_state = random_state
+        self.num_threads = num_threads
+        self._model: Optional[_sightline._Content] = None
+        _sightline.content_check_params(self._config_json())
+
+    def get_params(self) -> Dict[str, Any]:
+        """The constructor arguments (``ef_search`` as currently set)."""
+        return {
+            "metric": self.metric,
+            "index": self.index,
+            "hnsw_threshold": self.hnsw_threshold,
+            "M": self.M,
+            "ef_construction": self.ef_construction,
+            "ef_search": self.ef_search if self._model is None else self._model.ef_search,
+            "attribute_weight": self.attribute_weight,
+            "embedding_weight": self.embedding_weight,
+            "als_weight": self.als_weight,
+            "weights": dict(self.weights),
+            "default_weight": self.default_weight,
+            "min_count": self.min_count,
+            "max_values": self.max_values,
+            "numeric_buckets": self.numeric_buckets,
+            "random_state": self.random_state,
+            "num_threads": self.num_threads,
+        }
+
+    def _config_json(self) -> str:
+        for name in ("metric", "index"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a str, got {type(getattr(self, name)).__name__}")
+        ints = {k: self.get_params()[k] for k in (
+            "hnsw_threshold", "M", "ef_construction", "ef_search", "min_count", "max_values",
+            "numeric_buckets", "random_state", "num_threads")}
+        for k, v in ints.items():
+            _index(v, k)
+            if v < 0:
+                err = ConfigError(f"invalid config field `{k}`: must be >= 0, got {v}")
+                err.field = k
+                raise err
+        for k in ("attribute_weight", "embedding_weight", "als_weight", "default_weight"):
+            v = float(getattr(self, k))
+            if not math.isfinite(v):
+                err = ConfigError(f"invalid config field `{k}`: must be finite, got {v}")
+                err.field = k
+                raise err
+        for k, v in self.weights.items():
+            if not math.isfinite(float(v)):
+                err = ConfigError(f"invalid config field `features.weights.{k}`: must be finite, got {v}")
+                err.field = f"features.weights.{k}"
+                raise err
+        metric = self.metric.lower()
+        if metric not in ("cosine", "inner_product"):
+            err = ConfigError(f"invalid config field `metric`: 'cosine' or 'inner_product', got {self.metric!r}")
+            err.field = "metric"
+            raise err
+        index = self.index.lower()
+        if index not in ("auto", "exact", "hnsw"):
+            err = ConfigError(f"invalid config field `index`: 'auto', 'exact' or 'hnsw', got {self.index!r}")
+            err.field = "index"
+            raise err
+        return json.dumps({
+            "features": {
+                "weights": {str(k): float(v) for k, v in self.weights.items()},
+                "default_weight": float(self.default_weight),
+                "min_count": ints["min_count"],
+                "max_values": ints["max_values"],
+                "numeric_buckets": ints["numeric_buckets"],
+            },
+            "metric": metric,
+            "attribute_weight": float(self.attribute_weight),
+            "embedding_weight": float(self.embedding_weight),
+            "als_weight": float(self.als_weight),
+            "index": index,
+            "hnsw_threshold": ints["hnsw_threshold"],
+            "hnsw": {
+                "m": ints["M"],
+                "ef_construction": ints["ef_construction"],
+                "ef_search": ints["ef_search"],
+                "seed": ints["random_state"],
+            },
+            "threads": ints["num_threads"],
+        })
+
+    def __repr__(self) -> str:
+        shown = ("metric", "index", "M", "ef_search", "attribute_weight", "embedding_weight", "als_weight")
+        args = ", ".join(f"{k}={self.get_params()[k]!r}" for k in shown)
+        return f"{type(self).__name__}({args})"
+
+    @classmethod
+    def _from_native(cls, native: "_sightline._Content") -> "ContentIndex":
+        params = json.loads(native.params_json())
+        obj = cls(
+            metric=params["metric"], index=params["index"], hnsw_threshold=params["hnsw_threshold"],
+            M=params["hnsw"]["m"], ef_construction=params["hnsw"]["ef_construction"],
+            ef_search=params["hnsw"]["ef_search"], attribute_weight=params["attribute_weight"],
+            embedding_weight=params["embedding_weight"], als_weight=params["als_weight"],
+            weights=params["features"]["weights"], default_weight=params["features"]["default_weight"],
+            min_count=params["features"]["min_count"], max_values=params["features"]["max_values"],
+            numeric_buckets=params["features"]["numeric_buckets"], random_state=params["hnsw"]["seed"],
+            num_threads=params["threads"],
+        )
+        obj._model = native
+        return obj
+
+    def _set_model(self, model: Any) -> None:
+        self._model = model
+        model.ef_search = self.ef_search
+
+    def fit(
+        self,
+        catalog: Any = None,
+        embeddings: Any = None,
+        item_ids: Optional[Sequence[Any]] = None,
+        als: Optional["ALS"] = None,
+    ) -> "ContentIndex":
+        """Builds the index (GIL released) from any of: ``catalog`` (list of
+        item dicts or a DataFrame: ``id``, ``category``, ``brand``, ``price``,
+        ``in_stock``, ``regions``, any other column an attribute),
+        ``embeddings`` (float matrix, one row per ``item_ids`` entry) and a
+        fitted ``als`` model (hybrid). The index's items are the catalog's
+        when given, else ``item_ids``, else the ALS model's."""
+        catalog_json = None if catalog is None else _catalog_json(catalog)
+        emb = None
+        ids = None
+        if embeddings is not None:
+            emb = np.ascontiguousarray(embeddings, dtype=np.float32)
+            if emb.ndim != 2:
+                raise ShapeMismatchError(f"embeddings must be 2-D, got {emb.ndim}-D")
+            ids = [str(i) for i in (range(emb.shape[0]) if item_ids is None else item_ids)]
+        elif item_ids is not None:
+            raise InvalidInputError("item_ids name the rows of embeddings; pass embeddings too")
+        native_als = None
+        if als is not None:
+            if not isinstance(als, ALS):
+                raise TypeError(f"als must be a sightline.ALS model, got {type(als).__name__}")
+            native_als = als._fitted()
+        self._model = _sightline.content_build(self._config_json(), catalog_json, ids, emb, native_als)
+        return self
+
+    @property
+    def item_ids(self) -> List[str]:
+        """Item ids in index order (the ids of ``similar_items``)."""
+        return self._fitted().item_ids
+
+    @property
+    def dim(self) -> int:
+        """Dimensions of an item vector."""
+        return self._fitted().dim
+
+    @property
+    def is_hnsw(self) -> bool:
+        """Whether searches go through the HNSW graph."""
+        return self._fitted().is_hnsw
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The searched item vectors (weighted, unit length for cosine), a copy."""
+        return self._fitted().vectors()
+
+    def set_ef_search(self, ef: int) -> None:
+        """Sets the HNSW beam width used by searches (higher: better recall)."""
+        self._fitted().ef_search = _index(ef, "ef_search")
+        self.ef_search = ef
+
+    def similar_items(
+        self,
+        itemid: Any,
+        N: int = 10,
+        categories: Optional[Sequence[str]] = None,
+        in_stock: bool = False,
+        region: Optional[str] = None,
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """The ``N`` items most similar to item index ``itemid`` (never the
+        item itself) that pass the filters: ``(ids, scores)``; 2-D arrays
+        (padded with -1 / -inf) when ``itemid`` is an array (GIL released)."""
+        model = self._fitted()
+        cats = None if categories is None else [str(c) for c in categories]
+        if np.ndim(itemid) == 0:
+            ids, scores = model.similar_items(
+                np.array([_index(itemid, "itemid")], dtype=_INDEX), _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+            return _trim(ids, scores)
+        return model.similar_items(_index_array(itemid, "itemid"), _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+
+    def similar_items_by_id(
+        self,
+        item_id: Any,
+        N: int = 10,
+        categories: Optional[Sequence[str]] = None,
+        in_stock: bool = False,
+        region: Optional[str] = None,
+    ) -> List[Tuple[str, float]]:
+        """``(item_id, score)`` pairs most similar to an item id (unknown id:
+        ``UnknownIdError``)."""
+        cats = None if categories is None else [str(c) for c in categories]
+        return self._fitted().similar_items_by_id(str(item_id), _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+
+    def search(
+        self,
+        vectors: Any,
+        N: int = 10,
+        categories: Optional[Sequence[str]] = None,
+        in_stock: bool = False,
+        region: Optional[str] = None,
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Nearest items to query vectors in index space (``dim`` values,
+        e.g. rows of ``vectors``): 1-D results for one query, 2-D for a
+        matrix of queries (searched in parallel, GIL released)."""
+        model = self._fitted()
+        cats = None if categories is None else [str(c) for c in categories]
+        q = np.ascontiguousarray(vectors, dtype=np.float32)
+        if q.ndim == 1:
+            return model.search_one(q, _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+        if q.ndim != 2:
+            raise ShapeMismatchError(f"vectors must be 1-D or 2-D, got {q.ndim}-D")
+        return model.search(q, _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+
+    def similar_to_item(
+        self,
+        item: Dict[str, Any],
+        N: int = 10,
+        categories: Optional[Sequence[str]] = None,
+        in_stock: bool = False,
+        region: Optional[str] = None,
+    ) -> List[Tuple[str, float]]:
+        """Neighbours of a product described by a catalog dict, e.g. one not
+        indexed yet (cold start); compares attributes only."""
+        cats = None if categories is None else [str(c) for c in categories]
+        return self._fitted().similar_to_item(
+            json.dumps(_item_record(item)), _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+
+
+# -------------------------------------------------------------------- demo --
+
+def _flat_item(item: Dict[str, Any]) -> Dict[str, Any]:
+    out = {k: v for k, v in item.items() if k != "attributes"}
+    out.update(item.get("attributes", {}))
+    return out
+
+
+def demo_data(
+    customers: int = 20_000,
+    products: int = 3_000,
+    events: int = 1_000_000,
+    seed: int = 42,
+    as_frame: bool = False,
+) -> Dict[str, Any]:
+    """The seeded synthetic optical-retail data set the Rust examples use
+    (same seed, same data in every runtime): ``{"catalog": [item dicts with
+    attributes flattened], "customers": [dicts], "events": columns}``. The
+    events are a dict of ``user``, ``item``, ``kind``, ``timestamp`` (int64
+    Unix seconds), ``region``, ``channel`` and ``session`` columns, sorted by
+    time, or pandas DataFrames for catalog, customers and events with
+    ``as_frame=True``."""
+    raw = _sightline.demo_data(_index(customers, "customers"), _index(products, "products"),
+                               _index(events, "events"), _seed(seed))
+    catalog = [_flat_item(i) for i in json.loads(raw["catalog"])]
+    people = json.loads(raw["customers"])
+    columns = {
+        "user": raw["users"], "item": raw["items"], "kind": raw["kinds"],
+        "timestamp": raw["timestamps"], "region": raw["regions"],
+        "channel": raw["channels"], "session": raw["sessions"],
+    }
+    if as_frame:
+        import pandas as pd
+
+        return {"catalog": pd.DataFrame(catalog), "customers": pd.DataFrame(people),
+                "events": pd.DataFrame(columns)}
+    return {"catalog": catalog, "customers": people, "events": columns}
+
+
+# ----------------------------------------------------------------- session --
+
+def _column(frame: Any, name: Optional[str], required: bool) -> Optional[List[Any]]:
+    if name is None:
+        return None
+    try:
+        col = frame[name]
+    except (KeyError, IndexError):
+        if required:
+            raise InvalidInputError(f"events have no column {name!r}") from None
+        return None
+    values = col.tolist() if hasattr(col, "tolist") else list(col)
+    return values
+
+
+def _event_columns(
+    frame: Any, user_col: str, item_col: str, kind_col: str, ts_col: str,
+    region_col: Optional[str], channel_col: Optional[str], session_col: Optional[str],
+) -> Dict[str, Any]:
+    """Event columns of a DataFrame or a dict of columns, for ``ingest_batch``."""
+    def missing(v: Any) -> bool:
+        return v is None or (isinstance(v, float) and math.isnan(v))
+
+    def opt(name: Optional[str]) -> Optional[List[Optional[str]]]:
+        col = _column(frame, name, False)
+        return None if col is None else [None if missing(v) else str(v) for v in col]
+
+    if ts_col not in frame:
+        raise InvalidInputError(f"events have no column {ts_col!r}")
+    return {
+        "users": _column(frame, user_col, True),
+        "items": _column(frame, item_col, True),
+        "kinds": _column(frame, kind_col, True),
+        "timestamps": np.asarray(frame[ts_col]),
+        "regions": opt(region_col),
+        "channels": opt(channel_col),
+        "sessions": opt(session_col),
+    }
+
+
+class SessionStore(_ModelFile):
+    """"Based on your recent browsing": a live, bounded, thread-safe store of
+    each visitor's recent events (customers and anonymous visitors alike).
+
+    item_ids: the item universe (normally the catalog's ids); events on other
+    items are counted and skipped. capacity: most visitors held (the least
+    recently active is evicted beyond it); max_events: newest events kept per
+    visitor; ttl_seconds: a visitor idle longer than this (by event time) is
+    forgotten; recency_half_life_seconds: how fast an event's weight in the
+    session context fades; weights: per event kind (``view`` 1, ``click`` 2,
+    ``add_to_cart`` 4, ``purchase`` 8 by default); shards: lock stripes.
+
+    Times are Unix seconds. Calls release the GIL; the store may be shared by
+    threads. Saving writes the live sessions into a model file.
+    """
+
+    _NATIVE = _sightline._Session
+
+    def __init__(
+        self,
+        item_ids: Sequence[Any],
+        capacity: int = 100_000,
+        max_events: int = 50,
+        ttl_seconds: int = 1800,
+        recency_half_life_seconds: float = 600.0,
+        weights: Optional[Dict[str, float]] = None,
+        shards: int = 16,
+    ) -> None:
+        weights = {} if weights is None else dict(weights)
+        fixed = {k: float(weights.pop(k)) for k in ("view", "click", "add_to_cart", "purchase") if k in weights}
+        config = {
+            "capacity": _index(capacity, "capacity"),
+            "max_events": _index(max_events, "max_events"),
+            "ttl_seconds": _index(ttl_seconds, "ttl_seconds"),
+            "recency_half_life_seconds": float(recency_half_life_seconds),
+            "kind_weights": dict(fixed, custom={str(k): float(v) for k, v in weights.items()}),
+            "shards": _index(shards, "shards"),
+        }
+        for key in ("capacity", "max_events", "ttl_seconds", "shards"):
+            if config[key] < 0:
+                err = ConfigError(f"invalid config field `{key}`: must be >= 0, got {config[key]}")
+                err.field = key
+                raise err
+        self._store = _sightline._Session(json.dumps(config), [str(i) for i in item_ids])
+
+    def _native(self) -> "_sightline._Session":
+        return self._store
+
+    @classmethod
+    def _from_native(cls, native: "_sightline._Session") -> "SessionStore":
+        obj = cls.__new__(cls)
+        obj._store = native
+        return obj
+
+    def get_params(self) -> Dict[str, Any]:
+        """The settings (without the item universe)."""
+        c = json.loads(self._store.params_json())
+        w = c["kind_weights"]
+        weights = {k: w[k] for k in ("view", "click", "add_to_cart", "purchase")}
+        weights.update(w.get("custom", {}))
+        return {
+            "capacity": c["capacity"], "max_events": c["max_events"], "ttl_seconds": c["ttl_seconds"],
+            "recency_half_life_seconds": c["recency_half_life_seconds"], "weights": weights,
+            "shards": c["shards"],
+        }
+
+    def __repr__(self) -> str:
+        p = self.get_params()
+        return (f"SessionStore(items={len(self.item_ids)}, capacity={p['capacity']}, "
+                f"max_events={p['max_events']}, ttl_seconds={p['ttl_seconds']}, visitors={len(self)})")
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {"model": self._store.to_bytes()}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self._store = _sightline._Session.from_bytes(state["model"])
+
+    @property
+    def item_ids(self) -> List[str]:
+        """The item universe."""
+        return self._store.item_ids
+
+    def ingest(self, user: Any, item: Any, kind: str, timestamp: Any) -> bool:
+        """Adds one event; ``False`` when the item is not in the universe.
+        Invalid events raise ``InvalidInputError`` and change nothing."""
+        return self._store.ingest(str(user), str(item), str(kind), int(_timestamps([timestamp])[0]))
+
+    def ingest_batch(self, users: Sequence[Any], items: Sequence[Any], kinds: Sequence[str], timestamps: Any) -> int:
+        """Adds many events (parallel sequences); all or nothing. Returns how
+        many were stored (items outside the universe are skipped)."""
+        return self._store.ingest_batch(
+            [str(u) for u in users], [str(i) for i in items], [str(k) for k in kinds], _timestamps(timestamps))
+
+    def ingest_dataframe(self, df: Any, user_col: str = "user", item_col: str = "item",
+                         kind_col: str = "kind", ts_col: str = "timestamp") -> int:
+        """``ingest_batch`` from a DataFrame or a dict of columns."""
+        cols = _event_columns(df, user_col, item_col, kind_col, ts_col, None, None, None)
+        return self.ingest_batch(cols["users"], cols["items"], cols["kinds"], cols["timestamps"])
+
+    def recent(self, user: Any, now: Any = None) -> List[Tuple[str, str, int]]:
+        """The visitor's unexpired events at ``now``: ``(item_id, kind,
+        timestamp)``, newest first."""
+        return self._store.recent(str(user), _now(now))
+
+    def context(self, user: Any, now: Any = None) -> List[Tuple[str, float]]:
+        """``(item_id, weight)``: per item, the sum over its recent events of
+        kind weight × 2^(−age / half-life), heaviest first."""
+        return self._store.context(str(user), _now(now))
+
+    def merge(self, anonymous: Any, user: Any, now: Any = None) -> int:
+        """At login: moves the anonymous visitor's events to ``user``
+        (time-ordered, capped); returns how many were kept."""
+        return self._store.merge(str(anonymous), str(user), _now(now))
+
+    def forget(self, user: Any) -> bool:
+        """Removes everything held about a visitor (GDPR); whether anything was held."""
+        return self._store.forget(str(user))
+
+    def export(self, user: Any) -> List[Dict[str, Any]]:
+        """Everything held about a visitor, oldest first (GDPR export)."""
+        return [{"item": i, "kind": k, "timestamp": t} for i, k, t in self._store.export(str(user))]
+
+    def expire(self, now: Any = None) -> int:
+        """Drops every visitor idle past the TTL at ``now``; returns how many."""
+        return self._store.expire(_now(now))
+
+    def stats(self) -> Dict[str, int]:
+        """Counters: keys, events, evictions, expirations, unknown_items."""
+        return self._store.stats()
+
+
+class SessionRecommender:
+    """Recommendations from a visitor's recent browsing: the session's
+    recency- and kind-weighted items are folded into ALS (``als``), and
+    their co-occurrence (``cooccur``) and content (``content``) neighbours
+    are looked up; the lists are scaled to 0–1 and blended with the given
+    weights. Viewed items are never recommended back."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        als: Optional["ALS"] = None,
+        cooccur: Optional["CoOccurrence"] = None,
+        content: Optional["ContentIndex"] = None,
+        als_weight: float = 1.0,
+        cooccur_weight: float = 1.0,
+        content_weight: float = 1.0,
+    ) -> None:
+        if not isinstance(store, SessionStore):
+            raise TypeError(f"store must be a sightline.SessionStore, got {type(store).__name__}")
+        if als is None and cooccur is None and content is None:
+            raise InvalidInputError("give at least one of als, cooccur, content")
+        self.store = store
+        self._rec = _sightline._SessionRecommender(
+            store._store,
+            None if als is None else als._fitted(), float(als_weight),
+            None if cooccur is None else cooccur._fitted(), float(cooccur_weight),
+            None if content is None else content._fitted(), float(content_weight),
+        )
+
+    def recommend(
+        self, user: Any, N: int = 10, now: Any = None, exclude: Optional[Sequence[Any]] = None
+    ) -> List[Tuple[str, float, Optional[str]]]:
+        """Up to ``N`` ``(item_id, score, because_item_id)`` for the visitor
+        at ``now``; an empty list when the visitor has no recent events."""
+        return self._rec.recommend(
+            str(user), _index(N, "N"), _now(now), None if exclude is None else [str(e) for e in exclude])
