@@ -1,14 +1,23 @@
 //! The main job on built-in demo data: generate a year of optical-retail
 //! events, train ALS, compare it with popularity on a held-out split, show
-//! recommendations next to three customers' recent history, save the model.
+//! recommendations next to three customers' recent history, then the other
+//! generators (similar frames, goes well with, popular in your area, recent
+//! browsing of an anonymous visitor), and save the model.
 //!
 //! Run: `cargo run --release --example quickstart [-- <model path>]`
 
 use std::io::Write;
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use sightline::als::{AlsConfig, AlsModel, RecommendOptions};
-use sightline::data::KindWeights;
+use sightline::candidate::{AlsSource, CandidateSource, CooccurSource, Query};
+use sightline::content::{ContentConfig, ContentFilter, ContentIndex, ContentSource};
+use sightline::cooccur::{CooccurConfig, CooccurModel};
+use sightline::data::{AttrValue, Event, EventKind, InteractionsBuilder, KindWeights};
+use sightline::session::{SessionConfig, SessionRecommender, SessionStore};
+use sightline::trending::{TrendingConfig, TrendingQuery, TrendingStore};
 use sightline::demo::{generate, DemoConfig};
 use sightline::eval::{ranking_metrics_at_k, train_test_split, MostPopular, RankingMetrics};
 use sightline::Component;
@@ -110,6 +119,122 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("  -> {score:6.3}  {}", title(&item));
         }
     }
+
+    // ---- the other generators, on the same catalog ----
+    let t1 = Instant::now();
+    let universe = Arc::new(demo.catalog.ids().clone());
+    let mut content_config = ContentConfig::default();
+    for field in ["shape", "material"] {
+        content_config.features.weights.insert(field.into(), 3.0);
+    }
+    let content = Arc::new(
+        ContentIndex::builder(content_config)
+            .catalog(&demo.catalog)
+            .als(&full)
+            .build()?,
+    );
+    // Baskets are the purchases of one visit.
+    let mut baskets = InteractionsBuilder::new().items(demo.catalog.ids().clone());
+    for e in demo.events.iter().filter(|e| e.kind == EventKind::Purchase) {
+        baskets.add(e.session.as_deref().unwrap_or(&e.user), &e.item, 1.0)?;
+    }
+    let cooccur = Arc::new(CooccurModel::fit(&CooccurConfig::default(), &baskets.build()?)?);
+    let mut trending = TrendingStore::new(TrendingConfig::default(), Some(&demo.catalog))?;
+    trending.ingest_batch(&demo.events)?;
+    let now = demo.events.last().map_or(0, |e| e.timestamp);
+    println!(
+        "
+built content index ({} dims), co-occurrence ({} pairs) and trending ({} segments) in {:.1}s",
+        content.dim(),
+        cooccur.neighbors().nnz(),
+        trending.segments().len(),
+        t1.elapsed().as_secs_f64()
+    );
+    let attr = |id: &str, key: &str| match demo.catalog.get(id).and_then(|i| i.attributes.get(key)) {
+        Some(AttrValue::Text(t)) => t.clone(),
+        _ => "-".into(),
+    };
+    let frame = demo
+        .catalog
+        .items()
+        .iter()
+        .find(|i| i.category == "frames" && i.in_stock)
+        .map(|i| i.id.clone())
+        .unwrap_or_default();
+    println!(
+        "
+similar frames to {} ({}, {}):",
+        title(&frame),
+        attr(&frame, "shape"),
+        attr(&frame, "material")
+    );
+    let frames_in_stock = ContentFilter {
+        categories: vec!["frames".into()],
+        in_stock: true,
+        region: None,
+    };
+    for (id, s) in content.similar_items_by_id(&frame, 3, &frames_in_stock)? {
+        println!("  -> {s:6.3}  {} ({}, {})", title(&id), attr(&id, "shape"), attr(&id, "material"));
+    }
+    println!("goes well with it (bought in the same visit):");
+    for (id, s) in cooccur.similar_items_by_id(&frame, 3)? {
+        println!("  -> {s:6.3}  {}", title(&id));
+    }
+    for region in ["au", "uk-north-west"] {
+        let q = TrendingQuery {
+            region: Some(region.into()),
+            n: 3,
+            now,
+            ..Default::default()
+        };
+        let popular = trending.popular(&q)?;
+        println!("popular in {region} (answered by {}):", popular.level);
+        for (id, s) in popular.items {
+            println!("  -> {s:8.1}  {}", title(&id));
+        }
+    }
+
+    // An anonymous visitor browses titanium frames; recommendations follow.
+    let sessions = Arc::new(SessionStore::new(SessionConfig::default(), universe.clone())?);
+    let sources: Vec<(Arc<dyn CandidateSource>, f32)> = vec![
+        (Arc::new(AlsSource::new(Arc::new(full.clone()), universe.clone())), 1.0),
+        (Arc::new(ContentSource::new(content.clone(), &universe)), 1.0),
+        (Arc::new(CooccurSource::new(cooccur.clone(), &universe)), 0.5),
+    ];
+    let session_recs = SessionRecommender::new(sessions.clone(), sources)?;
+    let browsed: Vec<String> = demo
+        .catalog
+        .items()
+        .iter()
+        .filter(|i| i.category == "frames" && attr(&i.id, "material") == "titanium")
+        .take(4)
+        .map(|i| i.id.clone())
+        .collect();
+    println!("
+anonymous visitor views {} titanium frames:", browsed.len());
+    for (k, id) in browsed.iter().enumerate() {
+        sessions.ingest(&Event {
+            user: "visitor-1".into(),
+            item: id.clone(),
+            kind: EventKind::View,
+            timestamp: now - 300 + 60 * k as i64,
+            region: Some("se".into()),
+            channel: None,
+            session: None,
+        })?;
+        println!("  viewed   {}", title(id));
+    }
+    let mut q = Query::new(5, now);
+    q.user = Some("visitor-1");
+    let t2 = Instant::now();
+    let recs = session_recs.candidates(&q)?;
+    let took = t2.elapsed().as_secs_f64() * 1e3;
+    for c in &recs.items {
+        let id = universe.id(c.item).unwrap_or_default();
+        let because = c.because.and_then(|b| universe.id(b)).unwrap_or("-");
+        println!("  -> {:6.3}  {} (because you viewed {because})", c.score, title(id));
+    }
+    println!("  ({took:.2} ms)");
 
     full.save(&out)?;
     let size = std::fs::metadata(&out)?.len();

@@ -549,7 +549,7 @@ impl ContentIndex {
         &self,
         query: &[f32],
         n: usize,
-        keep: &dyn Fn(u32) -> bool,
+        keep: Option<&dyn Fn(u32) -> bool>,
     ) -> Result<Vec<(u32, f32)>> {
         check_n(n)?;
         if query.len() != self.dim {
@@ -570,13 +570,13 @@ impl ContentIndex {
             }
         }
         Ok(match &self.search {
-            Search::Exact(e) => e.search(&q, n, Some(keep)),
+            Search::Exact(e) => e.search(&q, n, keep),
             Search::Hnsw(h) => {
-                let found = h.search(&q, n, self.ef_search().max(n), Some(keep));
+                let found = h.search(&q, n, self.ef_search().max(n), keep);
                 if found.len() < n && found.len() < self.len() {
                     // A selective filter can starve the graph walk: scan.
                     let rows = (0..self.len() as u32)
-                        .filter(|&i| keep(i))
+                        .filter(|&i| keep.is_none_or(|f| f(i)))
                         .map(|i| (i, dot(h.vector(i), &q)));
                     top_k(rows, n, &mut Vec::new())
                 } else {
@@ -594,15 +594,20 @@ impl ContentIndex {
         filter: &ContentFilter,
     ) -> Result<Vec<(u32, f32)>> {
         let keep = self.predicate(filter)?;
-        self.search_where(query, n, &keep)
+        self.search_where(query, n, keep.as_deref())
     }
 
-    fn predicate<'a>(&'a self, filter: &ContentFilter) -> Result<Box<dyn Fn(u32) -> bool + 'a>> {
+    /// The filter as a predicate; `None` when it restricts nothing.
+    #[allow(clippy::type_complexity)]
+    fn predicate<'a>(
+        &'a self,
+        filter: &ContentFilter,
+    ) -> Result<Option<Box<dyn Fn(u32) -> bool + 'a>>> {
         if filter.is_empty() {
-            return Ok(Box::new(|_| true));
+            return Ok(None);
         }
         match &self.facts {
-            Some(f) => Ok(Box::new(f.predicate(filter))),
+            Some(f) => Ok(Some(Box::new(f.predicate(filter)))),
             None => Err(Error::invalid(
                 "this index was built without a catalog: it cannot filter by category, stock or region",
             )),
@@ -620,7 +625,8 @@ impl ContentIndex {
         self.check_item(item)?;
         let keep = self.predicate(filter)?;
         let query = self.vector(item)?.to_vec();
-        self.search_where(&query, n, &|i| i != item && keep(i))
+        let not_item = |i: u32| i != item && keep.as_ref().is_none_or(|f| f(i));
+        self.search_where(&query, n, Some(&not_item))
     }
 
     /// [`search`](Self::search) for many row-major queries at once, in
@@ -698,7 +704,8 @@ impl ContentIndex {
         shape_row(&mut q, std::slice::from_ref(b), self.config.metric);
         let keep = self.predicate(filter)?;
         let own = self.items.get(&item.id);
-        let found = self.search_where(&q, n, &|i| Some(i) != own && keep(i))?;
+        let not_own = |i: u32| Some(i) != own && keep.as_ref().is_none_or(|f| f(i));
+        let found = self.search_where(&q, n, Some(&not_own))?;
         Ok(self.named(found))
     }
 
@@ -879,7 +886,7 @@ impl CandidateSource for ContentSource {
         let mut acc: Vec<(u32, f32, u32, f32)> = Vec::new();
         for &(m, w, u) in &ctx {
             let query = self.index.vector(m)?.to_vec();
-            for (j, s) in self.index.search_where(&query, q.n, &keep)? {
+            for (j, s) in self.index.search_where(&query, q.n, Some(&keep))? {
                 let part = w * s.max(0.0);
                 match acc.iter_mut().find(|e| e.0 == j) {
                     Some(e) => {
