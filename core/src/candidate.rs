@@ -36,6 +36,12 @@ pub enum SourceKind {
     TrendingNow,
     /// The visitor's recent browsing ("based on your recent browsing").
     Session,
+    /// A marketing promotion or campaign item.
+    Promotion,
+    /// Pinned to a position by a business rule.
+    Pinned,
+    /// A user-supplied source (e.g. an external inventory or CMS lookup).
+    External,
 }
 
 /// What a source is asked: who, where, in which context, how many.
