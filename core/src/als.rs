@@ -713,6 +713,22 @@ impl AlsModel {
         self.user_items.as_ref()
     }
 
+    /// Erases a user (GDPR): their factors become zero, their training row
+    /// empty and their id an anonymous tombstone, so neither answers nor a
+    /// saved file keep anything about them. Returns whether the user was
+    /// known. Item factors, which aggregate everyone, are kept.
+    pub fn forget_user(&mut self, id: &str) -> bool {
+        let Some(u) = self.users.get(id) else {
+            return false;
+        };
+        let k = self.factors();
+        self.user_factors[u as usize * k..(u as usize + 1) * k].fill(0.0);
+        if let Some(m) = &self.user_items {
+            self.user_items = Some(m.without_row(u as usize));
+        }
+        self.users.tombstone(u)
+    }
+
     /// The trained vector of user index `user`.
     pub fn user_vector(&self, user: u32) -> Result<&[f32]> {
         let k = self.factors();
@@ -1167,6 +1183,32 @@ mod tests {
             }
         }
         b.build().unwrap()
+    }
+
+    #[test]
+    fn forget_user_leaves_no_trace_in_answers_or_file() {
+        let mut m = AlsModel::fit(&cfg(Solver::Cholesky), &planted()).unwrap();
+        let bytes_before = m.to_bytes().unwrap();
+        let needle = b"u7";
+        let holds = |b: &[u8]| b.windows(needle.len()).any(|w| w == needle);
+        assert!(holds(&bytes_before));
+        let u = m.users().get("u7").unwrap();
+        assert!(m.forget_user("u7"));
+        assert!(!m.forget_user("u7"));
+        assert!(matches!(
+            m.recommend_by_id("u7", 3, &RecommendOptions::default()),
+            Err(Error::UnknownId { .. })
+        ));
+        assert_eq!(m.users().id(u), Some(format!("\0forgotten:{u}").as_str()));
+        assert!(m.user_vector(u).unwrap().iter().all(|&v| v == 0.0));
+        assert_eq!(m.user_items().unwrap().row(u as usize).0.len(), 0);
+        let after = m.to_bytes().unwrap();
+        assert!(!holds(&after));
+        let back = AlsModel::from_bytes(&after).unwrap();
+        assert_eq!(back.n_users(), m.n_users());
+        assert!(back.users().get("u7").is_none());
+        // Everyone else is untouched.
+        assert!(back.recommend_by_id("u8", 3, &RecommendOptions::default()).is_ok());
     }
 
     fn cfg(solver: Solver) -> AlsConfig {

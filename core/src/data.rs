@@ -211,6 +211,32 @@ fn check_weight(w: f32) -> Result<()> {
 }
 
 impl Csr {
+    /// This matrix with row `r` emptied (e.g. a forgotten user's history).
+    pub fn without_row(&self, r: usize) -> Csr {
+        if r >= self.n_rows {
+            return self.clone();
+        }
+        let (a, b) = (self.indptr[r], self.indptr[r + 1]);
+        let removed = b - a;
+        let mut indices = self.indices[..a].to_vec();
+        indices.extend_from_slice(&self.indices[b..]);
+        let mut data = self.data[..a].to_vec();
+        data.extend_from_slice(&self.data[b..]);
+        let indptr = self
+            .indptr
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| if i > r { p - removed } else { p })
+            .collect();
+        Csr {
+            n_rows: self.n_rows,
+            n_cols: self.n_cols,
+            indptr,
+            indices,
+            data,
+        }
+    }
+
     /// Builds from raw CSR arrays (as scipy's `csr_matrix`), validating
     /// everything; unsorted columns are sorted and duplicates summed.
     pub fn from_parts(

@@ -96,6 +96,20 @@ impl IdMap {
     pub fn ids(&self) -> &[String] {
         &self.ids
     }
+
+    /// Replaces the id at `index` by an anonymous tombstone (`\0forgotten:`
+    /// + index), keeping every index valid: how a user is erased from a
+    /// model without renumbering its rows. Returns whether `index` existed.
+    pub fn tombstone(&mut self, index: u32) -> bool {
+        let Some(old) = self.ids.get(index as usize).cloned() else {
+            return false;
+        };
+        let stone = format!("\0forgotten:{index}");
+        self.index.remove(&old);
+        self.index.insert(stone.clone(), index);
+        self.ids[index as usize] = stone;
+        true
+    }
 }
 
 #[cfg(test)]
@@ -115,6 +129,16 @@ mod tests {
             m.index_of("zz", IdKind::Item),
             Err(Error::UnknownId { .. })
         ));
+    }
+
+    #[test]
+    fn tombstones_keep_indices_and_drop_the_id() {
+        let mut m = IdMap::from_ids(["alice", "bob"]).unwrap();
+        assert!(m.tombstone(0));
+        assert_eq!(m.get("alice"), None);
+        assert_eq!(m.get("bob"), Some(1));
+        assert_eq!(m.id(0), Some("\0forgotten:0"));
+        assert!(!m.tombstone(5));
     }
 
     #[test]
