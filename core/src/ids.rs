@@ -97,9 +97,10 @@ impl IdMap {
         &self.ids
     }
 
-    /// Replaces the id at `index` by an anonymous tombstone (`\0forgotten:`
-    /// + index), keeping every index valid: how a user is erased from a
-    /// model without renumbering its rows. Returns whether `index` existed.
+    /// Replaces the id at `index` by an anonymous tombstone
+    /// (`"\0forgotten:{index}"`), keeping every index valid: how a user is
+    /// erased from a model without renumbering its rows. Returns whether
+    /// `index` existed.
     pub fn tombstone(&mut self, index: u32) -> bool {
         let Some(old) = self.ids.get(index as usize).cloned() else {
             return false;

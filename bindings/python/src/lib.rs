@@ -32,6 +32,7 @@ use sightline::Error;
 
 mod content;
 mod demo;
+mod engine;
 mod session;
 
 type Recs = Vec<(u32, f32)>;
@@ -1638,6 +1639,7 @@ fn _sightline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(demo::demo_data, m)?)?;
     m.add_class::<session::SessionHandle>()?;
     m.add_class::<session::SessionRecommenderHandle>()?;
+    m.add_class::<engine::EngineHandle>()?;
     m.add_function(wrap_pyfunction!(cooccur_fit, m)?)?;
     m.add_function(wrap_pyfunction!(cooccur_check_params, m)?)?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;

@@ -60,6 +60,7 @@ __all__ = [
     "ContentIndex",
     "SessionStore",
     "SessionRecommender",
+    "Engine",
     "demo_data",
     "tune_als",
     "ranking_metrics_at_k",
@@ -1785,3 +1786,174 @@ class SessionRecommender:
         at ``now``; an empty list when the visitor has no recent events."""
         return self._rec.recommend(
             str(user), _index(N, "N"), _now(now), None if exclude is None else [str(e) for e in exclude])
+
+
+# ------------------------------------------------------------------ engine --
+
+def _config_json(config: Any) -> str:
+    """An engine config from a dict, a JSON or TOML string, or a path to a
+    ``.json``/``.toml`` file, as JSON."""
+    if config is None:
+        return "{}"
+    if isinstance(config, dict):
+        return json.dumps(config)
+    if isinstance(config, os.PathLike) or (isinstance(config, str) and os.path.isfile(config)):
+        path = os.fspath(config)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        return _sightline._Engine.toml_to_json(text) if path.endswith(".toml") else text
+    if isinstance(config, str):
+        stripped = config.lstrip()
+        return config if stripped.startswith("{") else _sightline._Engine.toml_to_json(config)
+    raise TypeError(f"config must be a dict, a JSON/TOML string or a path, got {type(config).__name__}")
+
+
+class Engine:
+    """The recommendation engine: one object answering "what do we show this
+    person, here, now?" for every placement (``home``, ``product_page``,
+    ``cart``, ``email``, ``in_store`` and your own), with business rules,
+    promotions, diversity, fallbacks that never return an empty list,
+    circuit breakers, A/B experiments, CTR/conversion attribution, GDPR
+    erasure/export and metrics.
+
+    config: a dict, a JSON or TOML string, or a path to a ``.json``/``.toml``
+    file (``None`` = the defaults); invalid configs raise ``ConfigError``
+    naming the field. catalog: list of item dicts or a DataFrame (as for
+    ``ContentIndex.fit``). als / cooccur / content: fitted models (any may be
+    omitted; placements using a missing one fall back).
+
+    Calls release the GIL; an engine may be shared by threads.
+    """
+
+    def __init__(
+        self,
+        config: Any = None,
+        catalog: Any = None,
+        als: Optional["ALS"] = None,
+        cooccur: Optional["CoOccurrence"] = None,
+        content: Optional["ContentIndex"] = None,
+    ) -> None:
+        if catalog is None:
+            raise InvalidInputError("an engine needs a catalog")
+        self._engine = _sightline._Engine(
+            _config_json(config), _catalog_json(catalog),
+            None if als is None else als._fitted(),
+            None if cooccur is None else cooccur._fitted(),
+            None if content is None else content._fitted(),
+        )
+
+    @staticmethod
+    def check_config(config: Any) -> None:
+        """Raises ``ConfigError`` (naming the field) when a config is invalid
+        without a catalog (rules are checked against the catalog by ``Engine``)."""
+        _sightline._Engine.check_config(_config_json(config))
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The effective config (defaults filled in)."""
+        return json.loads(self._engine.config_json())
+
+    def recommend(
+        self,
+        placement: str,
+        user: Optional[str] = None,
+        session: Optional[str] = None,
+        region: Optional[str] = None,
+        channel: Optional[str] = None,
+        context_items: Optional[Sequence[str]] = None,
+        cart: Optional[Sequence[str]] = None,
+        category: Optional[str] = None,
+        n: Optional[int] = None,
+        consent: bool = False,
+        now: Any = None,
+    ) -> Dict[str, Any]:
+        """A response dict: ``recommendation_id``, ``placement``,
+        ``experiment``, ``variant``, ``items`` (dicts with ``item``, ``score``,
+        ``source``, ``reason``, ``promotion``), ``content`` (banner slots),
+        ``fallback_used``, ``personalised`` and per-``sources`` outcomes.
+        Without ``consent`` the answer is not personalised."""
+        req: Dict[str, Any] = {"placement": str(placement), "consent": bool(consent),
+                               "now": _now(now)}
+        for key, value in (("user", user), ("session", session), ("region", region),
+                           ("channel", channel), ("category", category)):
+            if value is not None:
+                req[key] = str(value)
+        if context_items is not None:
+            req["context_items"] = [str(i) for i in context_items]
+        if cart is not None:
+            req["cart"] = [str(i) for i in cart]
+        if n is not None:
+            req["n"] = _index(n, "n")
+        return json.loads(self._engine.recommend(json.dumps(req)))
+
+    def ingest(self, user: Any, item: Any, kind: str, timestamp: Any, region: Optional[str] = None,
+               channel: Optional[str] = None, session: Optional[str] = None, consent: bool = True) -> None:
+        """Learns from one live event (trending always; session, purchase
+        history and conversion attribution only with ``consent``)."""
+        self._engine.ingest(str(user), str(item), str(kind), int(_timestamps([timestamp])[0]),
+                            _opt_str(region), _opt_str(channel), _opt_str(session), bool(consent))
+
+    def ingest_dataframe(self, df: Any, consent: bool = True, user_col: str = "user",
+                         item_col: str = "item", kind_col: str = "kind", ts_col: str = "timestamp",
+                         region_col: Optional[str] = "region", channel_col: Optional[str] = "channel",
+                         session_col: Optional[str] = "session") -> int:
+        """Ingests every event of a DataFrame or dict of columns, in order."""
+        c = _event_columns(df, user_col, item_col, kind_col, ts_col, region_col, channel_col, session_col)
+        return self._engine.ingest_batch(
+            [str(u) for u in c["users"]], [str(i) for i in c["items"]], [str(k) for k in c["kinds"]],
+            _timestamps(c["timestamps"]), c["regions"], c["channels"], c["sessions"], bool(consent))
+
+    def track_impression(self, recommendation_id: str, timestamp: Any = None) -> bool:
+        """A response was shown; ``False`` for an unknown/expired id or a repeat."""
+        return self._engine.track_impression(str(recommendation_id), _now(timestamp))
+
+    def track_click(self, recommendation_id: str, item: Any, timestamp: Any = None) -> bool:
+        """A click on ``item`` of a response; ``False`` when not attributable."""
+        return self._engine.track_click(str(recommendation_id), str(item), _now(timestamp))
+
+    def track_conversion(self, user: Any, item: Any, revenue: float, timestamp: Any = None) -> bool:
+        """A purchase, attributed to the user's last click on the item within
+        the conversion window."""
+        return self._engine.track_conversion(str(user), str(item), float(revenue), _now(timestamp))
+
+    def refresh_popular(self, now: Any = None) -> None:
+        """Recomputes the popular-per-region cache of the last fallback."""
+        self._engine.refresh_popular(_now(now))
+
+    def stats(self) -> Dict[str, Any]:
+        """CTR/CVR per placement × variant × source with Wilson intervals,
+        metrics (requests, fallbacks, latencies) and breaker states."""
+        return json.loads(self._engine.stats())
+
+    def metrics_prometheus(self) -> str:
+        """The metrics in the Prometheus text exposition format."""
+        return self._engine.metrics_prometheus()
+
+    def forget_user(self, user: Any) -> Dict[str, Any]:
+        """Erases a person now (session, purchases, attribution, ALS factors);
+        returns what was removed."""
+        return json.loads(self._engine.forget_user(str(user)))
+
+    def export_user(self, user: Any) -> Dict[str, Any]:
+        """Everything held about a person."""
+        return json.loads(self._engine.export_user(str(user)))
+
+    def swap_models(self, catalog: Any, als: Optional["ALS"] = None,
+                    cooccur: Optional["CoOccurrence"] = None,
+                    content: Optional["ContentIndex"] = None) -> None:
+        """Serves new models from now on (atomically; readers never wait)."""
+        self._engine.swap_models(
+            _catalog_json(catalog), None if als is None else als._fitted(),
+            None if cooccur is None else cooccur._fitted(),
+            None if content is None else content._fitted())
+
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Saves models, catalog and the live stores into one model file."""
+        self._engine.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]"], config: Any = None) -> "Engine":
+        """An engine from ``save`` output, with ``config``."""
+        obj = cls.__new__(cls)
+        obj._engine = _sightline._Engine.load(os.fspath(path), _config_json(config))
+        return obj
