@@ -4,18 +4,20 @@
 //!
 //! At build time every row `x` is projected onto the top `m` principal
 //! directions `P` (rows of an orthonormal `m×d` matrix: eigenvectors of
-//! `XᵀX`; `m` is chosen so that little energy is left out, 8 for ALS-like
-//! factors of 64 dims), giving `h = P x`. Rows are reordered (by norm, then
-//! by relative tail) into groups of `SUPER` = 64 that share one int8
-//! scale `α` (`ĥ = α c`, codes `|c| ≤ 127`); each row also keeps three error
-//! terms, all rounded up:
+//! `XᵀX`; `m` is chosen so that little energy is left out, 8 for low-rank
+//! factors of 64 dims; a flat spectrum, as real ALS factors often have,
+//! gives `m = d` and `P = I`: no projection, no tail), giving `h = P x`.
+//! Rows are reordered (by norm, then by relative tail, or by largest
+//! coordinate when `m = d`) into groups of `SUPER` = 64 that share one int8
+//! scale `α` (`ĥ = α c`, codes `|c| ≤ 127`) and three error terms, the
+//! maxima over the group of each row's (all rounded up):
 //!
 //! * `xn ≥ max(‖x‖, ‖h‖)`,
 //! * `en ≥ ‖h − ĥ‖` (quantisation residual),
 //! * `tn ≥ ‖(I − PᵀP) x‖` (what the projection leaves out).
 //!
-//! A query `q` gets the same treatment (7-bit codes, scale `β`, `eq`,
-//! `‖ĥ_q‖`, `tq`). Since `x·q = Px·Pq + xᵀ(I − PᵀP)q` and `I − PᵀP` is
+//! A query `q` gets the same treatment (8-bit codes `|c| ≤ 127`, or 7-bit
+//! for the plain AVX2 kernel; scale `β`, `eq`, `‖ĥ_q‖`, `tq`). Since `x·q = Px·Pq + xᵀ(I − PᵀP)q` and `I − PᵀP` is
 //! positive semi-definite (a projection; `P` is checked orthonormal to
 //! 1e-9/d in f64 and the `1e-8·‖x‖²` slack in `tn²` covers the rest),
 //!
@@ -53,12 +55,16 @@
 //! Rescoring the candidates with [`linalg::dot`] and ranking them by (score
 //! desc, index asc) then yields exactly the top k of all eligible rows: the
 //! true top-k set is contained in the candidates, and every other candidate
-//! ranks below each of its members. Reported scores are the
-//! `linalg::dot(row, query)` bits.
+//! ranks below each of its members. The k candidates with the largest `hi`
+//! are rescored first; with `t` the smallest of their exact scores, a
+//! candidate with `hi < t` has `k` rows strictly above it and is skipped
+//! unscored. Reported scores are the `linalg::dot(row, query)` bits.
 //!
-//! The integer pass is AVX2 (`vpmaddubsw`/`vpmaddwd`, 8 rows per register,
-//! no horizontal sums) when the CPU has it, and a portable scalar loop with
-//! identical decisions elsewhere (wasm32, aarch64, old x86). Catalogs below
+//! The integer pass is AVX-512 VNNI or AVX-VNNI (`vpdpbusd`, 8 rows per
+//! 256-bit lane, no horizontal sums) or AVX2 (`vpmaddubsw`/`vpmaddwd`) when
+//! the CPU has it,
+//! and a portable scalar loop with identical decisions (for the same codes)
+//! elsewhere (wasm32, aarch64, old x86). Catalogs below
 //! 256 rows, `16·k > n`, and non-finite queries use a plain exact scan.
 
 use std::cell::RefCell;
@@ -78,10 +84,12 @@ const ETA: f32 = 1e-36;
 const MIN_QUANT_ROWS: usize = 256;
 /// Energy fraction the projection may leave out (chooses `m`).
 const TAIL_FRACTION: f64 = 0.04;
-/// Row codes use ±127, query codes ±63: `255·63·2 < 2^15`, so
-/// `vpmaddubsw` (u8×i8 pairs summed into saturating i16) never saturates.
+/// Row codes use ±127, query codes ±127, or ±63 for the AVX2 kernel:
+/// `255·63·2 < 2^15`, so `vpmaddubsw` (u8×i8 pairs summed into saturating
+/// i16) never saturates.
 const ROW_LEVELS: f64 = 127.0;
-const QUERY_LEVELS: f64 = 63.0;
+const QUERY_LEVELS: f64 = 127.0;
+const QUERY_LEVELS_AVX2: f64 = 63.0;
 
 /// Exact top-k inner-product search over owned row-major vectors.
 pub struct ExactIndex {
@@ -99,19 +107,19 @@ struct Quant {
     groups: usize,
     /// `Pᵀ`, `d×m` row-major, in f64.
     pt: Vec<f64>,
+    /// `P` is the identity (`m = d`): queries need no projection.
+    identity: bool,
     /// Layout position → row index (rows are reordered so that each
     /// [`SUPER`] group is homogeneous; see `build`).
     perm: Vec<u32>,
     /// Per block of [`BLOCK`] rows: `groups` runs of 32 bytes, each holding
     /// 4 consecutive codes (+128, as u8) of each of the 8 rows.
     codes: Vec<u8>,
-    /// Per layout position `[xn, en, tn, 0]` (padded to a multiple of [`SUPER`] rows;
-    /// padding is zero).
-    stats: Vec<[f32; 4]>,
     /// Per [`SUPER`] rows: the shared code scale `α` and the maxima of `xn`,
     /// `en`, `tn` over them, so that one bound covers them all (turned into
-    /// one integer threshold per query) and the per-row arrays are only read
-    /// for the few blocks that may hold a result.
+    /// one integer threshold per query, and used for the row bounds too:
+    /// rows of a group are alike, and per-row terms would cost a cache miss
+    /// per visited row).
     sup: Vec<[f32; 4]>,
 }
 
@@ -232,7 +240,8 @@ impl ExactIndex {
             Some(q) if k.saturating_mul(16) <= self.n && query.iter().all(|v| v.is_finite()) => q,
             _ => return self.brute(query, k, filter, s),
         };
-        let c = quant.prepare_query(query, self.dim, s);
+        let kern = Kern::detect();
+        let c = quant.prepare_query(query, self.dim, kern.query_levels(), s);
         s.heap.clear();
         s.cands.clear();
         let n = self.n;
@@ -270,8 +279,6 @@ impl ExactIndex {
                     continue;
                 }
                 cands.push((i as u32, hi));
-                // Start loading the row for the exact rescoring.
-                linalg::prefetch(&vectors[i * dim..(i + 1) * dim]);
                 if lo.is_nan() {
                     continue;
                 }
@@ -287,17 +294,47 @@ impl ExactIndex {
             }
             tau
         };
-        let tau = quant.scan(&s.qcodes, &c, &mut visit);
+        let tau = quant.scan(kern, &s.qcodes, &c, &mut visit);
         if abandoned {
             return self.brute(query, k, filter, s);
         }
-        let mut rescored = 0;
-        let survivors = s.cands.iter().filter(|c| c.1 >= tau || c.1.is_nan()).map(|&(i, _)| {
-            rescored += 1;
-            let i = i as usize;
-            (i as u32, dot(&vectors[i * dim..(i + 1) * dim], query))
+        let score = |i: u32| (i, dot(&vectors[i as usize * dim..(i as usize + 1) * dim], query));
+        let cands = &mut s.cands;
+        cands.retain(|c| c.1 >= tau || c.1.is_nan());
+        // Score the k candidates with the largest `hi` first: the k-th best
+        // of their exact scores, `t`, is reached by k eligible rows, so a
+        // row with `hi < t` has k rows strictly above it and is skipped.
+        let head = k.min(cands.len());
+        if cands.len() > k {
+            cands.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
+        }
+        // Rows are loaded a few candidates ahead of their scoring.
+        const AHEAD: usize = 8;
+        let row = |i: u32| &vectors[i as usize * dim..(i as usize + 1) * dim];
+        for &(i, _) in &cands[..(head + AHEAD).min(cands.len())] {
+            linalg::prefetch(row(i));
+        }
+        s.head.clear();
+        s.head.extend(cands[..head].iter().map(|&(i, _)| score(i)));
+        let t = if head == k {
+            s.head.iter().fold(f32::INFINITY, |t, &(_, v)| if v.is_nan() || t.is_nan() { f32::NAN } else { t.min(v) })
+        } else {
+            f32::NAN
+        };
+        // NaN `t` (fewer than k, or a NaN score) rules nothing out.
+        let t = if t.is_nan() { f32::NEG_INFINITY } else { t };
+        let mut rescored = head;
+        let rest = (head..cands.len()).filter_map(|j| {
+            if let Some(&(i, _)) = cands.get(j + AHEAD) {
+                linalg::prefetch(row(i));
+            }
+            let (i, hi) = cands[j];
+            (hi >= t || hi.is_nan()).then(|| {
+                rescored += 1;
+                score(i)
+            })
         });
-        let out = linalg::top_k(survivors, k, &mut s.buf);
+        let out = linalg::top_k(s.head.iter().copied().chain(rest), k, &mut s.buf);
         s.rescored = rescored;
         out
     }
@@ -373,6 +410,7 @@ struct QueryConsts {
 struct Scratch {
     heap: Vec<f32>,
     cands: Vec<(u32, f32)>,
+    head: Vec<(u32, f32)>,
     qcodes: Vec<i32>,
     hq: Vec<f64>,
     buf: Vec<(u32, f32)>,
@@ -482,7 +520,6 @@ struct Encode<'a> {
     h: &'a [f64],
     xx: &'a [f64],
     codes: &'a mut [u8],
-    stats: &'a mut [[f32; 4]],
     sup: &'a mut [[f32; 4]],
 }
 
@@ -523,7 +560,6 @@ impl Encode<'_> {
                     up(ee.sqrt() * (1.0 + 1e-9) + 1e-9 * norm),
                     up(((xx - hh).max(0.0) + 1e-8 * xx).sqrt()),
                 ];
-                self.stats[i] = [stats[0], stats[1], stats[2], 0.0];
                 for (mx, v) in maxes.iter_mut().zip(stats) {
                     *mx = mx.max(v);
                 }
@@ -567,26 +603,34 @@ impl Quant {
         });
         // Layout order: rows of similar norm, then similar tail, share a
         // super-group, so its shared scale and bound fit them all closely.
+        // Without a tail (`m = d`), the bound is the quantisation error,
+        // which follows the largest coordinate: group rows by it instead.
         let key = |r: usize| {
-            let hh: f64 = h[r * m..(r + 1) * m].iter().map(|v| v * v).sum();
+            let hr = &h[r * m..(r + 1) * m];
             let x = xx[r];
             let bucket = if x > 0.0 { (x.log2() * 8.0).round() as i64 } else { i64::MIN };
-            (bucket, if x > 0.0 { ((x - hh).max(0.0) / x) as f32 } else { 0.0 })
+            let second = if x <= 0.0 {
+                0.0
+            } else if m == d {
+                (hr.iter().fold(0f64, |a, v| a.max(v.abs())) / x.sqrt()) as f32
+            } else {
+                let hh: f64 = hr.iter().map(|v| v * v).sum();
+                ((x - hh).max(0.0) / x) as f32
+            };
+            (bucket, second)
         };
         let mut keyed: Vec<((i64, f32), u32)> = (0..n).map(|r| (key(r), r as u32)).collect();
         keyed.sort_unstable_by(|a, b| a.0 .0.cmp(&b.0 .0).then(a.0 .1.total_cmp(&b.0 .1)).then(a.1.cmp(&b.1)));
         let perm: Vec<u32> = keyed.into_iter().map(|(_, r)| r).collect();
         let padded = n.div_ceil(SUPER) * SUPER;
         let mut codes = vec![128u8; padded * groups * 4];
-        let mut stats = vec![[0f32; 4]; padded];
         let mut sup = vec![[0f32; 4]; padded / SUPER];
         let tasks: Vec<_> = codes
             .chunks_mut(CHUNK * groups * 4)
-            .zip(stats.chunks_mut(CHUNK))
             .zip(sup.chunks_mut(CHUNK / SUPER))
             .zip(perm.chunks(CHUNK))
             .collect();
-        for_each_task(tasks, |(((codes, stats), sup), perm)| {
+        for_each_task(tasks, |((codes, sup), perm)| {
             Encode {
                 m,
                 groups,
@@ -594,45 +638,53 @@ impl Quant {
                 h: &h,
                 xx: &xx,
                 codes,
-                stats,
                 sup,
             }
             .run()
         });
+        let identity = m == d && pt.iter().enumerate().all(|(i, &v)| v == if i % (d + 1) == 0 { 1.0 } else { 0.0 });
         Quant {
             m,
             groups,
             pt,
+            identity,
             perm,
             codes,
-            stats,
             sup,
         }
     }
 
     /// Projects and quantises the query into `s.qcodes`; returns the scan
     /// constants.
-    fn prepare_query(&self, query: &[f32], d: usize, s: &mut Scratch) -> QueryConsts {
+    fn prepare_query(&self, query: &[f32], d: usize, levels: f64, s: &mut Scratch) -> QueryConsts {
         let m = self.m;
         s.hq.resize(m, 0.0);
-        linalg::simd(Project {
-            pt: &self.pt,
-            x: query,
-            h: &mut s.hq,
-        });
+        if self.identity {
+            for (h, &x) in s.hq.iter_mut().zip(query) {
+                *h = x as f64;
+            }
+        } else {
+            linalg::simd(Project {
+                pt: &self.pt,
+                x: query,
+                h: &mut s.hq,
+            });
+        }
         let h = &s.hq;
         let qq: f64 = query.iter().map(|&v| v as f64 * v as f64).sum();
         let hh: f64 = h.iter().map(|v| v * v).sum();
         let amax = h.iter().fold(0f64, |a, v| a.max(v.abs()));
-        let beta = (amax / QUERY_LEVELS) as f32;
+        let beta = (amax / levels) as f32;
         let ok = beta > 0.0 && beta.is_finite();
         let beta = if ok { beta } else { 0.0 };
+        // Any code is valid (the bound uses the actual error): multiply.
+        let inv = if ok { 1.0 / beta as f64 } else { 0.0 };
         s.qcodes.clear();
         s.qcodes.resize(self.groups, 0);
         let (mut ee, mut cc, mut sum) = (0f64, 0f64, 0i32);
         for (j, &hj) in h.iter().enumerate() {
             let c = if ok {
-                (hj / beta as f64).round().clamp(-QUERY_LEVELS, QUERY_LEVELS)
+                (hj * inv).round().clamp(-levels, levels)
             } else {
                 0.0
             };
@@ -655,11 +707,12 @@ impl Quant {
     }
 
     /// `(hi, lo)` of row `i` from its raw integer sum `acc` (module docs):
-    /// `s̃ = (acc − corr)·(α·β)`, `hi = s̃ + b`, `lo = s̃ − b`.
+    /// `s̃ = (acc − corr)·(α·β)`, `hi = s̃ + b`, `lo = s̃ − b`, `b` taken at
+    /// the maxima of the row's super-group (valid for every row in it).
     #[inline]
     fn bounds(&self, i: usize, acc: i32, c: &QueryConsts) -> (f32, f32) {
         let approx = (acc - c.corr) as f32 * (self.sup[i / SUPER][0] * c.beta);
-        let [xn, en, tn, _] = self.stats[i];
+        let [_, xn, en, tn] = self.sup[i / SUPER];
         let b = row_bound(c, xn, en, tn);
         (approx + b, approx - b)
     }
@@ -694,22 +747,36 @@ impl Quant {
     /// which some row may reach the current threshold ([`Self::threshold`]),
     /// calls `visit(first_row, mask, acc, threshold)`, which returns the
     /// new threshold. Returns the final one.
-    fn scan<F>(&self, qcodes: &[i32], c: &QueryConsts, visit: &mut F) -> f32
+    fn scan<F>(&self, kern: Kern, qcodes: &[i32], c: &QueryConsts, visit: &mut F) -> f32
     where
         F: FnMut(usize, u32, &[i32; BLOCK], f32) -> f32,
     {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY (all arms): the CPU supports AVX2 (checked just above).
-            return match self.groups {
-                1 => unsafe { self.scan_avx2::<1, F>(qcodes, c, visit) },
-                2 => unsafe { self.scan_avx2::<2, F>(qcodes, c, visit) },
-                4 => unsafe { self.scan_avx2::<4, F>(qcodes, c, visit) },
-                6 => unsafe { self.scan_avx2::<6, F>(qcodes, c, visit) },
-                8 => unsafe { self.scan_avx2::<8, F>(qcodes, c, visit) },
-                _ => unsafe { self.scan_avx2::<0, F>(qcodes, c, visit) },
+        macro_rules! by_groups {
+            ($f:ident) => {
+                match self.groups {
+                    1 => self.$f::<1, F>(qcodes, c, visit),
+                    2 => self.$f::<2, F>(qcodes, c, visit),
+                    4 => self.$f::<4, F>(qcodes, c, visit),
+                    6 => self.$f::<6, F>(qcodes, c, visit),
+                    8 => self.$f::<8, F>(qcodes, c, visit),
+                    16 => self.$f::<16, F>(qcodes, c, visit),
+                    _ => self.$f::<0, F>(qcodes, c, visit),
+                }
             };
         }
+        // SAFETY (all arms): `Kern::detect` saw the CPU features each
+        // kernel is compiled for.
+        #[cfg(target_arch = "x86_64")]
+        match kern {
+            Kern::Vnni => return unsafe { by_groups!(scan_vnni) },
+            Kern::Vnni512 => return unsafe { by_groups!(scan_vnni512) },
+            Kern::Zmm => return unsafe { by_groups!(scan_zmm) },
+            Kern::Avx2 => return unsafe { by_groups!(scan_avx2) },
+            Kern::Portable => {}
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = kern;
         self.scan_portable(qcodes, c, visit)
     }
 
@@ -734,7 +801,7 @@ impl Quant {
         };
         for (s, group) in self.codes.chunks_exact(stride * (SUPER / BLOCK)).enumerate() {
             let mut thr = self.threshold(s, tau, c);
-            // Two blocks per step, as in the AVX2 kernel (same visits).
+            // Two blocks per step, as in the SIMD kernels (same visits).
             for (j, pair) in group.chunks_exact(2 * stride).enumerate() {
                 let accs = [sums(&pair[..stride]), sums(&pair[stride..])];
                 let masks = accs.map(|acc| (0..BLOCK).fold(0u32, |m, r| m | ((acc[r] >= thr) as u32) << r));
@@ -751,79 +818,242 @@ impl Quant {
         }
         tau
     }
+}
 
-    /// The AVX2 pass; `G` is the number of 4-byte groups per row (0: read
-    /// it from `self`, for the less common sizes).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn scan_avx2<const G: usize, F>(
-        &self,
-        qcodes: &[i32],
-        c: &QueryConsts,
-        visit: &mut F,
-    ) -> f32
-    where
-        F: FnMut(usize, u32, &[i32; BLOCK], f32) -> f32,
-    {
-        use std::arch::x86_64::*;
-        let groups = self.groups;
-        let stride = groups * 4 * BLOCK;
-        assert!(
-            (G == 0 || G == groups)
-                && self.codes.len() == self.sup.len() * SUPER * groups * 4
-                && qcodes.len() == groups
-        );
-        let qv: [__m256i; G] = std::array::from_fn(|g| _mm256_set1_epi32(qcodes[g]));
-        let ones = _mm256_set1_epi16(1);
-        let mut tau = f32::NEG_INFINITY;
-        let mut acc_out = [0i32; BLOCK];
-        let codes = self.codes.as_ptr();
-        // The raw sums of the 8 rows of block `b`.
-        let sums = |b: usize| {
-            // SAFETY: block `b < sup.len()·SUPER/BLOCK` of `codes` spans
-            // `stride` bytes at `b·stride`, inside the Vec (asserted above);
-            // the loads are unaligned.
-            unsafe {
-                let base = codes.add(b * stride);
-                let mut acc = _mm256_setzero_si256();
-                if G > 0 {
-                    for (g, &q) in qv.iter().enumerate() {
-                        let v = _mm256_loadu_si256(base.add(g * 32).cast());
-                        let p = _mm256_maddubs_epi16(v, q);
-                        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
-                    }
-                } else {
-                    for (g, &q) in qcodes.iter().enumerate() {
-                        let v = _mm256_loadu_si256(base.add(g * 32).cast());
-                        let p = _mm256_maddubs_epi16(v, _mm256_set1_epi32(q));
-                        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
-                    }
-                }
-                acc
-            }
-        };
-        for s in 0..self.sup.len() {
-            let mut thr = _mm256_set1_epi32(self.threshold(s, tau, c).saturating_sub(1));
-            // Two blocks per step, one branch for both.
-            for pair in 0..SUPER / BLOCK / 2 {
-                let b = s * (SUPER / BLOCK) + 2 * pair;
-                let (a0, a1) = (sums(b), sums(b + 1));
-                // acc > thr − 1, i.e. acc ≥ thr.
-                let m0 = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a0, thr)));
-                let m1 = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a1, thr)));
-                if (m0 | m1) != 0 {
-                    for (j, (m, a)) in [(m0, a0), (m1, a1)].into_iter().enumerate() {
-                        if m != 0 {
-                            // SAFETY: storing 8 lanes into an 8-element array.
-                            unsafe { _mm256_storeu_si256(acc_out.as_mut_ptr().cast(), a) };
-                            tau = visit((b + j) * BLOCK, m as u32, &acc_out, tau);
+/// The SIMD pass over all blocks, compiled once per instruction set:
+/// `$dot(acc, codes, query)` adds the 4-byte dot products of the 8 rows
+/// (u8 codes × i8 query bytes) to the 8 i32 lanes of `acc`. `G` is the
+/// number of 4-byte groups per row (0: read it from `self`).
+macro_rules! simd_scan {
+    ($(#[$doc:meta])* $name:ident, $feat:literal, |$acc:ident, $v:ident, $q:ident| $dot:expr) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feat)]
+        unsafe fn $name<const G: usize, F>(
+            &self,
+            qcodes: &[i32],
+            c: &QueryConsts,
+            visit: &mut F,
+        ) -> f32
+        where
+            F: FnMut(usize, u32, &[i32; BLOCK], f32) -> f32,
+        {
+            use std::arch::x86_64::*;
+            let groups = self.groups;
+            let stride = groups * 4 * BLOCK;
+            assert!(
+                (G == 0 || G == groups)
+                    && self.codes.len() == self.sup.len() * SUPER * groups * 4
+                    && qcodes.len() == groups
+            );
+            let qv: [__m256i; G] = std::array::from_fn(|g| _mm256_set1_epi32(qcodes[g]));
+            let mut tau = f32::NEG_INFINITY;
+            let mut acc_out = [0i32; BLOCK];
+            let codes = self.codes.as_ptr();
+            // The raw sums of the 8 rows of block `b`.
+            let sums = |b: usize| {
+                // SAFETY: block `b < sup.len()·SUPER/BLOCK` of `codes` spans
+                // `stride` bytes at `b·stride`, inside the Vec (asserted
+                // above); the loads are unaligned.
+                unsafe {
+                    let base = codes.add(b * stride);
+                    // Four independent chains (`vpdpbusd` has a latency of
+                    // several cycles).
+                    let mut accs = [_mm256_setzero_si256(); 4];
+                    if G > 0 {
+                        for (g, &$q) in qv.iter().enumerate() {
+                            let $v = _mm256_loadu_si256(base.add(g * 32).cast());
+                            let $acc = accs[g % 4];
+                            accs[g % 4] = $dot;
+                        }
+                    } else {
+                        for (g, &q) in qcodes.iter().enumerate() {
+                            let $v = _mm256_loadu_si256(base.add(g * 32).cast());
+                            let $q = _mm256_set1_epi32(q);
+                            let $acc = accs[g % 4];
+                            accs[g % 4] = $dot;
                         }
                     }
-                    thr = _mm256_set1_epi32(self.threshold(s, tau, c).saturating_sub(1));
+                    _mm256_add_epi32(
+                        _mm256_add_epi32(accs[0], accs[1]),
+                        _mm256_add_epi32(accs[2], accs[3]),
+                    )
+                }
+            };
+            for s in 0..self.sup.len() {
+                let mut thr = _mm256_set1_epi32(self.threshold(s, tau, c).saturating_sub(1));
+                // Two blocks per step, one branch for both.
+                for pair in 0..SUPER / BLOCK / 2 {
+                    let b = s * (SUPER / BLOCK) + 2 * pair;
+                    let (a0, a1) = (sums(b), sums(b + 1));
+                    // acc > thr − 1, i.e. acc ≥ thr.
+                    let m0 = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a0, thr)));
+                    let m1 = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a1, thr)));
+                    if (m0 | m1) != 0 {
+                        for (j, (m, a)) in [(m0, a0), (m1, a1)].into_iter().enumerate() {
+                            if m != 0 {
+                                // SAFETY: storing 8 lanes into an 8-element array.
+                                unsafe { _mm256_storeu_si256(acc_out.as_mut_ptr().cast(), a) };
+                                tau = visit((b + j) * BLOCK, m as u32, &acc_out, tau);
+                            }
+                        }
+                        thr = _mm256_set1_epi32(self.threshold(s, tau, c).saturating_sub(1));
+                    }
                 }
             }
+            tau
         }
-        tau
+    };
+}
+
+/// [`simd_scan`] with two groups per 512-bit `vpdpbusd`.
+macro_rules! simd_scan_wide {
+    ($(#[$doc:meta])* $name:ident, $feat:literal) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feat)]
+        unsafe fn $name<const G: usize, F>(
+            &self,
+            qcodes: &[i32],
+            c: &QueryConsts,
+            visit: &mut F,
+        ) -> f32
+        where
+            F: FnMut(usize, u32, &[i32; BLOCK], f32) -> f32,
+        {
+            use std::arch::x86_64::*;
+            let groups = self.groups;
+            let stride = groups * 4 * BLOCK;
+            assert!(
+                (G == 0 || G == groups)
+                    && self.codes.len() == self.sup.len() * SUPER * groups * 4
+                    && qcodes.len() == groups
+            );
+            let qw: Vec<__m512i> = (0..groups / 2)
+                .map(|p| {
+                    let lo = _mm256_set1_epi32(qcodes[2 * p]);
+                    let hi = _mm256_set1_epi32(qcodes[2 * p + 1]);
+                    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+                })
+                .collect();
+            let mut tau = f32::NEG_INFINITY;
+            let mut acc_out = [0i32; BLOCK];
+            let codes = self.codes.as_ptr();
+            // The raw sums of the 8 rows of block `b`.
+            let sums = |b: usize| {
+                // SAFETY: block `b < sup.len()·SUPER/BLOCK` of `codes` spans
+                // `stride` bytes at `b·stride`, inside the Vec (asserted
+                // above); the loads are unaligned.
+                unsafe {
+                    let base = codes.add(b * stride);
+                    // Two groups per 512-bit register (query groups `g`,
+                    // `g + 1` in its halves), two independent chains.
+                    let mut accs = [_mm512_setzero_si512(); 2];
+                    let pairs = groups / 2;
+                    for p in 0..pairs {
+                        let v = _mm512_loadu_si512(base.add(p * 64).cast());
+                        accs[p % 2] = _mm512_dpbusd_epi32(accs[p % 2], v, qw[p]);
+                    }
+                    let a = _mm512_add_epi32(accs[0], accs[1]);
+                    let mut acc = _mm256_add_epi32(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64::<1>(a));
+                    if groups % 2 == 1 {
+                        let g = groups - 1;
+                        let v = _mm256_loadu_si256(base.add(g * 32).cast());
+                        acc = _mm256_dpbusd_epi32(acc, v, _mm256_set1_epi32(qcodes[g]));
+                    }
+                    acc
+                }
+            };
+            for s in 0..self.sup.len() {
+                let mut thr = _mm256_set1_epi32(self.threshold(s, tau, c).saturating_sub(1));
+                // Two blocks per step, one branch for both.
+                for pair in 0..SUPER / BLOCK / 2 {
+                    let b = s * (SUPER / BLOCK) + 2 * pair;
+                    let (a0, a1) = (sums(b), sums(b + 1));
+                    // acc > thr − 1, i.e. acc ≥ thr.
+                    let m0 = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a0, thr)));
+                    let m1 = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a1, thr)));
+                    if (m0 | m1) != 0 {
+                        for (j, (m, a)) in [(m0, a0), (m1, a1)].into_iter().enumerate() {
+                            if m != 0 {
+                                // SAFETY: storing 8 lanes into an 8-element array.
+                                unsafe { _mm256_storeu_si256(acc_out.as_mut_ptr().cast(), a) };
+                                tau = visit((b + j) * BLOCK, m as u32, &acc_out, tau);
+                            }
+                        }
+                        thr = _mm256_set1_epi32(self.threshold(s, tau, c).saturating_sub(1));
+                    }
+                }
+            }
+            tau
+        }
+    };
+}
+
+impl Quant {
+    simd_scan!(
+        /// AVX2: `vpmaddubsw` (u8×i8 pairs into saturating i16: query codes
+        /// stay within ±63 so that it never saturates) and `vpmaddwd`.
+        scan_avx2, "avx2",
+        |acc, v, q| _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(v, q), _mm256_set1_epi16(1)))
+    );
+    simd_scan!(
+        /// AVX-VNNI: one `vpdpbusd` per 4 columns (exact i32 sums).
+        scan_vnni, "avx2,avxvnni",
+        |acc, v, q| _mm256_dpbusd_avx_epi32(acc, v, q)
+    );
+    simd_scan_wide!(
+        /// AVX-512 VNNI on 512-bit registers.
+        scan_zmm, "avx2,avx512f,avx512bw,avx512vnni,avx512vl"
+    );
+    simd_scan!(
+        /// AVX-512 VNNI on 256-bit registers (CPUs without AVX-VNNI).
+        scan_vnni512, "avx2,avx512vnni,avx512vl",
+        |acc, v, q| _mm256_dpbusd_epi32(acc, v, q)
+    );
+}
+
+/// Which integer kernel this CPU runs. The query code range depends on it
+/// (`Kern::query_levels`); every kernel makes the same decisions as the
+/// portable loop for the same codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+enum Kern {
+    Portable,
+    Avx2,
+    Vnni,
+    Vnni512,
+    Zmm,
+}
+
+impl Kern {
+    fn detect() -> Kern {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") {
+                if has!("avx512vnni") && has!("avx512vl") && has!("avx512bw") && has!("avx512f") {
+                    return Kern::Zmm;
+                }
+                if has!("avxvnni") {
+                    return Kern::Vnni;
+                }
+                if has!("avx512vnni") && has!("avx512vl") {
+                    return Kern::Vnni512;
+                }
+                return Kern::Avx2;
+            }
+        }
+        Kern::Portable
+    }
+
+    /// Query code range: `vpmaddubsw` needs `255·levels·2 < 2^15`; the
+    /// others sum exactly in i32.
+    fn query_levels(self) -> f64 {
+        match self {
+            Kern::Avx2 => QUERY_LEVELS_AVX2,
+            _ => QUERY_LEVELS,
+        }
     }
 }
 
@@ -870,6 +1100,10 @@ fn principal_basis(vectors: &[f32], n: usize, d: usize) -> (Vec<f64>, usize) {
             m = j;
             break;
         }
+    }
+    if m == d {
+        // A flat spectrum: a full rotation would only cost query time.
+        return identity();
     }
     // Rows of P: leading eigenvectors, re-orthonormalised in f64 (twice).
     let mut p: Vec<Vec<f64>> = (0..m)
@@ -1079,14 +1313,18 @@ mod tests {
 
     #[test]
     fn portable_scan_matches_simd() {
-        let d = 24;
-        let v = clustered(1000, d, 4, 0.3, 2);
-        let idx = ExactIndex::new(v.clone(), d).unwrap();
-        let quant = idx.quant.as_ref().unwrap();
-        let mut s = Scratch::default();
-        let c = quant.prepare_query(&v[..d], d, &mut s);
-        let mut a = Vec::new();
-        let mut b = Vec::new();
+        let mut rng = Rng(3);
+        let mut flat = |d: usize| (0..1000 * d).map(|_| rng.normal()).collect::<Vec<f32>>();
+        // Projected (m < d), and flat spectra with 16 and 9 code groups.
+        let sets = [(24, clustered(1000, 24, 4, 0.3, 2)), (64, flat(64)), (36, flat(36))];
+        for (d, v) in sets {
+            let idx = ExactIndex::new(v.clone(), d).unwrap();
+            let quant = idx.quant.as_ref().unwrap();
+            scans_agree(quant, &v[..d], d);
+        }
+    }
+
+    fn scans_agree(quant: &Quant, q: &[f32], d: usize) {
         type Seen = Vec<(usize, u32, [i32; 8])>;
         fn rec(out: &mut Seen) -> impl FnMut(usize, u32, &[i32; 8], f32) -> f32 + '_ {
             move |base, mask, acc, tau| {
@@ -1094,11 +1332,30 @@ mod tests {
                 tau.max(acc[0] as f32 * 1e-4 - 0.3)
             }
         }
-        quant.scan(&s.qcodes, &c, &mut rec(&mut a));
-        quant.scan_portable(&s.qcodes, &c, &mut rec(&mut b));
-        assert_eq!(a.len(), b.len());
-        for (x, y) in a.iter().zip(&b) {
-            assert_eq!(x, y);
+        // Every kernel this CPU has, against the portable loop.
+        let mut kerns = vec![Kern::detect()];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") {
+                kerns.push(Kern::Avx2);
+                if has!("avxvnni") {
+                    kerns.push(Kern::Vnni);
+                }
+                if has!("avx512vnni") && has!("avx512vl") {
+                    kerns.push(Kern::Vnni512);
+                }
+            }
+        }
+        for kern in kerns {
+            let mut s = Scratch::default();
+            let c = quant.prepare_query(q, d, kern.query_levels(), &mut s);
+            let mut a = Vec::new();
+            let mut b = Vec::new();
+            quant.scan(kern, &s.qcodes, &c, &mut rec(&mut a));
+            quant.scan_portable(&s.qcodes, &c, &mut rec(&mut b));
+            assert!(!b.is_empty());
+            assert_eq!(a, b, "{kern:?}");
         }
     }
 
