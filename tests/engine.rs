@@ -1,0 +1,506 @@
+//! The engine end to end on the demo data: every placement answers, every
+//! rule holds on every path (main sources, fallbacks, promotions, pins),
+//! failing and slow sources are skipped, experiments are sticky, attribution
+//! adds up and forgetting a customer leaves no trace.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use serde_json::json;
+use sightline::als::{AlsConfig, AlsModel};
+use sightline::candidate::{Candidate, CandidateSource, Candidates, Query, SourceKind};
+use sightline::content::{ContentConfig, ContentIndex};
+use sightline::cooccur::{CooccurConfig, CooccurModel};
+use sightline::data::{Catalog, Event, EventKind, InteractionsBuilder, KindWeights};
+use sightline::demo::{generate, DemoConfig, DemoData};
+use sightline::engine::{Engine, EngineConfig, Models, Request};
+use sightline::resilience::{Clock, ManualClock};
+use sightline::Error;
+
+struct Shop {
+    demo: DemoData,
+    models: Models,
+    now: i64,
+}
+
+fn shop() -> &'static Shop {
+    static SHOP: OnceLock<Shop> = OnceLock::new();
+    SHOP.get_or_init(|| {
+        let demo = generate(&DemoConfig {
+            customers: 4_000,
+            products: 800,
+            events: 200_000,
+            ..Default::default()
+        })
+        .unwrap();
+        let data = demo.interactions(&KindWeights::default()).unwrap();
+        let als = AlsModel::fit(
+            &AlsConfig {
+                factors: 32,
+                iterations: 8,
+                ..Default::default()
+            },
+            &data,
+        )
+        .unwrap();
+        let mut baskets = InteractionsBuilder::new().items(demo.catalog.ids().clone());
+        for e in demo.events.iter().filter(|e| e.kind == EventKind::Purchase) {
+            baskets.add(e.session.as_deref().unwrap(), &e.item, 1.0).unwrap();
+        }
+        let cooccur = CooccurModel::fit(&CooccurConfig::default(), &baskets.build().unwrap()).unwrap();
+        let content = ContentIndex::builder(ContentConfig::default())
+            .catalog(&demo.catalog)
+            .build()
+            .unwrap();
+        let now = demo.events.last().unwrap().timestamp;
+        let models = Models {
+            catalog: Arc::new(demo.catalog.clone()),
+            als: Some(Arc::new(als)),
+            cooccur: Some(Arc::new(cooccur)),
+            content: Some(Arc::new(content)),
+        };
+        Shop { demo, models, now }
+    })
+}
+
+fn engine_with(config: serde_json::Value) -> (Engine, Arc<ManualClock>) {
+    let s = shop();
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let config = EngineConfig::from_value(config).unwrap();
+    let engine = Engine::with_clock(config, s.models.clone(), clock.clone()).unwrap();
+    // Warm the live stores with the last week of events.
+    for e in s.demo.events.iter().filter(|e| e.timestamp > s.now - 7 * 86_400) {
+        engine.ingest(e, true).unwrap();
+    }
+    engine.refresh_popular(s.now).unwrap();
+    (engine, clock)
+}
+
+fn request(placement: &str, user: Option<&str>) -> Request {
+    Request {
+        placement: placement.into(),
+        user: user.map(str::to_owned),
+        region: Some("uk-north-west".into()),
+        consent: true,
+        now: Some(shop().now),
+        ..Default::default()
+    }
+}
+
+fn catalog() -> &'static Catalog {
+    &shop().demo.catalog
+}
+
+fn active_customer() -> String {
+    let s = shop();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for e in &s.demo.events {
+        *counts.entry(e.user.as_str()).or_default() += 1;
+    }
+    let mut v: Vec<_> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    v[0].0.to_owned()
+}
+
+#[test]
+fn every_placement_fills_n_with_reasons() {
+    let (engine, _) = engine_with(json!({}));
+    let user = active_customer();
+    let frame = catalog().items().iter().find(|i| i.category == "frames").unwrap().id.clone();
+    for placement in ["home", "product_page", "cart", "email", "in_store"] {
+        let mut req = request(placement, Some(&user));
+        req.context_items = vec![frame.clone()];
+        if placement == "cart" {
+            req.cart = vec![frame.clone()];
+        }
+        let r = engine.recommend(&req).unwrap();
+        assert_eq!(r.items.len(), 10, "{placement}: {:?}", r.sources);
+        let ids: HashSet<&str> = r.items.iter().map(|i| i.item.as_str()).collect();
+        assert_eq!(ids.len(), 10, "{placement}: duplicates");
+        assert!(!ids.contains(frame.as_str()), "{placement} returned the context item");
+        for it in &r.items {
+            assert!(!it.reason.is_empty());
+            let item = catalog().get(&it.item).unwrap();
+            assert!(item.in_stock, "{placement}: out of stock {}", it.item);
+            assert!(item.available_in("uk-north-west"));
+        }
+        assert_eq!(r.variant, "default");
+        assert!(!r.recommendation_id.is_empty());
+    }
+    // Reasons name what they are about.
+    let mut req = request("product_page", Some(&user));
+    req.context_items = vec![frame.clone()];
+    let r = engine.recommend(&req).unwrap();
+    let title = &catalog().get(&frame).unwrap().title;
+    assert!(r.items.iter().any(|i| i.reason.contains(title.as_str())), "{:?}", r.items);
+}
+
+/// A source that returns the given items, in order.
+struct Fixed(Vec<u32>, SourceKind);
+
+impl CandidateSource for Fixed {
+    fn kind(&self) -> SourceKind {
+        self.1
+    }
+    fn candidates(&self, q: &Query<'_>) -> sightline::Result<Candidates> {
+        let keep = q.eligibility();
+        Ok(Candidates {
+            items: self
+                .0
+                .iter()
+                .filter(|&&i| keep(i))
+                .take(q.n)
+                .enumerate()
+                .map(|(k, &item)| Candidate {
+                    item,
+                    score: 1.0 / (1.0 + k as f32),
+                    source: self.1,
+                    because: None,
+                })
+                .collect(),
+            level: None,
+        })
+    }
+}
+
+#[test]
+fn rules_hold_on_main_fallback_promotion_and_pin_paths() {
+    let cat = catalog();
+    let sunglasses: Vec<&str> = cat
+        .items()
+        .iter()
+        .filter(|i| i.category == "sunglasses")
+        .map(|i| i.id.as_str())
+        .collect();
+    let expensive = cat
+        .items()
+        .iter()
+        .find(|i| i.category == "frames" && i.price.unwrap_or(0.0) > 150.0)
+        .unwrap()
+        .id
+        .clone();
+    let rules = json!({
+        "exclude_categories": ["eye_tests"],
+        "max_price": 150.0,
+        "max_per_brand": 2,
+        "filter": {"not": {"field": "category", "op": "eq", "value": "sunglasses"}},
+        "pins": [{"item": expensive, "position": 0}, {"item": sunglasses[0], "position": 1}]
+    });
+    // Main path: a user source returning everything, fallback: popular.
+    let config = json!({
+        "placements": {"test": {
+            "sources": [{"source": "external:all"}],
+            "fallback": [{"source": "popular"}],
+            "rules": rules,
+            "diversity": {"lambda": 1.0}
+        }},
+        "promotions": [{"id": "summer", "label": "Summer sunglasses", "items": sunglasses[..5],
+                        "share": 0.3, "priority": 1}]
+    });
+    let (engine, _) = engine_with(config);
+    let check = |items: &[sightline::engine::ResponseItem]| {
+        let mut brands: HashMap<String, usize> = HashMap::new();
+        for it in items {
+            let item = cat.get(&it.item).unwrap();
+            assert!(item.in_stock && item.category != "eye_tests" && item.category != "sunglasses");
+            assert!(item.price.unwrap_or(0.0) <= 150.0, "{} costs {:?}", it.item, item.price);
+            *brands.entry(item.brand.clone().unwrap_or_default()).or_default() += 1;
+        }
+        assert!(brands.values().all(|&c| c <= 2), "{brands:?}");
+    };
+    // 1. main source gives everything in catalog order (rules must filter).
+    let all: Vec<u32> = (0..cat.len() as u32).collect();
+    engine
+        .register_source("all", Arc::new(Fixed(all, SourceKind::External)))
+        .unwrap();
+    let r = engine.recommend(&request("test", None)).unwrap();
+    assert_eq!(r.items.len(), 10);
+    check(&r.items);
+    // Pins never bypass filters; promotions only promote eligible items
+    // (every promoted item here is a sunglass: none may appear).
+    assert!(r.items.iter().all(|i| i.item != expensive && i.promotion.is_none()));
+    // 2. main source gives nothing: the fallbacks fill, under the same rules.
+    engine
+        .register_source("all", Arc::new(Fixed(vec![], SourceKind::External)))
+        .unwrap();
+    let r = engine.recommend(&request("test", None)).unwrap();
+    assert_eq!(r.items.len(), 10);
+    assert!(r.fallback_used);
+    check(&r.items);
+}
+
+#[test]
+fn promotions_take_their_share_and_say_so() {
+    let cat = catalog();
+    let frames: Vec<&str> = cat
+        .items()
+        .iter()
+        .filter(|i| i.category == "frames" && i.in_stock && i.regions.is_empty())
+        .map(|i| i.id.as_str())
+        .take(6)
+        .collect();
+    let now = shop().now;
+    let (engine, _) = engine_with(json!({
+        "promotions": [
+            {"id": "autumn", "label": "Autumn frames", "items": frames, "share": 0.2, "priority": 5,
+             "placements": ["home"], "start": now - 10, "end": now + 10},
+            {"id": "banner", "label": "Free eye test", "content": "banner-eye-test", "share": 0.1,
+             "placements": ["home"]},
+            {"id": "expired", "label": "Old", "items": frames, "share": 0.5, "end": now - 100}
+        ]
+    }));
+    let r = engine.recommend(&request("home", Some(&active_customer()))).unwrap();
+    let promoted: Vec<_> = r.items.iter().filter(|i| i.promotion.is_some()).collect();
+    assert_eq!(promoted.len(), 2, "{:?}", r.items);
+    for p in &promoted {
+        assert_eq!(p.promotion.as_deref(), Some("autumn"));
+        assert_eq!(p.reason, "Promotion: Autumn frames");
+        assert_eq!(p.source, SourceKind::Promotion);
+    }
+    assert_eq!(r.content.len(), 1);
+    assert_eq!(r.content[0].fragment, "banner-eye-test");
+    // Not on other placements.
+    let r = engine.recommend(&request("email", Some(&active_customer()))).unwrap();
+    assert!(r.items.iter().all(|i| i.promotion.is_none()));
+}
+
+/// A source that fails, or takes `slow_us` of (manual) time.
+struct Flaky {
+    clock: Arc<ManualClock>,
+    slow_us: u64,
+    fail: bool,
+    calls: AtomicUsize,
+}
+
+impl CandidateSource for Flaky {
+    fn kind(&self) -> SourceKind {
+        SourceKind::External
+    }
+    fn candidates(&self, q: &Query<'_>) -> sightline::Result<Candidates> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.clock.advance(self.slow_us);
+        if self.fail {
+            return Err(Error::InvalidInput("inventory service down".into()));
+        }
+        Ok(Candidates {
+            items: vec![Candidate {
+                item: (0..q.n as u32).find(|&i| q.eligibility()(i)).unwrap_or(0),
+                score: 1.0,
+                source: SourceKind::External,
+                because: None,
+            }],
+            level: None,
+        })
+    }
+}
+
+#[test]
+fn failing_and_slow_sources_are_skipped_then_broken() {
+    let config = json!({
+        "placements": {"flaky": {
+            "sources": [{"source": "external:down", "budget_ms": 20.0}, {"source": "external:slow", "budget_ms": 20.0}],
+            "fallback": [{"source": "popular"}]
+        }},
+        "breaker": {"window": 10, "min_calls": 5, "failure_rate": 0.5, "slow_call_ms": 10.0,
+                    "slow_rate": 0.5, "open_ms": 60000.0, "half_open_calls": 1}
+    });
+    let (engine, clock) = engine_with(config);
+    let down = Arc::new(Flaky { clock: clock.clone(), slow_us: 100, fail: true, calls: AtomicUsize::new(0) });
+    let slow = Arc::new(Flaky { clock: clock.clone(), slow_us: 50_000, fail: false, calls: AtomicUsize::new(0) });
+    engine.register_source("down", down.clone()).unwrap();
+    engine.register_source("slow", slow.clone()).unwrap();
+    for k in 0..12 {
+        let r = engine.recommend(&request("flaky", None)).unwrap();
+        assert_eq!(r.items.len(), 10, "request {k}");
+        assert!(r.fallback_used);
+        let status: HashMap<&str, &str> =
+            r.sources.iter().map(|s| (s.source.as_str(), s.status.as_str())).collect();
+        if k < 5 {
+            assert_eq!(status["external:down"], "failed");
+            assert_eq!(status["external:slow"], "timeout");
+        }
+        if k >= 6 {
+            assert_eq!(status["external:down"], "breaker_open", "request {k}");
+            assert_eq!(status["external:slow"], "breaker_open", "request {k}");
+        }
+    }
+    // Open breakers stop calling the sources.
+    assert!(down.calls.load(Ordering::SeqCst) <= 6);
+    assert!(slow.calls.load(Ordering::SeqCst) <= 6);
+    // After the cool-down one trial call goes through (half-open).
+    clock.advance(61_000_000);
+    let r = engine.recommend(&request("flaky", None)).unwrap();
+    assert_eq!(r.sources[0].status, "failed");
+    let stats = engine.stats();
+    assert!(stats["breakers"]["external:down"].is_object(), "{stats}");
+}
+
+#[test]
+fn experiments_are_sticky_and_split_as_configured() {
+    let (engine, _) = engine_with(json!({
+        "experiments": [{
+            "name": "home-session-weight", "placements": ["home"], "holdout": 0.1,
+            "variants": [
+                {"name": "control", "share": 0.5},
+                {"name": "more-session", "share": 0.5,
+                 "overrides": {"placements": {"home": {"sources": [
+                     {"source": "session", "weight": 2.0}, {"source": "als", "weight": 1.0}]}}}}
+            ]
+        }]
+    }));
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for u in 0..2000 {
+        let user = format!("visitor-{u}");
+        let mut req = request("home", None);
+        req.session = Some(user.clone());
+        let a = engine.recommend(&req).unwrap();
+        let b = engine.recommend(&req).unwrap();
+        assert_eq!(a.variant, b.variant, "sticky");
+        assert_eq!(a.experiment.as_deref(), Some("home-session-weight"));
+        *counts.entry(a.variant).or_default() += 1;
+    }
+    let share = |v: &str| counts.get(v).copied().unwrap_or(0) as f64 / 2000.0;
+    assert!((share("holdout") - 0.1).abs() < 0.03, "{counts:?}");
+    assert!((share("control") - 0.45).abs() < 0.04, "{counts:?}");
+    assert!((share("more-session") - 0.45).abs() < 0.04, "{counts:?}");
+    // Other placements are not in it.
+    let r = engine.recommend(&request("email", Some("visitor-1"))).unwrap();
+    assert_eq!((r.experiment, r.variant.as_str()), (None, "default"));
+}
+
+#[test]
+fn attribution_counts_clicks_and_conversions_once() {
+    let (engine, _) = engine_with(json!({}));
+    let user = active_customer();
+    let now = shop().now;
+    let r = engine.recommend(&request("home", Some(&user))).unwrap();
+    let item = r.items[0].item.clone();
+    assert!(engine.track_impression(&r.recommendation_id, now + 1).unwrap());
+    assert!(!engine.track_impression(&r.recommendation_id, now + 2).unwrap());
+    assert!(engine.track_click(&r.recommendation_id, &item, now + 5).unwrap());
+    assert!(!engine.track_click(&r.recommendation_id, &item, now + 6).unwrap());
+    assert!(!engine.track_click("no-such-id", &item, now + 6).unwrap());
+    let price = catalog().get(&item).unwrap().price.unwrap_or(0.0);
+    engine
+        .ingest(
+            &Event {
+                user: user.clone(),
+                item: item.clone(),
+                kind: EventKind::Purchase,
+                timestamp: now + 60,
+                region: None,
+                channel: None,
+                session: None,
+            },
+            true,
+        )
+        .unwrap();
+    let stats = engine.tracker().stats();
+    let home: Vec<_> = stats
+        .iter()
+        .filter(|g| g.placement == "home" && g.source.is_none())
+        .collect();
+    assert_eq!(home.len(), 1);
+    let g = home[0];
+    assert_eq!((g.impressions, g.clicks, g.conversions), (1, 1, 1));
+    assert!((g.revenue - price).abs() < 1e-9);
+}
+
+#[test]
+fn no_consent_means_not_personal_and_nothing_stored() {
+    let (engine, _) = engine_with(json!({}));
+    let mut req = request("home", Some("C999999"));
+    req.consent = false;
+    let event = Event {
+        user: "C999999".into(),
+        item: catalog().items()[0].id.clone(),
+        kind: EventKind::Purchase,
+        timestamp: shop().now,
+        region: None,
+        channel: None,
+        session: None,
+    };
+    engine.ingest(&event, false).unwrap();
+    let r = engine.recommend(&req).unwrap();
+    assert!(!r.personalised);
+    assert_eq!(r.items.len(), 10);
+    assert!(r
+        .sources
+        .iter()
+        .filter(|s| s.source == "als" || s.source == "session")
+        .all(|s| s.status == "not_personal"));
+    let export = engine.export_user("C999999").unwrap();
+    assert_eq!(export["session_events"], json!([]));
+    assert_eq!(export["purchases"], json!([]));
+}
+
+#[test]
+fn forget_user_leaves_no_trace_even_in_a_saved_file() {
+    let (engine, _) = engine_with(json!({}));
+    let user = active_customer();
+    let browsed = Event {
+        user: user.clone(),
+        item: catalog().items()[3].id.clone(),
+        kind: EventKind::View,
+        timestamp: shop().now,
+        region: None,
+        channel: None,
+        session: None,
+    };
+    engine.ingest(&browsed, true).unwrap();
+    let r = engine.recommend(&request("home", Some(&user))).unwrap();
+    engine.track_impression(&r.recommendation_id, shop().now).unwrap();
+    engine
+        .track_click(&r.recommendation_id, &r.items[0].item, shop().now + 1)
+        .unwrap();
+    let before = engine.export_user(&user).unwrap();
+    assert!(!before["session_events"].as_array().unwrap().is_empty());
+    assert!(before["als"].is_object());
+    let removed = engine.forget_user(&user).unwrap();
+    assert_eq!(removed["als_factors"], json!(true));
+    let after = engine.export_user(&user).unwrap();
+    assert_eq!(after["session_events"], json!([]));
+    assert_eq!(after["purchases"], json!([]));
+    assert_eq!(after["als"], json!(null));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("engine.slm");
+    engine.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let needle = user.as_bytes();
+    assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{user} is still in the file");
+    // The saved engine loads and serves.
+    let back = Engine::load(&path, EngineConfig::default()).unwrap();
+    assert_eq!(back.recommend(&request("home", Some(&user))).unwrap().items.len(), 10);
+}
+
+#[test]
+fn invalid_config_is_rejected_naming_the_field() {
+    let bad = |v: serde_json::Value| {
+        let err = EngineConfig::from_value(v.clone())
+            .and_then(|c| Engine::new(c, shop().models.clone()).map(|_| ()))
+            .unwrap_err();
+        match err {
+            Error::Config { field, .. } => field,
+            other => panic!("{v}: {other:?}"),
+        }
+    };
+    assert!(bad(json!({"placements": {"home": {"n": 0}}})).contains("placements.home.n"));
+    assert!(bad(json!({"placements": {"home": {"sources": [{"source": "magic"}]}}}))
+        .contains("placements.home.sources"));
+    assert!(bad(json!({"placements": {"home": {"rules": {"max_price": -1.0}}}}))
+        .contains("placements.home.rules"));
+    assert!(bad(json!({"placements": {"home": {"rules": {"boosts": [
+        {"when": {"field": "no_such_attribute", "op": "eq", "value": "x"}, "factor": 2.0}]}}}}))
+        .contains("placements.home.rules.boosts[0]"));
+    assert!(bad(json!({"promotions": [{"id": "p", "label": "x", "items": ["NOPE"], "share": 0.2}]}))
+        .contains("promotions[0]"));
+    assert!(bad(json!({"experiments": [{"name": "e", "variants": [{"name": "a", "share": 0.7}]}]}))
+        .contains("experiments"));
+    // A misspelt section is an error, not silently ignored.
+    bad(json!({"placments": {}}));
+    let toml = EngineConfig::from_toml("[placements.home]\nn = 5\n").unwrap();
+    assert_eq!(toml.placements["home"].n, 5);
+    assert!(matches!(EngineConfig::from_toml("[placements.home]\nn = \"x\"\n"), Err(Error::Config { .. })));
+    let _ = ManualClock::new(0).now_micros();
+}
