@@ -1,0 +1,150 @@
+import json
+import threading
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import sightline
+
+
+@pytest.fixture(scope="module")
+def shop():
+    d = sightline.demo_data(customers=3000, products=600, events=150_000, seed=5)
+    ev = d["events"]
+    items = [i["id"] for i in d["catalog"]]
+    col = {i: k for k, i in enumerate(items)}
+    users = sorted(set(ev["user"]))
+    row = {u: k for k, u in enumerate(users)}
+    m = sp.csr_matrix((np.ones(len(ev["user"]), np.float32),
+                       ([row[u] for u in ev["user"]], [col[i] for i in ev["item"]])),
+                      shape=(len(users), len(items)))
+    als = sightline.ALS(factors=16, iterations=5, random_state=0).fit(m, user_ids=users, item_ids=items)
+    co = sightline.CoOccurrence().fit(m, item_ids=items)
+    content = sightline.ContentIndex().fit(d["catalog"])
+    now = int(ev["timestamp"][-1])
+    return d, als, co, content, now
+
+
+def engine(shop, config=None):
+    d, als, co, content, now = shop
+    e = sightline.Engine(config, catalog=d["catalog"], als=als, cooccur=co, content=content)
+    e.ingest_dataframe(d["events"])
+    e.refresh_popular(now)
+    return e
+
+
+def test_every_placement_answers_with_reasons(shop):
+    d, _, _, _, now = shop
+    e = engine(shop)
+    frame = next(i["id"] for i in d["catalog"] if i["category"] == "frames")
+    catalog = {i["id"]: i for i in d["catalog"]}
+    for placement in ("home", "product_page", "cart", "email", "in_store"):
+        r = e.recommend(placement, user=d["events"]["user"][-1], region="uk-london",
+                        context_items=[frame], cart=[frame] if placement == "cart" else None,
+                        consent=True, now=now)
+        assert len(r["items"]) == 10, (placement, r["sources"])
+        assert r["variant"] == "default" and r["recommendation_id"]
+        for item in r["items"]:
+            assert item["reason"] and item["item"] != frame
+            assert catalog[item["item"]]["in_stock"]
+
+
+def test_config_forms_and_errors(shop, tmp_path):
+    d, *_ = shop
+    toml = '[placements.home]\nn = 4\n[placements.home.rules]\ncategories = ["frames"]\n'
+    path = tmp_path / "engine.toml"
+    path.write_text(toml)
+    for config in (toml, path, str(path), json.dumps({"placements": {"home": {"n": 4}}})):
+        e = sightline.Engine(config, catalog=d["catalog"])
+        assert e.config["placements"]["home"]["n"] == 4
+    with pytest.raises(sightline.ConfigError) as err:
+        sightline.Engine({"placements": {"home": {"rules": {"max_price": -5}}}}, catalog=d["catalog"])
+    assert "placements.home.rules" in str(err.value)
+    with pytest.raises(sightline.ConfigError):
+        sightline.Engine.check_config({"placements": {"home": {"sources": [{"source": "magic"}]}}})
+    with pytest.raises(sightline.ConfigError):
+        sightline.Engine({"unknown_section": 1}, catalog=d["catalog"])
+    with pytest.raises(sightline.InvalidInputError):
+        sightline.Engine({}, catalog=None)
+    e = sightline.Engine(None, catalog=d["catalog"])
+    with pytest.raises(sightline.InvalidInputError):
+        e.recommend("no-such-placement")
+    with pytest.raises(sightline.InvalidInputError):
+        e.recommend("home", n=0)
+
+
+def test_rules_hold_with_categories_and_price(shop):
+    d, _, _, _, now = shop
+    e = engine(shop, {"placements": {"home": {"rules": {"categories": ["frames"], "max_price": 120.0,
+                                                          "max_per_brand": 2}}}})
+    catalog = {i["id"]: i for i in d["catalog"]}
+    r = e.recommend("home", user=d["events"]["user"][0], region="nl", consent=True, now=now)
+    assert len(r["items"]) == 10
+    brands = {}
+    for item in r["items"]:
+        it = catalog[item["item"]]
+        assert it["category"] == "frames" and it["price"] <= 120.0
+        brands[it["brand"]] = brands.get(it["brand"], 0) + 1
+    assert max(brands.values()) <= 2
+
+
+def test_tracking_stats_and_prometheus(shop):
+    d, _, _, _, now = shop
+    e = engine(shop)
+    user = d["events"]["user"][-1]
+    r = e.recommend("home", user=user, consent=True, now=now)
+    item = r["items"][0]["item"]
+    assert e.track_impression(r["recommendation_id"], now + 1)
+    assert e.track_click(r["recommendation_id"], item, now + 2)
+    assert not e.track_click(r["recommendation_id"], item, now + 3)
+    assert e.track_conversion(user, item, 99.0, now + 30)
+    stats = e.stats()
+    home = [g for g in stats["tracking"] if g["placement"] == "home" and g["source"] is None]
+    assert home[0]["clicks"] == 1 and home[0]["conversions"] == 1 and home[0]["revenue"] == 99.0
+    text = e.metrics_prometheus()
+    assert 'sightline_requests_total{placement="home",variant="default"} 1' in text
+
+
+def test_consent_forget_export_and_save(shop, tmp_path):
+    d, _, _, _, now = shop
+    e = engine(shop)
+    user = d["events"]["user"][-1]
+    e.ingest(user, d["catalog"][0]["id"], "view", now, consent=True)
+    r = e.recommend("home", user=user, consent=False, now=now)
+    assert not r["personalised"] and len(r["items"]) == 10
+    assert e.export_user(user)["session_events"]
+    removed = e.forget_user(user)
+    assert removed["session"] is True
+    after = e.export_user(user)
+    assert after["session_events"] == [] and after["als"] is None
+    path = tmp_path / "engine.slm"
+    e.save(path)
+    assert user.encode() not in path.read_bytes()
+    back = sightline.Engine.load(path)
+    assert len(back.recommend("home", user=user, consent=True, now=now)["items"]) == 10
+
+
+def test_experiment_variants_from_python(shop):
+    d, _, _, _, now = shop
+    e = engine(shop, {"experiments": [{"name": "x", "placements": ["home"],
+                                        "variants": [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]}]})
+    seen = {e.recommend("home", session=f"s{k}", now=now)["variant"] for k in range(60)}
+    assert seen == {"a", "b"}
+
+
+def test_requests_from_threads_release_the_gil(shop):
+    d, _, _, _, now = shop
+    e = engine(shop)
+    out = []
+
+    def work():
+        for k in range(50):
+            out.append(len(e.recommend("home", session=f"t{k}", region="au", now=now)["items"]))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == [10] * 200
