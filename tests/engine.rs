@@ -333,7 +333,10 @@ fn failing_and_slow_sources_are_skipped_then_broken() {
     let r = engine.recommend(&request("flaky", None)).unwrap();
     assert_eq!(r.sources[0].status, "failed");
     let stats = engine.stats();
-    assert!(stats["breakers"]["external:down"].is_object(), "{stats}");
+    assert_eq!(stats["breakers"]["external:down"]["state"], "open", "{stats}");
+    let text = engine.prometheus_text();
+    assert!(text.contains("sightline_breaker_state{source=\"external:down\"} 2"), "{text}");
+    assert!(text.contains("sightline_fallbacks_total{placement=\"flaky\",variant=\"default\"} 13"), "{text}");
 }
 
 #[test]

@@ -172,6 +172,16 @@ def bootstrap():
     log(f"sightline wheel {wheels[0].name} built and installed in {time.perf_counter() - t0:.1f}s")
 
 
+def reexec_in_venv(script, argv):
+    """For the other compare scripts: bootstrap the shared venv and wheel,
+    then re-execute `script` inside it (once: `--_bootstrapped` marks it)."""
+    if "--_bootstrapped" in argv:
+        return
+    bootstrap()
+    py = str(VENV_PY)
+    os.execv(py, [py, str(Path(script).resolve()), *argv, "--_bootstrapped"])
+
+
 # -------------------------------------------------------------------- data --
 
 def data_path(size):

@@ -64,14 +64,10 @@ TARGETS = {
 
 def ensure_env(argv):
     """Re-executes inside benches/compare/.venv (als_vs_implicit.bootstrap)."""
-    if "--_bootstrapped" in argv:
-        return
     sys.path.insert(0, str(HERE))
     import als_vs_implicit  # the shared venv + wheel logic
 
-    als_vs_implicit.bootstrap()
-    py = str(als_vs_implicit.VENV_PY)
-    os.execv(py, [py, str(Path(__file__).resolve()), *argv, "--_bootstrapped"])
+    als_vs_implicit.reexec_in_venv(__file__, argv)
 
 
 def log(msg):

@@ -121,32 +121,9 @@ impl EngineHandle {
         sessions: Option<Vec<Option<String>>>,
         consent: bool,
     ) -> PyResult<usize> {
-        let n = users.len();
-        let timestamps = timestamps.as_array().to_vec();
-        for (name, len) in [("items", items.len()), ("kinds", kinds.len()), ("timestamps", timestamps.len())] {
-            if len != n {
-                return Err(py_err(
-                    py,
-                    Error::ShapeMismatch(format!("{name} has {len} entries for {n} users")),
-                ));
-            }
-        }
-        let regions = column(py, regions, n, "regions")?;
-        let channels = column(py, channels, n, "channels")?;
-        let sessions = column(py, sessions, n, "sessions")?;
-        let mut events = Vec::with_capacity(n);
-        for (k, (((user, item), kind), ts)) in users.into_iter().zip(items).zip(&kinds).zip(timestamps).enumerate() {
-            events.push(event(
-                py,
-                user,
-                item,
-                kind,
-                ts,
-                regions[k].clone(),
-                channels[k].as_deref(),
-                sessions[k].clone(),
-            )?);
-        }
+        let events = events_from_columns(
+            py, users, items, kinds, &timestamps, regions, channels, sessions,
+        )?;
         py.detach(|| -> Result<usize, Error> {
             for e in &events {
                 self.inner.ingest(e, consent)?;
@@ -193,7 +170,7 @@ impl EngineHandle {
 
     /// Metrics in the Prometheus text format.
     fn metrics_prometheus(&self) -> String {
-        self.inner.metrics().prometheus_text()
+        self.inner.prometheus_text()
     }
 
     fn forget_user(&self, py: Python<'_>, user: &str) -> PyResult<String> {

@@ -1429,6 +1429,60 @@ where
     }
 }
 
+/// The events of an `ingest_batch` call: parallel columns, one entry per
+/// event (optional columns `None` or one entry each).
+#[allow(clippy::too_many_arguments)]
+fn events_from_columns(
+    py: Python<'_>,
+    users: Vec<String>,
+    items: Vec<String>,
+    kinds: Vec<String>,
+    timestamps: &PyReadonlyArray1<'_, i64>,
+    regions: Option<Vec<Option<String>>>,
+    channels: Option<Vec<Option<String>>>,
+    sessions: Option<Vec<Option<String>>>,
+) -> PyResult<Vec<Event>> {
+    let n = users.len();
+    let timestamps = timestamps.as_array().to_vec();
+    for (name, len) in [
+        ("items", items.len()),
+        ("kinds", kinds.len()),
+        ("timestamps", timestamps.len()),
+    ] {
+        if len != n {
+            return Err(py_err(
+                py,
+                Error::ShapeMismatch(format!("{name} has {len} entries for {n} users")),
+            ));
+        }
+    }
+    let regions = column(py, regions, n, "regions")?;
+    let channels = column(py, channels, n, "channels")?;
+    let sessions = column(py, sessions, n, "sessions")?;
+    let mut events = Vec::with_capacity(n);
+    for (k, (((((user, item), kind), ts), region), session)) in users
+        .into_iter()
+        .zip(items)
+        .zip(&kinds)
+        .zip(timestamps)
+        .zip(regions)
+        .zip(sessions)
+        .enumerate()
+    {
+        events.push(event(
+            py,
+            user,
+            item,
+            kind,
+            ts,
+            region,
+            channels[k].as_deref(),
+            session,
+        )?);
+    }
+    Ok(events)
+}
+
 fn trending_result(r: TrendingResult) -> Ranked {
     (r.items, r.level, r.level_weight)
 }
@@ -1528,44 +1582,10 @@ impl TrendingHandle {
         channels: Option<Vec<Option<String>>>,
         sessions: Option<Vec<Option<String>>>,
     ) -> PyResult<usize> {
-        let n = users.len();
-        let timestamps = timestamps.as_array().to_vec();
-        for (name, len) in [
-            ("items", items.len()),
-            ("kinds", kinds.len()),
-            ("timestamps", timestamps.len()),
-        ] {
-            if len != n {
-                return Err(py_err(
-                    py,
-                    Error::ShapeMismatch(format!("{name} has {len} entries for {n} users")),
-                ));
-            }
-        }
-        let regions = column(py, regions, n, "regions")?;
-        let channels = column(py, channels, n, "channels")?;
-        let sessions = column(py, sessions, n, "sessions")?;
-        let mut events = Vec::with_capacity(n);
-        for (k, (((((user, item), kind), ts), region), session)) in users
-            .into_iter()
-            .zip(items)
-            .zip(&kinds)
-            .zip(timestamps)
-            .zip(regions)
-            .zip(sessions)
-            .enumerate()
-        {
-            events.push(event(
-                py,
-                user,
-                item,
-                kind,
-                ts,
-                region,
-                channels[k].as_deref(),
-                session,
-            )?);
-        }
+        let events = events_from_columns(
+            py, users, items, kinds, &timestamps, regions, channels, sessions,
+        )?;
+        let n = events.len();
         self.with(py, |s| s.ingest_batch(&events))
             .map_err(|e| py_err(py, e))?;
         Ok(n)

@@ -108,24 +108,8 @@ impl SessionHandle {
         kinds: Vec<String>,
         timestamps: PyReadonlyArray1<'_, i64>,
     ) -> PyResult<usize> {
-        let n = users.len();
-        let timestamps = timestamps.as_array().to_vec();
-        for (name, len) in [
-            ("items", items.len()),
-            ("kinds", kinds.len()),
-            ("timestamps", timestamps.len()),
-        ] {
-            if len != n {
-                return Err(py_err(
-                    py,
-                    Error::ShapeMismatch(format!("{name} has {len} entries for {n} users")),
-                ));
-            }
-        }
-        let mut events = Vec::with_capacity(n);
-        for (((user, item), kind), ts) in users.into_iter().zip(items).zip(&kinds).zip(timestamps) {
-            events.push(event(py, user, item, kind, ts, None, None, None)?);
-        }
+        let events =
+            events_from_columns(py, users, items, kinds, &timestamps, None, None, None)?;
         py.detach(|| self.inner.ingest_batch(&events))
             .map_err(|e| py_err(py, e))
     }

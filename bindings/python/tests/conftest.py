@@ -30,3 +30,15 @@ def model(user_items):
 
 def row_items(matrix, u):
     return set(matrix.indices[matrix.indptr[u]:matrix.indptr[u + 1]].tolist())
+
+
+def events_matrix(events, item_ids):
+    """The users × items count matrix of demo-data event columns (users in
+    sorted order, columns in `item_ids` order) and the user ids."""
+    col = {i: k for k, i in enumerate(item_ids)}
+    users = sorted(set(events["user"]))
+    row = {u: k for k, u in enumerate(users)}
+    m = sp.csr_matrix((np.ones(len(events["user"]), np.float32),
+                       ([row[u] for u in events["user"]], [col[i] for i in events["item"]])),
+                      shape=(len(users), len(item_ids)))
+    return m, users

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import sightline
+from conftest import events_matrix
 
 
 @pytest.fixture(scope="module")
@@ -96,16 +97,8 @@ def test_embeddings_hybrid_and_cold_start(demo):
 
 
 def test_hybrid_with_als(demo):
-    import scipy.sparse as sp
-
-    ev = demo["events"]
-    items = sorted(set(ev["item"]))
-    col = {i: k for k, i in enumerate(items)}
-    users = sorted(set(ev["user"]))
-    row = {u: k for k, u in enumerate(users)}
-    m = sp.csr_matrix((np.ones(len(ev["user"]), np.float32),
-                       ([row[u] for u in ev["user"]], [col[i] for i in ev["item"]])),
-                      shape=(len(users), len(items)))
+    items = sorted(set(demo["events"]["item"]))
+    m, _ = events_matrix(demo["events"], items)
     als = sightline.ALS(factors=16, iterations=5, random_state=1).fit(m, item_ids=items)
     index = sightline.ContentIndex(attribute_weight=0.5).fit(demo["catalog"], als=als)
     assert index.dim == sightline.ContentIndex().fit(demo["catalog"]).dim + 16

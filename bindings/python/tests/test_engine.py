@@ -3,9 +3,9 @@ import threading
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 import sightline
+from conftest import events_matrix
 
 
 @pytest.fixture(scope="module")
@@ -13,12 +13,7 @@ def shop():
     d = sightline.demo_data(customers=3000, products=600, events=150_000, seed=5)
     ev = d["events"]
     items = [i["id"] for i in d["catalog"]]
-    col = {i: k for k, i in enumerate(items)}
-    users = sorted(set(ev["user"]))
-    row = {u: k for k, u in enumerate(users)}
-    m = sp.csr_matrix((np.ones(len(ev["user"]), np.float32),
-                       ([row[u] for u in ev["user"]], [col[i] for i in ev["item"]])),
-                      shape=(len(users), len(items)))
+    m, users = events_matrix(ev, items)
     als = sightline.ALS(factors=16, iterations=5, random_state=0).fit(m, user_ids=users, item_ids=items)
     co = sightline.CoOccurrence().fit(m, item_ids=items)
     content = sightline.ContentIndex().fit(d["catalog"])

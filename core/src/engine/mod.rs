@@ -816,6 +816,39 @@ impl Engine {
         })
     }
 
+    /// The metrics in the Prometheus text format, with point-in-time gauges
+    /// refreshed first: each breaker's state (0 closed, 1 half-open, 2
+    /// open) and rejected calls, and CTR / conversion rate per placement
+    /// and variant.
+    pub fn prometheus_text(&self) -> String {
+        let now = self.clock.now_micros();
+        if let Ok(breakers) = self.breakers.read() {
+            for (name, b) in breakers.iter() {
+                let state = match b.state(now) {
+                    crate::resilience::BreakerState::Closed => 0.0,
+                    crate::resilience::BreakerState::HalfOpen => 1.0,
+                    crate::resilience::BreakerState::Open => 2.0,
+                };
+                let labels = [("source", name.as_str())];
+                if let Ok(g) = self.metrics.gauge("sightline_breaker_state", &labels) {
+                    g.set(state);
+                }
+                if let Ok(g) = self.metrics.gauge("sightline_breaker_rejected", &labels) {
+                    g.set(b.stats().rejected as f64);
+                }
+            }
+        }
+        for g in self.tracker.stats().iter().filter(|g| g.source.is_none()) {
+            let labels = [("placement", g.placement.as_str()), ("variant", g.variant.as_str())];
+            for (name, rate) in [("sightline_ctr", &g.ctr), ("sightline_cvr", &g.cvr)] {
+                if let (Some(r), Ok(gauge)) = (rate, self.metrics.gauge(name, &labels)) {
+                    gauge.set(r.value);
+                }
+            }
+        }
+        self.metrics.prometheus_text()
+    }
+
     /// Saves models, catalog, live trending and session stores into one
     /// model file (the engine config is the caller's).
     pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
