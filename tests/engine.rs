@@ -507,3 +507,50 @@ fn invalid_config_is_rejected_naming_the_field() {
     assert!(matches!(EngineConfig::from_toml("[placements.home]\nn = \"x\"\n"), Err(Error::Config { .. })));
     let _ = ManualClock::new(0).now_micros();
 }
+
+#[test]
+fn models_swap_atomically_while_requests_run() {
+    let (engine, _) = engine_with(json!({}));
+    let engine = Arc::new(engine);
+    let user = active_customer();
+    let without_als = Models {
+        als: None,
+        ..shop().models.clone()
+    };
+    std::thread::scope(|scope| {
+        for t in 0..3 {
+            let engine = engine.clone();
+            let user = user.clone();
+            scope.spawn(move || {
+                for k in 0..200 {
+                    let mut req = request(if (t + k) % 2 == 0 { "home" } else { "product_page" }, Some(&user));
+                    req.context_items = vec![catalog().items()[k % 50].id.clone()];
+                    let r = engine.recommend(&req).unwrap();
+                    assert_eq!(r.items.len(), 10);
+                }
+            });
+        }
+        for k in 0..20 {
+            let models = if k % 2 == 0 { without_als.clone() } else { shop().models.clone() };
+            engine.swap_models(models).unwrap();
+        }
+    });
+    engine.swap_models(without_als).unwrap();
+    let r = engine.recommend(&request("email", Some(&user))).unwrap();
+    assert_eq!(r.items.len(), 10, "email falls back without ALS");
+    assert_eq!(r.sources[0].status, "unavailable");
+    // A catalog the rules do not fit is refused; the old models stay.
+    let (strict, _) = engine_with(json!({"placements": {"home": {"rules": {"categories": ["frames"]}}}}));
+    let mut other = Catalog::new();
+    let mut item = catalog().items().iter().find(|i| i.category == "lenses").unwrap().clone();
+    item.id = "ONLY-LENS".into();
+    other.add(item).unwrap();
+    let models = Models {
+        catalog: Arc::new(other),
+        als: None,
+        cooccur: None,
+        content: None,
+    };
+    assert!(matches!(strict.swap_models(models), Err(Error::Config { .. })));
+    assert_eq!(strict.recommend(&request("home", Some(&user))).unwrap().items.len(), 10);
+}
