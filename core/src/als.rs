@@ -1032,6 +1032,32 @@ impl AlsModel {
         Ok(self.rank_similar(item, &mut scores, n, &mut Vec::new()))
     }
 
+    /// The `n` users most similar to user index `user` by cosine similarity
+    /// of user factors, best first; the user itself is left out (implicit's
+    /// `similar_users` returns it first). Forgotten users (zero factors)
+    /// score 0.
+    pub fn similar_users(&self, user: u32, n: usize) -> Result<Vec<(u32, f32)>> {
+        check_n(n)?;
+        let u = self.user_vector(user)?;
+        let k = self.factors();
+        let norm_u = dot(u, u).sqrt();
+        let cosine = |v: &[f32]| {
+            let norm_v = dot(v, v).sqrt();
+            if norm_u > 0.0 && norm_v > 0.0 {
+                dot(u, v) / (norm_u * norm_v)
+            } else {
+                0.0
+            }
+        };
+        let candidates = self
+            .user_factors
+            .chunks_exact(k.max(1))
+            .enumerate()
+            .filter(|&(i, _)| i as u32 != user)
+            .map(|(i, v)| (i as u32, cosine(v)));
+        Ok(top_k(candidates, n, &mut Vec::new()))
+    }
+
     /// [`similar_items`](Self::similar_items) for many items at once, in
     /// parallel blocks of one matrix product each.
     pub fn similar_items_batch(&self, items: &[u32], n: usize) -> Result<Vec<Vec<(u32, f32)>>> {
@@ -1209,6 +1235,22 @@ mod tests {
         assert!(back.users().get("u7").is_none());
         // Everyone else is untouched.
         assert!(back.recommend_by_id("u8", 3, &RecommendOptions::default()).is_ok());
+    }
+
+    #[test]
+    fn similar_users_share_a_taste_group() {
+        let m = AlsModel::fit(&cfg(Solver::Cholesky), &planted()).unwrap();
+        let u3 = m.users().get("u3").unwrap();
+        let got = m.similar_users(u3, 5).unwrap();
+        assert_eq!(got.len(), 5);
+        for (v, s) in &got {
+            assert_ne!(*v, u3);
+            let id: usize = m.users().id(*v).unwrap()[1..].parse().unwrap_or(99);
+            assert!(id < 20, "u3 likes items 0..10, so do u0..u19, got u{id} ({s})");
+        }
+        assert!(got.windows(2).all(|w| w[0].1 >= w[1].1));
+        assert!(m.similar_users(9999, 3).is_err());
+        assert!(m.similar_users(u3, 0).is_err());
     }
 
     fn cfg(solver: Solver) -> AlsConfig {

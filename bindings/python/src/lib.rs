@@ -938,6 +938,22 @@ impl Model {
         recs_1d(py, recs)
     }
 
+    /// Most similar users (cosine) to one user, excluding the user itself.
+    fn similar_users<'py>(
+        &self,
+        py: Python<'py>,
+        user: i64,
+        n: i64,
+    ) -> PyResult<(Ids1<'py>, Scores1<'py>)> {
+        let user = to_index(py, user, "userid")?;
+        let n = to_usize(py, n, "N")?;
+        let model = &self.inner;
+        let recs = py
+            .detach(|| model.similar_users(user, n))
+            .map_err(|e| py_err(py, e))?;
+        recs_1d(py, recs)
+    }
+
     /// `similar_items` for many items: 2-D arrays padded with -1 / -inf.
     fn similar_items_batch<'py>(
         &self,

@@ -165,3 +165,15 @@ def test_numpy_integer_ids_accepted(model):
     assert list(a) == list(b)
     bids, _ = model.recommend(np.array([3], dtype=np.uint32), N=3)
     assert list(bids[0]) == list(a)
+
+
+def test_similar_users_by_cosine_without_self(model):
+    ids, scores = model.similar_users(3, N=5)
+    assert len(ids) == 5 and 3 not in ids.tolist()
+    u = model.user_factors
+    norms = np.linalg.norm(u, axis=1)
+    ref = (u @ u[3]) / (norms * norms[3])
+    ref[3] = -np.inf
+    np.testing.assert_allclose(scores, np.sort(ref)[::-1][:5], rtol=1e-5)
+    with pytest.raises(sightline.InvalidInputError):
+        model.similar_users(10**6)

@@ -257,3 +257,13 @@ def test_repr_and_params():
     assert p["weights"] == {"view": 1.0, "click": 2.0, "add_to_cart": 4.0, "purchase": 8.0}
     assert p["region_parent"]  # the core's default map
     assert sightline.Trending(**p).get_params() == p
+
+
+def test_catalog_as_dataframe():
+    pd = pytest.importorskip("pandas")
+    cat = pd.DataFrame({"id": ["a", "b"], "category": ["frames", "sunglasses"], "price": [10.0, 20.0]})
+    t = store(catalog=cat)
+    t.ingest("u1", "b", "purchase", NOW)
+    items, level = t.popular(category="sunglasses", N=5, now=NOW)
+    assert [i for i, _ in items] == ["b"] and level == "category:sunglasses"
+    assert store(catalog=cat.to_dict("records")).item_ids == t.item_ids

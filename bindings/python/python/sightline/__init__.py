@@ -542,6 +542,12 @@ class ALS(_Estimator):
             return model.similar_items(_index(itemid, "itemid"), n)
         return model.similar_items_batch(_index_array(itemid, "itemid"), n)
 
+    def similar_users(self, userid: int, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
+        """The ``N`` users most similar to user index ``userid`` by cosine
+        similarity of user factors: ``(ids int32, scores float32)``, best
+        first, without the user itself (implicit returns it first)."""
+        return self._fitted().similar_users(_index(userid, "userid"), _index(N, "N"))
+
     def recommend_by_id(
         self, user_id: Any, N: int = 10, filter_already_liked_items: bool = True
     ) -> List[Tuple[str, float]]:
@@ -959,6 +965,8 @@ def _opt_column(values: Any) -> Optional[List[Optional[str]]]:
 
 
 def _catalog_pairs(catalog: Any) -> List[Tuple[str, str]]:
+    if hasattr(catalog, "to_dict") and hasattr(catalog, "columns"):
+        catalog = catalog.to_dict("records")
     pairs = []
     for entry in catalog:
         if not isinstance(entry, dict):
@@ -1000,9 +1008,9 @@ class Trending(_ModelFile):
     regions, e.g. ``uk-*`` → ``uk``, ``se``/``no``/``dk``/``fi`` → ``nordics``).
 
     catalog: optional list of dicts ``{"id": ..., "category": ...}`` (other
-    keys ignored). Category segments (``category=`` queries) only receive
-    events of items whose category the catalog gives; without a catalog a
-    category query finds nothing.
+    keys ignored) or a DataFrame with those columns. Category segments
+    (``category=`` queries) only receive events of items whose category the
+    catalog gives; without a catalog a category query finds nothing.
 
     Back-off chains: region → country → global; region + category →
     country + category → category; category; channel → global (the channel
