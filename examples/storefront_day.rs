@@ -2,12 +2,14 @@
 //! an A/B experiment on the home page.
 //!
 //! Models are trained on everything before the last day; the last day's
-//! real visits are replayed: each visit opens the home page, every product
-//! view opens a product page, every add-to-cart the cart, store visits the
-//! in-store tablet, and customers get one email. Shown items are clicked
-//! with a position-biased probability that is high when the visitor really
-//! interacts with the item later that day (the replay's ground truth) and
-//! low otherwise; clicked items the visitor really buys convert. Prints
+//! real visits are replayed: each visit opens the home page (and returns to
+//! it after browsing), every product view opens a product page, every
+//! add-to-cart the cart, store visits the in-store tablet, and customers get
+//! one email. Shown items are clicked with a position-biased probability:
+//! high when the visitor really touches the item that day (the replay's
+//! ground truth), medium when it shares category and shape or material with
+//! what they touch, low otherwise; clicked items the visitor really buys
+//! convert. Prints
 //! per-placement and per-variant CTR and conversion rate with 95% Wilson
 //! intervals, the two-proportion test between the variants, fallback counts
 //! and latency percentiles.
@@ -136,6 +138,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // 90% of visitors consent to personalisation (stable per person).
         let consent = !fnv(&first.user).is_multiple_of(10);
         let later: HashSet<&str> = events.iter().map(|e| e.item.as_str()).collect();
+        // What the visitor is after: (category, shape) and (category,
+        // material) of the items they touch this visit.
+        let taste: HashSet<(String, String)> = events
+            .iter()
+            .flat_map(|e| style(&demo.catalog, &e.item))
+            .collect();
         let bought: HashSet<&str> = events
             .iter()
             .filter(|e| e.kind == EventKind::Purchase)
@@ -172,7 +180,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             engine.track_impression(&r.recommendation_id, now)?;
             for (pos, item) in r.items.iter().enumerate() {
                 let bias = 1.0 / (1.0 + pos as f64).sqrt();
-                let p = if later.contains(item.item.as_str()) { 0.35 } else { 0.012 };
+                let p = if later.contains(item.item.as_str()) {
+                    0.35
+                } else if style(&demo.catalog, &item.item).iter().any(|s| taste.contains(s)) {
+                    0.06
+                } else {
+                    0.012
+                };
                 if uniform() < bias * p {
                     engine.track_click(&r.recommendation_id, &item.item, now + 5)?;
                     let buys = bought.contains(item.item.as_str()) || uniform() < 0.03;
@@ -199,6 +213,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 _ => {}
             }
+        }
+        // Back on the home page after browsing: recent browsing matters now.
+        if events.len() >= 3 && placement == "home" {
+            let last = events[events.len() - 1].timestamp;
+            serve("home", vec![], vec![], last + 30, &mut uniform)?;
         }
         if consent && emailed.insert(first.user.clone()) && fnv(&first.user).is_multiple_of(4) {
             serve("email", vec![], vec![], first.timestamp + 3600, &mut uniform)?;
@@ -260,6 +279,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("\ntotal {:.1}s", t0.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// The (category, shape) and (category, material) of an item.
+fn style(catalog: &sightline::data::Catalog, id: &str) -> Vec<(String, String)> {
+    let Some(item) = catalog.get(id) else {
+        return Vec::new();
+    };
+    ["shape", "material"]
+        .iter()
+        .filter_map(|k| match item.attributes.get(*k) {
+            Some(sightline::data::AttrValue::Text(v)) => Some((item.category.clone(), format!("{k}={v}"))),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `12.34% [11.00, 13.70]`, or `-` without trials.

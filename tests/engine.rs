@@ -554,3 +554,71 @@ fn models_swap_atomically_while_requests_run() {
     assert!(matches!(strict.swap_models(models), Err(Error::Config { .. })));
     assert_eq!(strict.recommend(&request("home", Some(&user))).unwrap().items.len(), 10);
 }
+
+#[test]
+fn an_anonymous_visitors_browsing_shapes_the_home_page() {
+    let (engine, _) = engine_with(json!({}));
+    let cat = catalog();
+    let titanium: Vec<&str> = cat
+        .items()
+        .iter()
+        .filter(|i| {
+            i.category == "frames"
+                && i.attributes.get("material")
+                    == Some(&sightline::data::AttrValue::Text("titanium".into()))
+        })
+        .map(|i| i.id.as_str())
+        .take(5)
+        .collect();
+    for (k, item) in titanium.iter().enumerate() {
+        engine
+            .ingest(
+                &Event {
+                    user: "anon-7".into(),
+                    item: (*item).into(),
+                    kind: EventKind::View,
+                    timestamp: shop().now - 100 + k as i64,
+                    region: None,
+                    channel: None,
+                    session: None,
+                },
+                true,
+            )
+            .unwrap();
+    }
+    let mut req = request("home", None);
+    req.session = Some("anon-7".into());
+    let r = engine.recommend(&req).unwrap();
+    let session = r.sources.iter().find(|s| s.source == "session").unwrap();
+    assert_eq!(session.status, "ok");
+    assert!(session.candidates >= 10, "{:?}", r.sources);
+    let from_session: Vec<_> = r.items.iter().filter(|i| i.source == SourceKind::Session).collect();
+    assert!(!from_session.is_empty(), "{:?}", r.items);
+    assert!(from_session.iter().all(|i| i.reason.starts_with("Because you viewed")));
+    assert!(r.items.iter().all(|i| !titanium.contains(&i.item.as_str())));
+    // A logged-in customer's events are keyed by their id, whatever the
+    // browsing-session id of the request.
+    for (k, item) in titanium.iter().enumerate() {
+        let mut e = Event {
+            user: "C-known".into(),
+            item: (*item).into(),
+            kind: EventKind::View,
+            timestamp: shop().now - 100 + k as i64,
+            region: None,
+            channel: None,
+            session: Some("S-42".into()),
+        };
+        engine.ingest(&e, true).unwrap();
+        e.kind = EventKind::Click;
+        engine.ingest(&e, true).unwrap();
+    }
+    let mut known = request("home", Some("C-known"));
+    known.session = Some("S-42".into());
+    let r = engine.recommend(&known).unwrap();
+    let session = r.sources.iter().find(|s| s.source == "session").unwrap();
+    assert!(session.candidates >= 10, "{:?}", r.sources);
+    // Without consent the same visitor's browsing is not used.
+    req.consent = false;
+    let r = engine.recommend(&req).unwrap();
+    assert!(r.items.iter().all(|i| i.source != SourceKind::Session));
+}

@@ -75,7 +75,8 @@ pub struct Request {
     pub placement: String,
     /// Known customer id.
     pub user: Option<String>,
-    /// Anonymous visitor / browsing session id.
+    /// Anonymous visitor id (the `user` of their events) when there is no
+    /// known customer; also the experiment unit for anonymous traffic.
     pub session: Option<String>,
     /// Region code of the visitor or store.
     pub region: Option<String>,
@@ -438,8 +439,10 @@ impl Engine {
             };
             let mut q = Query::new(spec.candidates.unwrap_or(3 * want).max(want), now);
             q.user = if req.consent { req.user.as_deref() } else { None };
+            // The session store is keyed like events are: by the event's
+            // `user` (the customer, or the anonymous visitor's id).
             q.session = if req.consent {
-                req.session.as_deref().or(req.user.as_deref())
+                req.user.as_deref().or(req.session.as_deref())
             } else {
                 None
             };
