@@ -145,6 +145,40 @@ pub fn train_test_split(
             "test_fraction must be in (0, 1), got {test_fraction}"
         )));
     }
+    random_holdout(data, seed, |n| {
+        if n < 2 {
+            return 0;
+        }
+        // `n as f64` is exact up to 2^53 entries; the clamp bounds any rounding.
+        let want = (test_fraction * n as f64).round();
+        if want < 1.0 {
+            1
+        } else if want >= (n - 1) as f64 {
+            n - 1
+        } else {
+            want as usize
+        }
+    })
+}
+
+/// Random leave-k-out (implicit's `leave_k_out_split`): for every user with
+/// more than `k` stored items, `k` of them chosen uniformly at random go to
+/// test; users with `k` or fewer keep everything in train. Randomness as in
+/// [`train_test_split`]. Errors: [`Error::InvalidInput`] when `k == 0`.
+pub fn leave_k_out(data: &Interactions, k: usize, seed: u64) -> Result<(Interactions, Interactions)> {
+    if k == 0 {
+        return Err(Error::invalid("k must be > 0"));
+    }
+    random_holdout(data, seed, |n| if n > k { k } else { 0 })
+}
+
+/// Moves `test_count(n_u)` random entries of every user's row to test (see
+/// [`train_test_split`] for the random stream).
+fn random_holdout(
+    data: &Interactions,
+    seed: u64,
+    test_count: impl Fn(usize) -> usize,
+) -> Result<(Interactions, Interactions)> {
     let m = data.matrix();
     let indptr = m.indptr();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -152,19 +186,11 @@ pub fn train_test_split(
     let mut pos: Vec<usize> = Vec::new();
     for r in 0..m.n_rows() {
         let (start, end) = (indptr[r], indptr[r + 1]);
-        let n = end - start;
-        if n < 2 {
+        let n_test = test_count(end - start);
+        if n_test == 0 {
             continue;
         }
-        // `n as f64` is exact up to 2^53 entries; the clamp bounds any rounding.
-        let want = (test_fraction * n as f64).round();
-        let n_test = if want < 1.0 {
-            1
-        } else if want >= (n - 1) as f64 {
-            n - 1
-        } else {
-            want as usize
-        };
+        let n = end - start;
         pos.clear();
         pos.extend(start..end);
         for i in 0..n_test {
@@ -922,6 +948,20 @@ mod tests {
                 "{f}"
             );
         }
+    }
+
+    #[test]
+    fn leave_k_out_takes_exactly_k_from_users_with_more() {
+        let data = sample(300, 50);
+        let (train, test) = leave_k_out(&data, 2, 7).unwrap();
+        check_partition(&data, &train, &test);
+        for u in 0..data.n_users() {
+            let n = data.matrix().row(u).0.len();
+            let t = test.matrix().row(u).0.len();
+            assert_eq!(t, if n > 2 { 2 } else { 0 }, "user {u} with {n} items");
+        }
+        assert_eq!(leave_k_out(&data, 2, 7).unwrap(), (train, test));
+        assert!(matches!(leave_k_out(&data, 0, 7), Err(Error::InvalidInput(_))));
     }
 
     #[test]

@@ -20,7 +20,9 @@ use sightline::cooccur::{CooccurConfig, CooccurModel, Weighting};
 use sightline::data::{
     Catalog, Channel, Csr, CsrRef, Event, EventKind, Interactions, Item, KindWeights,
 };
-use sightline::eval::{metrics_from_lists, ranking_metrics_at_k, RankingMetrics};
+use sightline::eval::{
+    leave_k_out, metrics_from_lists, ranking_metrics_at_k, train_test_split, RankingMetrics,
+};
 use sightline::ids::IdMap;
 use sightline::store::ModelFile;
 use sightline::trending::{
@@ -477,6 +479,53 @@ fn interactions(
     Csr::from_parts(n_rows, n_cols, rows.indptr, rows.indices, rows.data)
         .and_then(|m| Interactions::from_csr(m, None, None))
         .map_err(|e| py_err(py, e))
+}
+
+/// `(indptr, indices, data)` of a CSR matrix, as numpy arrays.
+type CsrArrays<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i32>>,
+    Bound<'py, PyArray1<f32>>,
+);
+
+fn csr_arrays<'py>(py: Python<'py>, m: &Csr) -> CsrArrays<'py> {
+    let indptr: Vec<i64> = m.indptr().iter().map(|&p| p as i64).collect();
+    let indices: Vec<i32> = m.indices().iter().map(|&i| i as i32).collect();
+    (
+        indptr.into_pyarray(py),
+        indices.into_pyarray(py),
+        m.data().to_vec().into_pyarray(py),
+    )
+}
+
+/// Splits a users×items CSR matrix into train and test (core
+/// `train_test_split` with `test_fraction`, or `leave_k_out` with `k`),
+/// with the GIL released.
+#[pyfunction]
+#[pyo3(signature = (shape, indptr, indices, data, seed, test_fraction=None, k=None))]
+#[allow(clippy::too_many_arguments)]
+fn split<'py>(
+    py: Python<'py>,
+    shape: (i64, i64),
+    indptr: PyReadonlyArray1<'py, i64>,
+    indices: PyReadonlyArray1<'py, i64>,
+    data: PyReadonlyArray1<'py, f32>,
+    seed: u64,
+    test_fraction: Option<f64>,
+    k: Option<i64>,
+) -> PyResult<(CsrArrays<'py>, CsrArrays<'py>)> {
+    let all = interactions(py, shape, &indptr, &indices, &data)?;
+    let k = k.map(|k| to_usize(py, k, "K")).transpose()?;
+    let (train, test) = py
+        .detach(|| match (test_fraction, k) {
+            (Some(f), None) => train_test_split(&all, f, seed),
+            (None, Some(k)) => leave_k_out(&all, k, seed),
+            _ => Err(Error::InvalidInput(
+                "give exactly one of test_fraction and k".into(),
+            )),
+        })
+        .map_err(|e| py_err(py, e))?;
+    Ok((csr_arrays(py, train.matrix()), csr_arrays(py, test.matrix())))
 }
 
 /// Ranking metrics at `k` of a fitted model: users with test items are
@@ -1681,6 +1730,7 @@ fn _sightline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(check_params, m)?)?;
     m.add_function(wrap_pyfunction!(ranking_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(split, m)?)?;
     m.add_function(wrap_pyfunction!(lists_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(default_param_space, m)?)?;
     m.add_function(wrap_pyfunction!(tune, m)?)?;

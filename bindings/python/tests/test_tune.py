@@ -200,3 +200,28 @@ def test_new_als_params_roundtrip(data, tmp_path):
     assert e.value.field == "unobserved_weight"
     with pytest.raises(sightline.ConfigError):
         sightline.ALS(regularization_exponent=3.0)
+
+
+def test_splits_partition_the_ratings():
+    from conftest import random_interactions
+
+    m = random_interactions(n_users=200, n_items=60, density=0.1, seed=3)
+    train, test = sightline.train_test_split(m, train_percentage=0.75, random_state=5)
+    assert train.shape == test.shape == m.shape
+    assert (train + test != m).nnz == 0
+    assert train.multiply(test).nnz == 0
+    for u in range(200):
+        n = m.indptr[u + 1] - m.indptr[u]
+        t = test.indptr[u + 1] - test.indptr[u]
+        if n >= 2:
+            assert 1 <= t <= n - 1
+    again = sightline.train_test_split(m, 0.75, random_state=5)
+    assert (again[1] != test).nnz == 0
+    train, test = sightline.leave_k_out_split(m, K=2, random_state=1)
+    counts = np.diff(test.indptr)
+    sizes = np.diff(m.indptr)
+    assert ((counts == 2) == (sizes > 2)).all() and (counts[sizes <= 2] == 0).all()
+    with pytest.raises(sightline.InvalidInputError):
+        sightline.train_test_split(m, train_percentage=1.5)
+    with pytest.raises(sightline.InvalidInputError):
+        sightline.leave_k_out_split(m, K=0)

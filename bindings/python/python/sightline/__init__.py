@@ -63,6 +63,8 @@ __all__ = [
     "Engine",
     "demo_data",
     "tune_als",
+    "train_test_split",
+    "leave_k_out_split",
     "ranking_metrics_at_k",
     "default_param_grid",
     "SightlineError",
@@ -588,6 +590,35 @@ def _pair(train: Any, other: Any, other_name: str) -> Tuple[Any, Any]:
             f"{other_name} is {other.shape[0]}x{other.shape[1]}"
         )
     return train, other
+
+
+def _split(ratings: Any, seed: Any, **how: Any) -> Tuple["sp.csr_matrix", "sp.csr_matrix"]:
+    m = _csr(ratings, "ratings")
+    (a, b) = _sightline.split(m.shape, *_csr_parts(m), _seed(seed), **how)
+    return (sp.csr_matrix((a[2], a[1], a[0]), shape=m.shape),
+            sp.csr_matrix((b[2], b[1], b[0]), shape=m.shape))
+
+
+def train_test_split(
+    ratings: Any, train_percentage: float = 0.8, random_state: Any = None
+) -> Tuple["sp.csr_matrix", "sp.csr_matrix"]:
+    """implicit's ``train_test_split``: ``(train, test)`` CSR matrices of
+    the same shape, where every user with at least 2 items has
+    ``round((1 - train_percentage) * n)`` of them (at least 1, at most
+    ``n - 1``), chosen at random, in test. Seeded splits are identical in
+    every runtime (the core's ChaCha8 stream). ``train_percentage`` must be
+    in (0, 1) (``InvalidInputError`` otherwise)."""
+    frac = 1.0 - float(train_percentage)
+    return _split(ratings, random_state, test_fraction=frac)
+
+
+def leave_k_out_split(
+    ratings: Any, K: int = 1, random_state: Any = None
+) -> Tuple["sp.csr_matrix", "sp.csr_matrix"]:
+    """implicit's ``leave_k_out_split``: ``(train, test)`` where every user
+    with more than ``K`` items has ``K`` of them, chosen at random, in test
+    (users with ``K`` or fewer keep all in train)."""
+    return _split(ratings, random_state, k=_index(K, "K"))
 
 
 def ranking_metrics_at_k(
