@@ -133,6 +133,13 @@ def _trim(ids: np.ndarray, scores: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return ids[0, :k].copy(), scores[0, :k].copy()
 
 
+def _config_error(field: str, message: str) -> ConfigError:
+    """A ``ConfigError`` worded like the core's, with ``field`` set."""
+    err = ConfigError(f"invalid config field `{field}`: {message}")
+    err.field = field
+    return err
+
+
 def _seed(random_state: Any) -> int:
     """implicit's ``random_state`` (None, int, RandomState, Generator) as a u64 seed."""
     if random_state is None:
@@ -149,9 +156,7 @@ def _seed(random_state: Any) -> int:
             f"got {type(random_state).__name__}"
         ) from None
     if not 0 <= seed < 2**64:
-        err = ConfigError(f"invalid config field `random_state`: must be in 0..2**64, got {seed}")
-        err.field = "random_state"
-        raise err
+        raise _config_error("random_state", f"must be in 0..2**64, got {seed}")
     return seed
 
 
@@ -736,12 +741,10 @@ def tune_als(
         grid = {}
         for name, values in dict(param_grid).items():
             if name not in _SEARCHABLE:
-                err = ConfigError(
-                    f"invalid config field `param_grid.{name}`: not a searchable parameter; "
-                    f"expected one of {', '.join(_SEARCHABLE)}"
+                raise _config_error(
+                    f"param_grid.{name}",
+                    f"not a searchable parameter; expected one of {', '.join(_SEARCHABLE)}",
                 )
-                err.field = f"param_grid.{name}"
-                raise err
             if np.ndim(values) == 0:
                 values = [values]
             grid[name] = [v.item() if isinstance(v, np.generic) else v for v in values]
@@ -1381,30 +1384,20 @@ class ContentIndex(_Estimator):
         for k, v in ints.items():
             _index(v, k)
             if v < 0:
-                err = ConfigError(f"invalid config field `{k}`: must be >= 0, got {v}")
-                err.field = k
-                raise err
+                raise _config_error(k, f"must be >= 0, got {v}")
         for k in ("attribute_weight", "embedding_weight", "als_weight", "default_weight"):
             v = float(getattr(self, k))
             if not math.isfinite(v):
-                err = ConfigError(f"invalid config field `{k}`: must be finite, got {v}")
-                err.field = k
-                raise err
+                raise _config_error(k, f"must be finite, got {v}")
         for k, v in self.weights.items():
             if not math.isfinite(float(v)):
-                err = ConfigError(f"invalid config field `features.weights.{k}`: must be finite, got {v}")
-                err.field = f"features.weights.{k}"
-                raise err
+                raise _config_error(f"features.weights.{k}", f"must be finite, got {v}")
         metric = self.metric.lower()
         if metric not in ("cosine", "inner_product"):
-            err = ConfigError(f"invalid config field `metric`: 'cosine' or 'inner_product', got {self.metric!r}")
-            err.field = "metric"
-            raise err
+            raise _config_error("metric", f"'cosine' or 'inner_product', got {self.metric!r}")
         index = self.index.lower()
         if index not in ("auto", "exact", "hnsw"):
-            err = ConfigError(f"invalid config field `index`: 'auto', 'exact' or 'hnsw', got {self.index!r}")
-            err.field = "index"
-            raise err
+            raise _config_error("index", f"'auto', 'exact' or 'hnsw', got {self.index!r}")
         return json.dumps({
             "features": {
                 "weights": {str(k): float(v) for k, v in self.weights.items()},
@@ -1695,9 +1688,7 @@ class SessionStore(_ModelFile):
         }
         for key in ("capacity", "max_events", "ttl_seconds", "shards"):
             if config[key] < 0:
-                err = ConfigError(f"invalid config field `{key}`: must be >= 0, got {config[key]}")
-                err.field = key
-                raise err
+                raise _config_error(key, f"must be >= 0, got {config[key]}")
         self._store = _sightline._Session(json.dumps(config), [str(i) for i in item_ids])
 
     def _native(self) -> "_sightline._Session":
