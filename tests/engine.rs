@@ -127,6 +127,8 @@ fn every_placement_fills_n_with_reasons() {
         }
         assert_eq!(r.variant, "default");
         assert!(!r.recommendation_id.is_empty());
+        // The main sources fill these placements for an active customer.
+        assert!(!r.fallback_used, "{placement}: {:?}", r.sources);
     }
     // Reasons name what they are about.
     let mut req = request("product_page", Some(&user));

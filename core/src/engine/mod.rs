@@ -486,15 +486,14 @@ impl Engine {
             }
         }
         let mut pool = blend_with_quotas(&lists, 3 * n);
-        let main_len = pool.len();
+        let from_main: HashSet<u32> = pool.iter().map(|c| c.item).collect();
         // 4a. fallback sources while short (scored below every main item).
-        let mut fallback_used = false;
         for spec in &placement.config.fallback {
             if pool.len() >= 3 * n {
                 break;
             }
             if let Some(c) = ask(spec, n, &mut reports, &mut levels) {
-                fallback_used |= append_below(&mut pool, &blend_with_quotas(&[(spec, c)], 3 * n));
+                append_below(&mut pool, &blend_with_quotas(&[(spec, c)], 3 * n));
             }
         }
         // 3. diversity, then boosts / brand cap / pins.
@@ -514,13 +513,12 @@ impl Engine {
         // 4b. the last resorts: popular in the region, then everywhere,
         // then the catalog; through the same rules.
         if items.len() < n {
-            let have: HashSet<u32> = items.iter().map(|c| c.item).collect();
             let popular = self.popular.load();
             let region_list = req.region.as_ref().and_then(|r| popular.get(r.as_str()));
             let global = popular.get("");
             let catalog_order = 0..universe.len() as u32;
             let mut extra: Vec<Candidate> = Vec::new();
-            let mut seen = have.clone();
+            let mut seen: HashSet<u32> = items.iter().map(|c| c.item).collect();
             let floor = items.iter().map(|c| c.score).fold(f32::INFINITY, f32::min);
             let mut score = if floor.is_finite() { floor * 0.5 } else { 1.0 };
             for item in region_list
@@ -544,7 +542,6 @@ impl Engine {
                 }
             }
             if !extra.is_empty() {
-                fallback_used = true;
                 levels.entry(SourceKind::Popular).or_insert_with(|| match region_list {
                     Some(_) => format!("region:{}", req.region.as_deref().unwrap_or("")),
                     None => "global".into(),
@@ -553,7 +550,11 @@ impl Engine {
                 items = rules.finish(items, &ctx, n);
             }
         }
-        fallback_used |= items.len() > main_len.min(n);
+        // Derived from the answer itself: a fallback counts only when one of
+        // its items made the list (pins are rules, not fallbacks).
+        let fallback_used = items
+            .iter()
+            .any(|c| c.source != SourceKind::Pinned && !from_main.contains(&c.item));
         // 5. promotions, through the same eligibility.
         let (items, content_slots, promo_of) = if placement.config.promotions {
             let active = arm
@@ -944,14 +945,12 @@ fn blend_with_quotas(lists: &[(&SourceSpec, Candidates)], limit: usize) -> Vec<C
     out
 }
 
-/// Appends `extra` items not in `pool`, scored below everything in it;
-/// returns whether anything was added.
-fn append_below(pool: &mut Vec<Candidate>, extra: &[Candidate]) -> bool {
+/// Appends `extra` items not in `pool`, scored below everything in it.
+fn append_below(pool: &mut Vec<Candidate>, extra: &[Candidate]) {
     let have: HashSet<u32> = pool.iter().map(|c| c.item).collect();
     let floor = pool.iter().map(|c| c.score).fold(f32::INFINITY, f32::min);
     let top = extra.iter().map(|c| c.score).fold(0f32, f32::max);
     let scale = if floor.is_finite() && top > 0.0 { 0.5 * floor / top } else { 1.0 };
-    let before = pool.len();
     pool.extend(
         extra
             .iter()
@@ -961,7 +960,6 @@ fn append_below(pool: &mut Vec<Candidate>, extra: &[Candidate]) -> bool {
                 ..*c
             }),
     );
-    pool.len() > before
 }
 
 /// Cosine of two items' content vectors (0 when either is missing).
