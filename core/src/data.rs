@@ -726,7 +726,7 @@ impl InteractionsBuilder {
     /// Adds one event, weighted by its kind.
     pub fn add_event(&mut self, event: &Event) -> Result<()> {
         let w = self.weights.weight(&event.kind)?;
-        self.add_at(&event.user, &event.item, w, event.timestamp)
+        self.add_at(&event.user, &event.item, w, Some(event.timestamp))
     }
 
     /// Adds many events; stops at (and reports) the first invalid one, with
@@ -742,10 +742,20 @@ impl InteractionsBuilder {
 
     /// Adds `weight` for (`user`, `item`) without a timestamp.
     pub fn add(&mut self, user: &str, item: &str, weight: f32) -> Result<()> {
-        self.add_at(user, item, weight, i64::MIN)
+        self.add_at(user, item, weight, None)
     }
 
-    fn add_at(&mut self, user: &str, item: &str, weight: f32, ts: i64) -> Result<()> {
+    /// Adds `weight` for (`user`, `item`) seen at `timestamp` (Unix
+    /// seconds), for callers that weigh events themselves (e.g. kind weight
+    /// × quantity); the entry keeps its latest timestamp.
+    pub fn add_at(
+        &mut self,
+        user: &str,
+        item: &str,
+        weight: f32,
+        timestamp: Option<i64>,
+    ) -> Result<()> {
+        let ts = timestamp.unwrap_or(i64::MIN);
         check_weight(weight)?;
         if user.is_empty() || item.is_empty() {
             return Err(Error::invalid("user and item ids must be non-empty"));

@@ -35,6 +35,7 @@ use sightline::Error;
 mod content;
 mod demo;
 mod engine;
+mod interactions;
 mod session;
 
 type Recs = Vec<(u32, f32)>;
@@ -1380,20 +1381,10 @@ struct TrendingParams {
 
 impl TrendingParams {
     fn to_config(&self, py: Python<'_>) -> PyResult<TrendingConfig> {
-        let mut weights = KindWeights::default();
-        for (kind, &w) in &self.weights {
-            match kind.as_str() {
-                "view" => weights.view = w,
-                "click" => weights.click = w,
-                "add_to_cart" => weights.add_to_cart = w,
-                "purchase" => weights.purchase = w,
-                _ => weights = weights.with_custom(kind.clone(), w),
-            }
-        }
         Ok(TrendingConfig {
             half_life_hours: self.half_life_hours,
             half_life_by_kind: self.half_life_by_kind.clone(),
-            weights,
+            weights: kind_weights(&self.weights),
             window_hours: self.window_hours,
             baseline_hours: self.baseline_hours,
             smoothing: self.smoothing,
@@ -1409,6 +1400,22 @@ impl TrendingParams {
                 .unwrap_or_else(default_region_parent),
         })
     }
+}
+
+/// Event-kind weights from a dict: view, click, add_to_cart and purchase
+/// override the defaults, other names are custom kinds.
+fn kind_weights(map: &BTreeMap<String, f32>) -> KindWeights {
+    let mut weights = KindWeights::default();
+    for (kind, &w) in map {
+        match kind.as_str() {
+            "view" => weights.view = w,
+            "click" => weights.click = w,
+            "add_to_cart" => weights.add_to_cart = w,
+            "purchase" => weights.purchase = w,
+            _ => weights = weights.with_custom(kind.clone(), w),
+        }
+    }
+    weights
 }
 
 /// The keyword arguments of `sightline.Trending` for a config.
@@ -1722,6 +1729,7 @@ fn _sightline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(content::content_build, m)?)?;
     m.add_function(wrap_pyfunction!(content::content_check_params, m)?)?;
     m.add_function(wrap_pyfunction!(demo::demo_data, m)?)?;
+    m.add_function(wrap_pyfunction!(interactions::interactions_build, m)?)?;
     m.add_class::<session::SessionHandle>()?;
     m.add_class::<session::SessionRecommenderHandle>()?;
     m.add_class::<engine::EngineHandle>()?;

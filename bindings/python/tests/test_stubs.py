@@ -368,3 +368,20 @@ def test_public_names_exist_and_are_documented() -> None:
     if len(set(sightline.__all__)) != len(sightline.__all__):
         drift.append(f"sightline.__all__ has duplicates: {sightline.__all__}")
     _fail(drift)
+
+
+def test_public_methods_and_properties_are_documented() -> None:
+    """``help(sightline.X)`` documents every public method and property."""
+    drift: List[str] = []
+    for name in sightline.__all__:
+        cls = getattr(sightline, name)
+        if not inspect.isclass(cls) or issubclass(cls, BaseException):
+            continue
+        for attr, value in inspect.getmembers(cls):
+            if attr.startswith("_"):
+                continue
+            if isinstance(value, property) or inspect.isroutine(value):
+                doc = inspect.getdoc(value)
+                if not (isinstance(doc, str) and doc.strip()):
+                    drift.append(f"sightline.{name}.{attr}: no docstring")
+    _fail(drift)

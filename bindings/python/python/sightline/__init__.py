@@ -54,6 +54,7 @@ from ._errors import (
 __version__: str = _sightline.__version__
 
 __all__ = [
+    "Interactions",
     "ALS",
     "CoOccurrence",
     "Trending",
@@ -84,20 +85,36 @@ _EMPTY = np.empty(0, dtype=_INDEX)
 # ------------------------------------------------------------- conversions --
 
 def _csr(matrix: Any, name: str = "user_items") -> "sp.csr_matrix":
-    """Any scipy.sparse matrix/array as canonical-dtype CSR (no validation of
-    the values: the core does that)."""
+    """Any scipy.sparse matrix/array (or ``Interactions``) as CSR with a
+    real dtype (no validation of the values: the core does that)."""
+    if isinstance(matrix, Interactions):
+        return matrix.user_items
     if not sp.issparse(matrix):
         raise TypeError(
-            f"{name} must be a scipy.sparse matrix or array (e.g. scipy.sparse.csr_matrix), "
-            f"got {type(matrix).__name__}"
+            f"{name} must be a scipy.sparse users x items matrix or array (csr, csc or coo, "
+            f"e.g. scipy.sparse.csr_matrix) or a sightline.Interactions, got {type(matrix).__name__}"
         )
     if matrix.ndim != 2:
-        raise ShapeMismatchError(f"{name} must be 2-D, got {matrix.ndim}-D")
+        raise ShapeMismatchError(f"{name} must be a 2-D users x items matrix, got {matrix.ndim}-D")
+    if matrix.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real weights (bool, int or float; float32 is used without a copy), "
+            f"got dtype {matrix.dtype}"
+        )
     if matrix.format != "csr":
         matrix = matrix.tocsr()
-    if matrix.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must have a real numeric dtype, got {matrix.dtype}")
     return matrix
+
+
+def _shape_hint(name: str, shape: Tuple[int, int], rows: str, n_items: int,
+                n_users: Optional[int] = None) -> str:
+    """A shape error that names the expected shape, and says so when the
+    matrix looks transposed (implicit before 0.5 took items x users)."""
+    got = f"{shape[0]} x {shape[1]}"
+    message = f"{name} must be users x items, {rows} x {n_items}; got {got}"
+    if shape[0] == n_items and (n_users is None or shape[1] == n_users):
+        message += f" - it looks transposed (items x users): pass {name}.T.tocsr()"
+    return message
 
 
 def _csr_parts(matrix: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -133,6 +150,67 @@ def _trim(ids: np.ndarray, scores: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return ids[0, :k].copy(), scores[0, :k].copy()
 
 
+def _frame(columns: Dict[str, Any]) -> Any:
+    """A pandas DataFrame (``as_frame=True`` results)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError("as_frame=True needs pandas (pip install pandas)") from None
+    return pd.DataFrame(columns)
+
+
+def _ranked_frame(
+    ids: np.ndarray,
+    scores: np.ndarray,
+    names: Optional[List[str]],
+    target: str = "item",
+    query: Optional[Tuple[str, str]] = None,
+    queries: Optional[np.ndarray] = None,
+    query_names: Optional[List[str]] = None,
+) -> Any:
+    """``(ids, scores)`` results as a long DataFrame, padding dropped:
+    ``[<query index>, <query id>,] rank, <target>id, <target>_id, score``
+    with a 1-based rank; ``query`` names the two query columns. 2-D results
+    have one block of rows per query."""
+    ids, scores = np.asarray(ids), np.asarray(scores)
+    if ids.ndim == 1:
+        ids, scores = ids[None, :], scores[None, :]
+    row, col = np.nonzero(ids >= 0)
+    taken = ids[row, col]
+    columns: Dict[str, Any] = {}
+    if query is not None and queries is not None:
+        q = np.asarray(queries)[row]
+        columns[query[0]] = q
+        if query_names is not None:
+            columns[query[1]] = np.asarray(query_names, dtype=object)[q]
+    columns["rank"] = col + 1
+    columns[f"{target}id"] = taken
+    if names is not None:
+        columns[f"{target}_id"] = np.asarray(names, dtype=object)[taken]
+    columns["score"] = scores[row, col]
+    return _frame(columns)
+
+
+def _similar_result(result: Tuple[np.ndarray, np.ndarray], as_frame: bool, itemid: Any,
+                    names: Optional[List[str]]) -> Any:
+    """A ``similar_items`` result, as a DataFrame when asked (a query column
+    for array queries)."""
+    if not as_frame:
+        return result
+    batch = np.ndim(itemid) > 0
+    return _ranked_frame(*result, names, "item", ("query", "query_id") if batch else None,
+                         np.asarray(itemid) if batch else None, names)
+
+
+def _pairs_frame(pairs: Sequence[Tuple[Any, ...]], columns: Sequence[str], **extra: Any) -> Any:
+    """``(item_id, score, ...)`` tuples as a DataFrame with a 1-based rank."""
+    frame = _frame({name: [p[i] for p in pairs] for i, name in enumerate(columns)})
+    frame.insert(0, "rank", np.arange(1, len(pairs) + 1))
+    for key, value in extra.items():
+        frame[key] = value
+    return frame
+
+
 def _config_error(field: str, message: str) -> ConfigError:
     """A ``ConfigError`` worded like the core's, with ``field`` set."""
     err = ConfigError(f"invalid config field `{field}`: {message}")
@@ -158,6 +236,243 @@ def _seed(random_state: Any) -> int:
     if not 0 <= seed < 2**64:
         raise _config_error("random_state", f"must be in 0..2**64, got {seed}")
     return seed
+
+
+def _fit_ids(user_items: Any, matrix: Any, user_ids: Optional[Sequence[Any]],
+             item_ids: Optional[Sequence[Any]]) -> Tuple[Optional[List[str]], Optional[List[str]]]:
+    """The row and column ids for ``fit``: the given ones, else those of an
+    ``Interactions``, else None (decimal indices)."""
+    if isinstance(user_items, Interactions):
+        user_ids = user_items.user_ids if user_ids is None else user_ids
+        item_ids = user_items.item_ids if item_ids is None else item_ids
+    users = None if user_ids is None else [str(u) for u in user_ids]
+    items = None if item_ids is None else [str(i) for i in item_ids]
+    if items is not None and len(items) != matrix.shape[1]:
+        raise ShapeMismatchError(
+            _shape_hint("user_items", matrix.shape, "n_users", len(items))
+            + f" (one column per item id; {len(items)} item_ids given)"
+        )
+    if users is not None and len(users) != matrix.shape[0]:
+        raise ShapeMismatchError(
+            f"user_items has {matrix.shape[0]} rows but {len(users)} user_ids were given "
+            "(one row per user)"
+        )
+    return users, items
+
+
+# ------------------------------------------------------------ interactions --
+
+def _id_column(values: Any, name: str) -> List[str]:
+    """An id column as strings; missing values (None/NaN) are an error that
+    names the first row with one."""
+    arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values, dtype=object)
+    if arr.ndim != 1:
+        raise ShapeMismatchError(f"{name} must be 1-D, got {arr.ndim}-D")
+    if arr.dtype.kind == "f":
+        bad = np.flatnonzero(np.isnan(arr))
+        if bad.size == 0 and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)  # ids read as float (a column with NaN once) print as ints
+    elif arr.dtype.kind == "O":
+        bad = np.flatnonzero([v is None or (isinstance(v, float) and math.isnan(v)) for v in arr])
+    else:
+        bad = _EMPTY
+    if bad.size:
+        raise InvalidInputError(f"{name} has a missing value (None/NaN) at row {int(bad[0])}")
+    if arr.dtype.kind in "OU":
+        return [v if isinstance(v, str) else str(v) for v in arr.tolist()]
+    return arr.astype(str).tolist()
+
+
+class Interactions:
+    """A users x items matrix of summed event weights, with the ids of its
+    rows and columns: what ``ALS.fit``, ``CoOccurrence.fit``, the splits and
+    ``ranking_metrics_at_k`` take (anywhere a scipy.sparse ``user_items`` is
+    accepted; ``fit`` then also takes its ids).
+
+    Built from an event table by ``from_pandas`` / ``from_events`` with the
+    core's rules, so every runtime builds the same matrix from the same
+    events: each event adds ``kind weight x weight`` (kind weights ``view`` 1,
+    ``click`` 2, ``add_to_cart`` 4, ``purchase`` 8 unless ``kind_weights``
+    overrides them; other kinds need a weight), repeated (user, item) pairs
+    add up, users are numbered in order of first appearance, items too
+    unless ``item_ids`` (e.g. the catalog) fixes them. ``last_seen`` holds each
+    entry's latest timestamp when events have them.
+
+    ``Interactions(user_items, user_ids=None, item_ids=None)`` wraps an
+    existing scipy.sparse matrix.
+    """
+
+    def __init__(
+        self,
+        user_items: Any,
+        user_ids: Optional[Sequence[Any]] = None,
+        item_ids: Optional[Sequence[Any]] = None,
+        last_seen: Optional[np.ndarray] = None,
+    ) -> None:
+        matrix = _csr(user_items)
+        if not matrix.has_canonical_format:
+            matrix = matrix.copy()
+            matrix.sum_duplicates()
+        users, items = _fit_ids(None, matrix, user_ids, item_ids)
+        n_users, n_items = matrix.shape
+        self._matrix = sp.csr_matrix(matrix, dtype=np.float32)
+        self._user_ids = users if users is not None else [str(u) for u in range(n_users)]
+        self._item_ids = items if items is not None else [str(i) for i in range(n_items)]
+        if last_seen is not None:
+            last_seen = np.asarray(last_seen, dtype=np.int64)
+            if last_seen.shape != (self._matrix.nnz,):
+                raise ShapeMismatchError(
+                    f"last_seen must have one timestamp per stored entry ({self._matrix.nnz}), "
+                    f"got shape {last_seen.shape}"
+                )
+        self._last_seen = last_seen
+        self._user_index: Optional[Dict[str, int]] = None
+        self._item_index: Optional[Dict[str, int]] = None
+
+    @classmethod
+    def from_events(
+        cls,
+        users: Sequence[Any],
+        items: Sequence[Any],
+        kinds: Optional[Sequence[str]] = None,
+        timestamps: Any = None,
+        weights: Any = None,
+        kind_weights: Optional[Dict[str, float]] = None,
+        item_ids: Optional[Sequence[Any]] = None,
+    ) -> "Interactions":
+        """Builds from parallel event columns (lists, numpy arrays or pandas
+        Series). ``kinds`` None counts every event as 1; ``weights`` (e.g.
+        quantities) multiply the kind weight; ``timestamps`` are int Unix
+        seconds or ``datetime64``. ``item_ids`` fixes the columns (an event
+        on another item raises ``UnknownIdError``). Missing ids, negative or
+        NaN weights and kinds without a weight raise ``InvalidInputError``
+        naming the row; columns of different lengths ``ShapeMismatchError``.
+        The GIL is released while building."""
+        quantities = None
+        if weights is not None:
+            quantities = np.asarray(weights)
+            if quantities.dtype.kind not in "biuf":
+                raise TypeError(f"weights must be numeric, got dtype {quantities.dtype}")
+            with np.errstate(over="ignore"):  # out-of-range values become inf; the core rejects them
+                quantities = np.ascontiguousarray(quantities, dtype=np.float32)
+        built = _sightline.interactions_build(
+            _id_column(users, "users"),
+            _id_column(items, "items"),
+            None if kinds is None else _id_column(kinds, "kinds"),
+            quantities,
+            None if timestamps is None else _timestamps(timestamps),
+            {} if kind_weights is None else {str(k): float(v) for k, v in kind_weights.items()},
+            None if item_ids is None else [str(i) for i in item_ids],
+        )
+        matrix = sp.csr_matrix(
+            (built["data"], built["indices"], built["indptr"]), shape=built["shape"]
+        )
+        return cls(matrix, built["user_ids"], built["item_ids"], built["last_seen"])
+
+    @classmethod
+    def from_pandas(
+        cls,
+        df: Any,
+        user_col: str = "user",
+        item_col: str = "item",
+        kind_col: Optional[str] = "kind",
+        ts_col: Optional[str] = "timestamp",
+        weight_col: Optional[str] = None,
+        kind_weights: Optional[Dict[str, float]] = None,
+        item_ids: Optional[Sequence[Any]] = None,
+    ) -> "Interactions":
+        """Builds from an event DataFrame (or a dict of columns, such as
+        ``demo_data()["events"]``): one row per event. ``kind_col`` /
+        ``ts_col`` / ``weight_col`` None leave that column out (every event
+        then counts 1 / no timestamps / no quantity). A named column that is
+        absent raises ``InvalidInputError``. See ``from_events``."""
+
+        def column(name: Optional[str], what: str) -> Any:
+            if name is None:
+                return None
+            if name not in df:
+                hint = "" if what in ("user_col", "item_col") else f" (pass {what}=None to go without)"
+                raise InvalidInputError(f"events have no column {name!r} for {what}{hint}")
+            return df[name]
+
+        return cls.from_events(
+            column(user_col, "user_col"), column(item_col, "item_col"),
+            kinds=column(kind_col, "kind_col"), timestamps=column(ts_col, "ts_col"),
+            weights=column(weight_col, "weight_col"), kind_weights=kind_weights,
+            item_ids=item_ids,
+        )
+
+    @property
+    def user_items(self) -> "sp.csr_matrix":
+        """The users x items weights (float32 CSR)."""
+        return self._matrix
+
+    @property
+    def user_ids(self) -> List[str]:
+        """The id of every row."""
+        return self._user_ids
+
+    @property
+    def item_ids(self) -> List[str]:
+        """The id of every column."""
+        return self._item_ids
+
+    @property
+    def last_seen(self) -> Optional[np.ndarray]:
+        """Latest event time (int64 Unix seconds) of every stored entry, in
+        CSR order, or None without timestamps."""
+        return self._last_seen
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        """``(n_users, n_items)``."""
+        return self._matrix.shape
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored (user, item) entries."""
+        return int(self._matrix.nnz)
+
+    def user_index(self, user_id: Any) -> int:
+        """The row of a user id; an unknown id raises ``UnknownIdError``."""
+        if self._user_index is None:
+            self._user_index = {u: i for i, u in enumerate(self._user_ids)}
+        return _lookup(self._user_index, str(user_id), "user")
+
+    def item_index(self, item_id: Any) -> int:
+        """The column of an item id; an unknown id raises ``UnknownIdError``."""
+        if self._item_index is None:
+            self._item_index = {u: i for i, u in enumerate(self._item_ids)}
+        return _lookup(self._item_index, str(item_id), "item")
+
+    def to_pandas(self) -> Any:
+        """One row per stored entry: ``user``, ``item``, ``weight`` (and
+        ``last_seen`` when known), in CSR order."""
+        import pandas as pd
+
+        coo = self._matrix.tocoo()
+        frame = pd.DataFrame({
+            "user": np.asarray(self._user_ids, dtype=object)[coo.row],
+            "item": np.asarray(self._item_ids, dtype=object)[coo.col],
+            "weight": coo.data,
+        })
+        if self._last_seen is not None:
+            frame["last_seen"] = self._last_seen
+        return frame
+
+    def __repr__(self) -> str:
+        n_users, n_items = self.shape
+        ts = ", with timestamps" if self._last_seen is not None else ""
+        return f"Interactions({n_users} users x {n_items} items, {self.nnz} entries{ts})"
+
+
+def _lookup(index: Dict[str, int], key: str, kind: str) -> int:
+    try:
+        return index[key]
+    except KeyError:
+        err = UnknownIdError(f"unknown {kind} id {json.dumps(key)}")
+        err.kind, err.id = kind, key
+        raise err from None
 
 
 # ------------------------------------------------------------- model files --
@@ -360,8 +675,7 @@ class ALS(_Estimator):
             data = np.ascontiguousarray(matrix.data, dtype=np.float32)
         n_rows, n_cols = matrix.shape
         params = self._params(_seed(self.random_state))
-        users = None if user_ids is None else [str(u) for u in user_ids]
-        items = None if item_ids is None else [str(i) for i in item_ids]
+        users, items = _fit_ids(user_items, matrix, user_ids, item_ids)
 
         bar = None
         if show_progress:
@@ -440,10 +754,21 @@ class ALS(_Estimator):
 
     # -- recommendations ----------------------------------------------------
 
+    @staticmethod
+    def _user_items(model: "_sightline._Model", user_items: Any, n_requested: int) -> Any:
+        """``user_items`` as CSR, after checking it has one column per item."""
+        matrix = _csr(user_items)
+        if matrix.shape[1] != model.n_items:
+            rows = f"{n_requested} (one row per userid) or {model.n_users} (every user)"
+            raise ShapeMismatchError(
+                _shape_hint("user_items", matrix.shape, rows, model.n_items, model.n_users)
+            )
+        return matrix
+
     def _user_rows(self, model: "_sightline._Model", user_items: Any, users: np.ndarray) -> Any:
         """The rows of ``user_items`` for ``users``: the matrix itself when it
         has one row per user, else (a full matrix) the rows at ``users``."""
-        matrix = _csr(user_items)
+        matrix = self._user_items(model, user_items, len(users))
         if matrix.shape[0] == len(users):
             return matrix
         if matrix.shape[0] == model.n_users:
@@ -467,7 +792,8 @@ class ALS(_Estimator):
         filter_items: Optional[Sequence[int]] = None,
         recalculate_user: bool = False,
         items: Optional[Sequence[int]] = None,
-    ) -> Tuple[np.ndarray, np.ndarray]:
+        as_frame: bool = False,
+    ) -> Any:
         """Top-``N`` items for a user index (or an array of them).
 
         Returns ``(ids, scores)``: int32 item indices and float32 scores,
@@ -482,7 +808,23 @@ class ALS(_Estimator):
         ``filter_items``: item indices never returned. ``items``: rank only
         these items. ``recalculate_user=True`` recomputes the user factors
         from ``user_items`` (for new users or changed histories).
+
+        ``as_frame=True`` returns a pandas DataFrame instead, one row per
+        recommendation: ``[userid, user_id,] rank, itemid, item_id, score`` (no
+        padding rows).
         """
+        ids, scores = self._recommend(userid, user_items, N, filter_already_liked_items,
+                                      filter_items, recalculate_user, items)
+        if not as_frame:
+            return ids, scores
+        batch = np.ndim(userid) > 0
+        return _ranked_frame(ids, scores, self.item_ids, "item", ("userid", "user_id") if batch else None,
+                             np.asarray(userid) if batch else None, self.user_ids)
+
+    def _recommend(
+        self, userid: Any, user_items: Any, N: int, filter_already_liked_items: bool,
+        filter_items: Any, recalculate_user: bool, items: Any,
+    ) -> Tuple[np.ndarray, np.ndarray]:
         model = self._fitted()
         n = _index(N, "N")
         exclude = _EMPTY if filter_items is None else _index_array(filter_items, "filter_items")
@@ -494,7 +836,7 @@ class ALS(_Estimator):
             else _index_array(userid, "userid")
         )
         if not single and not recalculate_user and user_items is not None:
-            matrix = _csr(user_items)
+            matrix = self._user_items(model, user_items, len(users))
             if matrix.shape[0] == model.n_users and matrix.shape[0] != len(users):
                 # The full users x items matrix: the core reads row `userid`.
                 indptr, indices, _ = _csr_parts(matrix)
@@ -535,25 +877,31 @@ class ALS(_Estimator):
         return model.fold_in(indices[indptr[0]:indptr[1]], data[indptr[0]:indptr[1]])
 
     def similar_items(
-        self, itemid: Union[int, Sequence[int], np.ndarray], N: int = 10
-    ) -> Tuple[np.ndarray, np.ndarray]:
+        self, itemid: Union[int, Sequence[int], np.ndarray], N: int = 10, as_frame: bool = False
+    ) -> Any:
         """The ``N`` items most similar to ``itemid`` (cosine of item factors).
 
         Unlike implicit, the query item itself is not in the results. Returns
         ``(ids int32, scores float32)``, best first; for an array of item
         indices 2-D arrays ``min(N, n_items - 1)`` wide, padded with -1 / -inf.
+        ``as_frame=True``: a DataFrame ``[query, query_id,] rank, itemid,
+        item_id, score``.
         """
         model = self._fitted()
         n = _index(N, "N")
         if np.ndim(itemid) == 0:
-            return model.similar_items(_index(itemid, "itemid"), n)
-        return model.similar_items_batch(_index_array(itemid, "itemid"), n)
+            result = model.similar_items(_index(itemid, "itemid"), n)
+        else:
+            result = model.similar_items_batch(_index_array(itemid, "itemid"), n)
+        return _similar_result(result, as_frame, itemid, self.item_ids)
 
-    def similar_users(self, userid: int, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
+    def similar_users(self, userid: int, N: int = 10, as_frame: bool = False) -> Any:
         """The ``N`` users most similar to user index ``userid`` by cosine
         similarity of user factors: ``(ids int32, scores float32)``, best
-        first, without the user itself (implicit returns it first)."""
-        return self._fitted().similar_users(_index(userid, "userid"), _index(N, "N"))
+        first, without the user itself (implicit returns it first).
+        ``as_frame=True``: a DataFrame ``rank, userid, user_id, score``."""
+        ids, scores = self._fitted().similar_users(_index(userid, "userid"), _index(N, "N"))
+        return _ranked_frame(ids, scores, self.user_ids, "user") if as_frame else (ids, scores)
 
     def recommend_by_id(
         self, user_id: Any, N: int = 10, filter_already_liked_items: bool = True
@@ -885,7 +1233,7 @@ class CoOccurrence(_Estimator):
             matrix = matrix.copy()
             matrix.sum_duplicates()
         n_rows, n_cols = matrix.shape
-        items = None if item_ids is None else [str(i) for i in item_ids]
+        _, items = _fit_ids(user_items, matrix, None, item_ids)
         self._model = _sightline.cooccur_fit(
             self._params(), n_rows, n_cols, *_csr_parts(matrix), items
         )
@@ -903,16 +1251,19 @@ class CoOccurrence(_Estimator):
         """Number of items, None before fit."""
         return None if self._model is None else self._model.n_items
 
-    def similar_items(self, itemid: Any, N: int = 10) -> Tuple[np.ndarray, np.ndarray]:
+    def similar_items(self, itemid: Any, N: int = 10, as_frame: bool = False) -> Any:
         """The best ``N`` neighbours of item index ``itemid``: ``(ids int32,
         scores float32)``, best first (ties to the lower index), never the
         item itself. An item without kept pairs gives empty arrays. An array
         of indices gives 2-D arrays ``min(N, n_items - 1)`` wide, padded with
         id -1 and score -inf (GIL released). ``N=0`` or an out-of-range index
-        raise ``InvalidInputError``."""
+        raise ``InvalidInputError``. ``as_frame=True``: a DataFrame
+        ``[query, query_id,] rank, itemid, item_id, score``."""
         if np.ndim(itemid) == 0:
-            return self._fitted().similar_items(_index(itemid, "itemid"), _index(N, "N"))
-        return self._fitted().similar_items_batch(_index_array(itemid, "itemid"), _index(N, "N"))
+            result = self._fitted().similar_items(_index(itemid, "itemid"), _index(N, "N"))
+        else:
+            result = self._fitted().similar_items_batch(_index_array(itemid, "itemid"), _index(N, "N"))
+        return _similar_result(result, as_frame, itemid, self.item_ids)
 
     def recommend_for_items(
         self,
@@ -920,9 +1271,11 @@ class CoOccurrence(_Estimator):
         weights: Optional[Union[float, Sequence[float], np.ndarray]] = None,
         N: int = 10,
         filter_items: Optional[Sequence[int]] = None,
-    ) -> Tuple[np.ndarray, np.ndarray]:
+        as_frame: bool = False,
+    ) -> Any:
         """Items that go with context items (a cart, or the product on the
         page): ``score_j = sum_c weights[c] * s(itemids[c], j)``, best first.
+        ``as_frame=True``: a DataFrame ``rank, itemid, item_id, score``.
 
         ``weights`` (default all 1) must be finite and >= 0. The context items
         and ``filter_items`` are never returned; only positive scores are, so
@@ -938,9 +1291,10 @@ class CoOccurrence(_Estimator):
             else _index_array(itemids, "itemids")
         )
         exclude = _EMPTY if filter_items is None else _index_array(filter_items, "filter_items")
-        return model.recommend_for_items(
+        result = model.recommend_for_items(
             items, _weights_array(weights, len(items)), _index(N, "N"), exclude
         )
+        return _ranked_frame(*result, self.item_ids) if as_frame else result
 
     def similar_items_by_id(self, item_id: Any, N: int = 10) -> List[Tuple[str, float]]:
         """``similar_items`` by string id: ``N`` ``(item_id, score)`` pairs;
@@ -1178,13 +1532,14 @@ class Trending(_ModelFile):
             df, user_col, item_col, kind_col, ts_col, region_col, channel_col, session_col))
 
     def _query(
-        self, region: Any, channel: Any, category: Any, N: int, now: Any, trending: bool
-    ) -> Tuple[List[Tuple[str, float]], str]:
+        self, region: Any, channel: Any, category: Any, N: int, now: Any, trending: bool,
+        as_frame: bool,
+    ) -> Any:
         items, level, _weight = self._store.query(
             _opt_str(region), _opt_str(channel), _opt_str(category), _index(N, "N"), _now(now),
             trending,
         )
-        return items, level
+        return _pairs_frame(items, ("item_id", "score"), level=level) if as_frame else (items, level)
 
     def popular(
         self,
@@ -1193,15 +1548,17 @@ class Trending(_ModelFile):
         category: Optional[str] = None,
         N: int = 10,
         now: Optional[int] = None,
-    ) -> Tuple[List[Tuple[str, float]], str]:
+        as_frame: bool = False,
+    ) -> Any:
         """The ``N`` most popular items at ``now`` (Unix seconds; default the
         current time) at the first back-off level with enough weight.
 
         Returns ``(items, level)``: ``(item_id, score)`` pairs, best first
         (only positive scores), and the level that answered, e.g.
         ``"region:nl"``, ``"country:uk"``, ``"global"``. ``N=0`` or an
-        unknown channel raise ``InvalidInputError``."""
-        return self._query(region, channel, category, N, now, False)
+        unknown channel raise ``InvalidInputError``. ``as_frame=True``: a
+        DataFrame ``rank, item_id, score, level``."""
+        return self._query(region, channel, category, N, now, False, as_frame)
 
     def trending_now(
         self,
@@ -1210,12 +1567,13 @@ class Trending(_ModelFile):
         category: Optional[str] = None,
         N: int = 10,
         now: Optional[int] = None,
-    ) -> Tuple[List[Tuple[str, float]], str]:
+        as_frame: bool = False,
+    ) -> Any:
         """The ``N`` items with the highest positive velocity (recent rate
         against the baseline rate) at the level ``popular`` would use; same
         arguments and return shape as ``popular``. Steadily popular items
         score about 0 and are left out; bursts score high."""
-        return self._query(region, channel, category, N, now, True)
+        return self._query(region, channel, category, N, now, True, as_frame)
 
     # -- persistence --------------------------------------------------------
 
@@ -1509,17 +1867,21 @@ class ContentIndex(_Estimator):
         categories: Optional[Sequence[str]] = None,
         in_stock: bool = False,
         region: Optional[str] = None,
-    ) -> Tuple[np.ndarray, np.ndarray]:
+        as_frame: bool = False,
+    ) -> Any:
         """The ``N`` items most similar to item index ``itemid`` (never the
         item itself) that pass the filters: ``(ids, scores)``; 2-D arrays
-        (padded with -1 / -inf) when ``itemid`` is an array (GIL released)."""
+        (padded with -1 / -inf) when ``itemid`` is an array (GIL released).
+        ``as_frame=True``: a DataFrame ``[query, query_id,] rank, itemid,
+        item_id, score``."""
         model = self._fitted()
         cats = None if categories is None else [str(c) for c in categories]
         if np.ndim(itemid) == 0:
-            ids, scores = model.similar_items(
-                np.array([_index(itemid, "itemid")], dtype=_INDEX), _index(N, "N"), cats, bool(in_stock), _opt_str(region))
-            return _trim(ids, scores)
-        return model.similar_items(_index_array(itemid, "itemid"), _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+            result = _trim(*model.similar_items(
+                np.array([_index(itemid, "itemid")], dtype=_INDEX), _index(N, "N"), cats, bool(in_stock), _opt_str(region)))
+        else:
+            result = model.similar_items(_index_array(itemid, "itemid"), _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+        return _similar_result(result, as_frame, itemid, self.item_ids)
 
     def similar_items_by_id(
         self,
@@ -1541,18 +1903,27 @@ class ContentIndex(_Estimator):
         categories: Optional[Sequence[str]] = None,
         in_stock: bool = False,
         region: Optional[str] = None,
-    ) -> Tuple[np.ndarray, np.ndarray]:
+        as_frame: bool = False,
+    ) -> Any:
         """Nearest items to query vectors in index space (``dim`` values,
         e.g. rows of ``vectors``): 1-D results for one query, 2-D for a
-        matrix of queries (searched in parallel, GIL released)."""
+        matrix of queries (searched in parallel, GIL released).
+        ``as_frame=True``: a DataFrame ``[query,] rank, itemid, item_id,
+        score`` (``query`` = row of ``vectors``)."""
         model = self._fitted()
         cats = None if categories is None else [str(c) for c in categories]
         q = np.ascontiguousarray(vectors, dtype=np.float32)
         if q.ndim == 1:
-            return model.search_one(q, _index(N, "N"), cats, bool(in_stock), _opt_str(region))
-        if q.ndim != 2:
+            result = model.search_one(q, _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+        elif q.ndim == 2:
+            result = model.search(q, _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+        else:
             raise ShapeMismatchError(f"vectors must be 1-D or 2-D, got {q.ndim}-D")
-        return model.search(q, _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+        if not as_frame:
+            return result
+        batch = q.ndim == 2
+        return _ranked_frame(*result, self.item_ids, "item", ("query", "query_id") if batch else None,
+                             np.arange(len(q)) if batch else None)
 
     def similar_to_item(
         self,
@@ -1810,12 +2181,15 @@ class SessionRecommender:
         )
 
     def recommend(
-        self, user: Any, N: int = 10, now: Any = None, exclude: Optional[Sequence[Any]] = None
-    ) -> List[Tuple[str, float, Optional[str]]]:
+        self, user: Any, N: int = 10, now: Any = None, exclude: Optional[Sequence[Any]] = None,
+        as_frame: bool = False,
+    ) -> Any:
         """Up to ``N`` ``(item_id, score, because_item_id)`` for the visitor
-        at ``now``; an empty list when the visitor has no recent events."""
-        return self._rec.recommend(
+        at ``now``; an empty list when the visitor has no recent events.
+        ``as_frame=True``: a DataFrame ``rank, item_id, score, because``."""
+        recs = self._rec.recommend(
             str(user), _index(N, "N"), _now(now), None if exclude is None else [str(e) for e in exclude])
+        return _pairs_frame(recs, ("item_id", "score", "because")) if as_frame else recs
 
 
 # ------------------------------------------------------------------ engine --

@@ -277,6 +277,15 @@ class _SessionRecommender:
 # -- demo data (sightline.demo_data) ----------------------------------------
 
 def demo_data(customers: int, products: int, events: int, seed: int) -> Dict[str, Any]: ...
+def interactions_build(
+    users: List[str],
+    items: List[str],
+    kinds: Optional[List[str]],
+    quantities: Optional[npt.NDArray[np.float32]],
+    timestamps: Optional[npt.NDArray[np.int64]],
+    kind_weights: Dict[str, float],
+    item_ids: Optional[List[str]],
+) -> Dict[str, Any]: ...
 
 # -- engine (sightline.Engine) ------------------------------------------------
 

@@ -1,0 +1,89 @@
+//! Event tables into a users×items matrix (`sightline.Interactions`), by the
+//! core's `InteractionsBuilder`: the same kind weights, summing and id order
+//! as every other runtime.
+
+use std::collections::HashMap;
+
+use sightline::data::InteractionsBuilder;
+
+use super::*;
+
+/// Builds the matrix from parallel event columns (GIL released). Returns a
+/// dict with `shape`, `indptr`, `indices`, `data`, `user_ids`, `item_ids`
+/// and `last_seen` (int64 per entry, or None without timestamps). Users and
+/// (without `item_ids`) items are numbered in order of first appearance.
+/// Errors name the event's position; nothing is built on error.
+#[pyfunction]
+#[pyo3(signature = (users, items, kinds, quantities, timestamps, kind_weights, item_ids))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn interactions_build<'py>(
+    py: Python<'py>,
+    users: Vec<String>,
+    items: Vec<String>,
+    kinds: Option<Vec<String>>,
+    quantities: Option<PyReadonlyArray1<'py, f32>>,
+    timestamps: Option<PyReadonlyArray1<'py, i64>>,
+    kind_weights: BTreeMap<String, f32>,
+    item_ids: Option<Vec<String>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let n = users.len();
+    let quantities = quantities.map(|q| q.as_array().to_vec());
+    let timestamps = timestamps.map(|t| t.as_array().to_vec());
+    let lengths = [
+        ("items", Some(items.len())),
+        ("kinds", kinds.as_ref().map(Vec::len)),
+        ("weights", quantities.as_ref().map(Vec::len)),
+        ("timestamps", timestamps.as_ref().map(Vec::len)),
+    ];
+    for (name, len) in lengths {
+        if let Some(len) = len.filter(|&l| l != n) {
+            return Err(py_err(
+                py,
+                Error::ShapeMismatch(format!("{n} users but {len} {name}")),
+            ));
+        }
+    }
+    let weights = super::kind_weights(&kind_weights);
+    let built = py.detach(|| {
+        weights.validate()?;
+        let mut builder = InteractionsBuilder::new();
+        if let Some(ids) = item_ids {
+            builder = builder.items(IdMap::from_ids(ids)?);
+        }
+        // Kinds repeat: look each distinct name up once.
+        let mut by_kind: HashMap<&str, f32> = HashMap::new();
+        for i in 0..n {
+            let at = |e: Error| match e {
+                Error::InvalidInput(m) => Error::InvalidInput(format!("event {i}: {m}")),
+                other => other,
+            };
+            let mut w = match &kinds {
+                Some(kinds) => match by_kind.get(kinds[i].as_str()) {
+                    Some(&w) => w,
+                    None => {
+                        let w = weights.weight(&EventKind::parse(&kinds[i])).map_err(at)?;
+                        *by_kind.entry(kinds[i].as_str()).or_insert(w)
+                    }
+                },
+                None => 1.0,
+            };
+            if let Some(q) = &quantities {
+                w *= q[i];
+            }
+            let ts = timestamps.as_ref().map(|t| t[i]);
+            builder.add_at(&users[i], &items[i], w, ts).map_err(at)?;
+        }
+        builder.build()
+    });
+    let (user_ids, item_ids, matrix, last_seen) = built.map_err(|e| py_err(py, e))?.into_parts();
+    let (indptr, indices, data) = csr_arrays(py, &matrix);
+    let d = PyDict::new(py);
+    d.set_item("shape", (matrix.n_rows(), matrix.n_cols()))?;
+    d.set_item("indptr", indptr)?;
+    d.set_item("indices", indices)?;
+    d.set_item("data", data)?;
+    d.set_item("user_ids", user_ids.ids().to_vec())?;
+    d.set_item("item_ids", item_ids.ids().to_vec())?;
+    d.set_item("last_seen", last_seen.map(|t| t.into_pyarray(py)))?;
+    Ok(d)
+}
