@@ -21,9 +21,21 @@ EXPECTED="$ROOT/target/sightline-test-expected.json"
 cargo run --release --quiet --example cross_runtime_fixture -- "$MODEL" "$EXPECTED"
 export SIGHTLINE_TEST_MODEL="$MODEL" SIGHTLINE_TEST_EXPECTED="$EXPECTED"
 
-step "Python binding (maturin develop + pytest)"
-(cd bindings/python && maturin develop --release --quiet)
+step "Python binding (maturin build, pip install the wheel, pytest against it)"
+WHEELS="$ROOT/target/wheels"
+rm -rf "$WHEELS"
+(cd bindings/python && maturin build --release --quiet --out "$WHEELS")
+WHEEL="$(ls "$WHEELS"/sightline-*.whl)"
+pip install --quiet --force-reinstall --no-deps "$WHEEL"
 python -m pytest -q bindings/python/tests
+
+step "the wheel in a clean venv: dependencies from the registry, no pandas or tqdm"
+CLEAN="$ROOT/target/wheel-venv"
+rm -rf "$CLEAN"
+python3 -m venv "$CLEAN"
+"$CLEAN/bin/pip" install --quiet "$WHEEL"
+VERSION="$(cargo metadata --no-deps --format-version 1 | python -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "sightline-python"))')"
+(cd "$CLEAN" && "$CLEAN/bin/python" "$ROOT/tests/wheel/check_wheel.py" "$VERSION")
 
 step "Node binding (napi build + node --test)"
 (cd bindings/node && npm run --silent build && npm test)
