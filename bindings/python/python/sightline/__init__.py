@@ -571,6 +571,9 @@ class ALS(_Estimator):
     or Generator); the same seed gives identical factors. num_threads: 0 = all
     cores (the environment variable ``SIGHTLINE_NUM_THREADS`` caps it).
     calculate_training_loss: report the loss in the progress output.
+    dtype, use_native, use_gpu: accepted for implicit compatibility; factors
+    are float32 and computed natively on the CPU (``use_gpu=True`` or another
+    dtype raise ``ConfigError``; there is no ``to_gpu``/``to_cpu``).
 
     Beyond implicit (Rendle et al., "Revisiting the Performance of iALS on
     Item Recommendation Benchmarks", RecSys 2022): unobserved_weight: the
@@ -596,7 +599,17 @@ class ALS(_Estimator):
         unobserved_weight: float = 1.0,
         regularization_exponent: float = 0.5,
         init_std: float = 0.1,
+        dtype: Any = np.float32,
+        use_native: bool = True,
+        use_gpu: bool = False,
     ) -> None:
+        # implicit's constructor arguments, accepted so that code written for
+        # implicit runs unchanged; sightline is CPU-only and float32.
+        if use_gpu:
+            raise _config_error("use_gpu", "sightline runs on the CPU only (there is no to_gpu)")
+        if np.dtype(dtype) != np.float32:
+            raise _config_error("dtype", f"factors are float32 only, got {np.dtype(dtype)}")
+        del use_native
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
