@@ -206,6 +206,19 @@ impl EngineHandle {
             .map_err(|e| py_err_path(py, e, &path))
     }
 
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = py.detach(|| self.inner.to_bytes()).map_err(|e| py_err(py, e))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8], config_json: &str) -> PyResult<EngineHandle> {
+        let config = config(py, config_json)?;
+        py.detach(|| Engine::from_bytes(data, config))
+            .map(|inner| EngineHandle { inner })
+            .map_err(|e| py_err(py, e))
+    }
+
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf, config_json: &str) -> PyResult<EngineHandle> {
         let config = config(py, config_json)?;

@@ -143,3 +143,32 @@ def test_requests_from_threads_release_the_gil(shop):
     for t in threads:
         t.join()
     assert out == [10] * 200
+
+
+def test_pickle_and_bytes_round_trip_keep_config_and_live_state(shop, tmp_path):
+    import io
+    import pickle
+
+    d, _, _, _, now = shop
+    config = {"placements": {"home": {"n": 7}}}
+    e = engine(shop, config)
+    visitor = "anon-pickle"
+    frames = [i["id"] for i in d["catalog"] if i["category"] == "frames"][:3]
+    for k, item in enumerate(frames):
+        e.ingest(visitor, item, "view", now - 60 + k, consent=True)
+    before = e.recommend("home", session=visitor, consent=True, now=now)
+    again = pickle.loads(pickle.dumps(e))
+    assert again.to_bytes() == e.to_bytes()
+    assert again.config["placements"]["home"]["n"] == 7
+    after = again.recommend("home", session=visitor, consent=True, now=now)
+    assert [i["item"] for i in after["items"]] == [i["item"] for i in before["items"]]
+    assert any(i["source"] == "session" for i in after["items"])  # the live session came along
+    buf = io.BytesIO()
+    e.save(buf)
+    path = tmp_path / "engine.slm"
+    e.save(path)
+    assert buf.getvalue() == path.read_bytes() == e.to_bytes()
+    buf.seek(0)
+    assert sightline.Engine.load(buf, config).config == e.config
+    with pytest.raises(sightline.ModelFormatError):
+        sightline.Engine.from_bytes(e.to_bytes()[:-10])

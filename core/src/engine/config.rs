@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::experiment::ExperimentConfig;
+use crate::experiment::{merge_patch, ExperimentConfig};
 use crate::rank::{DiversityBy, DiversityConfig, Promotion, Rules};
 use crate::resilience::BreakerConfig;
 use crate::session::SessionConfig;
@@ -272,7 +272,8 @@ pub fn default_placements() -> BTreeMap<String, PlacementConfig> {
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
     /// Placements by name; the five defaults of [`default_placements`] are
-    /// added unless given here.
+    /// always there, and one given here is a merge patch on its defaults
+    /// (see [`EngineConfig::from_value`]).
     pub placements: BTreeMap<String, PlacementConfig>,
     /// Promotions and content slots (marketing's section).
     pub promotions: Vec<Promotion>,
@@ -314,20 +315,34 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
-    /// Parses TOML.
+    /// Parses TOML (see [`from_value`](Self::from_value)).
     pub fn from_toml(text: &str) -> Result<Self> {
-        let de = toml::Deserializer::parse(text).map_err(|e| Error::config("<toml>", e.to_string()))?;
-        Self::finish(serde_path_to_error::deserialize(de))
+        let value = toml::from_str(text).map_err(|e| Error::config("<toml>", e.to_string()))?;
+        Self::from_value(value)
     }
 
-    /// Parses JSON.
+    /// Parses JSON (see [`from_value`](Self::from_value)).
     pub fn from_json(text: &str) -> Result<Self> {
-        let mut de = serde_json::Deserializer::from_str(text);
-        Self::finish(serde_path_to_error::deserialize(&mut de))
+        let value = serde_json::from_str(text).map_err(|e| Error::config("<json>", e.to_string()))?;
+        Self::from_value(value)
     }
 
-    /// From a JSON value (e.g. a Python dict).
-    pub fn from_value(value: serde_json::Value) -> Result<Self> {
+    /// From a JSON value (e.g. a Python dict). A default placement named
+    /// here is a JSON merge patch (RFC 7386) on its defaults, so
+    /// `{"placements": {"home": {"n": 6}}}` changes only `n` and keeps the
+    /// home sources (arrays such as `sources` are replaced whole); other
+    /// placements start from [`PlacementConfig::default`].
+    pub fn from_value(mut value: serde_json::Value) -> Result<Self> {
+        if let Some(serde_json::Value::Object(given)) = value.get_mut("placements") {
+            for (name, default) in default_placements() {
+                if let Some(patch) = given.get_mut(&name) {
+                    let mut base = serde_json::to_value(default)
+                        .map_err(|e| Error::config(format!("placements.{name}"), e.to_string()))?;
+                    merge_patch(&mut base, patch);
+                    *patch = base;
+                }
+            }
+        }
         Self::finish(serde_path_to_error::deserialize(value))
     }
 
@@ -368,5 +383,41 @@ impl EngineConfig {
             return Err(Error::config("popular_cache_size", "must be in 1..=100000"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_given_default_placement_patches_its_defaults() {
+        let defaults = default_placements();
+        let c = EngineConfig::from_json(
+            r#"{"placements": {"home": {"n": 6, "rules": {"max_per_brand": 2}},
+                               "cart": {"sources": [{"source": "popular"}]},
+                               "checkout": {"n": 4}}}"#,
+        )
+        .unwrap();
+        let home = &c.placements["home"];
+        assert_eq!(home.n, 6);
+        assert_eq!(home.rules.max_per_brand, Some(2));
+        assert_eq!(home.sources, defaults["home"].sources);
+        assert_eq!(home.diversity, defaults["home"].diversity);
+        // arrays are replaced whole
+        let cart = &c.placements["cart"];
+        assert_eq!(cart.sources.len(), 1);
+        assert_eq!(cart.sources[0].source, SourceName::Popular);
+        assert_eq!(cart.rules, defaults["cart"].rules);
+        // a new placement starts from the plain defaults
+        assert_eq!(c.placements["checkout"].sources, PlacementConfig::default().sources);
+        // the same through TOML
+        let t = EngineConfig::from_toml("[placements.home]\nn = 6\n").unwrap();
+        assert_eq!(t.placements["home"].sources, defaults["home"].sources);
+        // errors still name the field
+        let e = EngineConfig::from_json(r#"{"placements": {"home": {"n": "six"}}}"#).unwrap_err();
+        assert!(matches!(e, Error::Config { ref field, .. } if field == "placements.home.n"), "{e}");
+        let e = EngineConfig::from_json("{not json").unwrap_err();
+        assert!(matches!(e, Error::Config { ref field, .. } if field == "<json>"), "{e}");
     }
 }

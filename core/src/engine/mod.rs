@@ -859,6 +859,12 @@ impl Engine {
         self.to_model_file()?.save(path)
     }
 
+    /// The bytes [`save`](Self::save) writes (for pickling, or storage
+    /// other than files).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.to_model_file()?.to_bytes()
+    }
+
     fn to_model_file(&self) -> Result<ModelFile> {
         let snap = self.snapshot.load();
         let mut f = ModelFile::new();
@@ -883,7 +889,15 @@ impl Engine {
     /// `config`; live trending and sessions continue where they were.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load(path: impl AsRef<std::path::Path>, config: EngineConfig) -> Result<Self> {
-        let f = ModelFile::load(path)?;
+        Self::from_model_file(&ModelFile::load(path)?, config)
+    }
+
+    /// [`load`](Self::load) from the bytes of [`to_bytes`](Self::to_bytes).
+    pub fn from_bytes(bytes: &[u8], config: EngineConfig) -> Result<Self> {
+        Self::from_model_file(&ModelFile::from_bytes(bytes)?, config)
+    }
+
+    fn from_model_file(f: &ModelFile, config: EngineConfig) -> Result<Self> {
         let bytes = match &f.tensor("engine.catalog")?.data {
             TensorData::U8(b) => b.clone(),
             _ => return Err(Error::format("engine.catalog must be bytes")),
@@ -896,16 +910,16 @@ impl Engine {
         }
         let models = Models {
             catalog: Arc::new(catalog),
-            als: f.meta("als").map(|_| AlsModel::read_from(&f)).transpose()?.map(Arc::new),
-            cooccur: f.meta("cooccur").map(|_| CooccurModel::read_from(&f)).transpose()?.map(Arc::new),
-            content: f.meta("content").map(|_| ContentIndex::read_from(&f)).transpose()?.map(Arc::new),
+            als: f.meta("als").map(|_| AlsModel::read_from(f)).transpose()?.map(Arc::new),
+            cooccur: f.meta("cooccur").map(|_| CooccurModel::read_from(f)).transpose()?.map(Arc::new),
+            content: f.meta("content").map(|_| ContentIndex::read_from(f)).transpose()?.map(Arc::new),
         };
         let engine = Engine::new(config, models)?;
         if f.meta("trending").is_some() {
-            *engine.trending.write().map_err(poisoned)? = TrendingStore::read_from(&f)?;
+            *engine.trending.write().map_err(poisoned)? = TrendingStore::read_from(f)?;
         }
         if f.meta("session").is_some() {
-            let stored = SessionStore::read_from(&f)?;
+            let stored = SessionStore::read_from(f)?;
             let snap = engine.snapshot.load_full();
             let session = Arc::new(stored.with_universe(snap.universe.clone())?);
             let next = build_snapshot(

@@ -2364,13 +2364,39 @@ class Engine:
             None if cooccur is None else cooccur._fitted(),
             None if content is None else content._fitted())
 
-    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
-        """Saves models, catalog and the live stores into one model file."""
-        self._engine.save(os.fspath(path))
+    def save(self, path: Union[str, "os.PathLike[str]", Any]) -> None:
+        """Saves models, catalog and the live trending and session stores
+        into one model file, at a path (atomically) or into a binary file
+        object. The config is not stored: pass it to ``load``. Tracking
+        counters and circuit-breaker states start afresh after ``load``."""
+        if hasattr(path, "write"):
+            path.write(self.to_bytes())
+        else:
+            self._engine.save(os.fspath(path))
+
+    def to_bytes(self) -> bytes:
+        """The bytes ``save`` writes."""
+        return self._engine.to_bytes()
 
     @classmethod
-    def load(cls, path: Union[str, "os.PathLike[str]"], config: Any = None) -> "Engine":
-        """An engine from ``save`` output, with ``config``."""
+    def from_bytes(cls, data: Union[bytes, bytearray, memoryview], config: Any = None) -> "Engine":
+        """An engine from ``to_bytes`` output, with ``config``."""
+        obj = cls.__new__(cls)
+        obj._engine = _sightline._Engine.from_bytes(_to_bytes_arg(data), _config_json(config))
+        return obj
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]", Any], config: Any = None) -> "Engine":
+        """An engine from ``save`` output (a path or a binary file object),
+        with ``config``."""
+        if hasattr(path, "read"):
+            return cls.from_bytes(path.read(), config)
         obj = cls.__new__(cls)
         obj._engine = _sightline._Engine.load(os.fspath(path), _config_json(config))
         return obj
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {"config": self._engine.config_json(), "engine": self.to_bytes()}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self._engine = _sightline._Engine.from_bytes(state["engine"], state["config"])
