@@ -172,3 +172,12 @@ def test_pickle_and_bytes_round_trip_keep_config_and_live_state(shop, tmp_path):
     assert sightline.Engine.load(buf, config).config == e.config
     with pytest.raises(sightline.ModelFormatError):
         sightline.Engine.from_bytes(e.to_bytes()[:-10])
+
+
+def test_repr_shows_the_config(shop):
+    e = engine(shop, {"placements": {"home": {"sources": [{"source": "popular"}]}},
+                      "experiments": [{"name": "x", "placements": ["home"],
+                                       "variants": [{"name": "a", "share": 1.0}]}]})
+    text = repr(e)
+    assert "'home': ['popular']" in text and "'product_page': ['content', 'cooccur', 'als']" in text
+    assert "experiments=['x']" in text

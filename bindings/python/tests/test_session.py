@@ -156,3 +156,11 @@ def test_session_recs_with_content_on_demo_data():
     assert len(got) == 6
     same = sum(catalog[i].get("shape") == shape for i, _, _ in got)
     assert same >= 5, got
+
+
+def test_recommender_repr_names_its_blend():
+    store = sightline.SessionStore(["a", "b", "c"])
+    baskets = sp.csr_matrix([[1, 1, 0], [1, 1, 1], [0, 1, 1]], dtype=np.float32)
+    co = sightline.CoOccurrence().fit(baskets, item_ids=["a", "b", "c"])
+    rec = sightline.SessionRecommender(store, cooccur=co, cooccur_weight=0.5)
+    assert repr(rec).startswith("SessionRecommender(cooccur_weight=0.5, store=SessionStore(items=3")

@@ -2186,12 +2186,19 @@ class SessionRecommender:
         if als is None and cooccur is None and content is None:
             raise InvalidInputError("give at least one of als, cooccur, content")
         self.store = store
+        self._weights = {name: float(w) for name, model, w in (
+            ("als", als, als_weight), ("cooccur", cooccur, cooccur_weight),
+            ("content", content, content_weight)) if model is not None}
         self._rec = _sightline._SessionRecommender(
             store._store,
             None if als is None else als._fitted(), float(als_weight),
             None if cooccur is None else cooccur._fitted(), float(cooccur_weight),
             None if content is None else content._fitted(), float(content_weight),
         )
+
+    def __repr__(self) -> str:
+        blend = ", ".join(f"{name}_weight={w!r}" for name, w in self._weights.items())
+        return f"SessionRecommender({blend}, store={self.store!r})"
 
     def recommend(
         self, user: Any, N: int = 10, now: Any = None, exclude: Optional[Sequence[Any]] = None,
@@ -2269,6 +2276,14 @@ class Engine:
     def config(self) -> Dict[str, Any]:
         """The effective config (defaults filled in)."""
         return json.loads(self._engine.config_json())
+
+    def __repr__(self) -> str:
+        c = self.config
+        placements = {name: [s["source"] for s in p["sources"]] for name, p in c["placements"].items()}
+        experiments = [x["name"] for x in c["experiments"]]
+        promotions = [p["id"] for p in c["promotions"]]
+        return (f"Engine(placements={placements}, experiments={experiments}, "
+                f"promotions={promotions})")
 
     def recommend(
         self,
