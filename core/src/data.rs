@@ -237,6 +237,54 @@ impl Csr {
         }
     }
 
+    /// This matrix grown to `n_rows` rows (new rows empty) with row
+    /// `targets[p]` replaced by row `p` of `rows` (e.g. users refit on new
+    /// histories). `targets` must be distinct and below `n_rows`, and `rows`
+    /// must have one row per target and this matrix's columns.
+    pub fn with_rows(&self, n_rows: usize, targets: &[u32], rows: CsrRef<'_>) -> Result<Csr> {
+        if n_rows < self.n_rows || rows.n_rows() != targets.len() || rows.n_cols() != self.n_cols {
+            return Err(Error::shape(format!(
+                "cannot put {} x {} rows at {} targets into a {} x {} matrix grown to {n_rows} rows",
+                rows.n_rows(),
+                rows.n_cols(),
+                targets.len(),
+                self.n_rows,
+                self.n_cols
+            )));
+        }
+        // source[r] = which replacement row goes to row r (u32::MAX: keep).
+        let mut source = vec![u32::MAX; n_rows];
+        for (p, &t) in targets.iter().enumerate() {
+            match source.get_mut(t as usize) {
+                Some(slot) if *slot == u32::MAX => *slot = p as u32,
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "target row {t} repeated or out of range for {n_rows} rows"
+                    )))
+                }
+            }
+        }
+        let mut out = Csr {
+            n_rows,
+            n_cols: self.n_cols,
+            indptr: Vec::with_capacity(n_rows + 1),
+            indices: Vec::new(),
+            data: Vec::new(),
+        };
+        out.indptr.push(0);
+        for (r, &p) in source.iter().enumerate() {
+            let (cols, vals) = if p == u32::MAX {
+                self.row(r)
+            } else {
+                rows.row(p as usize)
+            };
+            out.indices.extend_from_slice(cols);
+            out.data.extend_from_slice(vals);
+            out.indptr.push(out.indices.len());
+        }
+        Ok(out)
+    }
+
     /// Builds from raw CSR arrays (as scipy's `csr_matrix`), validating
     /// everything; unsorted columns are sorted and duplicates summed.
     pub fn from_parts(
@@ -1019,6 +1067,25 @@ mod tests {
         assert!(Csr::from_parts(1, 3, vec![0, 1], vec![5], vec![1.0]).is_err());
         assert!(Csr::from_parts(1, 3, vec![0, 1], vec![0], vec![f32::NAN]).is_err());
         assert!(Csr::from_triplets(1, 1, &[0], &[0, 0], &[1.0]).is_err());
+    }
+
+    #[test]
+    fn with_rows_replaces_and_grows() {
+        let m = Csr::from_triplets(2, 3, &[0, 1, 1], &[0, 1, 2], &[1.0, 2.0, 3.0]).unwrap();
+        let new = Csr::from_triplets(2, 3, &[0, 1], &[2, 0], &[5.0, 6.0]).unwrap();
+        let got = m.with_rows(4, &[3, 0], new.view()).unwrap();
+        let want =
+            Csr::from_triplets(4, 3, &[0, 1, 1, 3], &[0, 1, 2, 2], &[6.0, 2.0, 3.0, 5.0]).unwrap();
+        assert_eq!(got, want);
+        assert_eq!(
+            m.with_rows(2, &[], Csr::default().resized(0, 3).unwrap().view())
+                .unwrap(),
+            m
+        );
+        assert!(m.with_rows(4, &[0, 0], new.view()).is_err());
+        assert!(m.with_rows(4, &[4, 0], new.view()).is_err());
+        assert!(m.with_rows(1, &[0, 1], new.view()).is_err());
+        assert!(m.with_rows(4, &[0], new.view()).is_err());
     }
 
     #[test]

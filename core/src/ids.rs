@@ -97,6 +97,41 @@ impl IdMap {
         &self.ids
     }
 
+    /// The first of `ids` that [`append`](Self::append) would reject:
+    /// already present, or repeated within `ids`.
+    pub(crate) fn first_conflict<'a, S: AsRef<str>>(&self, ids: &'a [S]) -> Option<&'a str> {
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        ids.iter()
+            .map(AsRef::as_ref)
+            .find(|&id| self.index.contains_key(id) || !seen.insert(id))
+    }
+
+    /// Appends `ids` in order, all or nothing: when one is already present
+    /// or repeated, the error names it and the map is unchanged (models
+    /// grow by several rows at once and must not half-grow).
+    pub fn append<S: AsRef<str>>(&mut self, ids: &[S]) -> Result<()> {
+        if let Some(id) = self.first_conflict(ids) {
+            return Err(Error::invalid(format!("duplicate id {id:?}")));
+        }
+        if self.ids.len() + ids.len() > u32::MAX as usize + 1 {
+            return Err(Error::invalid("more than u32::MAX ids"));
+        }
+        for id in ids {
+            self.push_new(id.as_ref().to_owned())?;
+        }
+        Ok(())
+    }
+
+    /// Whether `index` holds a [`tombstone`](Self::tombstone): a forgotten
+    /// row that must not come back.
+    pub fn is_tombstone(&self, index: u32) -> bool {
+        self.id(index) == Some(Self::stone(index).as_str())
+    }
+
+    fn stone(index: u32) -> String {
+        format!("\0forgotten:{index}")
+    }
+
     /// Replaces the id at `index` by an anonymous tombstone
     /// (`"\0forgotten:{index}"`), keeping every index valid: how a user is
     /// erased from a model without renumbering its rows. Returns whether
@@ -105,7 +140,7 @@ impl IdMap {
         let Some(old) = self.ids.get(index as usize).cloned() else {
             return false;
         };
-        let stone = format!("\0forgotten:{index}");
+        let stone = Self::stone(index);
         self.index.remove(&old);
         self.index.insert(stone.clone(), index);
         self.ids[index as usize] = stone;
@@ -140,6 +175,22 @@ mod tests {
         assert_eq!(m.get("bob"), Some(1));
         assert_eq!(m.id(0), Some("\0forgotten:0"));
         assert!(!m.tombstone(5));
+        assert!(m.is_tombstone(0));
+        assert!(!m.is_tombstone(1));
+        assert!(!m.is_tombstone(5));
+    }
+
+    #[test]
+    fn append_is_all_or_nothing() {
+        let mut m = IdMap::from_ids(["a", "b"]).unwrap();
+        assert_eq!(m.first_conflict(&["c", "b"]), Some("b"));
+        assert_eq!(m.first_conflict(&["c", "d", "c"]), Some("c"));
+        assert!(m.append(&["c", "a"]).is_err());
+        assert!(m.append(&["c", "c"]).is_err());
+        assert_eq!(m.ids(), ["a", "b"]);
+        m.append(&["c", "d"]).unwrap();
+        assert_eq!(m.ids(), ["a", "b", "c", "d"]);
+        assert_eq!(m.get("d"), Some(3));
     }
 
     #[test]

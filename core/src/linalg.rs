@@ -140,13 +140,26 @@ pub fn gemv(m: &[f32], v: &[f32], out: &mut [f32]) {
 /// `k×k` matrix `a` of which only the upper triangle is read; `a` is
 /// overwritten by `U` with `A = UᵀU`, and `b` by `x`. Returns false (with
 /// `b` unspecified) when `A` is not numerically positive definite.
+#[inline(always)]
+pub fn cholesky_solve(a: &mut [f32], b: &mut [f32]) -> bool {
+    if !cholesky_factor(a, b.len()) {
+        return false;
+    }
+    cholesky_solve_factored(a, b);
+    true
+}
+
+/// Factors a symmetric positive-definite row-major `k×k` matrix in place
+/// into its upper triangle `U` with `A = UᵀU` (only the upper triangle is
+/// read or written). Returns false when `A` is not numerically positive
+/// definite. Separate from the solve so one factor can serve many
+/// right-hand sides (ALS explanations).
 ///
 /// Right-looking on rows of `U`: the factorisation is a sequence of
 /// independent [`axpy`]s over contiguous row suffixes (no reductions, no
 /// long dependency chains), so it pipelines and vectorises in [`simd`].
 #[inline(always)]
-pub fn cholesky_solve(a: &mut [f32], b: &mut [f32]) -> bool {
-    let k = b.len();
+pub fn cholesky_factor(a: &mut [f32], k: usize) -> bool {
     for j in 0..k {
         let (head, tail) = a.split_at_mut((j + 1) * k);
         let row_j = &mut head[j * k..];
@@ -163,19 +176,26 @@ pub fn cholesky_solve(a: &mut [f32], b: &mut [f32]) -> bool {
             axpy(-row_j[i], &row_j[i..], &mut row_i[i..]);
         }
     }
+    true
+}
+
+/// Solves `UᵀU x = b` in place for the factor `u` of [`cholesky_factor`]
+/// (`k = b.len()`; only the upper triangle of `u` is read).
+#[inline(always)]
+pub fn cholesky_solve_factored(u: &[f32], b: &mut [f32]) {
+    let k = b.len();
     // Uᵀ y = b, column by column as row axpys of U.
     for j in 0..k {
-        let row = &a[j * k..(j + 1) * k];
+        let row = &u[j * k..(j + 1) * k];
         b[j] /= row[j];
         let yj = b[j];
         axpy(-yj, &row[j + 1..], &mut b[j + 1..]);
     }
     // U x = y
     for j in (0..k).rev() {
-        let row = &a[j * k..(j + 1) * k];
+        let row = &u[j * k..(j + 1) * k];
         b[j] = (b[j] - dot(&row[j + 1..], &b[j + 1..])) / row[j];
     }
-    true
 }
 
 /// Items per panel of [`to_panels`].
