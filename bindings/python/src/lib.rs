@@ -15,7 +15,9 @@ use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use sightline::als::{AlsConfig, AlsModel, LikedRows, Progress, RecommendOptions, Solver};
+use sightline::als::{
+    AlsConfig, AlsModel, LikedRows, Progress, RecommendOptions, Solver, UserWeights,
+};
 use sightline::cooccur::{CooccurConfig, CooccurModel, Weighting};
 use sightline::data::{
     Catalog, Channel, Csr, CsrRef, Event, EventKind, Interactions, Item, KindWeights,
@@ -954,6 +956,103 @@ impl Model {
         });
         let recs = result.map_err(|e| py_err(py, e))?;
         recs_2d(py, recs, n.min(model.n_items()))
+    }
+
+    /// A copy of the model with rows re-solved against the fixed other side
+    /// (`side` "user" or "item"; implicit's `partial_fit_users` /
+    /// `partial_fit_items`), by index when `targets` is given, else by id.
+    /// Returns the new model and the rows' indices; `self` is unchanged, so
+    /// readers of it never see a half-updated model.
+    #[pyo3(signature = (side, indptr, indices, data, n_cols, targets=None, ids=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn partial_fit<'py>(
+        &self,
+        py: Python<'py>,
+        side: &str,
+        indptr: PyReadonlyArray1<'py, i64>,
+        indices: PyReadonlyArray1<'py, i64>,
+        data: PyReadonlyArray1<'py, f32>,
+        n_cols: i64,
+        targets: Option<PyReadonlyArray1<'py, i64>>,
+        ids: Option<Vec<String>>,
+    ) -> PyResult<(Model, Bound<'py, PyArray1<i64>>)> {
+        let rows = Rows::new(py, &indptr, &indices, Some(&data))?;
+        let n_cols = to_usize(py, n_cols, "number of columns")?;
+        let targets = opt_indices(py, &targets, &format!("{side}id"))?;
+        let model = &self.inner;
+        let result = py.detach(|| -> sightline::Result<(AlsModel, Vec<u32>)> {
+            let matrix = CsrRef::new(rows.len(), n_cols, &rows.indptr, &rows.indices, &rows.data)?;
+            let mut next = (**model).clone();
+            let done = match (side, targets, ids) {
+                ("user", Some(t), _) => next.partial_fit_users(&t, matrix).map(|()| t)?,
+                ("item", Some(t), _) => next.partial_fit_items(&t, matrix).map(|()| t)?,
+                ("user", None, Some(ids)) => next.partial_fit_users_by_id(&ids, matrix)?,
+                ("item", None, Some(ids)) => next.partial_fit_items_by_id(&ids, matrix)?,
+                _ => {
+                    return Err(Error::InvalidInput(format!(
+                        "partial_fit: side must be user or item with targets or ids, got {side:?}"
+                    )))
+                }
+            };
+            Ok((next, done))
+        });
+        let (next, done) = result.map_err(|e| py_err(py, e))?;
+        let done: Vec<i64> = done.into_iter().map(i64::from).collect();
+        Ok((Model { inner: Arc::new(next) }, done.into_pyarray(py)))
+    }
+
+    /// Why `user`'s history (`items`/`weights`, or the stored training row
+    /// of `user` when `items` is None) scores `item`: the score, the `n`
+    /// largest per-liked-item contributions and the Cholesky factor `L` of
+    /// the user's system (`k×k`, lower), which may be passed back.
+    #[pyo3(signature = (user, items, weights, item, n, user_weights=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn explain<'py>(
+        &self,
+        py: Python<'py>,
+        user: i64,
+        items: Option<PyReadonlyArray1<'py, i64>>,
+        weights: Option<PyReadonlyArray1<'py, f32>>,
+        item: i64,
+        n: i64,
+        user_weights: Option<numpy::PyReadonlyArray2<'py, f32>>,
+    ) -> PyResult<(f32, Vec<(u32, f32)>, Bound<'py, PyArray2<f32>>)> {
+        let model = &self.inner;
+        let item = to_index(py, item, "itemid")?;
+        let n = to_usize(py, n, "N")?;
+        let (items, weights) = match (items, weights) {
+            (Some(i), Some(w)) => (to_indices(py, &i, "item index")?, w.as_array().to_vec()),
+            _ => {
+                let u = to_index(py, user, "userid")?;
+                model.user_vector(u).map_err(|e| py_err(py, e))?;
+                let stored = model.user_items().ok_or_else(|| {
+                    invalid(py, "the model keeps no training interactions: pass user_items".into())
+                })?;
+                let (cols, ws) = stored.row(u as usize);
+                (cols.to_vec(), ws.to_vec())
+            }
+        };
+        let user_weights = match user_weights {
+            None => None,
+            Some(a) => {
+                let (rows, cols) = a.as_array().dim();
+                if rows != cols {
+                    return Err(py_err(
+                        py,
+                        Error::ShapeMismatch(format!("user_weights must be square, got {rows} x {cols}")),
+                    ));
+                }
+                let factor = a.as_array().iter().copied().collect();
+                Some(UserWeights::from_factor(rows, factor).map_err(|e| py_err(py, e))?)
+            }
+        };
+        let e = py
+            .detach(|| model.explain(&items, &weights, item, n, user_weights.as_ref()))
+            .map_err(|e| py_err(py, e))?;
+        let k = e.user_weights.k();
+        let factor = Array2::from_shape_vec((k, k), e.user_weights.factor().to_vec())
+            .map_err(|err| invalid(py, err.to_string()))?;
+        Ok((e.score, e.contributions, factor.into_pyarray(py)))
     }
 
     /// The user factor vector for a set of (item, weight) interactions.

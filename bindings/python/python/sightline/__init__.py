@@ -880,6 +880,86 @@ class ALS(_Estimator):
             model.n_items,
         )
 
+    def partial_fit_users(self, userids: Any, user_items: Any) -> "ALS":
+        """implicit's ``partial_fit_users``: re-solves the factors of the
+        given users from their new histories against the fixed item factors
+        (exactly, by Cholesky), without refitting the model.
+
+        ``userids``: user indices, or string user ids. An index at or past
+        the current number of users grows the model to ``max + 1`` users
+        (rows in between get zero factors; new rows get their decimal index
+        as id). String ids refit known users and append unknown ones in
+        order. ``user_items``: one row per entry of ``userids``, one column
+        per item. The model's stored training rows are replaced, so
+        ``recommend`` leaves out the new histories. A repeated or forgotten
+        user, a wrong shape or a taken decimal id raise and change nothing.
+        Returns self."""
+        return self._partial_fit("user", userids, user_items)
+
+    def partial_fit_items(self, itemids: Any, item_users: Any) -> "ALS":
+        """implicit's ``partial_fit_items``: re-solves (or adds, e.g. new
+        products) the factors of the given items from ``item_users`` — one
+        row per entry of ``itemids``, one column per user — against the fixed
+        user factors. ``itemids`` are item indices or string ids, with the
+        growth rules of ``partial_fit_users``; the stored training columns of
+        these items are replaced. Returns self."""
+        return self._partial_fit("item", itemids, item_users)
+
+    def _partial_fit(self, side: str, targets: Any, rows: Any) -> "ALS":
+        model = self._fitted()
+        arr = np.asarray(targets)
+        if arr.ndim == 0:
+            arr = arr.reshape(1)
+        matrix = _csr(rows, "user_items" if side == "user" else "item_users")
+        if not matrix.has_canonical_format:
+            matrix = matrix.copy()
+            matrix.sum_duplicates()
+        if arr.size and arr.dtype.kind in "OUS":
+            new, _ = model.partial_fit(side, *_csr_parts(matrix), matrix.shape[1],
+                                       ids=[str(t) for t in arr])
+        else:
+            new, _ = model.partial_fit(side, *_csr_parts(matrix), matrix.shape[1],
+                                       targets=_index_array(arr, f"{side}ids"))
+        self._set_model(new)
+        return self
+
+    def explain(
+        self,
+        userid: int,
+        user_items: Any,
+        itemid: int,
+        user_weights: Optional[np.ndarray] = None,
+        N: int = 10,
+    ) -> Tuple[float, List[Tuple[int, float]], np.ndarray]:
+        """implicit's ``explain``: why user ``userid`` gets item ``itemid``
+        (Hu, Koren & Volinsky 2008, section 5). The user's score is a sum
+        over the items of their history; returns ``(score, top_contributions,
+        user_weights)``: the score, the ``N`` largest ``(itemid,
+        contribution)`` pairs (largest first; they can be negative) and the
+        Cholesky factor ``L`` (``factors x factors``, lower-triangular) of the
+        user's system, to pass back when explaining more items for the same
+        user. The score equals ``recalculate_user`` of that history dotted
+        with the item's factors.
+
+        ``user_items``: the user's row (one row, or the full users x items
+        matrix), or None for the training row stored in the model."""
+        model = self._fitted()
+        user = _index(userid, "userid")
+        items = weights = None
+        if user_items is not None:
+            rows = self._user_rows(model, user_items, np.array([user], dtype=_INDEX))
+            indptr, indices, data = _csr_parts(rows)
+            items, weights = indices[indptr[0]:indptr[1]], data[indptr[0]:indptr[1]]
+        if user_weights is not None:
+            user_weights = np.ascontiguousarray(user_weights, dtype=np.float32)
+            if user_weights.ndim != 2:
+                raise ShapeMismatchError(
+                    f"user_weights must be the {self.factors} x {self.factors} factor explain returned, "
+                    f"got {user_weights.ndim}-D"
+                )
+        return model.explain(user, items, weights, _index(itemid, "itemid"), _index(N, "N"),
+                             user_weights)
+
     def recalculate_user(self, userid: int, user_items: Any) -> np.ndarray:
         """User factors (float32, ``(factors,)``) solved from the user's row of
         ``user_items`` against the trained item factors."""

@@ -96,6 +96,25 @@ class _Model:
         exclude: _I,
         allow_only: Optional[_I],
     ) -> Tuple[_Ids1, _Scores1]: ...
+    def partial_fit(
+        self,
+        side: str,
+        indptr: _I,
+        indices: _I,
+        data: npt.NDArray[np.float32],
+        n_cols: int,
+        targets: Optional[_I] = None,
+        ids: Optional[List[str]] = None,
+    ) -> Tuple[_Model, npt.NDArray[np.int64]]: ...
+    def explain(
+        self,
+        user: int,
+        items: Optional[_I],
+        weights: Optional[npt.NDArray[np.float32]],
+        item: int,
+        n: int,
+        user_weights: Optional[npt.NDArray[np.float32]] = None,
+    ) -> Tuple[float, List[Tuple[int, float]], npt.NDArray[np.float32]]: ...
     def fold_in(self, items: _I, weights: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
     def similar_items(self, item: int, n: int) -> Tuple[_Ids1, _Scores1]: ...
     def similar_users(self, user: int, n: int) -> Tuple[_Ids1, _Scores1]: ...
