@@ -624,3 +624,57 @@ fn an_anonymous_visitors_browsing_shapes_the_home_page() {
     let r = engine.recommend(&req).unwrap();
     assert!(r.items.iter().all(|i| i.source != SourceKind::Session));
 }
+
+#[test]
+fn the_popular_fallback_keeps_itself_fresh_and_labels_catalog_fill_honestly() {
+    let s = shop();
+    let config = json!({"placements": {"only_popular": {"sources": [{"source": "popular"}], "fallback": []}}});
+    let engine = Engine::new(EngineConfig::from_value(config).unwrap(), s.models.clone()).unwrap();
+    let mut req = request("only_popular", None);
+    req.consent = false;
+    // No events yet: the list is still full, from the catalog, and says so.
+    let empty = engine.recommend(&req).unwrap();
+    assert_eq!(empty.items.len(), 10);
+    assert!(empty.items.iter().all(|i| i.source == SourceKind::Catalog && i.reason == "From our range"));
+    // Single live events, then a request an hour later: the stale cache
+    // (computed at start, at wall-clock time) is recomputed for the request.
+    let week: Vec<&Event> = s.demo.events.iter().filter(|e| e.timestamp > s.now - 7 * 86_400).collect();
+    for e in &week {
+        engine.ingest(e, false).unwrap();
+    }
+    req.now = Some(s.now + 3_600);
+    let live = engine.recommend(&req).unwrap();
+    assert!(live.items.iter().all(|i| i.source == SourceKind::Popular), "{:?}", live.items);
+    assert!(live.items[0].reason.starts_with("Popular in North West England"), "{}", live.items[0].reason);
+    // A batch refreshes it at once (here: another engine, requests at the batch's time).
+    let batch = Engine::new(EngineConfig::default(), s.models.clone()).unwrap();
+    let events: Vec<Event> = week.iter().map(|e| (*e).clone()).collect();
+    assert_eq!(batch.ingest_batch(&events, false).unwrap(), events.len());
+    let mut home = request("home", None);
+    home.consent = false;
+    let r = batch.recommend(&home).unwrap();
+    assert!(r.items.iter().any(|i| i.source == SourceKind::Popular));
+    assert!(r.items.iter().all(|i| i.source != SourceKind::Catalog));
+}
+
+#[test]
+fn ingest_batch_is_all_or_nothing() {
+    let s = shop();
+    let engine = Engine::new(EngineConfig::default(), s.models.clone()).unwrap();
+    let mut events: Vec<Event> = s.demo.events.iter().rev().take(50).cloned().collect();
+    events[30].region = Some(String::new()); // invalid for trending
+    let err = engine.ingest_batch(&events, true).unwrap_err();
+    assert!(matches!(&err, Error::InvalidInput(m) if m.starts_with("event 30:")), "{err}");
+    let user = events[0].user.clone();
+    assert!(engine.export_user(&user).unwrap()["session_events"].as_array().unwrap().is_empty());
+    let mut req = request("home", None);
+    req.consent = false;
+    assert!(engine.recommend(&req).unwrap().items.iter().all(|i| i.source == SourceKind::Catalog));
+    // a user id only sessions reject (empty) is caught too, with consent
+    events[30].region = None;
+    events[31].user = String::new();
+    assert!(engine.ingest_batch(&events, true).is_err());
+    assert!(engine.export_user(&user).unwrap()["session_events"].as_array().unwrap().is_empty());
+    assert_eq!(engine.ingest_batch(&events[..31], true).unwrap(), 31);
+    assert!(!engine.export_user(&user).unwrap()["session_events"].as_array().unwrap().is_empty());
+}

@@ -40,6 +40,9 @@ pub enum SourceKind {
     Promotion,
     /// Pinned to a position by a business rule.
     Pinned,
+    /// Filled from the catalog when no popularity data is eligible (the
+    /// last resort that keeps lists full).
+    Catalog,
     /// A user-supplied source (e.g. an external inventory or CMS lookup).
     External,
 }

@@ -532,6 +532,12 @@ impl SessionStore {
         }
     }
 
+    /// Checks `event` as [`ingest`](Self::ingest) would, without recording
+    /// it.
+    pub fn check(&self, event: &Event) -> Result<()> {
+        self.prepare(event).map(drop)
+    }
+
     /// Records many events, all or nothing: every event is checked first,
     /// and an invalid one anywhere is an error with nothing changed.
     /// Returns how many were recorded (the rest had unknown items).

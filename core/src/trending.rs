@@ -609,6 +609,12 @@ impl TrendingStore {
         })
     }
 
+    /// Checks `event` as [`ingest`](Self::ingest) would, without adding it
+    /// (for callers that must validate a batch across several stores).
+    pub fn check(&self, event: &Event) -> Result<()> {
+        self.prepare(event).map(drop)
+    }
+
     /// Adds one event. O(1) amortised.
     ///
     /// Errors (the store is left unchanged): an empty item id or region, or

@@ -124,13 +124,8 @@ impl EngineHandle {
         let events = events_from_columns(
             py, users, items, kinds, &timestamps, regions, channels, sessions,
         )?;
-        py.detach(|| -> Result<usize, Error> {
-            for e in &events {
-                self.inner.ingest(e, consent)?;
-            }
-            Ok(events.len())
-        })
-        .map_err(|e| py_err(py, e))
+        py.detach(|| self.inner.ingest_batch(&events, consent))
+            .map_err(|e| py_err(py, e))
     }
 
     fn track_impression(&self, py: Python<'_>, recommendation_id: &str, timestamp: i64) -> PyResult<bool> {

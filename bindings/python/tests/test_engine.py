@@ -181,3 +181,21 @@ def test_repr_shows_the_config(shop):
     text = repr(e)
     assert "'home': ['popular']" in text and "'product_page': ['content', 'cooccur', 'als']" in text
     assert "experiments=['x']" in text
+
+
+def test_ingest_dataframe_is_all_or_nothing_and_refreshes_popular(shop):
+    d, _, _, _, now = shop
+    e = sightline.Engine({"placements": {"shelf": {"sources": [{"source": "popular"}], "fallback": []}}},
+                         catalog=d["catalog"])
+    empty = e.recommend("shelf", region="au", now=now)
+    assert {i["source"] for i in empty["items"]} == {"catalog"}
+    assert {i["reason"] for i in empty["items"]} == {"From our range"}
+    events = {k: list(v[-200:]) for k, v in d["events"].items()}
+    events["kind"][150] = "wishlist"  # a kind without a weight
+    with pytest.raises(sightline.InvalidInputError, match="event 150"):
+        e.ingest_dataframe(events)
+    assert {i["source"] for i in e.recommend("shelf", region="au", now=now)["items"]} == {"catalog"}
+    events["kind"][150] = "view"
+    assert e.ingest_dataframe(events) == 200
+    r = e.recommend("shelf", now=now)
+    assert {i["source"] for i in r["items"]} == {"popular"}

@@ -293,6 +293,10 @@ pub struct EngineConfig {
     pub region_names: BTreeMap<String, String>,
     /// Popular items kept per region for the last fallback.
     pub popular_cache_size: usize,
+    /// A request needing the last fallback recomputes the popular cache
+    /// when it is this many seconds away from the request's time (0 = only
+    /// by `refresh_popular` and `ingest_batch`).
+    pub popular_refresh_seconds: u64,
 }
 
 impl Default for EngineConfig {
@@ -310,6 +314,7 @@ impl Default for EngineConfig {
                 .map(|(code, _, name)| ((*code).to_owned(), (*name).to_owned()))
                 .collect(),
             popular_cache_size: 500,
+            popular_refresh_seconds: 900,
         }
     }
 }

@@ -22,7 +22,7 @@
 pub mod config;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use arc_swap::ArcSwap;
@@ -181,9 +181,10 @@ const MAX_PURCHASES: usize = 200;
 pub struct Engine {
     config: EngineConfig,
     snapshot: ArcSwap<Snapshot>,
-    /// Popular items per region code ("" = everywhere), best first: the
-    /// last fallback, recomputed by [`Engine::refresh_popular`].
-    popular: ArcSwap<HashMap<String, Vec<u32>>>,
+    /// The last fallback, recomputed by [`Engine::refresh_popular`].
+    popular: ArcSwap<PopularCache>,
+    /// Set while one request recomputes a stale popular cache.
+    refreshing_popular: AtomicBool,
     /// Serialises model swaps (readers never wait for it).
     swap_lock: Mutex<()>,
     trending: Arc<RwLock<TrendingStore>>,
@@ -253,6 +254,7 @@ impl Engine {
         Ok(Engine {
             snapshot: ArcSwap::from_pointee(snapshot),
             popular: ArcSwap::from_pointee(popular),
+            refreshing_popular: AtomicBool::new(false),
             swap_lock: Mutex::new(()),
             trending,
             purchases: Mutex::new(HashMap::new()),
@@ -302,13 +304,32 @@ impl Engine {
     }
 
     /// Recomputes the popular-per-region cache of the last fallback from
-    /// the live trending store, decayed to `now` (call it periodically,
-    /// e.g. hourly; the engine computes it once at start).
+    /// the live trending store, decayed to `now`. The engine also does so
+    /// at start, after [`ingest_batch`](Self::ingest_batch), and when a
+    /// request needs the cache and it is `popular_refresh_seconds` old.
     pub fn refresh_popular(&self, now: i64) -> Result<()> {
         let catalog = self.snapshot.load().models.catalog.clone();
         let popular = popular_cache(&self.config, &catalog, &self.trending, now)?;
         self.popular.store(Arc::new(popular));
         Ok(())
+    }
+
+    /// The popular cache for a request at `now`, recomputed first when it
+    /// is stale; while one thread recomputes, the others use the old one.
+    fn fresh_popular(&self, now: i64) -> Arc<PopularCache> {
+        let cache = self.popular.load_full();
+        let every = self.config.popular_refresh_seconds;
+        if every > 0
+            && now.abs_diff(cache.at) >= every
+            && !self.refreshing_popular.swap(true, Ordering::AcqRel)
+        {
+            if let Err(e) = self.refresh_popular(now) {
+                tracing::warn!(error = %e, "popular cache refresh failed; keeping the old one");
+            }
+            self.refreshing_popular.store(false, Ordering::Release);
+            return self.popular.load_full();
+        }
+        cache
     }
 
     /// Adds a user-supplied source, usable in placements as
@@ -513,19 +534,19 @@ impl Engine {
         // 4b. the last resorts: popular in the region, then everywhere,
         // then the catalog; through the same rules.
         if items.len() < n {
-            let popular = self.popular.load();
-            let region_list = req.region.as_ref().and_then(|r| popular.get(r.as_str()));
-            let global = popular.get("");
-            let catalog_order = 0..universe.len() as u32;
+            let popular = self.fresh_popular(now);
+            let region_list = req.region.as_ref().and_then(|r| popular.by_region.get(r.as_str()));
+            let global = popular.by_region.get("");
+            let catalog_order = (0..universe.len() as u32).map(|i| (i, SourceKind::Catalog));
             let mut extra: Vec<Candidate> = Vec::new();
             let mut seen: HashSet<u32> = items.iter().map(|c| c.item).collect();
             let floor = items.iter().map(|c| c.score).fold(f32::INFINITY, f32::min);
             let mut score = if floor.is_finite() { floor * 0.5 } else { 1.0 };
-            for item in region_list
+            for (item, source) in region_list
                 .into_iter()
                 .flatten()
                 .chain(global.into_iter().flatten())
-                .copied()
+                .map(|&i| (i, SourceKind::Popular))
                 .chain(catalog_order)
             {
                 if extra.len() >= 3 * n {
@@ -536,7 +557,7 @@ impl Engine {
                     extra.push(Candidate {
                         item,
                         score,
-                        source: SourceKind::Popular,
+                        source,
                         because: None,
                     });
                 }
@@ -690,6 +711,33 @@ impl Engine {
             c.inc();
         }
         Ok(())
+    }
+
+    /// Learns from many events as [`ingest`](Self::ingest) does, all or
+    /// nothing: every event is checked first, and an invalid one anywhere
+    /// is an error naming it with nothing learnt. Then recomputes the
+    /// popular cache as of the newest event. Returns the number of events.
+    pub fn ingest_batch(&self, events: &[Event], consent: bool) -> Result<usize> {
+        let snap = self.snapshot.load();
+        {
+            let trending = self.trending.read().map_err(poisoned)?;
+            for (i, e) in events.iter().enumerate() {
+                trending
+                    .check(e)
+                    .and_then(|()| if consent { snap.session.check(e) } else { Ok(()) })
+                    .map_err(|err| match err {
+                        Error::InvalidInput(m) => Error::InvalidInput(format!("event {i}: {m}")),
+                        other => other,
+                    })?;
+            }
+        }
+        for e in events {
+            self.ingest(e, consent)?;
+        }
+        if let Some(newest) = events.iter().map(|e| e.timestamp).max() {
+            self.refresh_popular(newest)?;
+        }
+        Ok(events.len())
     }
 
     /// Records that a response was shown.
@@ -1032,6 +1080,7 @@ fn explain(
         (SourceKind::Popular, _, _) => format!("Popular{} this week", area(SourceKind::Popular)),
         (SourceKind::TrendingNow, _, _) => format!("Trending now{}", area(SourceKind::TrendingNow)),
         (SourceKind::Pinned, _, _) => "Featured".into(),
+        (SourceKind::Catalog, _, _) => "From our range".into(),
         _ => "Recommended for you".into(),
     }
 }
@@ -1108,12 +1157,19 @@ fn compile_arms(config: &EngineConfig, catalog: &Catalog) -> Result<HashMap<(Str
 
 /// Popular items per region (and "" for everywhere) from the trending
 /// store, unfiltered, best first.
+/// Popular items per region code ("" = everywhere), best first, decayed
+/// to `at`.
+struct PopularCache {
+    at: i64,
+    by_region: HashMap<String, Vec<u32>>,
+}
+
 fn popular_cache(
     config: &EngineConfig,
     catalog: &Catalog,
     trending: &RwLock<TrendingStore>,
     now: i64,
-) -> Result<HashMap<String, Vec<u32>>> {
+) -> Result<PopularCache> {
     let store = trending.read().map_err(poisoned)?;
     let universe = catalog.ids();
     let mut regions: HashSet<String> = config.region_names.keys().cloned().collect();
@@ -1136,7 +1192,7 @@ fn popular_cache(
             .collect();
         out.insert(region.unwrap_or_default(), items);
     }
-    Ok(out)
+    Ok(PopularCache { at: now, by_region: out })
 }
 
 fn build_snapshot(

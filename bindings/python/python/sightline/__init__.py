@@ -2409,7 +2409,10 @@ class Engine:
                          item_col: str = "item", kind_col: str = "kind", ts_col: str = "timestamp",
                          region_col: Optional[str] = "region", channel_col: Optional[str] = "channel",
                          session_col: Optional[str] = "session") -> int:
-        """Ingests every event of a DataFrame or dict of columns, in order."""
+        """Ingests every event of a DataFrame or dict of columns, in order,
+        all or nothing (an invalid event raises ``InvalidInputError`` naming
+        its row, and nothing is learnt); then recomputes the popular cache as
+        of the newest event. Returns the number of events."""
         c = _event_columns(df, user_col, item_col, kind_col, ts_col, region_col, channel_col, session_col)
         return self._engine.ingest_batch(
             [str(u) for u in c["users"]], [str(i) for i in c["items"]], [str(k) for k in c["kinds"]],
@@ -2429,7 +2432,10 @@ class Engine:
         return self._engine.track_conversion(str(user), str(item), float(revenue), _now(timestamp))
 
     def refresh_popular(self, now: Any = None) -> None:
-        """Recomputes the popular-per-region cache of the last fallback."""
+        """Recomputes the popular-per-region cache of the last fallback at
+        ``now``. The engine also does it after ``ingest_dataframe`` and when
+        a request finds the cache ``popular_refresh_seconds`` (config,
+        default 900) away from its time."""
         self._engine.refresh_popular(_now(now))
 
     def stats(self) -> Dict[str, Any]:
