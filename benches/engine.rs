@@ -31,7 +31,9 @@ fn setup() -> (DemoData, Engine, i64) {
         ..Default::default()
     })
     .expect("demo data");
-    let data = demo.interactions(&KindWeights::default()).expect("interactions");
+    let data = demo
+        .interactions(&KindWeights::default())
+        .expect("interactions");
     let als = AlsModel::fit(
         &AlsConfig {
             factors: 64,
@@ -77,7 +79,13 @@ fn bench(c: &mut Criterion) {
     }
     engine.refresh_popular(now).expect("popular");
     // Visitors: customers with 20 fresh views each.
-    let customers: Vec<&str> = demo.customers.iter().step_by(61).map(|c| c.id.as_str()).take(CALLS).collect();
+    let customers: Vec<&str> = demo
+        .customers
+        .iter()
+        .step_by(61)
+        .map(|c| c.id.as_str())
+        .take(CALLS)
+        .collect();
     let n_items = demo.catalog.len();
     for (k, user) in customers.iter().enumerate() {
         for j in 0..RECENT {
@@ -139,11 +147,16 @@ fn bench(c: &mut Criterion) {
                     user: &e.user,
                     placement: "home",
                     variant: "default",
-                    items: &[(demo.catalog.ids().get(&e.item).unwrap_or(0), sightline::candidate::SourceKind::Als)],
+                    items: &[(
+                        demo.catalog.ids().get(&e.item).unwrap_or(0),
+                        sightline::candidate::SourceKind::Als,
+                    )],
                     timestamp: e.timestamp,
                 })
                 .expect("served");
-            fresh.track_impression(&id, e.timestamp).expect("impression");
+            fresh
+                .track_impression(&id, e.timestamp)
+                .expect("impression");
             fresh.track_click(&id, &e.item, e.timestamp).expect("click");
             tracked += 3;
         }

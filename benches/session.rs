@@ -124,14 +124,8 @@ fn synthetic(n_users: u32, n_items: u32) -> Interactions {
         }
     }
     let weights = vec![1.0; users.len()];
-    Interactions::from_coo(
-        n_users as usize,
-        n_items as usize,
-        &users,
-        &items,
-        &weights,
-    )
-    .expect("interactions")
+    Interactions::from_coo(n_users as usize, n_items as usize, &users, &items, &weights)
+        .expect("interactions")
 }
 
 fn loadavg() -> String {
@@ -216,8 +210,7 @@ fn benches(c: &mut Criterion) {
     for e in events {
         by_user.entry(&e.user).or_default().push(e);
     }
-    let mut customers: Vec<&Vec<&Event>> =
-        by_user.values().filter(|v| v.len() >= RECENT).collect();
+    let mut customers: Vec<&Vec<&Event>> = by_user.values().filter(|v| v.len() >= RECENT).collect();
     customers.sort_by_key(|v| &v[0].user);
     let visitors = customers.len().min(2_000);
     for (v, evs) in customers.iter().take(visitors).enumerate() {

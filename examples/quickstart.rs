@@ -16,10 +16,10 @@ use sightline::candidate::{AlsSource, CandidateSource, CooccurSource, Query};
 use sightline::content::{ContentConfig, ContentFilter, ContentIndex, ContentSource};
 use sightline::cooccur::{CooccurConfig, CooccurModel};
 use sightline::data::{AttrValue, Event, EventKind, InteractionsBuilder, KindWeights};
-use sightline::session::{SessionConfig, SessionRecommender, SessionStore};
-use sightline::trending::{TrendingConfig, TrendingQuery, TrendingStore};
 use sightline::demo::{generate, DemoConfig};
 use sightline::eval::{ranking_metrics_at_k, train_test_split, MostPopular, RankingMetrics};
+use sightline::session::{SessionConfig, SessionRecommender, SessionStore};
+use sightline::trending::{TrendingConfig, TrendingQuery, TrendingStore};
 use sightline::Component;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -138,7 +138,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for e in demo.events.iter().filter(|e| e.kind == EventKind::Purchase) {
         baskets.add(e.session.as_deref().unwrap_or(&e.user), &e.item, 1.0)?;
     }
-    let cooccur = Arc::new(CooccurModel::fit(&CooccurConfig::default(), &baskets.build()?)?);
+    let cooccur = Arc::new(CooccurModel::fit(
+        &CooccurConfig::default(),
+        &baskets.build()?,
+    )?);
     let mut trending = TrendingStore::new(TrendingConfig::default(), Some(&demo.catalog))?;
     trending.ingest_batch(&demo.events)?;
     let now = demo.events.last().map_or(0, |e| e.timestamp);
@@ -150,7 +153,8 @@ built content index ({} dims), co-occurrence ({} pairs) and trending ({} segment
         trending.segments().len(),
         t1.elapsed().as_secs_f64()
     );
-    let attr = |id: &str, key: &str| match demo.catalog.get(id).and_then(|i| i.attributes.get(key)) {
+    let attr = |id: &str, key: &str| match demo.catalog.get(id).and_then(|i| i.attributes.get(key))
+    {
         Some(AttrValue::Text(t)) => t.clone(),
         _ => "-".into(),
     };
@@ -174,7 +178,12 @@ similar frames to {} ({}, {}):",
         region: None,
     };
     for (id, s) in content.similar_items_by_id(&frame, 3, &frames_in_stock)? {
-        println!("  -> {s:6.3}  {} ({}, {})", title(&id), attr(&id, "shape"), attr(&id, "material"));
+        println!(
+            "  -> {s:6.3}  {} ({}, {})",
+            title(&id),
+            attr(&id, "shape"),
+            attr(&id, "material")
+        );
     }
     println!("goes well with it (bought in the same visit):");
     for (id, s) in cooccur.similar_items_by_id(&frame, 3)? {
@@ -195,11 +204,23 @@ similar frames to {} ({}, {}):",
     }
 
     // An anonymous visitor browses titanium frames; recommendations follow.
-    let sessions = Arc::new(SessionStore::new(SessionConfig::default(), universe.clone())?);
+    let sessions = Arc::new(SessionStore::new(
+        SessionConfig::default(),
+        universe.clone(),
+    )?);
     let sources: Vec<(Arc<dyn CandidateSource>, f32)> = vec![
-        (Arc::new(AlsSource::new(Arc::new(full.clone()), universe.clone())), 1.0),
-        (Arc::new(ContentSource::new(content.clone(), &universe)), 1.0),
-        (Arc::new(CooccurSource::new(cooccur.clone(), &universe)), 0.5),
+        (
+            Arc::new(AlsSource::new(Arc::new(full.clone()), universe.clone())),
+            1.0,
+        ),
+        (
+            Arc::new(ContentSource::new(content.clone(), &universe)),
+            1.0,
+        ),
+        (
+            Arc::new(CooccurSource::new(cooccur.clone(), &universe)),
+            0.5,
+        ),
     ];
     let session_recs = SessionRecommender::new(sessions.clone(), sources)?;
     let browsed: Vec<String> = demo
@@ -210,8 +231,11 @@ similar frames to {} ({}, {}):",
         .take(4)
         .map(|i| i.id.clone())
         .collect();
-    println!("
-anonymous visitor views {} titanium frames:", browsed.len());
+    println!(
+        "
+anonymous visitor views {} titanium frames:",
+        browsed.len()
+    );
     for (k, id) in browsed.iter().enumerate() {
         sessions.ingest(&Event {
             user: "visitor-1".into(),
@@ -232,7 +256,11 @@ anonymous visitor views {} titanium frames:", browsed.len());
     for c in &recs.items {
         let id = universe.id(c.item).unwrap_or_default();
         let because = c.because.and_then(|b| universe.id(b)).unwrap_or("-");
-        println!("  -> {:6.3}  {} (because you viewed {because})", c.score, title(id));
+        println!(
+            "  -> {:6.3}  {} (because you viewed {because})",
+            c.score,
+            title(id)
+        );
     }
     println!("  ({took:.2} ms)");
 

@@ -75,7 +75,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .catalog(&demo.catalog)
         .als(&als)
         .build()?;
-    println!("trained ALS, co-occurrence and content in {:.1}s", t1.elapsed().as_secs_f64());
+    println!(
+        "trained ALS, co-occurrence and content in {:.1}s",
+        t1.elapsed().as_secs_f64()
+    );
 
     // ---- the engine, with an experiment on the home page ----
     let frames: Vec<&str> = demo
@@ -110,7 +113,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let engine = Engine::new(config, models)?;
     // Live stores warm up on the last week before the day.
-    for e in history.iter().filter(|e| e.timestamp >= day_start - 7 * DAY) {
+    for e in history
+        .iter()
+        .filter(|e| e.timestamp >= day_start - 7 * DAY)
+    {
         engine.ingest(e, true)?;
     }
     engine.refresh_popular(day_start)?;
@@ -124,7 +130,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for e in &today {
         let key = e.session.as_deref().unwrap_or(&e.user).to_owned();
-        visits.entry((first_seen[key.as_str()], key)).or_default().push(e);
+        visits
+            .entry((first_seen[key.as_str()], key))
+            .or_default()
+            .push(e);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut uniform = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
@@ -182,7 +191,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let bias = 1.0 / (1.0 + pos as f64).sqrt();
                 let p = if later.contains(item.item.as_str()) {
                     0.35
-                } else if style(&demo.catalog, &item.item).iter().any(|s| taste.contains(s)) {
+                } else if style(&demo.catalog, &item.item)
+                    .iter()
+                    .any(|s| taste.contains(s))
+                {
                     0.06
                 } else {
                     0.012
@@ -191,14 +203,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     engine.track_click(&r.recommendation_id, &item.item, now + 5)?;
                     let buys = bought.contains(item.item.as_str()) || uniform() < 0.03;
                     if buys && !bought.contains(item.item.as_str()) {
-                        let price = demo.catalog.get(&item.item).and_then(|i| i.price).unwrap_or(0.0);
+                        let price = demo
+                            .catalog
+                            .get(&item.item)
+                            .and_then(|i| i.price)
+                            .unwrap_or(0.0);
                         engine.track_conversion(&first.user, &item.item, price, now + 60)?;
                     }
                 }
             }
             Ok(())
         };
-        let placement = if first.channel == Some(Channel::Store) { "in_store" } else { "home" };
+        let placement = if first.channel == Some(Channel::Store) {
+            "in_store"
+        } else {
+            "home"
+        };
         serve(placement, vec![], vec![], first.timestamp, &mut uniform)?;
         let mut cart: Vec<String> = Vec::new();
         for e in events {
@@ -206,7 +226,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // purchases after a click) attribution learn from it.
             engine.ingest(e, consent)?;
             match e.kind {
-                EventKind::View => serve("product_page", vec![e.item.clone()], vec![], e.timestamp, &mut uniform)?,
+                EventKind::View => serve(
+                    "product_page",
+                    vec![e.item.clone()],
+                    vec![],
+                    e.timestamp,
+                    &mut uniform,
+                )?,
                 EventKind::AddToCart => {
                     cart.push(e.item.clone());
                     serve("cart", vec![], cart.clone(), e.timestamp, &mut uniform)?;
@@ -220,7 +246,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             serve("home", vec![], vec![], last + 30, &mut uniform)?;
         }
         if consent && emailed.insert(first.user.clone()) && fnv(&first.user).is_multiple_of(4) {
-            serve("email", vec![], vec![], first.timestamp + 3600, &mut uniform)?;
+            serve(
+                "email",
+                vec![],
+                vec![],
+                first.timestamp + 3600,
+                &mut uniform,
+            )?;
         }
     }
     let secs = t2.elapsed().as_secs_f64();
@@ -233,7 +265,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // ---- report ----
     println!(
         "{:<13} {:<14} {:>7} {:>7} {:>22} {:>6} {:>22} {:>10}",
-        "placement", "variant", "shown", "clicks", "CTR [95% CI]", "conv", "CVR [95% CI]", "revenue"
+        "placement",
+        "variant",
+        "shown",
+        "clicks",
+        "CTR [95% CI]",
+        "conv",
+        "CVR [95% CI]",
+        "revenue"
     );
     let stats = engine.tracker().stats();
     for g in stats.iter().filter(|g| g.source.is_none()) {
@@ -263,19 +302,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nby source (all placements):");
     let mut by_source: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for g in stats.iter().filter(|g| g.source.is_some()) {
-        let e = by_source.entry(format!("{:?}", g.source.unwrap())).or_default();
+        let e = by_source
+            .entry(format!("{:?}", g.source.unwrap()))
+            .or_default();
         e.0 += g.impressions;
         e.1 += g.clicks;
     }
     for (s, (imp, clicks)) in by_source {
-        println!("  {s:<12} {imp:>8} shown {clicks:>6} clicks  CTR {:.2}%", 100.0 * clicks as f64 / imp.max(1) as f64);
+        println!(
+            "  {s:<12} {imp:>8} shown {clicks:>6} clicks  CTR {:.2}%",
+            100.0 * clicks as f64 / imp.max(1) as f64
+        );
     }
-    println!("\n{:<13} {:>9} {:>10} {:>9} {:>9} {:>9}", "placement", "requests", "fallbacks", "p50 ms", "p99 ms", "max ms");
+    println!(
+        "\n{:<13} {:>9} {:>10} {:>9} {:>9} {:>9}",
+        "placement", "requests", "fallbacks", "p50 ms", "p99 ms", "max ms"
+    );
     for (placement, (n, fb)) in &fallbacks {
         let mut l = latency.remove(placement).unwrap_or_default();
         l.sort_by(f64::total_cmp);
-        let q = |p: f64| l.get(((l.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
-        println!("{placement:<13} {n:>9} {fb:>10} {:>9.3} {:>9.3} {:>9.3}", q(0.5), q(0.99), q(1.0));
+        let q = |p: f64| {
+            l.get(((l.len() as f64 - 1.0) * p).round() as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
+        println!(
+            "{placement:<13} {n:>9} {fb:>10} {:>9.3} {:>9.3} {:>9.3}",
+            q(0.5),
+            q(0.99),
+            q(1.0)
+        );
     }
     println!("\ntotal {:.1}s", t0.elapsed().as_secs_f64());
     Ok(())
@@ -289,7 +345,9 @@ fn style(catalog: &sightline::data::Catalog, id: &str) -> Vec<(String, String)> 
     ["shape", "material"]
         .iter()
         .filter_map(|k| match item.attributes.get(*k) {
-            Some(sightline::data::AttrValue::Text(v)) => Some((item.category.clone(), format!("{k}={v}"))),
+            Some(sightline::data::AttrValue::Text(v)) => {
+                Some((item.category.clone(), format!("{k}={v}")))
+            }
             _ => None,
         })
         .collect()
@@ -311,6 +369,7 @@ fn rate(r: &Option<sightline::tracking::Rate>, digits: usize) -> String {
 
 /// A stable hash (FNV-1a) for the simulation's per-person choices.
 fn fnv(s: &str) -> u64 {
-    s.bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }

@@ -46,9 +46,12 @@ fn shop() -> &'static Shop {
         .unwrap();
         let mut baskets = InteractionsBuilder::new().items(demo.catalog.ids().clone());
         for e in demo.events.iter().filter(|e| e.kind == EventKind::Purchase) {
-            baskets.add(e.session.as_deref().unwrap(), &e.item, 1.0).unwrap();
+            baskets
+                .add(e.session.as_deref().unwrap(), &e.item, 1.0)
+                .unwrap();
         }
-        let cooccur = CooccurModel::fit(&CooccurConfig::default(), &baskets.build().unwrap()).unwrap();
+        let cooccur =
+            CooccurModel::fit(&CooccurConfig::default(), &baskets.build().unwrap()).unwrap();
         let content = ContentIndex::builder(ContentConfig::default())
             .catalog(&demo.catalog)
             .build()
@@ -70,7 +73,12 @@ fn engine_with(config: serde_json::Value) -> (Engine, Arc<ManualClock>) {
     let config = EngineConfig::from_value(config).unwrap();
     let engine = Engine::with_clock(config, s.models.clone(), clock.clone()).unwrap();
     // Warm the live stores with the last week of events.
-    for e in s.demo.events.iter().filter(|e| e.timestamp > s.now - 7 * 86_400) {
+    for e in s
+        .demo
+        .events
+        .iter()
+        .filter(|e| e.timestamp > s.now - 7 * 86_400)
+    {
         engine.ingest(e, true).unwrap();
     }
     engine.refresh_popular(s.now).unwrap();
@@ -107,7 +115,13 @@ fn active_customer() -> String {
 fn every_placement_fills_n_with_reasons() {
     let (engine, _) = engine_with(json!({}));
     let user = active_customer();
-    let frame = catalog().items().iter().find(|i| i.category == "frames").unwrap().id.clone();
+    let frame = catalog()
+        .items()
+        .iter()
+        .find(|i| i.category == "frames")
+        .unwrap()
+        .id
+        .clone();
     for placement in ["home", "product_page", "cart", "email", "in_store"] {
         let mut req = request(placement, Some(&user));
         req.context_items = vec![frame.clone()];
@@ -118,7 +132,10 @@ fn every_placement_fills_n_with_reasons() {
         assert_eq!(r.items.len(), 10, "{placement}: {:?}", r.sources);
         let ids: HashSet<&str> = r.items.iter().map(|i| i.item.as_str()).collect();
         assert_eq!(ids.len(), 10, "{placement}: duplicates");
-        assert!(!ids.contains(frame.as_str()), "{placement} returned the context item");
+        assert!(
+            !ids.contains(frame.as_str()),
+            "{placement} returned the context item"
+        );
         for it in &r.items {
             assert!(!it.reason.is_empty());
             let item = catalog().get(&it.item).unwrap();
@@ -135,7 +152,11 @@ fn every_placement_fills_n_with_reasons() {
     req.context_items = vec![frame.clone()];
     let r = engine.recommend(&req).unwrap();
     let title = &catalog().get(&frame).unwrap().title;
-    assert!(r.items.iter().any(|i| i.reason.contains(title.as_str())), "{:?}", r.items);
+    assert!(
+        r.items.iter().any(|i| i.reason.contains(title.as_str())),
+        "{:?}",
+        r.items
+    );
 }
 
 /// A source that returns the given items, in order.
@@ -206,8 +227,15 @@ fn rules_hold_on_main_fallback_promotion_and_pin_paths() {
         for it in items {
             let item = cat.get(&it.item).unwrap();
             assert!(item.in_stock && item.category != "eye_tests" && item.category != "sunglasses");
-            assert!(item.price.unwrap_or(0.0) <= 150.0, "{} costs {:?}", it.item, item.price);
-            *brands.entry(item.brand.clone().unwrap_or_default()).or_default() += 1;
+            assert!(
+                item.price.unwrap_or(0.0) <= 150.0,
+                "{} costs {:?}",
+                it.item,
+                item.price
+            );
+            *brands
+                .entry(item.brand.clone().unwrap_or_default())
+                .or_default() += 1;
         }
         assert!(brands.values().all(|&c| c <= 2), "{brands:?}");
     };
@@ -221,7 +249,10 @@ fn rules_hold_on_main_fallback_promotion_and_pin_paths() {
     check(&r.items);
     // Pins never bypass filters; promotions only promote eligible items
     // (every promoted item here is a sunglass: none may appear).
-    assert!(r.items.iter().all(|i| i.item != expensive && i.promotion.is_none()));
+    assert!(r
+        .items
+        .iter()
+        .all(|i| i.item != expensive && i.promotion.is_none()));
     // 2. main source gives nothing: the fallbacks fill, under the same rules.
     engine
         .register_source("all", Arc::new(Fixed(vec![], SourceKind::External)))
@@ -252,7 +283,9 @@ fn promotions_take_their_share_and_say_so() {
             {"id": "expired", "label": "Old", "items": frames, "share": 0.5, "end": now - 100}
         ]
     }));
-    let r = engine.recommend(&request("home", Some(&active_customer()))).unwrap();
+    let r = engine
+        .recommend(&request("home", Some(&active_customer())))
+        .unwrap();
     let promoted: Vec<_> = r.items.iter().filter(|i| i.promotion.is_some()).collect();
     assert_eq!(promoted.len(), 2, "{:?}", r.items);
     for p in &promoted {
@@ -263,7 +296,9 @@ fn promotions_take_their_share_and_say_so() {
     assert_eq!(r.content.len(), 1);
     assert_eq!(r.content[0].fragment, "banner-eye-test");
     // Not on other placements.
-    let r = engine.recommend(&request("email", Some(&active_customer()))).unwrap();
+    let r = engine
+        .recommend(&request("email", Some(&active_customer())))
+        .unwrap();
     assert!(r.items.iter().all(|i| i.promotion.is_none()));
 }
 
@@ -308,16 +343,29 @@ fn failing_and_slow_sources_are_skipped_then_broken() {
                     "slow_rate": 0.5, "open_ms": 60000.0, "half_open_calls": 1}
     });
     let (engine, clock) = engine_with(config);
-    let down = Arc::new(Flaky { clock: clock.clone(), slow_us: 100, fail: true, calls: AtomicUsize::new(0) });
-    let slow = Arc::new(Flaky { clock: clock.clone(), slow_us: 50_000, fail: false, calls: AtomicUsize::new(0) });
+    let down = Arc::new(Flaky {
+        clock: clock.clone(),
+        slow_us: 100,
+        fail: true,
+        calls: AtomicUsize::new(0),
+    });
+    let slow = Arc::new(Flaky {
+        clock: clock.clone(),
+        slow_us: 50_000,
+        fail: false,
+        calls: AtomicUsize::new(0),
+    });
     engine.register_source("down", down.clone()).unwrap();
     engine.register_source("slow", slow.clone()).unwrap();
     for k in 0..12 {
         let r = engine.recommend(&request("flaky", None)).unwrap();
         assert_eq!(r.items.len(), 10, "request {k}");
         assert!(r.fallback_used);
-        let status: HashMap<&str, &str> =
-            r.sources.iter().map(|s| (s.source.as_str(), s.status.as_str())).collect();
+        let status: HashMap<&str, &str> = r
+            .sources
+            .iter()
+            .map(|s| (s.source.as_str(), s.status.as_str()))
+            .collect();
         if k < 5 {
             assert_eq!(status["external:down"], "failed");
             assert_eq!(status["external:slow"], "timeout");
@@ -335,10 +383,19 @@ fn failing_and_slow_sources_are_skipped_then_broken() {
     let r = engine.recommend(&request("flaky", None)).unwrap();
     assert_eq!(r.sources[0].status, "failed");
     let stats = engine.stats();
-    assert_eq!(stats["breakers"]["external:down"]["state"], "open", "{stats}");
+    assert_eq!(
+        stats["breakers"]["external:down"]["state"], "open",
+        "{stats}"
+    );
     let text = engine.prometheus_text();
-    assert!(text.contains("sightline_breaker_state{source=\"external:down\"} 2"), "{text}");
-    assert!(text.contains("sightline_fallbacks_total{placement=\"flaky\",variant=\"default\"} 13"), "{text}");
+    assert!(
+        text.contains("sightline_breaker_state{source=\"external:down\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sightline_fallbacks_total{placement=\"flaky\",variant=\"default\"} 13"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -370,7 +427,9 @@ fn experiments_are_sticky_and_split_as_configured() {
     assert!((share("control") - 0.45).abs() < 0.04, "{counts:?}");
     assert!((share("more-session") - 0.45).abs() < 0.04, "{counts:?}");
     // Other placements are not in it.
-    let r = engine.recommend(&request("email", Some("visitor-1"))).unwrap();
+    let r = engine
+        .recommend(&request("email", Some("visitor-1")))
+        .unwrap();
     assert_eq!((r.experiment, r.variant.as_str()), (None, "default"));
 }
 
@@ -381,10 +440,18 @@ fn attribution_counts_clicks_and_conversions_once() {
     let now = shop().now;
     let r = engine.recommend(&request("home", Some(&user))).unwrap();
     let item = r.items[0].item.clone();
-    assert!(engine.track_impression(&r.recommendation_id, now + 1).unwrap());
-    assert!(!engine.track_impression(&r.recommendation_id, now + 2).unwrap());
-    assert!(engine.track_click(&r.recommendation_id, &item, now + 5).unwrap());
-    assert!(!engine.track_click(&r.recommendation_id, &item, now + 6).unwrap());
+    assert!(engine
+        .track_impression(&r.recommendation_id, now + 1)
+        .unwrap());
+    assert!(!engine
+        .track_impression(&r.recommendation_id, now + 2)
+        .unwrap());
+    assert!(engine
+        .track_click(&r.recommendation_id, &item, now + 5)
+        .unwrap());
+    assert!(!engine
+        .track_click(&r.recommendation_id, &item, now + 6)
+        .unwrap());
     assert!(!engine.track_click("no-such-id", &item, now + 6).unwrap());
     let price = catalog().get(&item).unwrap().price.unwrap_or(0.0);
     engine
@@ -455,7 +522,9 @@ fn forget_user_leaves_no_trace_even_in_a_saved_file() {
     };
     engine.ingest(&browsed, true).unwrap();
     let r = engine.recommend(&request("home", Some(&user))).unwrap();
-    engine.track_impression(&r.recommendation_id, shop().now).unwrap();
+    engine
+        .track_impression(&r.recommendation_id, shop().now)
+        .unwrap();
     engine
         .track_click(&r.recommendation_id, &r.items[0].item, shop().now + 1)
         .unwrap();
@@ -473,10 +542,19 @@ fn forget_user_leaves_no_trace_even_in_a_saved_file() {
     engine.save(&path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let needle = user.as_bytes();
-    assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{user} is still in the file");
+    assert!(
+        !bytes.windows(needle.len()).any(|w| w == needle),
+        "{user} is still in the file"
+    );
     // The saved engine loads and serves.
     let back = Engine::load(&path, EngineConfig::default()).unwrap();
-    assert_eq!(back.recommend(&request("home", Some(&user))).unwrap().items.len(), 10);
+    assert_eq!(
+        back.recommend(&request("home", Some(&user)))
+            .unwrap()
+            .items
+            .len(),
+        10
+    );
 }
 
 #[test]
@@ -491,22 +569,33 @@ fn invalid_config_is_rejected_naming_the_field() {
         }
     };
     assert!(bad(json!({"placements": {"home": {"n": 0}}})).contains("placements.home.n"));
-    assert!(bad(json!({"placements": {"home": {"sources": [{"source": "magic"}]}}}))
-        .contains("placements.home.sources"));
-    assert!(bad(json!({"placements": {"home": {"rules": {"max_price": -1.0}}}}))
-        .contains("placements.home.rules"));
+    assert!(
+        bad(json!({"placements": {"home": {"sources": [{"source": "magic"}]}}}))
+            .contains("placements.home.sources")
+    );
+    assert!(
+        bad(json!({"placements": {"home": {"rules": {"max_price": -1.0}}}}))
+            .contains("placements.home.rules")
+    );
     assert!(bad(json!({"placements": {"home": {"rules": {"boosts": [
         {"when": {"field": "no_such_attribute", "op": "eq", "value": "x"}, "factor": 2.0}]}}}}))
-        .contains("placements.home.rules.boosts[0]"));
-    assert!(bad(json!({"promotions": [{"id": "p", "label": "x", "items": ["NOPE"], "share": 0.2}]}))
-        .contains("promotions[0]"));
-    assert!(bad(json!({"experiments": [{"name": "e", "variants": [{"name": "a", "share": 0.7}]}]}))
-        .contains("experiments"));
+    .contains("placements.home.rules.boosts[0]"));
+    assert!(bad(
+        json!({"promotions": [{"id": "p", "label": "x", "items": ["NOPE"], "share": 0.2}]})
+    )
+    .contains("promotions[0]"));
+    assert!(bad(
+        json!({"experiments": [{"name": "e", "variants": [{"name": "a", "share": 0.7}]}]})
+    )
+    .contains("experiments"));
     // A misspelt section is an error, not silently ignored.
     bad(json!({"placments": {}}));
     let toml = EngineConfig::from_toml("[placements.home]\nn = 5\n").unwrap();
     assert_eq!(toml.placements["home"].n, 5);
-    assert!(matches!(EngineConfig::from_toml("[placements.home]\nn = \"x\"\n"), Err(Error::Config { .. })));
+    assert!(matches!(
+        EngineConfig::from_toml("[placements.home]\nn = \"x\"\n"),
+        Err(Error::Config { .. })
+    ));
     let _ = ManualClock::new(0).now_micros();
 }
 
@@ -525,7 +614,14 @@ fn models_swap_atomically_while_requests_run() {
             let user = user.clone();
             scope.spawn(move || {
                 for k in 0..200 {
-                    let mut req = request(if (t + k) % 2 == 0 { "home" } else { "product_page" }, Some(&user));
+                    let mut req = request(
+                        if (t + k) % 2 == 0 {
+                            "home"
+                        } else {
+                            "product_page"
+                        },
+                        Some(&user),
+                    );
                     req.context_items = vec![catalog().items()[k % 50].id.clone()];
                     let r = engine.recommend(&req).unwrap();
                     assert_eq!(r.items.len(), 10);
@@ -533,7 +629,11 @@ fn models_swap_atomically_while_requests_run() {
             });
         }
         for k in 0..20 {
-            let models = if k % 2 == 0 { without_als.clone() } else { shop().models.clone() };
+            let models = if k % 2 == 0 {
+                without_als.clone()
+            } else {
+                shop().models.clone()
+            };
             engine.swap_models(models).unwrap();
         }
     });
@@ -542,9 +642,15 @@ fn models_swap_atomically_while_requests_run() {
     assert_eq!(r.items.len(), 10, "email falls back without ALS");
     assert_eq!(r.sources[0].status, "unavailable");
     // A catalog the rules do not fit is refused; the old models stay.
-    let (strict, _) = engine_with(json!({"placements": {"home": {"rules": {"categories": ["frames"]}}}}));
+    let (strict, _) =
+        engine_with(json!({"placements": {"home": {"rules": {"categories": ["frames"]}}}}));
     let mut other = Catalog::new();
-    let mut item = catalog().items().iter().find(|i| i.category == "lenses").unwrap().clone();
+    let mut item = catalog()
+        .items()
+        .iter()
+        .find(|i| i.category == "lenses")
+        .unwrap()
+        .clone();
     item.id = "ONLY-LENS".into();
     other.add(item).unwrap();
     let models = Models {
@@ -553,8 +659,18 @@ fn models_swap_atomically_while_requests_run() {
         cooccur: None,
         content: None,
     };
-    assert!(matches!(strict.swap_models(models), Err(Error::Config { .. })));
-    assert_eq!(strict.recommend(&request("home", Some(&user))).unwrap().items.len(), 10);
+    assert!(matches!(
+        strict.swap_models(models),
+        Err(Error::Config { .. })
+    ));
+    assert_eq!(
+        strict
+            .recommend(&request("home", Some(&user)))
+            .unwrap()
+            .items
+            .len(),
+        10
+    );
 }
 
 #[test]
@@ -594,9 +710,15 @@ fn an_anonymous_visitors_browsing_shapes_the_home_page() {
     let session = r.sources.iter().find(|s| s.source == "session").unwrap();
     assert_eq!(session.status, "ok");
     assert!(session.candidates >= 10, "{:?}", r.sources);
-    let from_session: Vec<_> = r.items.iter().filter(|i| i.source == SourceKind::Session).collect();
+    let from_session: Vec<_> = r
+        .items
+        .iter()
+        .filter(|i| i.source == SourceKind::Session)
+        .collect();
     assert!(!from_session.is_empty(), "{:?}", r.items);
-    assert!(from_session.iter().all(|i| i.reason.starts_with("Because you viewed")));
+    assert!(from_session
+        .iter()
+        .all(|i| i.reason.starts_with("Because you viewed")));
     assert!(r.items.iter().all(|i| !titanium.contains(&i.item.as_str())));
     // A logged-in customer's events are keyed by their id, whatever the
     // browsing-session id of the request.
@@ -635,17 +757,35 @@ fn the_popular_fallback_keeps_itself_fresh_and_labels_catalog_fill_honestly() {
     // No events yet: the list is still full, from the catalog, and says so.
     let empty = engine.recommend(&req).unwrap();
     assert_eq!(empty.items.len(), 10);
-    assert!(empty.items.iter().all(|i| i.source == SourceKind::Catalog && i.reason == "From our range"));
+    assert!(empty
+        .items
+        .iter()
+        .all(|i| i.source == SourceKind::Catalog && i.reason == "From our range"));
     // Single live events, then a request an hour later: the stale cache
     // (computed at start, at wall-clock time) is recomputed for the request.
-    let week: Vec<&Event> = s.demo.events.iter().filter(|e| e.timestamp > s.now - 7 * 86_400).collect();
+    let week: Vec<&Event> = s
+        .demo
+        .events
+        .iter()
+        .filter(|e| e.timestamp > s.now - 7 * 86_400)
+        .collect();
     for e in &week {
         engine.ingest(e, false).unwrap();
     }
     req.now = Some(s.now + 3_600);
     let live = engine.recommend(&req).unwrap();
-    assert!(live.items.iter().all(|i| i.source == SourceKind::Popular), "{:?}", live.items);
-    assert!(live.items[0].reason.starts_with("Popular in North West England"), "{}", live.items[0].reason);
+    assert!(
+        live.items.iter().all(|i| i.source == SourceKind::Popular),
+        "{:?}",
+        live.items
+    );
+    assert!(
+        live.items[0]
+            .reason
+            .starts_with("Popular in North West England"),
+        "{}",
+        live.items[0].reason
+    );
     // A batch refreshes it at once (here: another engine, requests at the batch's time).
     let batch = Engine::new(EngineConfig::default(), s.models.clone()).unwrap();
     let events: Vec<Event> = week.iter().map(|e| (*e).clone()).collect();
@@ -664,17 +804,34 @@ fn ingest_batch_is_all_or_nothing() {
     let mut events: Vec<Event> = s.demo.events.iter().rev().take(50).cloned().collect();
     events[30].region = Some(String::new()); // invalid for trending
     let err = engine.ingest_batch(&events, true).unwrap_err();
-    assert!(matches!(&err, Error::InvalidInput(m) if m.starts_with("event 30:")), "{err}");
+    assert!(
+        matches!(&err, Error::InvalidInput(m) if m.starts_with("event 30:")),
+        "{err}"
+    );
     let user = events[0].user.clone();
-    assert!(engine.export_user(&user).unwrap()["session_events"].as_array().unwrap().is_empty());
+    assert!(engine.export_user(&user).unwrap()["session_events"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     let mut req = request("home", None);
     req.consent = false;
-    assert!(engine.recommend(&req).unwrap().items.iter().all(|i| i.source == SourceKind::Catalog));
+    assert!(engine
+        .recommend(&req)
+        .unwrap()
+        .items
+        .iter()
+        .all(|i| i.source == SourceKind::Catalog));
     // a user id only sessions reject (empty) is caught too, with consent
     events[30].region = None;
     events[31].user = String::new();
     assert!(engine.ingest_batch(&events, true).is_err());
-    assert!(engine.export_user(&user).unwrap()["session_events"].as_array().unwrap().is_empty());
+    assert!(engine.export_user(&user).unwrap()["session_events"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     assert_eq!(engine.ingest_batch(&events[..31], true).unwrap(), 31);
-    assert!(!engine.export_user(&user).unwrap()["session_events"].as_array().unwrap().is_empty());
+    assert!(!engine.export_user(&user).unwrap()["session_events"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 }

@@ -7,8 +7,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use sightline::als::{AlsConfig, AlsModel};
 use sightline::candidate::{
-    blend, AlsSource, CandidateSource, Candidates, CooccurSource, Query, SourceKind,
-    TrendingSource,
+    blend, AlsSource, CandidateSource, Candidates, CooccurSource, Query, SourceKind, TrendingSource,
 };
 use sightline::content::{ContentConfig, ContentFilter, ContentIndex, ContentSource, IndexKind};
 use sightline::cooccur::{CooccurConfig, CooccurModel};
@@ -45,7 +44,9 @@ fn shop() -> &'static Shop {
         // "browsed together" nor "bought by the same customer in a year".
         let mut baskets = InteractionsBuilder::new().items(demo.catalog.ids().clone());
         for e in demo.events.iter().filter(|e| e.kind == EventKind::Purchase) {
-            baskets.add(e.session.as_deref().unwrap(), &e.item, 1.0).unwrap();
+            baskets
+                .add(e.session.as_deref().unwrap(), &e.item, 1.0)
+                .unwrap();
         }
         let cooccur =
             CooccurModel::fit(&CooccurConfig::default(), &baskets.build().unwrap()).unwrap();
@@ -56,7 +57,8 @@ fn shop() -> &'static Shop {
             .catalog(&demo.catalog)
             .build()
             .unwrap();
-        let mut trending = TrendingStore::new(TrendingConfig::default(), Some(&demo.catalog)).unwrap();
+        let mut trending =
+            TrendingStore::new(TrendingConfig::default(), Some(&demo.catalog)).unwrap();
         trending.ingest_batch(&demo.events).unwrap();
         let now = demo.events.iter().map(|e| e.timestamp).max().unwrap();
         Shop {
@@ -111,7 +113,10 @@ fn similar_frames_share_shape_and_material_exact_and_hnsw() {
             }
         }
         assert_eq!(total, 300);
-        assert!(shape >= 270 && material >= 270, "shape {shape} material {material} of {total}");
+        assert!(
+            shape >= 270 && material >= 270,
+            "shape {shape} material {material} of {total}"
+        );
     }
 }
 
@@ -123,7 +128,10 @@ fn popular_in_australia_is_sunglasses_and_says_so() {
         let mut q = Query::new(20, s.now);
         q.region = Some(region);
         let got = src.candidates(&q).unwrap();
-        assert_eq!(got.level.as_deref(), Some(format!("region:{region}").as_str()));
+        assert_eq!(
+            got.level.as_deref(),
+            Some(format!("region:{region}").as_str())
+        );
         assert_eq!(got.items.len(), 20);
         got.items
             .iter()
@@ -164,16 +172,24 @@ fn session_recs_follow_the_browsing_of_an_anonymous_visitor() {
     let s = shop();
     let store = Arc::new(SessionStore::new(SessionConfig::default(), s.universe.clone()).unwrap());
     let sources: Vec<(Arc<dyn CandidateSource>, f32)> = vec![
-        (Arc::new(AlsSource::new(s.als.clone(), s.universe.clone())), 1.0),
-        (Arc::new(CooccurSource::new(s.cooccur.clone(), &s.universe)), 0.5),
-        (Arc::new(ContentSource::new(s.content.clone(), &s.universe)), 1.0),
+        (
+            Arc::new(AlsSource::new(s.als.clone(), s.universe.clone())),
+            1.0,
+        ),
+        (
+            Arc::new(CooccurSource::new(s.cooccur.clone(), &s.universe)),
+            0.5,
+        ),
+        (
+            Arc::new(ContentSource::new(s.content.clone(), &s.universe)),
+            1.0,
+        ),
     ];
     let rec = SessionRecommender::new(store.clone(), sources).unwrap();
     // An anonymous visitor looks at titanium frames of one shape.
     let browsed: Vec<u32> = (0..s.universe.len() as u32)
         .filter(|&u| {
-            category(s, u) == "frames"
-                && text(s, u, "material").as_deref() == Some("titanium")
+            category(s, u) == "frames" && text(s, u, "material").as_deref() == Some("titanium")
         })
         .take(6)
         .collect();
@@ -183,7 +199,11 @@ fn session_recs_follow_the_browsing_of_an_anonymous_visitor() {
             .ingest(&Event {
                 user: "anon-42".into(),
                 item: s.universe.id(u).unwrap().into(),
-                kind: if k == 5 { EventKind::AddToCart } else { EventKind::View },
+                kind: if k == 5 {
+                    EventKind::AddToCart
+                } else {
+                    EventKind::View
+                },
                 timestamp: s.now - 600 + 60 * k as i64,
                 region: Some("se".into()),
                 channel: None,
@@ -203,7 +223,10 @@ fn session_recs_follow_the_browsing_of_an_anonymous_visitor() {
         .filter(|&u| text(s, u, "material").as_deref() == Some("titanium"))
         .count() as f64
         / s.universe.len() as f64;
-    assert!(titanium as f64 / 10.0 >= 3.0 * base, "{titanium}/10 titanium, base rate {base:.3}");
+    assert!(
+        titanium as f64 / 10.0 >= 3.0 * base,
+        "{titanium}/10 titanium, base rate {base:.3}"
+    );
     for c in &got {
         assert!(!browsed.contains(&c.item));
         assert_eq!(c.source, SourceKind::Session);
@@ -233,8 +256,16 @@ fn every_source_honours_the_same_filter_and_exclusions() {
         Box::new(AlsSource::new(s.als.clone(), s.universe.clone())),
         Box::new(CooccurSource::new(s.cooccur.clone(), &s.universe)),
         Box::new(ContentSource::new(s.content.clone(), &s.universe)),
-        Box::new(TrendingSource::new(s.trending.clone(), s.universe.clone(), false)),
-        Box::new(TrendingSource::new(s.trending.clone(), s.universe.clone(), true)),
+        Box::new(TrendingSource::new(
+            s.trending.clone(),
+            s.universe.clone(),
+            false,
+        )),
+        Box::new(TrendingSource::new(
+            s.trending.clone(),
+            s.universe.clone(),
+            true,
+        )),
     ];
     let mut lists: Vec<Candidates> = Vec::new();
     for src in &sources {

@@ -1645,7 +1645,9 @@ mod tests {
         assert_eq!(back.n_users(), m.n_users());
         assert!(back.users().get("u7").is_none());
         // Everyone else is untouched.
-        assert!(back.recommend_by_id("u8", 3, &RecommendOptions::default()).is_ok());
+        assert!(back
+            .recommend_by_id("u8", 3, &RecommendOptions::default())
+            .is_ok());
     }
 
     #[test]
@@ -1657,7 +1659,10 @@ mod tests {
         for (v, s) in &got {
             assert_ne!(*v, u3);
             let id: usize = m.users().id(*v).unwrap()[1..].parse().unwrap_or(99);
-            assert!(id < 20, "u3 likes items 0..10, so do u0..u19, got u{id} ({s})");
+            assert!(
+                id < 20,
+                "u3 likes items 0..10, so do u0..u19, got u{id} ({s})"
+            );
         }
         assert!(got.windows(2).all(|w| w[0].1 >= w[1].1));
         assert!(m.similar_users(9999, 3).is_err());

@@ -101,7 +101,11 @@ impl<'a> Query<'a> {
         if self.n == 0 {
             return Err(Error::invalid("n must be >= 1"));
         }
-        if let Some((_, w)) = self.context.iter().find(|(_, w)| !w.is_finite() || *w < 0.0) {
+        if let Some((_, w)) = self
+            .context
+            .iter()
+            .find(|(_, w)| !w.is_finite() || *w < 0.0)
+        {
             return Err(Error::invalid(format!(
                 "context weights must be finite and >= 0, got {w}"
             )));
@@ -199,13 +203,19 @@ impl Remap {
     /// The universe index of model item `m`, if the universe has it.
     #[inline]
     pub fn to_universe(&self, m: u32) -> Option<u32> {
-        self.to_universe.get(m as usize).copied().filter(|&u| u != NONE)
+        self.to_universe
+            .get(m as usize)
+            .copied()
+            .filter(|&u| u != NONE)
     }
 
     /// The model index of universe item `u`, if the model has it.
     #[inline]
     pub fn to_model(&self, u: u32) -> Option<u32> {
-        self.to_model.get(u as usize).copied().filter(|&m| m != NONE)
+        self.to_model
+            .get(u as usize)
+            .copied()
+            .filter(|&m| m != NONE)
     }
 
     /// Context items the model knows, in model indices (others dropped).
@@ -463,13 +473,7 @@ pub fn blend(lists: &[(f32, &Candidates)], n: usize) -> Vec<Candidate> {
         }
         for c in &list.items {
             let part = weight * c.score.max(0.0) / top;
-            acc.push((
-                Candidate {
-                    score: part,
-                    ..*c
-                },
-                part,
-            ));
+            acc.push((Candidate { score: part, ..*c }, part));
         }
     }
     acc.sort_by_key(|e| e.0.item);
@@ -593,7 +597,11 @@ mod tests {
         q.user = Some("u1");
         let got = src.candidates(&q).unwrap();
         assert_eq!(got.items.len(), 3);
-        let hist: Vec<u32> = data.matrix().row(data.users().get("u1").unwrap() as usize).0.to_vec();
+        let hist: Vec<u32> = data
+            .matrix()
+            .row(data.users().get("u1").unwrap() as usize)
+            .0
+            .to_vec();
         for c in &got.items {
             assert_eq!(cluster(&uni, c.item), 1);
             let m = data.items().get(uni.id(c.item).unwrap()).unwrap();
@@ -674,7 +682,13 @@ mod tests {
         let i7 = uni.get("i7").unwrap();
         let excl = [i7];
         q.exclude = &excl;
-        let ids: Vec<u32> = src.candidates(&q).unwrap().items.iter().map(|c| c.item).collect();
+        let ids: Vec<u32> = src
+            .candidates(&q)
+            .unwrap()
+            .items
+            .iter()
+            .map(|c| c.item)
+            .collect();
         assert_eq!(ids, [uni.get("i8").unwrap()]);
     }
 
@@ -705,7 +719,10 @@ mod tests {
         // item 2: 0.5 (als) + 2.0 (cooccur) = 2.5; item 1: 1.0; item 3: 1.0.
         assert_eq!(out.iter().map(|c| c.item).collect::<Vec<_>>(), [2, 1, 3]);
         assert!((out[0].score - 2.5).abs() < 1e-6);
-        assert_eq!((out[0].source, out[0].because), (SourceKind::Cooccur, Some(9)));
+        assert_eq!(
+            (out[0].source, out[0].because),
+            (SourceKind::Cooccur, Some(9))
+        );
         assert_eq!(blend(&[(0.0, &a)], 3), vec![]);
         assert_eq!(blend(&[], 3), vec![]);
     }

@@ -165,7 +165,11 @@ pub fn train_test_split(
 /// more than `k` stored items, `k` of them chosen uniformly at random go to
 /// test; users with `k` or fewer keep everything in train. Randomness as in
 /// [`train_test_split`]. Errors: [`Error::InvalidInput`] when `k == 0`.
-pub fn leave_k_out(data: &Interactions, k: usize, seed: u64) -> Result<(Interactions, Interactions)> {
+pub fn leave_k_out(
+    data: &Interactions,
+    k: usize,
+    seed: u64,
+) -> Result<(Interactions, Interactions)> {
     if k == 0 {
         return Err(Error::invalid("k must be > 0"));
     }
@@ -961,7 +965,10 @@ mod tests {
             assert_eq!(t, if n > 2 { 2 } else { 0 }, "user {u} with {n} items");
         }
         assert_eq!(leave_k_out(&data, 2, 7).unwrap(), (train, test));
-        assert!(matches!(leave_k_out(&data, 0, 7), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            leave_k_out(&data, 0, 7),
+            Err(Error::InvalidInput(_))
+        ));
     }
 
     #[test]

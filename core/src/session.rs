@@ -587,8 +587,10 @@ impl SessionStore {
     /// `now` (an idle key is expired). Reading does not count as use for
     /// the LRU order: only events keep a session alive.
     pub fn recent(&self, key: &str, now: i64) -> Vec<RecentEvent> {
-        self.with_live(key, now, |evs| evs.iter().rev().map(|e| self.public(e)).collect())
-            .unwrap_or_default()
+        self.with_live(key, now, |evs| {
+            evs.iter().rev().map(|e| self.public(e)).collect()
+        })
+        .unwrap_or_default()
     }
 
     /// The context of `key` at `now` for candidate sources: per item
@@ -642,9 +644,7 @@ impl SessionStore {
             return Err(Error::invalid("anonymous and user ids must be non-empty"));
         }
         if anonymous == user {
-            return Err(Error::invalid(format!(
-                "cannot merge {user:?} into itself"
-            )));
+            return Err(Error::invalid(format!("cannot merge {user:?} into itself")));
         }
         let ttl = self.config.ttl_seconds;
         let (sa, su) = (self.shard_of(anonymous), self.shard_of(user));
@@ -1100,8 +1100,20 @@ mod tests {
         let d = SessionConfig::default;
         assert!(d().validate().is_ok());
         assert_eq!(field(SessionConfig { capacity: 0, ..d() }), "capacity");
-        assert_eq!(field(SessionConfig { max_events: 0, ..d() }), "max_events");
-        assert_eq!(field(SessionConfig { ttl_seconds: -1, ..d() }), "ttl_seconds");
+        assert_eq!(
+            field(SessionConfig {
+                max_events: 0,
+                ..d()
+            }),
+            "max_events"
+        );
+        assert_eq!(
+            field(SessionConfig {
+                ttl_seconds: -1,
+                ..d()
+            }),
+            "ttl_seconds"
+        );
         assert_eq!(
             field(SessionConfig {
                 recency_half_life_seconds: f64::NAN,
@@ -1382,8 +1394,13 @@ mod tests {
                 } else {
                     EventKind::Click
                 };
-                s.ingest(&ev(&format!("k{k}"), &format!("i{}", (k + j) % 20), kind, 100 + j))
-                    .unwrap();
+                s.ingest(&ev(
+                    &format!("k{k}"),
+                    &format!("i{}", (k + j) % 20),
+                    kind,
+                    100 + j,
+                ))
+                .unwrap();
             }
         }
         let bytes = s.to_bytes().unwrap();
@@ -1431,7 +1448,11 @@ mod tests {
             tamper("session.items", TensorData::U32(vec![1, 100]), vec![2]),
             tamper("session.kinds", TensorData::U32(vec![0, 9]), vec![2]),
             tamper("session.timestamps", TensorData::U64(vec![20, 10]), vec![2]),
-            tamper("session.timestamps", TensorData::U64(vec![u64::MAX, 10]), vec![2]),
+            tamper(
+                "session.timestamps",
+                TensorData::U64(vec![u64::MAX, 10]),
+                vec![2],
+            ),
             tamper("session.offsets", TensorData::U64(vec![0, 3]), vec![2]),
             tamper("session.offsets", TensorData::U64(vec![0, 0, 2]), vec![3]),
             tamper("session.items", TensorData::U64(vec![1, 2]), vec![2]),
@@ -1441,7 +1462,10 @@ mod tests {
         }
         let mut g = f.clone();
         g.set_meta("session", serde_json::json!({"config": {"capacity": 0}}));
-        assert!(matches!(SessionStore::read_from(&g), Err(Error::ModelFormat(_))));
+        assert!(matches!(
+            SessionStore::read_from(&g),
+            Err(Error::ModelFormat(_))
+        ));
         assert!(matches!(
             SessionStore::read_from(&ModelFile::new()),
             Err(Error::ModelFormat(_))
@@ -1461,7 +1485,9 @@ mod tests {
         for u in 0..200 {
             let c = if u % 2 == 0 { "a" } else { "b" };
             for _ in 0..5 {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
                 let i = (state >> 33) % 10;
                 b.add(&format!("u{u}"), &format!("{c}{i}"), 1.0).unwrap();
             }
@@ -1503,7 +1529,11 @@ mod tests {
         assert_eq!(got.len(), 5);
         let name = |i: u32| uni.id(i).unwrap().to_owned();
         let in_a = got.iter().filter(|c| name(c.item).starts_with('a')).count();
-        assert!(in_a >= 4, "{:?}", got.iter().map(|c| name(c.item)).collect::<Vec<_>>());
+        assert!(
+            in_a >= 4,
+            "{:?}",
+            got.iter().map(|c| name(c.item)).collect::<Vec<_>>()
+        );
         for c in &got {
             assert!(!viewed_idx.contains(&c.item));
             assert_eq!(c.source, SourceKind::Session);
@@ -1519,7 +1549,9 @@ mod tests {
         q2.exclude = &ex;
         let got2 = rec.candidates(&q2).unwrap().items;
         assert!(!got2.is_empty());
-        assert!(got2.iter().all(|c| c.item.is_multiple_of(2) && c.item != a5));
+        assert!(got2
+            .iter()
+            .all(|c| c.item.is_multiple_of(2) && c.item != a5));
         // `user` is the fallback key; unknown or idle keys give nothing.
         let mut q3 = Query::new(5, 1010);
         q3.user = Some("visitor");

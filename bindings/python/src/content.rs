@@ -10,8 +10,8 @@ use super::*;
 /// A catalog from a JSON array of items (the core's `Item` fields; the
 /// Python package builds it from dicts or a DataFrame).
 pub(crate) fn catalog_from_json(py: Python<'_>, json: &str) -> PyResult<Catalog> {
-    let items: Vec<Item> = serde_json::from_str(json)
-        .map_err(|e| invalid(py, format!("catalog: {e}")))?;
+    let items: Vec<Item> =
+        serde_json::from_str(json).map_err(|e| invalid(py, format!("catalog: {e}")))?;
     let mut c = Catalog::new();
     for item in items {
         c.add(item).map_err(|e| py_err(py, e))?;
@@ -26,7 +26,11 @@ fn config_from_json(py: Python<'_>, json: &str) -> PyResult<ContentConfig> {
     Ok(c)
 }
 
-fn filter(categories: Option<Vec<String>>, in_stock: bool, region: Option<String>) -> ContentFilter {
+fn filter(
+    categories: Option<Vec<String>>,
+    in_stock: bool,
+    region: Option<String>,
+) -> ContentFilter {
     ContentFilter {
         categories: categories.unwrap_or_default(),
         in_stock,
@@ -260,8 +264,8 @@ impl ContentHandle {
         region: Option<String>,
     ) -> PyResult<Vec<(String, f32)>> {
         let n = to_usize(py, n, "N")?;
-        let item: Item = serde_json::from_str(item_json)
-            .map_err(|e| invalid(py, format!("item: {e}")))?;
+        let item: Item =
+            serde_json::from_str(item_json).map_err(|e| invalid(py, format!("item: {e}")))?;
         self.get()
             .similar_to_item(&item, n, &filter(categories, in_stock, region))
             .map_err(|e| py_err(py, e))

@@ -27,19 +27,39 @@ pub(crate) fn demo_data(
     let data = py.detach(|| generate(&config)).map_err(|e| py_err(py, e))?;
     let d = PyDict::new(py);
     let json = |v: serde_json::Result<String>| v.map_err(|e| invalid(py, e.to_string()));
-    d.set_item("catalog", json(serde_json::to_string(data.catalog.items()))?)?;
+    d.set_item(
+        "catalog",
+        json(serde_json::to_string(data.catalog.items()))?,
+    )?;
     d.set_item("customers", json(serde_json::to_string(&data.customers))?)?;
     let ev = &data.events;
-    d.set_item("users", ev.iter().map(|e| e.user.as_str()).collect::<Vec<_>>())?;
-    d.set_item("items", ev.iter().map(|e| e.item.as_str()).collect::<Vec<_>>())?;
-    d.set_item("kinds", ev.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())?;
+    d.set_item(
+        "users",
+        ev.iter().map(|e| e.user.as_str()).collect::<Vec<_>>(),
+    )?;
+    d.set_item(
+        "items",
+        ev.iter().map(|e| e.item.as_str()).collect::<Vec<_>>(),
+    )?;
+    d.set_item(
+        "kinds",
+        ev.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+    )?;
     let ts: Vec<i64> = ev.iter().map(|e| e.timestamp).collect();
     d.set_item("timestamps", ts.into_pyarray(py))?;
-    d.set_item("regions", ev.iter().map(|e| e.region.as_deref()).collect::<Vec<_>>())?;
+    d.set_item(
+        "regions",
+        ev.iter().map(|e| e.region.as_deref()).collect::<Vec<_>>(),
+    )?;
     d.set_item(
         "channels",
-        ev.iter().map(|e| e.channel.map(|c| c.as_str())).collect::<Vec<_>>(),
+        ev.iter()
+            .map(|e| e.channel.map(|c| c.as_str()))
+            .collect::<Vec<_>>(),
     )?;
-    d.set_item("sessions", ev.iter().map(|e| e.session.as_deref()).collect::<Vec<_>>())?;
+    d.set_item(
+        "sessions",
+        ev.iter().map(|e| e.session.as_deref()).collect::<Vec<_>>(),
+    )?;
     Ok(d)
 }

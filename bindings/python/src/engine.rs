@@ -79,8 +79,8 @@ impl EngineHandle {
 
     /// A request as JSON in, the response as JSON out.
     fn recommend(&self, py: Python<'_>, request_json: &str) -> PyResult<String> {
-        let req: Request = serde_json::from_str(request_json)
-            .map_err(|e| invalid(py, format!("request: {e}")))?;
+        let req: Request =
+            serde_json::from_str(request_json).map_err(|e| invalid(py, format!("request: {e}")))?;
         let resp = py
             .detach(|| self.inner.recommend(&req))
             .map_err(|e| py_err(py, e))?;
@@ -122,19 +122,37 @@ impl EngineHandle {
         consent: bool,
     ) -> PyResult<usize> {
         let events = events_from_columns(
-            py, users, items, kinds, &timestamps, regions, channels, sessions,
+            py,
+            users,
+            items,
+            kinds,
+            &timestamps,
+            regions,
+            channels,
+            sessions,
         )?;
         py.detach(|| self.inner.ingest_batch(&events, consent))
             .map_err(|e| py_err(py, e))
     }
 
-    fn track_impression(&self, py: Python<'_>, recommendation_id: &str, timestamp: i64) -> PyResult<bool> {
+    fn track_impression(
+        &self,
+        py: Python<'_>,
+        recommendation_id: &str,
+        timestamp: i64,
+    ) -> PyResult<bool> {
         self.inner
             .track_impression(recommendation_id, timestamp)
             .map_err(|e| py_err(py, e))
     }
 
-    fn track_click(&self, py: Python<'_>, recommendation_id: &str, item: &str, timestamp: i64) -> PyResult<bool> {
+    fn track_click(
+        &self,
+        py: Python<'_>,
+        recommendation_id: &str,
+        item: &str,
+        timestamp: i64,
+    ) -> PyResult<bool> {
         self.inner
             .track_click(recommendation_id, item, timestamp)
             .map_err(|e| py_err(py, e))
@@ -202,7 +220,9 @@ impl EngineHandle {
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = py.detach(|| self.inner.to_bytes()).map_err(|e| py_err(py, e))?;
+        let bytes = py
+            .detach(|| self.inner.to_bytes())
+            .map_err(|e| py_err(py, e))?;
         Ok(PyBytes::new(py, &bytes))
     }
 

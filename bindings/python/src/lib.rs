@@ -47,6 +47,8 @@ type Ids1<'py> = Bound<'py, PyArray1<i32>>;
 type Scores1<'py> = Bound<'py, PyArray1<f32>>;
 type Ids2<'py> = Bound<'py, PyArray2<i32>>;
 type Scores2<'py> = Bound<'py, PyArray2<f32>>;
+/// `(score, contributions, user_weights)` of `explain`.
+type Explained<'py> = (f32, Vec<(u32, f32)>, Bound<'py, PyArray2<f32>>);
 
 // ---------------------------------------------------------------- errors --
 
@@ -528,7 +530,10 @@ fn split<'py>(
             )),
         })
         .map_err(|e| py_err(py, e))?;
-    Ok((csr_arrays(py, train.matrix()), csr_arrays(py, test.matrix())))
+    Ok((
+        csr_arrays(py, train.matrix()),
+        csr_arrays(py, test.matrix()),
+    ))
 }
 
 /// Ranking metrics at `k` of a fitted model: users with test items are
@@ -998,7 +1003,12 @@ impl Model {
         });
         let (next, done) = result.map_err(|e| py_err(py, e))?;
         let done: Vec<i64> = done.into_iter().map(i64::from).collect();
-        Ok((Model { inner: Arc::new(next) }, done.into_pyarray(py)))
+        Ok((
+            Model {
+                inner: Arc::new(next),
+            },
+            done.into_pyarray(py),
+        ))
     }
 
     /// Why `user`'s history (`items`/`weights`, or the stored training row
@@ -1016,7 +1026,7 @@ impl Model {
         item: i64,
         n: i64,
         user_weights: Option<numpy::PyReadonlyArray2<'py, f32>>,
-    ) -> PyResult<(f32, Vec<(u32, f32)>, Bound<'py, PyArray2<f32>>)> {
+    ) -> PyResult<Explained<'py>> {
         let model = &self.inner;
         let item = to_index(py, item, "itemid")?;
         let n = to_usize(py, n, "N")?;
@@ -1026,7 +1036,10 @@ impl Model {
                 let u = to_index(py, user, "userid")?;
                 model.user_vector(u).map_err(|e| py_err(py, e))?;
                 let stored = model.user_items().ok_or_else(|| {
-                    invalid(py, "the model keeps no training interactions: pass user_items".into())
+                    invalid(
+                        py,
+                        "the model keeps no training interactions: pass user_items".into(),
+                    )
                 })?;
                 let (cols, ws) = stored.row(u as usize);
                 (cols.to_vec(), ws.to_vec())
@@ -1039,7 +1052,9 @@ impl Model {
                 if rows != cols {
                     return Err(py_err(
                         py,
-                        Error::ShapeMismatch(format!("user_weights must be square, got {rows} x {cols}")),
+                        Error::ShapeMismatch(format!(
+                            "user_weights must be square, got {rows} x {cols}"
+                        )),
                     ));
                 }
                 let factor = a.as_array().iter().copied().collect();
@@ -1754,7 +1769,14 @@ impl TrendingHandle {
         sessions: Option<Vec<Option<String>>>,
     ) -> PyResult<usize> {
         let events = events_from_columns(
-            py, users, items, kinds, &timestamps, regions, channels, sessions,
+            py,
+            users,
+            items,
+            kinds,
+            &timestamps,
+            regions,
+            channels,
+            sessions,
         )?;
         let n = events.len();
         self.with(py, |s| s.ingest_batch(&events))

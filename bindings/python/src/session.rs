@@ -108,8 +108,7 @@ impl SessionHandle {
         kinds: Vec<String>,
         timestamps: PyReadonlyArray1<'_, i64>,
     ) -> PyResult<usize> {
-        let events =
-            events_from_columns(py, users, items, kinds, &timestamps, None, None, None)?;
+        let events = events_from_columns(py, users, items, kinds, &timestamps, None, None, None)?;
         py.detach(|| self.inner.ingest_batch(&events))
             .map_err(|e| py_err(py, e))
     }

@@ -298,7 +298,12 @@ impl ExactIndex {
         if abandoned {
             return self.brute(query, k, filter, s);
         }
-        let score = |i: u32| (i, dot(&vectors[i as usize * dim..(i as usize + 1) * dim], query));
+        let score = |i: u32| {
+            (
+                i,
+                dot(&vectors[i as usize * dim..(i as usize + 1) * dim], query),
+            )
+        };
         let cands = &mut s.cands;
         cands.retain(|c| c.1 >= tau || c.1.is_nan());
         // Score the k candidates with the largest `hi` first: the k-th best
@@ -317,7 +322,13 @@ impl ExactIndex {
         s.head.clear();
         s.head.extend(cands[..head].iter().map(|&(i, _)| score(i)));
         let t = if head == k {
-            s.head.iter().fold(f32::INFINITY, |t, &(_, v)| if v.is_nan() || t.is_nan() { f32::NAN } else { t.min(v) })
+            s.head.iter().fold(f32::INFINITY, |t, &(_, v)| {
+                if v.is_nan() || t.is_nan() {
+                    f32::NAN
+                } else {
+                    t.min(v)
+                }
+            })
         } else {
             f32::NAN
         };
@@ -608,7 +619,11 @@ impl Quant {
         let key = |r: usize| {
             let hr = &h[r * m..(r + 1) * m];
             let x = xx[r];
-            let bucket = if x > 0.0 { (x.log2() * 8.0).round() as i64 } else { i64::MIN };
+            let bucket = if x > 0.0 {
+                (x.log2() * 8.0).round() as i64
+            } else {
+                i64::MIN
+            };
             let second = if x <= 0.0 {
                 0.0
             } else if m == d {
@@ -620,7 +635,12 @@ impl Quant {
             (bucket, second)
         };
         let mut keyed: Vec<((i64, f32), u32)> = (0..n).map(|r| (key(r), r as u32)).collect();
-        keyed.sort_unstable_by(|a, b| a.0 .0.cmp(&b.0 .0).then(a.0 .1.total_cmp(&b.0 .1)).then(a.1.cmp(&b.1)));
+        keyed.sort_unstable_by(|a, b| {
+            a.0 .0
+                .cmp(&b.0 .0)
+                .then(a.0 .1.total_cmp(&b.0 .1))
+                .then(a.1.cmp(&b.1))
+        });
         let perm: Vec<u32> = keyed.into_iter().map(|(_, r)| r).collect();
         let padded = n.div_ceil(SUPER) * SUPER;
         let mut codes = vec![128u8; padded * groups * 4];
@@ -642,7 +662,11 @@ impl Quant {
             }
             .run()
         });
-        let identity = m == d && pt.iter().enumerate().all(|(i, &v)| v == if i % (d + 1) == 0 { 1.0 } else { 0.0 });
+        let identity = m == d
+            && pt
+                .iter()
+                .enumerate()
+                .all(|(i, &v)| v == if i % (d + 1) == 0 { 1.0 } else { 0.0 });
         Quant {
             m,
             groups,
@@ -799,12 +823,17 @@ impl Quant {
             }
             acc
         };
-        for (s, group) in self.codes.chunks_exact(stride * (SUPER / BLOCK)).enumerate() {
+        for (s, group) in self
+            .codes
+            .chunks_exact(stride * (SUPER / BLOCK))
+            .enumerate()
+        {
             let mut thr = self.threshold(s, tau, c);
             // Two blocks per step, as in the SIMD kernels (same visits).
             for (j, pair) in group.chunks_exact(2 * stride).enumerate() {
                 let accs = [sums(&pair[..stride]), sums(&pair[stride..])];
-                let masks = accs.map(|acc| (0..BLOCK).fold(0u32, |m, r| m | ((acc[r] >= thr) as u32) << r));
+                let masks =
+                    accs.map(|acc| (0..BLOCK).fold(0u32, |m, r| m | ((acc[r] >= thr) as u32) << r));
                 if masks[0] | masks[1] != 0 {
                     for h in 0..2 {
                         if masks[h] != 0 {
@@ -1207,8 +1236,7 @@ mod tests {
 
     fn same(a: &[(u32, f32)], b: &[(u32, f32)]) -> bool {
         a.len() == b.len()
-            && a
-                .iter()
+            && a.iter()
                 .zip(b)
                 .all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
     }
@@ -1248,21 +1276,28 @@ mod tests {
             .collect();
         check_all(random, d, &qs);
         let cl = clustered(5000, d, 8, 0.3, 11);
-        let qs: Vec<Vec<f32>> = (0..5).map(|i| cl[i * 97 * d..(i * 97 + 1) * d].to_vec()).collect();
+        let qs: Vec<Vec<f32>> = (0..5)
+            .map(|i| cl[i * 97 * d..(i * 97 + 1) * d].to_vec())
+            .collect();
         check_all(cl, d, &qs);
         // Many near-ties: very low noise around few directions, plus exact
         // duplicates.
         let mut ties = clustered(2000, 16, 2, 1e-4, 5);
         let dup = ties[..16 * 300].to_vec();
         ties.extend(dup);
-        let qs: Vec<Vec<f32>> = (0..3).map(|i| ties[i * 16..(i + 1) * 16].to_vec()).collect();
+        let qs: Vec<Vec<f32>> = (0..3)
+            .map(|i| ties[i * 16..(i + 1) * 16].to_vec())
+            .collect();
         check_all(ties, 16, &qs);
         // Odd dimension, small catalog (plain scan path).
         let small = clustered(200, 13, 3, 0.2, 3);
         let qs = vec![small[..13].to_vec()];
         check_all(small.clone(), 13, &qs);
         let odd = clustered(1500, 13, 3, 0.2, 9);
-        let qs = vec![odd[..13].to_vec(), (0..13).map(|i| i as f32 - 6.0).collect()];
+        let qs = vec![
+            odd[..13].to_vec(),
+            (0..13).map(|i| i as f32 - 6.0).collect(),
+        ];
         check_all(odd, 13, &qs);
     }
 
@@ -1316,7 +1351,11 @@ mod tests {
         let mut rng = Rng(3);
         let mut flat = |d: usize| (0..1000 * d).map(|_| rng.normal()).collect::<Vec<f32>>();
         // Projected (m < d), and flat spectra with 16 and 9 code groups.
-        let sets = [(24, clustered(1000, 24, 4, 0.3, 2)), (64, flat(64)), (36, flat(36))];
+        let sets = [
+            (24, clustered(1000, 24, 4, 0.3, 2)),
+            (64, flat(64)),
+            (36, flat(36)),
+        ];
         for (d, v) in sets {
             let idx = ExactIndex::new(v.clone(), d).unwrap();
             let quant = idx.quant.as_ref().unwrap();

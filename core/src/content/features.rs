@@ -334,10 +334,14 @@ mod tests {
 
     fn catalog() -> Catalog {
         let mut c = Catalog::new();
-        c.add(item("a", "frames", "round", &["black"], 100.0)).unwrap();
-        c.add(item("b", "frames", "round", &["black", "gold"], 110.0)).unwrap();
-        c.add(item("c", "frames", "square", &["red"], 300.0)).unwrap();
-        c.add(item("d", "sunglasses", "aviator", &["gold"], 200.0)).unwrap();
+        c.add(item("a", "frames", "round", &["black"], 100.0))
+            .unwrap();
+        c.add(item("b", "frames", "round", &["black", "gold"], 110.0))
+            .unwrap();
+        c.add(item("c", "frames", "square", &["red"], 300.0))
+            .unwrap();
+        c.add(item("d", "sunglasses", "aviator", &["gold"], 200.0))
+            .unwrap();
         c
     }
 

@@ -123,7 +123,10 @@ impl ContentConfig {
             ("als_weight", self.als_weight),
         ] {
             if !w.is_finite() || w < 0.0 {
-                return Err(Error::config(name, format!("must be finite and >= 0, got {w}")));
+                return Err(Error::config(
+                    name,
+                    format!("must be finite and >= 0, got {w}"),
+                ));
             }
         }
         self.hnsw.validate()
@@ -790,7 +793,10 @@ impl Component for ContentIndex {
             end += b.width;
         }
         if end != meta.dim || meta.dim == 0 || items.is_empty() {
-            return Err(bad(format!("blocks cover {end} of {} dimensions", meta.dim)));
+            return Err(bad(format!(
+                "blocks cover {end} of {} dimensions",
+                meta.dim
+            )));
         }
         let attr = meta.blocks.iter().find(|b| b.kind == BlockKind::Attributes);
         if attr.map(|b| b.width) != meta.featurizer.as_ref().map(|f| f.dim()) {
@@ -940,7 +946,11 @@ mod tests {
                 brand: Some(format!("brand{}", i % 7)),
                 price: Some(50.0 + (i % 10) as f64 * 20.0),
                 in_stock: i % 6 != 1,
-                regions: if i % 8 == 3 { vec!["au".into()] } else { vec![] },
+                regions: if i % 8 == 3 {
+                    vec!["au".into()]
+                } else {
+                    vec![]
+                },
                 attributes,
             })
             .unwrap();
@@ -1023,7 +1033,9 @@ mod tests {
                 ..Default::default()
             };
             let got = idx.similar_items_by_id("F3", 119, &au).unwrap();
-            assert!(got.iter().any(|(id, _)| c.get(id).unwrap().regions == ["au"]));
+            assert!(got
+                .iter()
+                .any(|(id, _)| c.get(id).unwrap().regions == ["au"]));
         }
     }
 
@@ -1048,7 +1060,9 @@ mod tests {
         // A product not in the index at all, by its attributes.
         let mut new = c.get("F7").unwrap().clone();
         new.id = "NEW".into();
-        let got = idx.similar_to_item(&new, 4, &ContentFilter::default()).unwrap();
+        let got = idx
+            .similar_to_item(&new, 4, &ContentFilter::default())
+            .unwrap();
         assert_eq!(got.len(), 4);
         for (id, _) in &got {
             assert_eq!(attr(&c, id, "shape"), attr(&c, "F7", "shape"));
@@ -1064,7 +1078,14 @@ mod tests {
             Err(Error::InvalidInput(_))
         ));
         assert!(matches!(
-            idx.similar_items(0, 4, &ContentFilter { in_stock: true, ..Default::default() }),
+            idx.similar_items(
+                0,
+                4,
+                &ContentFilter {
+                    in_stock: true,
+                    ..Default::default()
+                }
+            ),
             Err(Error::InvalidInput(_))
         ));
     }
@@ -1078,7 +1099,11 @@ mod tests {
         let mut b = InteractionsBuilder::new();
         for u in 0..40 {
             for k in 0..3 {
-                let i = if u % 2 == 0 { (u + k) % 10 } else { 10 + (u * 3 + k * 7) % 110 };
+                let i = if u % 2 == 0 {
+                    (u + k) % 10
+                } else {
+                    10 + (u * 3 + k * 7) % 110
+                };
                 b.add(&format!("u{u}"), &format!("F{i}"), 1.0).unwrap();
             }
         }
@@ -1101,7 +1126,9 @@ mod tests {
             .als(&model)
             .build()
             .unwrap();
-        let got = idx.similar_items_by_id("F1", 5, &ContentFilter::default()).unwrap();
+        let got = idx
+            .similar_items_by_id("F1", 5, &ContentFilter::default())
+            .unwrap();
         let in_group = got
             .iter()
             .filter(|(id, _)| id[1..].parse::<usize>().unwrap() < 10)
@@ -1125,7 +1152,10 @@ mod tests {
             for (k, i) in [0, 7, 119].into_iter().enumerate() {
                 assert_eq!(idx.similar_items(i, 8, &f).unwrap(), batch[k]);
             }
-            let queries: Vec<f32> = [3, 9].iter().flat_map(|&i| idx.vector(i).unwrap().to_vec()).collect();
+            let queries: Vec<f32> = [3, 9]
+                .iter()
+                .flat_map(|&i| idx.vector(i).unwrap().to_vec())
+                .collect();
             let found = idx.search_batch(&queries, 4, &f).unwrap();
             assert_eq!(found[1], idx.search(idx.vector(9).unwrap(), 4, &f).unwrap());
             assert!(idx.search_batch(&queries[1..], 4, &f).is_err());
@@ -1137,15 +1167,27 @@ mod tests {
         let c = catalog();
         let idx = build(&c, IndexKind::Exact);
         let none = ContentFilter::default();
-        assert!(matches!(idx.similar_items(0, 0, &none), Err(Error::InvalidInput(_))));
-        assert!(matches!(idx.similar_items(999, 3, &none), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            idx.similar_items(0, 0, &none),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            idx.similar_items(999, 3, &none),
+            Err(Error::InvalidInput(_))
+        ));
         assert!(matches!(
             idx.similar_items_by_id("nope", 3, &none),
             Err(Error::UnknownId { .. })
         ));
-        assert!(matches!(idx.search(&[1.0], 3, &none), Err(Error::ShapeMismatch(_))));
+        assert!(matches!(
+            idx.search(&[1.0], 3, &none),
+            Err(Error::ShapeMismatch(_))
+        ));
         let nan = vec![f32::NAN; idx.dim()];
-        assert!(matches!(idx.search(&nan, 3, &none), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            idx.search(&nan, 3, &none),
+            Err(Error::InvalidInput(_))
+        ));
         let ids = IdMap::from_ids(["a", "b"]).unwrap();
         let short = ContentIndex::builder(ContentConfig::default())
             .embeddings(&ids, &[1.0, 2.0, 3.0], 2)
@@ -1175,18 +1217,22 @@ mod tests {
             Err(Error::ModelFormat(_))
         ));
         assert!(matches!(
-            ContentIndex::from_bytes(&crate::cooccur::CooccurModel::fit(
-                &Default::default(),
-                &crate::data::InteractionsBuilder::new().build().unwrap_or_else(|_| {
-                    let mut b = crate::data::InteractionsBuilder::new();
-                    b.add("u", "a", 1.0).unwrap();
-                    b.add("u", "b", 1.0).unwrap();
-                    b.build().unwrap()
-                })
-            )
-            .unwrap()
-            .to_bytes()
-            .unwrap()),
+            ContentIndex::from_bytes(
+                &crate::cooccur::CooccurModel::fit(
+                    &Default::default(),
+                    &crate::data::InteractionsBuilder::new()
+                        .build()
+                        .unwrap_or_else(|_| {
+                            let mut b = crate::data::InteractionsBuilder::new();
+                            b.add("u", "a", 1.0).unwrap();
+                            b.add("u", "b", 1.0).unwrap();
+                            b.build().unwrap()
+                        })
+                )
+                .unwrap()
+                .to_bytes()
+                .unwrap()
+            ),
             Err(Error::ModelFormat(_))
         ));
     }

@@ -136,10 +136,16 @@ impl SourceSpec {
             ));
         }
         if self.quota == Some(0) {
-            return Err(Error::config(format!("{path}.quota"), "must be >= 1 (or absent)"));
+            return Err(Error::config(
+                format!("{path}.quota"),
+                "must be >= 1 (or absent)",
+            ));
         }
         if self.candidates == Some(0) || self.candidates.is_some_and(|c| c > 10_000) {
-            return Err(Error::config(format!("{path}.candidates"), "must be in 1..=10000"));
+            return Err(Error::config(
+                format!("{path}.candidates"),
+                "must be in 1..=10000",
+            ));
         }
         if !(self.budget_ms.is_finite() && self.budget_ms > 0.0 && self.budget_ms <= 60_000.0) {
             return Err(Error::config(
@@ -194,7 +200,10 @@ impl PlacementConfig {
             return Err(Error::config(format!("{path}.n"), "must be in 1..=1000"));
         }
         if self.sources.is_empty() {
-            return Err(Error::config(format!("{path}.sources"), "needs at least one source"));
+            return Err(Error::config(
+                format!("{path}.sources"),
+                "needs at least one source",
+            ));
         }
         for (i, s) in self.sources.iter().enumerate() {
             s.validate(&format!("{path}.sources[{i}]"))?;
@@ -328,7 +337,8 @@ impl EngineConfig {
 
     /// Parses JSON (see [`from_value`](Self::from_value)).
     pub fn from_json(text: &str) -> Result<Self> {
-        let value = serde_json::from_str(text).map_err(|e| Error::config("<json>", e.to_string()))?;
+        let value =
+            serde_json::from_str(text).map_err(|e| Error::config("<json>", e.to_string()))?;
         Self::from_value(value)
     }
 
@@ -358,7 +368,10 @@ impl EngineConfig {
     ) -> Result<Self> {
         let mut c = parsed.map_err(|e| {
             let path = e.path().to_string();
-            Error::config(if path == "." { "<root>".into() } else { path }, e.inner().to_string())
+            Error::config(
+                if path == "." { "<root>".into() } else { path },
+                e.inner().to_string(),
+            )
         })?;
         c.add_default_placements();
         c.validate()?;
@@ -376,13 +389,20 @@ impl EngineConfig {
     pub fn validate(&self) -> Result<()> {
         for (name, p) in &self.placements {
             if name.is_empty() {
-                return Err(Error::config("placements", "placement names must be non-empty"));
+                return Err(Error::config(
+                    "placements",
+                    "placement names must be non-empty",
+                ));
             }
             p.validate(&format!("placements.{name}"))?;
         }
         self.session.validate().map_err(|e| prefix(e, "session"))?;
-        self.trending.validate().map_err(|e| prefix(e, "trending"))?;
-        self.tracking.validate().map_err(|e| prefix(e, "tracking"))?;
+        self.trending
+            .validate()
+            .map_err(|e| prefix(e, "trending"))?;
+        self.tracking
+            .validate()
+            .map_err(|e| prefix(e, "tracking"))?;
         self.breaker.validate().map_err(|e| prefix(e, "breaker"))?;
         if self.popular_cache_size == 0 || self.popular_cache_size > 100_000 {
             return Err(Error::config("popular_cache_size", "must be in 1..=100000"));
@@ -415,14 +435,23 @@ mod tests {
         assert_eq!(cart.sources[0].source, SourceName::Popular);
         assert_eq!(cart.rules, defaults["cart"].rules);
         // a new placement starts from the plain defaults
-        assert_eq!(c.placements["checkout"].sources, PlacementConfig::default().sources);
+        assert_eq!(
+            c.placements["checkout"].sources,
+            PlacementConfig::default().sources
+        );
         // the same through TOML
         let t = EngineConfig::from_toml("[placements.home]\nn = 6\n").unwrap();
         assert_eq!(t.placements["home"].sources, defaults["home"].sources);
         // errors still name the field
         let e = EngineConfig::from_json(r#"{"placements": {"home": {"n": "six"}}}"#).unwrap_err();
-        assert!(matches!(e, Error::Config { ref field, .. } if field == "placements.home.n"), "{e}");
+        assert!(
+            matches!(e, Error::Config { ref field, .. } if field == "placements.home.n"),
+            "{e}"
+        );
         let e = EngineConfig::from_json("{not json").unwrap_err();
-        assert!(matches!(e, Error::Config { ref field, .. } if field == "<json>"), "{e}");
+        assert!(
+            matches!(e, Error::Config { ref field, .. } if field == "<json>"),
+            "{e}"
+        );
     }
 }

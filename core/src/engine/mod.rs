@@ -221,7 +221,11 @@ impl Engine {
     /// system clock.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn new(config: EngineConfig, models: Models) -> Result<Self> {
-        Self::with_clock(config, models, Arc::new(crate::resilience::SystemClock::new()))
+        Self::with_clock(
+            config,
+            models,
+            Arc::new(crate::resilience::SystemClock::new()),
+        )
     }
 
     /// An engine with an explicit clock (tests use a manual one).
@@ -292,14 +296,18 @@ impl Engine {
         {
             old.session.clone()
         } else {
-            Arc::new(old.session.with_universe(Arc::new(models.catalog.ids().clone()))?)
+            Arc::new(
+                old.session
+                    .with_universe(Arc::new(models.catalog.ids().clone()))?,
+            )
         };
         let popular = popular_cache(&self.config, &models.catalog, &self.trending, now_unix())?;
-        let snapshot =
-            build_snapshot(&self.config, models, &self.trending, session)?;
+        let snapshot = build_snapshot(&self.config, models, &self.trending, session)?;
         self.snapshot.store(Arc::new(snapshot));
         self.popular.store(Arc::new(popular));
-        self.metrics.counter("sightline_model_swaps_total", &[])?.inc();
+        self.metrics
+            .counter("sightline_model_swaps_total", &[])?
+            .inc();
         Ok(())
     }
 
@@ -391,9 +399,10 @@ impl Engine {
                 .unwrap_or(&snap.default_arm),
             _ => &snap.default_arm,
         };
-        let placement = arm.placements.get(&req.placement).ok_or_else(|| {
-            Error::invalid(format!("unknown placement {:?}", req.placement))
-        })?;
+        let placement = arm
+            .placements
+            .get(&req.placement)
+            .ok_or_else(|| Error::invalid(format!("unknown placement {:?}", req.placement)))?;
         let n = req.n.unwrap_or(placement.config.n);
         if n == 0 || n > 1000 {
             return Err(Error::invalid(format!("n must be in 1..=1000, got {n}")));
@@ -401,14 +410,17 @@ impl Engine {
         let (experiment, variant) = match &assignment {
             Some(a) => (
                 Some(a.experiment.to_owned()),
-                if a.holdout { "holdout".to_owned() } else { a.variant.to_owned() },
+                if a.holdout {
+                    "holdout".to_owned()
+                } else {
+                    a.variant.to_owned()
+                },
             ),
             None => (None, "default".to_owned()),
         };
         let universe = &snap.universe;
-        let index = |ids: &[String]| -> Vec<u32> {
-            ids.iter().filter_map(|id| universe.get(id)).collect()
-        };
+        let index =
+            |ids: &[String]| -> Vec<u32> { ids.iter().filter_map(|id| universe.get(id)).collect() };
         let context = index(&req.context_items);
         let cart = index(&req.cart);
         let purchased: Vec<(u32, i64)> = match (&req.user, req.consent) {
@@ -459,7 +471,11 @@ impl Engine {
                 return None;
             };
             let mut q = Query::new(spec.candidates.unwrap_or(3 * want).max(want), now);
-            q.user = if req.consent { req.user.as_deref() } else { None };
+            q.user = if req.consent {
+                req.user.as_deref()
+            } else {
+                None
+            };
             // The session store is keyed like events are: by the event's
             // `user` (the customer, or the anonymous visitor's id).
             q.session = if req.consent {
@@ -518,15 +534,24 @@ impl Engine {
             }
         }
         // 3. diversity, then boosts / brand cap / pins.
-        let diversified = match (&placement.similarity, placement.config.diversity.lambda < 1.0) {
+        let diversified = match (
+            &placement.similarity,
+            placement.config.diversity.lambda < 1.0,
+        ) {
             (_, false) => pool,
-            (Some(sim), true) => mmr(&pool, pool.len(), placement.config.diversity.lambda, &|a, b| {
-                sim.sim(a, b)
-            }),
+            (Some(sim), true) => mmr(
+                &pool,
+                pool.len(),
+                placement.config.diversity.lambda,
+                &|a, b| sim.sim(a, b),
+            ),
             (None, true) => match &snap.models.content {
-                Some(content) => mmr(&pool, pool.len(), placement.config.diversity.lambda, &|a, b| {
-                    embedding_sim(content, universe, a, b)
-                }),
+                Some(content) => mmr(
+                    &pool,
+                    pool.len(),
+                    placement.config.diversity.lambda,
+                    &|a, b| embedding_sim(content, universe, a, b),
+                ),
                 None => pool,
             },
         };
@@ -535,7 +560,10 @@ impl Engine {
         // then the catalog; through the same rules.
         if items.len() < n {
             let popular = self.fresh_popular(now);
-            let region_list = req.region.as_ref().and_then(|r| popular.by_region.get(r.as_str()));
+            let region_list = req
+                .region
+                .as_ref()
+                .and_then(|r| popular.by_region.get(r.as_str()));
             let global = popular.by_region.get("");
             let catalog_order = (0..universe.len() as u32).map(|i| (i, SourceKind::Catalog));
             let mut extra: Vec<Candidate> = Vec::new();
@@ -563,10 +591,12 @@ impl Engine {
                 }
             }
             if !extra.is_empty() {
-                levels.entry(SourceKind::Popular).or_insert_with(|| match region_list {
-                    Some(_) => format!("region:{}", req.region.as_deref().unwrap_or("")),
-                    None => "global".into(),
-                });
+                levels
+                    .entry(SourceKind::Popular)
+                    .or_insert_with(|| match region_list {
+                        Some(_) => format!("region:{}", req.region.as_deref().unwrap_or("")),
+                        None => "global".into(),
+                    });
                 items.extend(extra);
                 items = rules.finish(items, &ctx, n);
             }
@@ -583,7 +613,11 @@ impl Engine {
                 .active(&req.placement, req.region.as_deref(), now);
             let r = arm.promotions.apply(&active, items, n, &eligible);
             let promo_of: Vec<Option<usize>> = r.items.iter().map(|e| e.1).collect();
-            (r.items.into_iter().map(|e| e.0).collect(), r.content, promo_of)
+            (
+                r.items.into_iter().map(|e| e.0).collect(),
+                r.content,
+                promo_of,
+            )
         } else {
             let len = items.len();
             (items, Vec::new(), vec![None; len])
@@ -651,8 +685,15 @@ impl Engine {
         {
             h.observe(latency_us as f64 / 1e6);
         }
-        let labels = [("placement", placement), ("source", source), ("status", status)];
-        if let Ok(c) = self.metrics.counter("sightline_source_calls_total", &labels) {
+        let labels = [
+            ("placement", placement),
+            ("source", source),
+            ("status", status),
+        ];
+        if let Ok(c) = self
+            .metrics
+            .counter("sightline_source_calls_total", &labels)
+        {
             c.inc();
         }
     }
@@ -667,10 +708,10 @@ impl Engine {
                 c.inc();
             }
         }
-        if let Ok(h) = self
-            .metrics
-            .histogram("sightline_request_latency_seconds", &[("placement", placement)])
-        {
+        if let Ok(h) = self.metrics.histogram(
+            "sightline_request_latency_seconds",
+            &[("placement", placement)],
+        ) {
             h.observe(latency_us as f64 / 1e6);
         }
     }
@@ -724,7 +765,13 @@ impl Engine {
             for (i, e) in events.iter().enumerate() {
                 trending
                     .check(e)
-                    .and_then(|()| if consent { snap.session.check(e) } else { Ok(()) })
+                    .and_then(|()| {
+                        if consent {
+                            snap.session.check(e)
+                        } else {
+                            Ok(())
+                        }
+                    })
                     .map_err(|err| match err {
                         Error::InvalidInput(m) => Error::InvalidInput(format!("event {i}: {m}")),
                         other => other,
@@ -755,7 +802,13 @@ impl Engine {
 
     /// Records a purchase of `item` by `user` with `revenue` (attributed
     /// to their last click on it within the conversion window).
-    pub fn track_conversion(&self, user: &str, item: &str, revenue: f64, timestamp: i64) -> Result<bool> {
+    pub fn track_conversion(
+        &self,
+        user: &str,
+        item: &str,
+        revenue: f64,
+        timestamp: i64,
+    ) -> Result<bool> {
         match self.snapshot.load().universe.get(item) {
             Some(i) => self.tracker.conversion(user, i, revenue, timestamp),
             None => Ok(false),
@@ -784,12 +837,8 @@ impl Engine {
                 als = m.forget_user(user);
                 let mut models = snap.models.clone();
                 models.als = Some(Arc::new(m));
-                let next = build_snapshot(
-                    &self.config,
-                    models,
-                    &self.trending,
-                    snap.session.clone(),
-                )?;
+                let next =
+                    build_snapshot(&self.config, models, &self.trending, snap.session.clone())?;
                 self.snapshot.store(Arc::new(next));
             }
         }
@@ -827,7 +876,13 @@ impl Engine {
             let u = m.users().get(user)?;
             let history: Vec<String> = m
                 .user_items()
-                .map(|x| x.row(u as usize).0.iter().map(|&i| m.items().id(i).unwrap_or_default().to_owned()).collect())
+                .map(|x| {
+                    x.row(u as usize)
+                        .0
+                        .iter()
+                        .map(|&i| m.items().id(i).unwrap_or_default().to_owned())
+                        .collect()
+                })
                 .unwrap_or_default();
             Some(json!({"factors": m.user_vector(u).ok()?, "training_items": history}))
         });
@@ -891,7 +946,10 @@ impl Engine {
             }
         }
         for g in self.tracker.stats().iter().filter(|g| g.source.is_none()) {
-            let labels = [("placement", g.placement.as_str()), ("variant", g.variant.as_str())];
+            let labels = [
+                ("placement", g.placement.as_str()),
+                ("variant", g.variant.as_str()),
+            ];
             for (name, rate) in [("sightline_ctr", &g.ctr), ("sightline_cvr", &g.cvr)] {
                 if let (Some(r), Ok(gauge)) = (rate, self.metrics.gauge(name, &labels)) {
                     gauge.set(r.value);
@@ -918,7 +976,11 @@ impl Engine {
         let mut f = ModelFile::new();
         let catalog = serde_json::to_vec(snap.models.catalog.items())
             .map_err(|e| Error::format(e.to_string()))?;
-        f.put("engine.catalog", vec![catalog.len()], TensorData::U8(catalog))?;
+        f.put(
+            "engine.catalog",
+            vec![catalog.len()],
+            TensorData::U8(catalog),
+        )?;
         if let Some(m) = &snap.models.als {
             m.write_to(&mut f)?;
         }
@@ -950,17 +1012,31 @@ impl Engine {
             TensorData::U8(b) => b.clone(),
             _ => return Err(Error::format("engine.catalog must be bytes")),
         };
-        let items: Vec<crate::data::Item> =
-            serde_json::from_slice(&bytes).map_err(|e| Error::format(format!("engine.catalog: {e}")))?;
+        let items: Vec<crate::data::Item> = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::format(format!("engine.catalog: {e}")))?;
         let mut catalog = Catalog::new();
         for item in items {
-            catalog.add(item).map_err(|e| Error::format(format!("engine.catalog: {e}")))?;
+            catalog
+                .add(item)
+                .map_err(|e| Error::format(format!("engine.catalog: {e}")))?;
         }
         let models = Models {
             catalog: Arc::new(catalog),
-            als: f.meta("als").map(|_| AlsModel::read_from(f)).transpose()?.map(Arc::new),
-            cooccur: f.meta("cooccur").map(|_| CooccurModel::read_from(f)).transpose()?.map(Arc::new),
-            content: f.meta("content").map(|_| ContentIndex::read_from(f)).transpose()?.map(Arc::new),
+            als: f
+                .meta("als")
+                .map(|_| AlsModel::read_from(f))
+                .transpose()?
+                .map(Arc::new),
+            cooccur: f
+                .meta("cooccur")
+                .map(|_| CooccurModel::read_from(f))
+                .transpose()?
+                .map(Arc::new),
+            content: f
+                .meta("content")
+                .map(|_| ContentIndex::read_from(f))
+                .transpose()?
+                .map(Arc::new),
         };
         let engine = Engine::new(config, models)?;
         if f.meta("trending").is_some() {
@@ -1012,7 +1088,11 @@ fn append_below(pool: &mut Vec<Candidate>, extra: &[Candidate]) {
     let have: HashSet<u32> = pool.iter().map(|c| c.item).collect();
     let floor = pool.iter().map(|c| c.score).fold(f32::INFINITY, f32::min);
     let top = extra.iter().map(|c| c.score).fold(0f32, f32::max);
-    let scale = if floor.is_finite() && top > 0.0 { 0.5 * floor / top } else { 1.0 };
+    let scale = if floor.is_finite() && top > 0.0 {
+        0.5 * floor / top
+    } else {
+        1.0
+    };
     pool.extend(
         extra
             .iter()
@@ -1054,7 +1134,13 @@ fn explain(
     let title = |i: u32| {
         catalog
             .item(i)
-            .map(|it| if it.title.is_empty() { it.id.clone() } else { it.title.clone() })
+            .map(|it| {
+                if it.title.is_empty() {
+                    it.id.clone()
+                } else {
+                    it.title.clone()
+                }
+            })
             .unwrap_or_default()
     };
     let area = |kind: SourceKind| {
@@ -1063,14 +1149,20 @@ fn explain(
         let code = code.split('/').next().unwrap_or(code);
         match scope {
             "region" | "region_category" => {
-                format!(" in {}", region_names.get(code).map_or(code, String::as_str))
+                format!(
+                    " in {}",
+                    region_names.get(code).map_or(code, String::as_str)
+                )
             }
             "country" | "country_category" => format!(" in {}", code.to_uppercase()),
             _ => String::new(),
         }
     };
     match (c.source, c.because, promotion) {
-        (_, _, Some(p)) => format!("Promotion: {}", if p.label.is_empty() { &p.id } else { &p.label }),
+        (_, _, Some(p)) => format!(
+            "Promotion: {}",
+            if p.label.is_empty() { &p.id } else { &p.label }
+        ),
         (SourceKind::Session, Some(b), _) | (SourceKind::Als, Some(b), _) => {
             format!("Because you viewed {}", title(b))
         }
@@ -1102,10 +1194,12 @@ fn compile_arm(
                     "promotions": config.promotions,
                 });
                 merge_patch(&mut doc, patch);
-                let placements = serde_json::from_value(doc["placements"].take())
-                    .map_err(|e| Error::config(format!("{path}.overrides.placements"), e.to_string()))?;
-                let promotions = serde_json::from_value(doc["promotions"].take())
-                    .map_err(|e| Error::config(format!("{path}.overrides.promotions"), e.to_string()))?;
+                let placements = serde_json::from_value(doc["placements"].take()).map_err(|e| {
+                    Error::config(format!("{path}.overrides.placements"), e.to_string())
+                })?;
+                let promotions = serde_json::from_value(doc["promotions"].take()).map_err(|e| {
+                    Error::config(format!("{path}.overrides.promotions"), e.to_string())
+                })?;
                 (placements, promotions)
             }
         };
@@ -1134,14 +1228,21 @@ fn compile_arm(
             },
         );
     }
-    let promo_path = if path.is_empty() { "promotions".to_owned() } else { format!("{path}.overrides.promotions") };
+    let promo_path = if path.is_empty() {
+        "promotions".to_owned()
+    } else {
+        format!("{path}.overrides.promotions")
+    };
     Ok(Arm {
         placements: compiled,
         promotions: Promotions::compile(&promotions, catalog, &promo_path)?,
     })
 }
 
-fn compile_arms(config: &EngineConfig, catalog: &Catalog) -> Result<HashMap<(String, String), Arm>> {
+fn compile_arms(
+    config: &EngineConfig,
+    catalog: &Catalog,
+) -> Result<HashMap<(String, String), Arm>> {
     let mut arms = HashMap::new();
     for (i, e) in config.experiments.iter().enumerate() {
         for (j, v) in e.variants.iter().enumerate() {
@@ -1192,7 +1293,10 @@ fn popular_cache(
             .collect();
         out.insert(region.unwrap_or_default(), items);
     }
-    Ok(PopularCache { at: now, by_region: out })
+    Ok(PopularCache {
+        at: now,
+        by_region: out,
+    })
 }
 
 fn build_snapshot(
@@ -1231,11 +1335,19 @@ fn build_snapshot(
     }
     sources.insert(
         SourceName::Popular,
-        Arc::new(TrendingSource::new(trending.clone(), universe.clone(), false)),
+        Arc::new(TrendingSource::new(
+            trending.clone(),
+            universe.clone(),
+            false,
+        )),
     );
     sources.insert(
         SourceName::TrendingNow,
-        Arc::new(TrendingSource::new(trending.clone(), universe.clone(), true)),
+        Arc::new(TrendingSource::new(
+            trending.clone(),
+            universe.clone(),
+            true,
+        )),
     );
     Ok(Snapshot {
         default_arm: compile_arm(config, catalog, None, "")?,

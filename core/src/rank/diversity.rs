@@ -177,8 +177,17 @@ fn value_key(it: &Item, field: &str) -> Option<String> {
 /// scores keep their scale but are non-increasing, so a later stable sort
 /// by score (boosts in `CompiledRules::finish`) keeps the diversified order
 /// unless a boost changes it. Cost: O(n · |cands|) `sim` calls.
-pub fn mmr(cands: &[Candidate], n: usize, lambda: f32, sim: &dyn Fn(u32, u32) -> f32) -> Vec<Candidate> {
-    let lambda = if lambda.is_nan() { 1.0 } else { lambda.clamp(0.0, 1.0) };
+pub fn mmr(
+    cands: &[Candidate],
+    n: usize,
+    lambda: f32,
+    sim: &dyn Fn(u32, u32) -> f32,
+) -> Vec<Candidate> {
+    let lambda = if lambda.is_nan() {
+        1.0
+    } else {
+        lambda.clamp(0.0, 1.0)
+    };
     let n = n.min(cands.len());
     if lambda >= 1.0 || n == 0 {
         return cands[..n].to_vec();
@@ -269,7 +278,10 @@ mod tests {
         let c = demo();
         let input = frames(c, 50);
         let sim = AttributeSimilarity::new(c, &["brand".into()], "d").unwrap();
-        assert_eq!(mmr(&input, 20, 1.0, &|a, b| sim.sim(a, b)), input[..20].to_vec());
+        assert_eq!(
+            mmr(&input, 20, 1.0, &|a, b| sim.sim(a, b)),
+            input[..20].to_vec()
+        );
         assert_eq!(mmr(&input, 500, f32::NAN, &|a, b| sim.sim(a, b)), input);
         assert!(mmr(&input, 0, 0.3, &|a, b| sim.sim(a, b)).is_empty());
         assert!(mmr(&[], 5, 0.3, &|a, b| sim.sim(a, b)).is_empty());
@@ -279,7 +291,8 @@ mod tests {
     fn mmr_spreads_brands_on_demo_frames_deterministically() {
         let c = demo();
         let input = frames(c, 200);
-        let sim = AttributeSimilarity::new(c, DiversityBy::default().attributes().unwrap(), "d").unwrap();
+        let sim =
+            AttributeSimilarity::new(c, DiversityBy::default().attributes().unwrap(), "d").unwrap();
         let f = |a, b| sim.sim(a, b);
         let plain = mmr(&input, 20, 1.0, &f);
         let div = mmr(&input, 20, 0.3, &f);
@@ -304,18 +317,46 @@ mod tests {
         let mk = |items: &[(u32, f32)]| -> Vec<Candidate> {
             items
                 .iter()
-                .map(|&(item, score)| Candidate { item, score, source: SourceKind::Als, because: None })
+                .map(|&(item, score)| Candidate {
+                    item,
+                    score,
+                    source: SourceKind::Als,
+                    because: None,
+                })
                 .collect()
         };
         // All-equal scores and zero similarity: input order kept.
         let v = mk(&[(5, 1.0), (3, 1.0), (9, 1.0)]);
-        assert_eq!(mmr(&v, 3, 0.5, &|_, _| 0.0).iter().map(|c| c.item).collect::<Vec<_>>(), [5, 3, 9]);
+        assert_eq!(
+            mmr(&v, 3, 0.5, &|_, _| 0.0)
+                .iter()
+                .map(|c| c.item)
+                .collect::<Vec<_>>(),
+            [5, 3, 9]
+        );
         // Item 1 is a near copy of 0: diversity puts 2 second.
         let v = mk(&[(0, 1.0), (1, 0.95), (2, 0.9)]);
-        let s = |a: u32, b: u32| if a.min(b) == 0 && a.max(b) == 1 { 1.0 } else { 0.0 };
-        assert_eq!(mmr(&v, 3, 0.5, &s).iter().map(|c| c.item).collect::<Vec<_>>(), [0, 2, 1]);
+        let s = |a: u32, b: u32| {
+            if a.min(b) == 0 && a.max(b) == 1 {
+                1.0
+            } else {
+                0.0
+            }
+        };
+        assert_eq!(
+            mmr(&v, 3, 0.5, &s)
+                .iter()
+                .map(|c| c.item)
+                .collect::<Vec<_>>(),
+            [0, 2, 1]
+        );
         // Garbage scores and similarities do not panic.
-        let v = mk(&[(0, f32::NAN), (1, f32::INFINITY), (2, f32::MAX), (3, -f32::MAX)]);
+        let v = mk(&[
+            (0, f32::NAN),
+            (1, f32::INFINITY),
+            (2, f32::MAX),
+            (3, -f32::MAX),
+        ]);
         let out = mmr(&v, 4, 0.2, &|_, _| f32::NAN);
         assert_eq!(out.len(), 4);
         assert_eq!(out[0].item, 1);
@@ -325,48 +366,76 @@ mod tests {
     #[test]
     fn attribute_similarity_and_validation() {
         let c = demo();
-        let fields: Vec<String> = ["brand", "shape", "colours", "lens_width"].map(String::from).to_vec();
+        let fields: Vec<String> = ["brand", "shape", "colours", "lens_width"]
+            .map(String::from)
+            .to_vec();
         let s = AttributeSimilarity::new(c, &fields, "d").unwrap();
         let f1 = c.ids().get("FR-00001").unwrap();
         assert_eq!(s.sim(f1, f1), 1.0);
         assert_eq!(s.sim(f1, u32::MAX), 0.0);
         // A lens has none of shape/colours/lens_width: at most brand equal.
-        let lens = (0..c.len() as u32).find(|&i| c.item(i).unwrap().category == "lenses").unwrap();
+        let lens = (0..c.len() as u32)
+            .find(|&i| c.item(i).unwrap().category == "lenses")
+            .unwrap();
         assert!(s.sim(lens, lens) <= 0.25);
         let err = |d: DiversityConfig| match d.validate(c, "placements.pdp.diversity") {
             Err(Error::Config { field, .. }) => field,
             other => panic!("{other:?}"),
         };
         assert_eq!(
-            err(DiversityConfig { lambda: 1.5, ..Default::default() }),
+            err(DiversityConfig {
+                lambda: 1.5,
+                ..Default::default()
+            }),
             "placements.pdp.diversity.lambda"
         );
         assert_eq!(
-            err(DiversityConfig { lambda: f32::NAN, ..Default::default() }),
+            err(DiversityConfig {
+                lambda: f32::NAN,
+                ..Default::default()
+            }),
             "placements.pdp.diversity.lambda"
         );
         assert_eq!(
-            err(DiversityConfig { lambda: 0.5, by: DiversityBy::Attributes(vec!["brand".into(), "shap".into()]) }),
+            err(DiversityConfig {
+                lambda: 0.5,
+                by: DiversityBy::Attributes(vec!["brand".into(), "shap".into()])
+            }),
             "placements.pdp.diversity.by.attributes[1]"
         );
         assert_eq!(
-            err(DiversityConfig { lambda: 0.5, by: DiversityBy::Attributes(vec![]) }),
+            err(DiversityConfig {
+                lambda: 0.5,
+                by: DiversityBy::Attributes(vec![])
+            }),
             "placements.pdp.diversity.by.attributes"
         );
         assert!(DiversityConfig::default().validate(c, "d").is_ok());
-        assert!(DiversityConfig { lambda: 0.0, by: DiversityBy::Embedding }.validate(c, "d").is_ok());
+        assert!(DiversityConfig {
+            lambda: 0.0,
+            by: DiversityBy::Embedding
+        }
+        .validate(c, "d")
+        .is_ok());
     }
 
     #[test]
     fn serde_shapes() {
-        let d: DiversityConfig = serde_json::from_str(r#"{"lambda": 0.7, "by": {"attributes": ["brand", "material"]}}"#).unwrap();
-        assert_eq!(d.by, DiversityBy::Attributes(vec!["brand".into(), "material".into()]));
-        let e: DiversityConfig = serde_json::from_value(serde_json::json!({"lambda": 0.5, "by": "embedding"})).unwrap();
+        let d: DiversityConfig =
+            serde_json::from_str(r#"{"lambda": 0.7, "by": {"attributes": ["brand", "material"]}}"#)
+                .unwrap();
+        assert_eq!(
+            d.by,
+            DiversityBy::Attributes(vec!["brand".into(), "material".into()])
+        );
+        let e: DiversityConfig =
+            serde_json::from_value(serde_json::json!({"lambda": 0.5, "by": "embedding"})).unwrap();
         assert_eq!(e.by, DiversityBy::Embedding);
         let def: DiversityConfig = serde_json::from_str("{}").unwrap();
         assert_eq!(def, DiversityConfig::default());
         for x in [d, e, def] {
-            let back: DiversityConfig = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
+            let back: DiversityConfig =
+                serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
             assert_eq!(back, x);
         }
         assert!(serde_json::from_str::<DiversityConfig>(r#"{"lamda": 0.5}"#).is_err());
@@ -377,7 +446,8 @@ mod tests {
         use std::time::Instant;
         let c = demo();
         let input = frames(c, 200);
-        let sim = AttributeSimilarity::new(c, DiversityBy::default().attributes().unwrap(), "d").unwrap();
+        let sim =
+            AttributeSimilarity::new(c, DiversityBy::default().attributes().unwrap(), "d").unwrap();
         let reps = 500;
         let t = Instant::now();
         let mut k = 0;

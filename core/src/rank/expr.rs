@@ -461,7 +461,10 @@ impl Matcher {
                 ))
             }
             (op, None) => {
-                return Err(Error::config(vpath, format!("`{}` needs a value", op_name(op))))
+                return Err(Error::config(
+                    vpath,
+                    format!("`{}` needs a value", op_name(op)),
+                ))
             }
             (Op::In | Op::NotIn, Some(Literal::List(l))) => {
                 for (i, v) in l.iter().enumerate() {
@@ -479,7 +482,11 @@ impl Matcher {
                 if !matches!(v, Literal::Number(x) if x.is_finite()) {
                     return Err(Error::config(
                         vpath,
-                        format!("`{}` needs a finite number, got {}", op_name(c.op), describe(v)),
+                        format!(
+                            "`{}` needs a finite number, got {}",
+                            op_name(c.op),
+                            describe(v)
+                        ),
                     ));
                 }
                 if !num_ok {
@@ -499,7 +506,11 @@ impl Matcher {
                 if !text_ok {
                     return Err(Error::config(
                         join(path, "op"),
-                        format!("`contains` needs a text or list field; {:?} holds {}", c.field, holds(num_ok, text_ok, bool_ok)),
+                        format!(
+                            "`contains` needs a text or list field; {:?} holds {}",
+                            c.field,
+                            holds(num_ok, text_ok, bool_ok)
+                        ),
                     ));
                 }
                 m.needle = s.to_lowercase();
@@ -537,7 +548,9 @@ impl Matcher {
             },
             Op::Contains => match &fv {
                 Fv::Text(s) => s.to_lowercase().contains(&self.needle),
-                Fv::List(l) => matches!(self.values.first(), Some(Literal::Text(t)) if l.contains(t)),
+                Fv::List(l) => {
+                    matches!(self.values.first(), Some(Literal::Text(t)) if l.contains(t))
+                }
                 _ => false,
             },
             Op::Exists => !matches!(fv, Fv::Missing) == self.want,
@@ -623,7 +636,11 @@ impl BitSet {
     #[inline]
     pub(crate) fn get(&self, i: u32) -> bool {
         let i = i as usize;
-        i < self.len && self.words.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1)
+        i < self.len
+            && self
+                .words
+                .get(i / 64)
+                .is_some_and(|w| (w >> (i % 64)) & 1 == 1)
     }
 
     pub(crate) fn set(&mut self, i: u32) {
@@ -683,7 +700,9 @@ pub(crate) mod tests {
     }
 
     fn brute(c: &Catalog, f: impl Fn(&Item) -> bool) -> Vec<u32> {
-        (0..c.len() as u32).filter(|&i| f(c.item(i).unwrap())).collect()
+        (0..c.len() as u32)
+            .filter(|&i| f(c.item(i).unwrap()))
+            .collect()
     }
 
     fn hits(e: &CompiledExpr, c: &Catalog) -> Vec<u32> {
@@ -700,7 +719,9 @@ pub(crate) mod tests {
         let e = parse(r#"{"field": "material", "op": "eq", "value": "titanium"}"#)
             .compile(c, "f")
             .unwrap();
-        let want = brute(c, |it| attr(it, "material") == Some(&AttrValue::Text("titanium".into())));
+        let want = brute(c, |it| {
+            attr(it, "material") == Some(&AttrValue::Text("titanium".into()))
+        });
         assert!(!want.is_empty());
         assert_eq!(hits(&e, c), want);
         assert_eq!(e.count(), want.len());
@@ -719,18 +740,31 @@ pub(crate) mod tests {
         let e = parse(r#"{"field": "colours", "op": "not_in", "value": ["gold", "black"]}"#)
             .compile(c, "f")
             .unwrap();
-        assert_eq!(hits(&e, c), brute(c, |it| !has(it, "gold") && !has(it, "black")));
+        assert_eq!(
+            hits(&e, c),
+            brute(c, |it| !has(it, "gold") && !has(it, "black"))
+        );
 
         // Numbers, including integers as TOML/JSON write them.
-        let e = parse(r#"{"all": [{"field": "lens_width", "op": "ge", "value": 52},
-                                   {"field": "lens_width", "op": "lt", "value": 55.0}]}"#)
-            .compile(c, "f")
-            .unwrap();
-        let want = brute(c, |it| matches!(attr(it, "lens_width"), Some(AttrValue::Number(w)) if (52.0..55.0).contains(w)));
+        let e = parse(
+            r#"{"all": [{"field": "lens_width", "op": "ge", "value": 52},
+                                   {"field": "lens_width", "op": "lt", "value": 55.0}]}"#,
+        )
+        .compile(c, "f")
+        .unwrap();
+        let want = brute(
+            c,
+            |it| matches!(attr(it, "lens_width"), Some(AttrValue::Number(w)) if (52.0..55.0).contains(w)),
+        );
         assert!(!want.is_empty());
         assert_eq!(hits(&e, c), want);
-        let e = parse(r#"{"field": "price", "op": "le", "value": 100}"#).compile(c, "f").unwrap();
-        assert_eq!(hits(&e, c), brute(c, |it| it.price.is_some_and(|p| p <= 100.0)));
+        let e = parse(r#"{"field": "price", "op": "le", "value": 100}"#)
+            .compile(c, "f")
+            .unwrap();
+        assert_eq!(
+            hits(&e, c),
+            brute(c, |it| it.price.is_some_and(|p| p <= 100.0))
+        );
     }
 
     #[test]
@@ -753,16 +787,33 @@ pub(crate) mod tests {
         });
         assert!(!want.is_empty());
         assert_eq!(hits(&e, c), want);
-        let e = parse(r#"{"field": "polarised", "op": "exists"}"#).compile(c, "f").unwrap();
+        let e = parse(r#"{"field": "polarised", "op": "exists"}"#)
+            .compile(c, "f")
+            .unwrap();
         assert_eq!(hits(&e, c), brute(c, |it| it.category == "sunglasses"));
-        let e = parse(r#"{"field": "polarised", "op": "exists", "value": false}"#).compile(c, "f").unwrap();
+        let e = parse(r#"{"field": "polarised", "op": "exists", "value": false}"#)
+            .compile(c, "f")
+            .unwrap();
         assert_eq!(hits(&e, c), brute(c, |it| it.category != "sunglasses"));
         // Case-insensitive substring on text; `ne` includes items lacking the field.
-        let e = parse(r#"{"field": "title", "op": "contains", "value": "RAY-BAN"}"#).compile(c, "f").unwrap();
-        assert_eq!(hits(&e, c), brute(c, |it| it.title.to_lowercase().contains("ray-ban")));
-        let e = parse(r#"{"field": "shape", "op": "ne", "value": "round"}"#).compile(c, "f").unwrap();
-        assert_eq!(hits(&e, c), brute(c, |it| attr(it, "shape") != Some(&AttrValue::Text("round".into()))));
-        let e = parse(r#"{"field": "id", "op": "eq", "value": "FR-00001"}"#).compile(c, "f").unwrap();
+        let e = parse(r#"{"field": "title", "op": "contains", "value": "RAY-BAN"}"#)
+            .compile(c, "f")
+            .unwrap();
+        assert_eq!(
+            hits(&e, c),
+            brute(c, |it| it.title.to_lowercase().contains("ray-ban"))
+        );
+        let e = parse(r#"{"field": "shape", "op": "ne", "value": "round"}"#)
+            .compile(c, "f")
+            .unwrap();
+        assert_eq!(
+            hits(&e, c),
+            brute(c, |it| attr(it, "shape")
+                != Some(&AttrValue::Text("round".into())))
+        );
+        let e = parse(r#"{"field": "id", "op": "eq", "value": "FR-00001"}"#)
+            .compile(c, "f")
+            .unwrap();
         assert_eq!(hits(&e, c), vec![c.ids().get("FR-00001").unwrap()]);
         // Empty all / any; out of range never matches.
         assert_eq!(Expr::All(vec![]).compile(c, "f").unwrap().count(), c.len());
@@ -780,22 +831,56 @@ pub(crate) mod tests {
             other => panic!("{j}: {other:?}"),
         };
         let p = "placements.home.rules.filter";
-        assert_eq!(err(r#"{"field": "materiel", "op": "eq", "value": "x"}"#), format!("{p}.field"));
         assert_eq!(
-            err(r#"{"all": [{"field": "price", "op": "gt", "value": 1}, {"any": [{"field": "nope", "op": "exists"}]}]}"#),
+            err(r#"{"field": "materiel", "op": "eq", "value": "x"}"#),
+            format!("{p}.field")
+        );
+        assert_eq!(
+            err(
+                r#"{"all": [{"field": "price", "op": "gt", "value": 1}, {"any": [{"field": "nope", "op": "exists"}]}]}"#
+            ),
             format!("{p}.all[1].any[0].field")
         );
-        assert_eq!(err(r#"{"field": "price", "op": "lt", "value": "cheap"}"#), format!("{p}.value"));
-        assert_eq!(err(r#"{"not": {"field": "shape", "op": "gt", "value": 3}}"#), format!("{p}.not.op"));
-        assert_eq!(err(r#"{"field": "category", "op": "eq", "value": 3}"#), format!("{p}.value"));
-        assert_eq!(err(r#"{"field": "in_stock", "op": "eq", "value": "yes"}"#), format!("{p}.value"));
-        assert_eq!(err(r#"{"field": "shape", "op": "in", "value": "round"}"#), format!("{p}.value"));
-        assert_eq!(err(r#"{"field": "shape", "op": "in", "value": ["round", 4]}"#), format!("{p}.value[1]"));
-        assert_eq!(err(r#"{"field": "shape", "op": "eq"}"#), format!("{p}.value"));
-        assert_eq!(err(r#"{"field": "lens_width", "op": "contains", "value": "4"}"#), format!("{p}.op"));
-        assert_eq!(err(r#"{"field": "shape", "op": "exists", "value": 1}"#), format!("{p}.value"));
+        assert_eq!(
+            err(r#"{"field": "price", "op": "lt", "value": "cheap"}"#),
+            format!("{p}.value")
+        );
+        assert_eq!(
+            err(r#"{"not": {"field": "shape", "op": "gt", "value": 3}}"#),
+            format!("{p}.not.op")
+        );
+        assert_eq!(
+            err(r#"{"field": "category", "op": "eq", "value": 3}"#),
+            format!("{p}.value")
+        );
+        assert_eq!(
+            err(r#"{"field": "in_stock", "op": "eq", "value": "yes"}"#),
+            format!("{p}.value")
+        );
+        assert_eq!(
+            err(r#"{"field": "shape", "op": "in", "value": "round"}"#),
+            format!("{p}.value")
+        );
+        assert_eq!(
+            err(r#"{"field": "shape", "op": "in", "value": ["round", 4]}"#),
+            format!("{p}.value[1]")
+        );
+        assert_eq!(
+            err(r#"{"field": "shape", "op": "eq"}"#),
+            format!("{p}.value")
+        );
+        assert_eq!(
+            err(r#"{"field": "lens_width", "op": "contains", "value": "4"}"#),
+            format!("{p}.op")
+        );
+        assert_eq!(
+            err(r#"{"field": "shape", "op": "exists", "value": 1}"#),
+            format!("{p}.value")
+        );
         let nan = Expr::cond("price", Op::Lt, f64::NAN);
-        assert!(matches!(nan.compile(c, "x"), Err(Error::Config { field, .. }) if field == "x.value"));
+        assert!(
+            matches!(nan.compile(c, "x"), Err(Error::Config { field, .. }) if field == "x.value")
+        );
         let mut deep = Expr::cond("price", Op::Gt, 1.0);
         for _ in 0..40 {
             deep = Expr::Not(Box::new(deep));
@@ -803,8 +888,16 @@ pub(crate) mod tests {
         assert!(matches!(deep.compile(c, "x"), Err(Error::Config { .. })));
         // Empty catalog: every attribute is unknown, built-ins still work.
         let empty = Catalog::new();
-        assert!(parse(r#"{"field": "shape", "op": "exists"}"#).compile(&empty, "f").is_err());
-        assert_eq!(parse(r#"{"field": "price", "op": "gt", "value": 1}"#).compile(&empty, "f").unwrap().count(), 0);
+        assert!(parse(r#"{"field": "shape", "op": "exists"}"#)
+            .compile(&empty, "f")
+            .is_err());
+        assert_eq!(
+            parse(r#"{"field": "price", "op": "gt", "value": 1}"#)
+                .compile(&empty, "f")
+                .unwrap()
+                .count(),
+            0
+        );
     }
 
     #[test]

@@ -106,34 +106,55 @@ impl Promotions {
                 return Err(Error::config(at("id"), "must be non-empty"));
             }
             if !ids.insert(p.id.as_str()) {
-                return Err(Error::config(at("id"), format!("duplicate promotion id {:?}", p.id)));
+                return Err(Error::config(
+                    at("id"),
+                    format!("duplicate promotion id {:?}", p.id),
+                ));
             }
             if p.items.is_empty() && p.content.is_none() {
-                return Err(Error::config(at("items"), "a promotion needs items, content or both"));
+                return Err(Error::config(
+                    at("items"),
+                    "a promotion needs items, content or both",
+                ));
             }
             if p.content.as_deref() == Some("") {
-                return Err(Error::config(at("content"), "content fragment id must be non-empty"));
+                return Err(Error::config(
+                    at("content"),
+                    "content fragment id must be non-empty",
+                ));
             }
             let share_ok = p.share.is_finite()
                 && p.share <= 1.0
                 && (p.share > 0.0 || (p.items.is_empty() && p.share == 0.0));
             if !share_ok {
-                return Err(Error::config(at("share"), format!("must be in (0, 1], got {}", p.share)));
+                return Err(Error::config(
+                    at("share"),
+                    format!("must be in (0, 1], got {}", p.share),
+                ));
             }
             if let (Some(s), Some(e)) = (p.start, p.end) {
                 if s >= e {
-                    return Err(Error::config(at("end"), format!("must be after start ({e} <= {s})")));
+                    return Err(Error::config(
+                        at("end"),
+                        format!("must be after start ({e} <= {s})"),
+                    ));
                 }
             }
             for (name, list) in [("placements", &p.placements), ("regions", &p.regions)] {
                 if let Some(j) = list.iter().position(|s| s.is_empty()) {
-                    return Err(Error::config(at(&format!("{name}[{j}]")), "must be non-empty"));
+                    return Err(Error::config(
+                        at(&format!("{name}[{j}]")),
+                        "must be non-empty",
+                    ));
                 }
             }
             let mut idx = Vec::with_capacity(p.items.len());
             for (j, id) in p.items.iter().enumerate() {
                 let i = catalog.ids().get(id).ok_or_else(|| {
-                    Error::config(at(&format!("items[{j}]")), format!("unknown item id {id:?}"))
+                    Error::config(
+                        at(&format!("items[{j}]")),
+                        format!("unknown item id {id:?}"),
+                    )
                 })?;
                 if !idx.contains(&i) {
                     idx.push(i);
@@ -166,7 +187,8 @@ impl Promotions {
             .enumerate()
             .filter(|(_, p)| {
                 (p.placements.is_empty() || p.placements.iter().any(|x| x == placement))
-                    && (p.regions.is_empty() || region.is_some_and(|r| p.regions.iter().any(|x| x == r)))
+                    && (p.regions.is_empty()
+                        || region.is_some_and(|r| p.regions.iter().any(|x| x == r)))
                     && p.start.is_none_or(|s| s <= now)
                     && p.end.is_none_or(|e| now < e)
             })
@@ -174,7 +196,9 @@ impl Promotions {
             .collect();
         out.sort_by(|&a, &b| {
             let (pa, pb) = (&self.promos[a], &self.promos[b]);
-            pb.priority.cmp(&pa.priority).then_with(|| pa.id.cmp(&pb.id))
+            pb.priority
+                .cmp(&pa.priority)
+                .then_with(|| pa.id.cmp(&pb.id))
         });
         out
     }
@@ -264,7 +288,9 @@ impl Promotions {
             let picks: Vec<u32> = self.items[a]
                 .iter()
                 .copied()
-                .filter(|&i| eligible(i) && !pinned.contains(&i) && !chosen.iter().any(|c| c.0 == i))
+                .filter(|&i| {
+                    eligible(i) && !pinned.contains(&i) && !chosen.iter().any(|c| c.0 == i)
+                })
                 .take(want)
                 .collect();
             chosen.extend(picks.into_iter().map(|i| (i, a)));
@@ -279,7 +305,10 @@ impl Promotions {
         // Pinned items keep their positions in the input; the organic
         // items (minus those being promoted) flow around them.
         let m = chosen.len();
-        let kept = list.iter().filter(|c| !chosen.iter().any(|p| p.0 == c.item)).count();
+        let kept = list
+            .iter()
+            .filter(|c| !chosen.iter().any(|p| p.0 == c.item))
+            .count();
         let len = (kept + m).min(n);
         let mut slots: Vec<Option<(Candidate, Option<usize>)>> = vec![None; len];
         let mut organic = Vec::with_capacity(kept);
@@ -327,7 +356,11 @@ impl Promotions {
         let mut next: Option<f32> = None;
         for k in (0..items.len()).rev() {
             if items[k].1.is_some() {
-                let prev = items[..k].iter().rev().find(|x| x.1.is_none()).map(|x| x.0.score);
+                let prev = items[..k]
+                    .iter()
+                    .rev()
+                    .find(|x| x.1.is_none())
+                    .map(|x| x.0.score);
                 items[k].0.score = next.or(prev).unwrap_or(0.0);
             } else {
                 next = Some(items[k].0.score);
@@ -421,7 +454,10 @@ mod tests {
         let ids: Vec<String> = (20..40).map(|k| format!("i{k}")).collect();
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let ps = Promotions::compile(
-            &[promo("big", &refs[..10], 0.2, 2), promo("small", &refs[10..], 0.05, 1)],
+            &[
+                promo("big", &refs[..10], 0.2, 2),
+                promo("small", &refs[10..], 0.05, 1),
+            ],
             &c,
             "promotions",
         )
@@ -432,15 +468,26 @@ mod tests {
         assert_eq!(r.items.len(), 10);
         // m = 3, L = 10: positions floor((2j+1)·10/6) = 1, 5, 8.
         assert_eq!(promoted(&r), [(1, 20, 0), (5, 21, 0), (8, 30, 1)]);
-        assert!(r.items.iter().all(|(c, p)| (c.source == SourceKind::Promotion) == p.is_some()));
+        assert!(r
+            .items
+            .iter()
+            .all(|(c, p)| (c.source == SourceKind::Promotion) == p.is_some()));
         assert!(r.items.windows(2).all(|w| w[0].0.score >= w[1].0.score));
-        let org: Vec<u32> = r.items.iter().filter(|x| x.1.is_none()).map(|x| x.0.item).collect();
+        let org: Vec<u32> = r
+            .items
+            .iter()
+            .filter(|x| x.1.is_none())
+            .map(|x| x.0.item)
+            .collect();
         assert_eq!(org, (0..7).collect::<Vec<_>>());
         // Cap n/2: big would take round(0.9·10) = 9 → 5.
         let ps2 = Promotions::compile(&[promo("huge", &refs, 0.9, 0)], &c, "p").unwrap();
         let r = ps2.apply(&[0], organic(0..10), 10, &all);
         assert_eq!(promoted(&r).len(), 5);
-        assert_eq!(promoted(&r).iter().map(|x| x.0).collect::<Vec<_>>(), [1, 3, 5, 7, 9]);
+        assert_eq!(
+            promoted(&r).iter().map(|x| x.0).collect::<Vec<_>>(),
+            [1, 3, 5, 7, 9]
+        );
         // n = 1 → no room; n = 0 → nothing.
         assert!(promoted(&ps2.apply(&[0], organic(0..1), 1, &all)).is_empty());
         assert!(ps2.apply(&[0], organic(0..5), 0, &all).items.is_empty());
@@ -448,7 +495,10 @@ mod tests {
         let odd = |i: u32| i % 2 == 1;
         let r = ps.apply(&[0, 1], organic(0..10), 10, &odd);
         assert!(r.items.iter().all(|(c, _)| odd(c.item)));
-        assert_eq!(promoted(&r).iter().map(|x| x.1).collect::<Vec<_>>(), [21, 23, 31]);
+        assert_eq!(
+            promoted(&r).iter().map(|x| x.1).collect::<Vec<_>>(),
+            [21, 23, 31]
+        );
         // Priority: reversing `active` gives small the first position.
         let r = ps.apply(&[1, 0], organic(0..10), 10, &all);
         assert_eq!(promoted(&r)[0], (1, 30, 1));
@@ -494,8 +544,16 @@ mod tests {
         assert_eq!(
             r.content,
             [
-                ContentSlot { promotion: 0, fragment: "summer-hero".into(), label: "Summer sunglasses".into() },
-                ContentSlot { promotion: 1, fragment: "frame-week".into(), label: "label both".into() },
+                ContentSlot {
+                    promotion: 0,
+                    fragment: "summer-hero".into(),
+                    label: "Summer sunglasses".into()
+                },
+                ContentSlot {
+                    promotion: 1,
+                    fragment: "frame-week".into(),
+                    label: "label both".into()
+                },
             ]
         );
         assert_eq!(promoted(&r), [(2, 1, 1)]);
@@ -509,10 +567,19 @@ mod tests {
             other => panic!("{other:?}"),
         };
         let ok = promo("ok", &["i0"], 0.1, 0);
-        assert_eq!(err(&[ok.clone(), promo("x", &["i0"], 1.5, 0)]), "promotions[1].share");
+        assert_eq!(
+            err(&[ok.clone(), promo("x", &["i0"], 1.5, 0)]),
+            "promotions[1].share"
+        );
         assert_eq!(err(&[promo("x", &["i0"], 0.0, 0)]), "promotions[0].share");
-        assert_eq!(err(&[promo("x", &["i0"], f64::NAN, 0)]), "promotions[0].share");
-        assert_eq!(err(&[ok.clone(), promo("x", &["i0", "zz"], 0.1, 0)]), "promotions[1].items[1]");
+        assert_eq!(
+            err(&[promo("x", &["i0"], f64::NAN, 0)]),
+            "promotions[0].share"
+        );
+        assert_eq!(
+            err(&[ok.clone(), promo("x", &["i0", "zz"], 0.1, 0)]),
+            "promotions[1].items[1]"
+        );
         assert_eq!(err(&[promo("", &["i0"], 0.1, 0)]), "promotions[0].id");
         assert_eq!(err(&[ok.clone(), ok.clone()]), "promotions[1].id");
         assert_eq!(err(&[promo("x", &[], 0.1, 0)]), "promotions[0].items");
@@ -530,7 +597,8 @@ mod tests {
                     {"id": "tests", "content": "eye-test-banner"}]"#;
         let ps: Vec<Promotion> = serde_json::from_str(j).unwrap();
         assert_eq!(ps[1].share, 0.0);
-        let back: Vec<Promotion> = serde_json::from_str(&serde_json::to_string(&ps).unwrap()).unwrap();
+        let back: Vec<Promotion> =
+            serde_json::from_str(&serde_json::to_string(&ps).unwrap()).unwrap();
         assert_eq!(back, ps);
         let v = serde_json::json!([{"id": "t", "items": ["i3"], "share": 1}]);
         let ps2: Vec<Promotion> = serde_json::from_value(v).unwrap();

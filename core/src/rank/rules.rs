@@ -26,7 +26,11 @@ struct Fnv(u64);
 
 impl Hasher for Fnv {
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for &b in bytes {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
@@ -199,7 +203,10 @@ impl Rules {
         for (name, v) in [("min_price", self.min_price), ("max_price", self.max_price)] {
             if let Some(x) = v {
                 if !x.is_finite() || x < 0.0 {
-                    return Err(Error::config(p(name), format!("must be finite and >= 0, got {x}")));
+                    return Err(Error::config(
+                        p(name),
+                        format!("must be finite and >= 0, got {x}"),
+                    ));
                 }
             }
         }
@@ -231,7 +238,10 @@ impl Rules {
             None => None,
         };
         if self.max_per_brand == Some(0) {
-            return Err(Error::config(p("max_per_brand"), "must be >= 1 (0 would hide every branded item)"));
+            return Err(Error::config(
+                p("max_per_brand"),
+                "must be >= 1 (0 would hide every branded item)",
+            ));
         }
         let mut boosts = Vec::with_capacity(self.boosts.len());
         for (i, b) in self.boosts.iter().enumerate() {
@@ -255,7 +265,10 @@ impl Rules {
                 ));
             }
             if let Some(j) = pin.regions.iter().position(|r| r.is_empty()) {
-                return Err(Error::config(join(&at, &format!("regions[{j}]")), "region must be non-empty"));
+                return Err(Error::config(
+                    join(&at, &format!("regions[{j}]")),
+                    "region must be non-empty",
+                ));
             }
             pins.push(CompiledPin {
                 item,
@@ -269,13 +282,16 @@ impl Rules {
         let deny: HashSet<&str> = self.exclude_categories.iter().map(String::as_str).collect();
         let price_rule = self.min_price.is_some() || self.max_price.is_some();
         let stat = BitSet::from_fn(n, |i| {
-            let Some(it) = catalog.item(i) else { return false };
+            let Some(it) = catalog.item(i) else {
+                return false;
+            };
             (!self.in_stock || it.in_stock)
                 && (allow.is_empty() || allow.contains(it.category.as_str()))
                 && !deny.contains(it.category.as_str())
                 && (!price_rule
                     || it.price.is_some_and(|x| {
-                        self.min_price.is_none_or(|lo| x >= lo) && self.max_price.is_none_or(|hi| x <= hi)
+                        self.min_price.is_none_or(|lo| x >= lo)
+                            && self.max_price.is_none_or(|hi| x <= hi)
                     }))
                 && filter.as_ref().is_none_or(|f| f.matches(i))
                 && !excluded.get(i)
@@ -286,10 +302,15 @@ impl Rules {
             default_ok.and_with(&BitSet::from_fn(n, |i| {
                 catalog.item(i).is_some_and(|it| it.regions.is_empty())
             }));
-            let names: HashSet<&str> = items.iter().flat_map(|i| i.regions.iter().map(String::as_str)).collect();
+            let names: HashSet<&str> = items
+                .iter()
+                .flat_map(|i| i.regions.iter().map(String::as_str))
+                .collect();
             for r in names {
                 let mut b = stat.clone();
-                b.and_with(&BitSet::from_fn(n, |i| catalog.item(i).is_some_and(|it| it.available_in(r))));
+                b.and_with(&BitSet::from_fn(n, |i| {
+                    catalog.item(i).is_some_and(|it| it.available_in(r))
+                }));
                 region_ok.insert(r.to_owned(), b);
             }
         }
@@ -413,13 +434,20 @@ impl CompiledRules {
                 }
             }
         }
-        let key = |c: &Candidate| if c.score.is_nan() { f32::NEG_INFINITY } else { c.score };
+        let key = |c: &Candidate| {
+            if c.score.is_nan() {
+                f32::NEG_INFINITY
+            } else {
+                c.score
+            }
+        };
         list.sort_by(|a, b| key(b).total_cmp(&key(a)));
 
         // Pins that apply here, first occurrence of an item only.
         let mut pins: Vec<&CompiledPin> = Vec::new();
         for p in &self.pins {
-            let here = p.regions.is_empty() || ctx.region.is_some_and(|r| p.regions.iter().any(|x| x == r));
+            let here = p.regions.is_empty()
+                || ctx.region.is_some_and(|r| p.regions.iter().any(|x| x == r));
             if here && ok(p.item) && !pins.iter().any(|q| q.item == p.item) {
                 pins.push(p);
             }
@@ -444,7 +472,9 @@ impl CompiledRules {
         list.truncate(n);
         let mut prev: Option<usize> = None;
         for p in pins {
-            let at = prev.map_or(p.position, |q| p.position.max(q + 1)).min(list.len());
+            let at = prev
+                .map_or(p.position, |q| p.position.max(q + 1))
+                .min(list.len());
             let score = list.get(at).or(list.last()).map_or(0.0, |c| c.score);
             list.insert(
                 at,
@@ -491,7 +521,12 @@ mod tests {
         let mut c = Catalog::new();
         for k in 0..10 {
             let brand = ["A", "B", "C"][(k / 4).min(2)];
-            let mut it = item(&format!("i{k}"), if k == 7 { "cases" } else { "frames" }, brand, 10.0 * (k + 1) as f64);
+            let mut it = item(
+                &format!("i{k}"),
+                if k == 7 { "cases" } else { "frames" },
+                brand,
+                10.0 * (k + 1) as f64,
+            );
             it.in_stock = k != 9;
             if k == 5 {
                 it.regions = vec!["nl".into()];
@@ -500,7 +535,8 @@ mod tests {
                 it.regions = vec!["uk".into(), "ie".into()];
             }
             if k == 3 {
-                it.attributes.insert("shape".into(), AttrValue::Text("square".into()));
+                it.attributes
+                    .insert("shape".into(), AttrValue::Text("square".into()));
             }
             c.add(it).unwrap();
         }
@@ -539,22 +575,42 @@ mod tests {
     #[test]
     fn stock_region_category_and_price_rules() {
         let c = shop();
-        let uk = RuleContext { region: Some("uk"), ..Default::default() };
-        let nl = RuleContext { region: Some("nl"), ..Default::default() };
-        let mars = RuleContext { region: Some("mars"), ..Default::default() };
+        let uk = RuleContext {
+            region: Some("uk"),
+            ..Default::default()
+        };
+        let nl = RuleContext {
+            region: Some("nl"),
+            ..Default::default()
+        };
+        let mars = RuleContext {
+            region: Some("mars"),
+            ..Default::default()
+        };
         let r = Rules::default().compile(&c, "r").unwrap();
         assert_eq!(eligible_set(&r, &uk), [0, 1, 2, 3, 4, 6, 7, 8]);
         assert_eq!(eligible_set(&r, &nl), [0, 1, 2, 3, 4, 5, 7, 8]);
         assert_eq!(eligible_set(&r, &mars), [0, 1, 2, 3, 4, 7, 8]);
-        assert_eq!(eligible_set(&r, &RuleContext::default()), [0, 1, 2, 3, 4, 7, 8]);
-        let r = json_rules(r#"{"in_stock": false, "available_in_region": false}"#).compile(&c, "r").unwrap();
+        assert_eq!(
+            eligible_set(&r, &RuleContext::default()),
+            [0, 1, 2, 3, 4, 7, 8]
+        );
+        let r = json_rules(r#"{"in_stock": false, "available_in_region": false}"#)
+            .compile(&c, "r")
+            .unwrap();
         assert_eq!(eligible_set(&r, &mars), (0..10).collect::<Vec<_>>());
-        let r = json_rules(r#"{"categories": ["cases"]}"#).compile(&c, "r").unwrap();
+        let r = json_rules(r#"{"categories": ["cases"]}"#)
+            .compile(&c, "r")
+            .unwrap();
         assert_eq!(eligible_set(&r, &uk), [7]);
-        let r = json_rules(r#"{"exclude_categories": ["cases"]}"#).compile(&c, "r").unwrap();
+        let r = json_rules(r#"{"exclude_categories": ["cases"]}"#)
+            .compile(&c, "r")
+            .unwrap();
         assert_eq!(eligible_set(&r, &uk), [0, 1, 2, 3, 4, 6, 8]);
         // Inclusive bounds: 30..=50 → i2, i3, i4.
-        let r = json_rules(r#"{"min_price": 30, "max_price": 50.0}"#).compile(&c, "r").unwrap();
+        let r = json_rules(r#"{"min_price": 30, "max_price": 50.0}"#)
+            .compile(&c, "r")
+            .unwrap();
         assert_eq!(eligible_set(&r, &uk), [2, 3, 4]);
         let r = json_rules(r#"{"max_price": 20}"#).compile(&c, "r").unwrap();
         assert_eq!(eligible_set(&r, &uk), [0, 1]);
@@ -564,12 +620,17 @@ mod tests {
     #[test]
     fn filter_expression_and_excluded_items() {
         let c = shop();
-        let ctx = RuleContext { region: Some("uk"), ..Default::default() };
+        let ctx = RuleContext {
+            region: Some("uk"),
+            ..Default::default()
+        };
         let r = json_rules(r#"{"filter": {"field": "shape", "op": "eq", "value": "square"}, "exclude_items": ["i0"]}"#)
             .compile(&c, "r")
             .unwrap();
         assert_eq!(eligible_set(&r, &ctx), [3]);
-        let r = json_rules(r#"{"exclude_items": ["i0", "i8", "i0"]}"#).compile(&c, "r").unwrap();
+        let r = json_rules(r#"{"exclude_items": ["i0", "i8", "i0"]}"#)
+            .compile(&c, "r")
+            .unwrap();
         assert_eq!(eligible_set(&r, &ctx), [1, 2, 3, 4, 6, 7]);
     }
 
@@ -578,15 +639,31 @@ mod tests {
         let c = shop();
         let now = 1_000_000;
         let day = 86_400;
-        let purchased = [(1, now - 7 * day), (2, now - 7 * day + 1), (3, now + 50), (4, now - 30 * day)];
+        let purchased = [
+            (1, now - 7 * day),
+            (2, now - 7 * day + 1),
+            (3, now + 50),
+            (4, now - 30 * day),
+        ];
         let cart = [0u32, 8];
-        let ctx = RuleContext { region: Some("uk"), now, purchased: &purchased, cart: &cart };
-        let r = json_rules(r#"{"exclude_purchased_within_days": 7}"#).compile(&c, "r").unwrap();
+        let ctx = RuleContext {
+            region: Some("uk"),
+            now,
+            purchased: &purchased,
+            cart: &cart,
+        };
+        let r = json_rules(r#"{"exclude_purchased_within_days": 7}"#)
+            .compile(&c, "r")
+            .unwrap();
         // Exactly 7 days old → shown again; 1 s younger → hidden; future → hidden.
         assert_eq!(eligible_set(&r, &ctx), [1, 4, 6, 7]);
-        let r = json_rules(r#"{"exclude_cart": false}"#).compile(&c, "r").unwrap();
+        let r = json_rules(r#"{"exclude_cart": false}"#)
+            .compile(&c, "r")
+            .unwrap();
         assert_eq!(eligible_set(&r, &ctx), [0, 1, 2, 3, 4, 6, 7, 8]);
-        let r = json_rules(r#"{"exclude_purchased_within_days": 0}"#).compile(&c, "r").unwrap();
+        let r = json_rules(r#"{"exclude_purchased_within_days": 0}"#)
+            .compile(&c, "r")
+            .unwrap();
         assert_eq!(eligible_set(&r, &ctx), [1, 2, 3, 4, 6, 7]);
         let mut extreme = ctx;
         let far = [(1, i64::MIN), (2, i64::MAX)];
@@ -598,7 +675,10 @@ mod tests {
     #[test]
     fn finish_filters_boosts_caps_and_truncates() {
         let c = shop();
-        let ctx = RuleContext { region: Some("uk"), ..Default::default() };
+        let ctx = RuleContext {
+            region: Some("uk"),
+            ..Default::default()
+        };
         // Ineligible (i5 nl-only, i9 out of stock), duplicates and unknown indices drop out.
         let r = Rules::default().compile(&c, "r").unwrap();
         let out = r.finish(cands(&[9, 0, 5, 0, 1, 77]), &ctx, 10);
@@ -620,9 +700,17 @@ mod tests {
             t.score = 1.0;
         }
         tie[2].score = f32::NAN;
-        assert_eq!(ids(&Rules::default().compile(&c, "r").unwrap().finish(tie, &ctx, 2)), [4, 2]);
+        assert_eq!(
+            ids(&Rules::default()
+                .compile(&c, "r")
+                .unwrap()
+                .finish(tie, &ctx, 2)),
+            [4, 2]
+        );
         // Brand cap.
-        let r = json_rules(r#"{"max_per_brand": 2}"#).compile(&c, "r").unwrap();
+        let r = json_rules(r#"{"max_per_brand": 2}"#)
+            .compile(&c, "r")
+            .unwrap();
         let out = r.finish(cands(&[0, 1, 2, 3, 4, 6, 7, 8]), &ctx, 10);
         assert_eq!(ids(&out), [0, 1, 4, 6, 8]);
         assert!(r.finish(vec![], &ctx, 5).is_empty());
@@ -632,7 +720,10 @@ mod tests {
     #[test]
     fn pins_respect_filters_regions_and_positions() {
         let c = shop();
-        let uk = RuleContext { region: Some("uk"), ..Default::default() };
+        let uk = RuleContext {
+            region: Some("uk"),
+            ..Default::default()
+        };
         let r = json_rules(
             r#"{"pins": [
                 {"item": "i9", "position": 0},
@@ -655,7 +746,10 @@ mod tests {
         let out = r.finish(cands(&[0, 1, 3, 4]), &uk, 3);
         assert_eq!(ids(&out), [6, 8, 0]);
         // Outside uk the region-scoped pin does not apply (and i6 is not sellable).
-        let nl = RuleContext { region: Some("nl"), ..Default::default() };
+        let nl = RuleContext {
+            region: Some("nl"),
+            ..Default::default()
+        };
         assert_eq!(ids(&r.finish(cands(&[0, 5]), &nl, 10)), [0, 8, 5, 2]);
         // Brand cap counts pins but never drops them.
         let r = json_rules(r#"{"max_per_brand": 1, "pins": [{"item": "i1", "position": 2}]}"#)
@@ -672,35 +766,67 @@ mod tests {
             other => panic!("{j}: {other:?}"),
         };
         let p = "placements.home.rules";
-        assert_eq!(err(r#"{"categories": ["frames", "framez"]}"#), format!("{p}.categories[1]"));
-        assert_eq!(err(r#"{"exclude_categories": ["x"]}"#), format!("{p}.exclude_categories[0]"));
+        assert_eq!(
+            err(r#"{"categories": ["frames", "framez"]}"#),
+            format!("{p}.categories[1]")
+        );
+        assert_eq!(
+            err(r#"{"exclude_categories": ["x"]}"#),
+            format!("{p}.exclude_categories[0]")
+        );
         assert_eq!(err(r#"{"min_price": -1}"#), format!("{p}.min_price"));
-        assert_eq!(err(r#"{"min_price": 50, "max_price": 10}"#), format!("{p}.min_price"));
-        assert_eq!(err(r#"{"exclude_items": ["i1", "zz"]}"#), format!("{p}.exclude_items[1]"));
-        assert_eq!(err(r#"{"exclude_purchased_within_days": -2}"#), format!("{p}.exclude_purchased_within_days"));
+        assert_eq!(
+            err(r#"{"min_price": 50, "max_price": 10}"#),
+            format!("{p}.min_price")
+        );
+        assert_eq!(
+            err(r#"{"exclude_items": ["i1", "zz"]}"#),
+            format!("{p}.exclude_items[1]")
+        );
+        assert_eq!(
+            err(r#"{"exclude_purchased_within_days": -2}"#),
+            format!("{p}.exclude_purchased_within_days")
+        );
         assert_eq!(err(r#"{"max_per_brand": 0}"#), format!("{p}.max_per_brand"));
         assert_eq!(
             err(r#"{"boosts": [{"when": {"field": "colr", "op": "exists"}, "factor": 2}]}"#),
             format!("{p}.boosts[0].when.field")
         );
         assert_eq!(
-            err(r#"{"boosts": [{"when": {"all": []}, "factor": 2}, {"when": {"all": []}, "factor": 0}]}"#),
+            err(
+                r#"{"boosts": [{"when": {"all": []}, "factor": 2}, {"when": {"all": []}, "factor": 0}]}"#
+            ),
             format!("{p}.boosts[1].factor")
         );
         assert_eq!(
-            err(r#"{"pins": [{"item": "i1", "position": 0}, {"item": "i2", "position": 1}, {"item": "nope", "position": 2}]}"#),
+            err(
+                r#"{"pins": [{"item": "i1", "position": 0}, {"item": "i2", "position": 1}, {"item": "nope", "position": 2}]}"#
+            ),
             format!("{p}.pins[2].item")
         );
         assert_eq!(
             err(r#"{"pins": [{"item": "i1", "position": 0, "when": {"all": []}}]}"#),
             format!("{p}.pins[0].when")
         );
-        assert_eq!(err(r#"{"filter": {"field": "price", "op": "gt", "value": "x"}}"#), format!("{p}.filter.value"));
-        let mut r = Rules { max_price: Some(f64::NAN), ..Default::default() };
-        assert!(matches!(r.compile(&c, ""), Err(Error::Config { field, .. }) if field == "max_price"));
+        assert_eq!(
+            err(r#"{"filter": {"field": "price", "op": "gt", "value": "x"}}"#),
+            format!("{p}.filter.value")
+        );
+        let mut r = Rules {
+            max_price: Some(f64::NAN),
+            ..Default::default()
+        };
+        assert!(
+            matches!(r.compile(&c, ""), Err(Error::Config { field, .. }) if field == "max_price")
+        );
         r = Rules::default();
-        r.boosts.push(Boost { when: Expr::All(vec![]), factor: f32::INFINITY });
-        assert!(matches!(r.compile(&c, ""), Err(Error::Config { field, .. }) if field == "boosts[0].factor"));
+        r.boosts.push(Boost {
+            when: Expr::All(vec![]),
+            factor: f32::INFINITY,
+        });
+        assert!(
+            matches!(r.compile(&c, ""), Err(Error::Config { field, .. }) if field == "boosts[0].factor")
+        );
         // Unknown keys are rejected at parse time.
         assert!(serde_json::from_str::<Rules>(r#"{"max_per_brnd": 2}"#).is_err());
     }
@@ -749,7 +875,12 @@ mod tests {
         let rules = r.compile(c, "r").unwrap();
         let purchased = [(3u32, 0i64), (10, 0)];
         let cart = [1u32];
-        let ctx = RuleContext { region: Some("uk-london"), now: 100, purchased: &purchased, cart: &cart };
+        let ctx = RuleContext {
+            region: Some("uk-london"),
+            now: 100,
+            purchased: &purchased,
+            cart: &cart,
+        };
         for i in 0..c.len() as u32 {
             let it = c.item(i).unwrap();
             if rules.eligible(i, &ctx) {
@@ -776,7 +907,12 @@ mod tests {
         }
         let ns_pred = t.elapsed().as_nanos() as f64 / f64::from(reps * n);
         let input: Vec<Candidate> = (0..200u32)
-            .map(|i| Candidate { item: i % n, score: 200.0 - i as f32, source: SourceKind::Als, because: None })
+            .map(|i| Candidate {
+                item: i % n,
+                score: 200.0 - i as f32,
+                source: SourceKind::Als,
+                because: None,
+            })
             .collect();
         let t = Instant::now();
         let reps_f = 2_000;
