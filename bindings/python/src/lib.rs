@@ -23,7 +23,8 @@ use sightline::data::{
     Catalog, Channel, Csr, CsrRef, Event, EventKind, Interactions, Item, KindWeights,
 };
 use sightline::eval::{
-    leave_k_out, metrics_from_lists, ranking_metrics_at_k, train_test_split, RankingMetrics,
+    leave_k_out, leave_last_k_out, metrics_from_lists, ranking_metrics_at_k, train_test_split,
+    RankingMetrics,
 };
 use sightline::ids::IdMap;
 use sightline::store::ModelFile;
@@ -504,10 +505,11 @@ fn csr_arrays<'py>(py: Python<'py>, m: &Csr) -> CsrArrays<'py> {
 }
 
 /// Splits a users×items CSR matrix into train and test (core
-/// `train_test_split` with `test_fraction`, or `leave_k_out` with `k`),
-/// with the GIL released.
+/// `train_test_split` with `test_fraction`, `leave_k_out` with `k`, or
+/// `leave_last_k_out` with `k` and the entries' `last_seen` times), with
+/// the GIL released.
 #[pyfunction]
-#[pyo3(signature = (shape, indptr, indices, data, seed, test_fraction=None, k=None))]
+#[pyo3(signature = (shape, indptr, indices, data, seed, test_fraction=None, k=None, last_seen=None))]
 #[allow(clippy::too_many_arguments)]
 fn split<'py>(
     py: Python<'py>,
@@ -518,15 +520,18 @@ fn split<'py>(
     seed: u64,
     test_fraction: Option<f64>,
     k: Option<i64>,
+    last_seen: Option<PyReadonlyArray1<'py, i64>>,
 ) -> PyResult<(CsrArrays<'py>, CsrArrays<'py>)> {
     let all = interactions(py, shape, &indptr, &indices, &data)?;
     let k = k.map(|k| to_usize(py, k, "K")).transpose()?;
+    let last_seen = last_seen.map(|t| t.as_array().to_vec());
     let (train, test) = py
-        .detach(|| match (test_fraction, k) {
-            (Some(f), None) => train_test_split(&all, f, seed),
-            (None, Some(k)) => leave_k_out(&all, k, seed),
+        .detach(|| match (test_fraction, k, last_seen) {
+            (Some(f), None, None) => train_test_split(&all, f, seed),
+            (None, Some(k), None) => leave_k_out(&all, k, seed),
+            (None, Some(k), Some(ts)) => leave_last_k_out(&all.with_last_seen(ts)?, k),
             _ => Err(Error::InvalidInput(
-                "give exactly one of test_fraction and k".into(),
+                "give exactly one of test_fraction and k (last_seen only with k)".into(),
             )),
         })
         .map_err(|e| py_err(py, e))?;

@@ -172,3 +172,21 @@ def test_orientation_and_dtype_errors_name_the_expected_shape(interactions):
         sightline.ALS().fit(complex_matrix)
     with pytest.raises(TypeError, match="users x items"):
         sightline.ALS().fit(interactions.user_items.toarray())
+
+
+def test_leave_last_k_out_split_holds_out_the_newest_items(interactions):
+    train, test = sightline.leave_last_k_out_split(interactions, K=2)
+    m, ts = interactions.user_items, interactions.last_seen
+    assert train.nnz + test.nnz == m.nnz
+    counts = np.diff(m.indptr)
+    np.testing.assert_array_equal(np.diff(test.indptr), np.where(counts > 2, 2, 0))
+    for u in np.flatnonzero(counts > 2):
+        start, end = m.indptr[u], m.indptr[u + 1]
+        when = dict(zip(m.indices[start:end].tolist(), ts[start:end].tolist()))
+        held = [when[i] for i in test.indices[test.indptr[u]:test.indptr[u + 1]]]
+        kept = [when[i] for i in train.indices[train.indptr[u]:train.indptr[u + 1]]]
+        assert min(held) >= max(kept)
+    with pytest.raises(sightline.InvalidInputError, match="ts_col"):
+        sightline.leave_last_k_out_split(interactions.user_items)
+    with pytest.raises(sightline.InvalidInputError, match="K must be > 0|k must be > 0"):
+        sightline.leave_last_k_out_split(interactions, K=0)

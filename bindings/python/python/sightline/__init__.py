@@ -66,6 +66,7 @@ __all__ = [
     "tune_als",
     "train_test_split",
     "leave_k_out_split",
+    "leave_last_k_out_split",
     "ranking_metrics_at_k",
     "default_param_grid",
     "SightlineError",
@@ -1065,6 +1066,20 @@ def leave_k_out_split(
     with more than ``K`` items has ``K`` of them, chosen at random, in test
     (users with ``K`` or fewer keep all in train)."""
     return _split(ratings, random_state, k=_index(K, "K"))
+
+
+def leave_last_k_out_split(interactions: "Interactions", K: int = 1) -> Tuple["sp.csr_matrix", "sp.csr_matrix"]:
+    """Temporal holdout: ``(train, test)`` where every user with more than
+    ``K`` items has their ``K`` most recent ones (by ``last_seen``; ties go
+    to the higher item index) in test - what a model deployed today is
+    judged on. Needs an ``Interactions`` with timestamps
+    (``Interactions.from_pandas(..., ts_col=...)``); deterministic."""
+    if not isinstance(interactions, Interactions) or interactions.last_seen is None:
+        raise InvalidInputError(
+            "leave_last_k_out_split needs event times: an Interactions built with ts_col "
+            "(or given last_seen)"
+        )
+    return _split(interactions, 0, k=_index(K, "K"), last_seen=interactions.last_seen)
 
 
 def ranking_metrics_at_k(
