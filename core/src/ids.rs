@@ -113,7 +113,8 @@ impl IdMap {
         if let Some(id) = self.first_conflict(ids) {
             return Err(Error::invalid(format!("duplicate id {id:?}")));
         }
-        if self.ids.len() + ids.len() > u32::MAX as usize + 1 {
+        // In u64: on 32-bit targets (wasm) `u32::MAX + 1` overflows usize.
+        if (self.ids.len() + ids.len()) as u64 > u64::from(u32::MAX) + 1 {
             return Err(Error::invalid("more than u32::MAX ids"));
         }
         for id in ids {

@@ -1003,10 +1003,12 @@ impl Engine {
     }
 
     /// [`load`](Self::load) from the bytes of [`to_bytes`](Self::to_bytes).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn from_bytes(bytes: &[u8], config: EngineConfig) -> Result<Self> {
         Self::from_model_file(&ModelFile::from_bytes(bytes)?, config)
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     fn from_model_file(f: &ModelFile, config: EngineConfig) -> Result<Self> {
         let bytes = match &f.tensor("engine.catalog")?.data {
             TensorData::U8(b) => b.clone(),
