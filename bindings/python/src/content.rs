@@ -75,7 +75,7 @@ pub(crate) fn content_build(
             ))
         }
     };
-    let als = als.as_deref().map(|m| &m.inner);
+    let als = als.as_deref().map(|m| m.inner());
     let result = py.detach(|| {
         let mut b = ContentIndex::builder(config);
         if let Some(c) = &catalog {
@@ -84,7 +84,7 @@ pub(crate) fn content_build(
         if let Some((ids, values, dim)) = &emb {
             b = b.embeddings(ids, values, *dim);
         }
-        if let Some(m) = als {
+        if let Some(m) = &als {
             b = b.als(m);
         }
         b.build()

@@ -29,7 +29,7 @@ fn models(
     let _ = py;
     Models {
         catalog: Arc::new(catalog),
-        als: als.map(|m| m.inner.clone()),
+        als: als.map(|m| m.inner()),
         cooccur: cooccur.map(|m| m.inner.clone()),
         content: content.map(|m| m.inner.clone()),
     }

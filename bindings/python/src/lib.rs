@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
@@ -444,9 +444,7 @@ fn fit(
         AlsModel::fit_csr(&config, matrix, users, items, &mut on_progress)
     });
     match result {
-        Ok(inner) => Ok(Model {
-            inner: Arc::new(inner),
-        }),
+        Ok(inner) => Ok(Model::new(inner)),
         Err(err) => Err(match pending {
             Some(e) => e,
             None => py_err(py, err),
@@ -561,19 +559,20 @@ fn ranking_metrics<'py>(
     let train = interactions(py, shape, &train_indptr, &train_indices, &train_data)?;
     let test = interactions(py, shape, &test_indptr, &test_indices, &test_data)?;
     let k = to_usize(py, k, "K")?;
-    if (model.inner.n_users(), model.inner.n_items()) != (train.n_users(), train.n_items()) {
+    let inner = model.inner();
+    if (inner.n_users(), inner.n_items()) != (train.n_users(), train.n_items()) {
         return Err(py_err(
             py,
             Error::ShapeMismatch(format!(
                 "model has {}x{} users x items, train_user_items is {}x{}",
-                model.inner.n_users(),
-                model.inner.n_items(),
+                inner.n_users(),
+                inner.n_items(),
                 train.n_users(),
                 train.n_items()
             )),
         ));
     }
-    let inner = &*model.inner;
+    let inner = &*inner;
     let m = py
         .detach(|| ranking_metrics_at_k(inner, &train, &test, k))
         .map_err(|e| py_err(py, e))?;
@@ -788,10 +787,26 @@ fn tune<'py>(
 
 // ----------------------------------------------------------------- model --
 
-/// A fitted ALS model (immutable; thread-safe).
+/// A fitted ALS model (thread-safe). Calls work on a snapshot (`inner`);
+/// `partial_fit` updates the model in place when nothing else (an engine,
+/// a session recommender) shares the snapshot, and copies it otherwise.
 #[pyclass(frozen, module = "sightline._sightline", name = "_Model")]
 struct Model {
-    inner: Arc<AlsModel>,
+    cell: RwLock<Arc<AlsModel>>,
+}
+
+impl Model {
+    fn new(model: AlsModel) -> Self {
+        Model {
+            cell: RwLock::new(Arc::new(model)),
+        }
+    }
+
+    /// The current model (a poisoned lock still holds a whole model: the
+    /// core changes nothing on error and never panics mid-update).
+    fn inner(&self) -> Arc<AlsModel> {
+        self.cell.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 #[pymethods]
@@ -799,47 +814,47 @@ impl Model {
     /// The hyper-parameters the model was fitted with, as the keyword
     /// arguments of `sightline.ALS` (with `seed` for `random_state`).
     fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        config_params(py, self.inner.config())
+        config_params(py, self.inner().config())
     }
 
     #[getter]
     fn n_users(&self) -> usize {
-        self.inner.n_users()
+        self.inner().n_users()
     }
 
     #[getter]
     fn n_items(&self) -> usize {
-        self.inner.n_items()
+        self.inner().n_items()
     }
 
     #[getter]
     fn factors(&self) -> usize {
-        self.inner.factors()
+        self.inner().factors()
     }
 
     #[getter]
     fn has_user_items(&self) -> bool {
-        self.inner.user_items().is_some()
+        self.inner().user_items().is_some()
     }
 
     #[getter]
     fn user_factors<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f32>> {
-        self.inner.user_factors().to_pyarray(py)
+        self.inner().user_factors().to_pyarray(py)
     }
 
     #[getter]
     fn item_factors<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f32>> {
-        self.inner.item_factors().to_pyarray(py)
+        self.inner().item_factors().to_pyarray(py)
     }
 
     #[getter]
     fn user_ids(&self) -> Vec<String> {
-        self.inner.users().ids().to_vec()
+        self.inner().users().ids().to_vec()
     }
 
     #[getter]
     fn item_ids(&self) -> Vec<String> {
-        self.inner.items().ids().to_vec()
+        self.inner().items().ids().to_vec()
     }
 
     /// Top-`n` items of one user: `(ids int32[k], scores float32[k])`.
@@ -867,7 +882,7 @@ impl Model {
             allow_only.as_deref(),
         );
         let recs = self
-            .inner
+            .inner()
             .recommend(user, n, &opts)
             .map_err(|e| py_err(py, e))?;
         recs_1d(py, recs)
@@ -901,7 +916,7 @@ impl Model {
             _ => None,
         };
         let rows_n_cols = to_usize(py, rows_n_cols, "number of columns")?;
-        let model = &self.inner;
+        let model = &self.inner();
         let result = py.detach(|| match rows {
             None => model.recommend_batch(
                 &users,
@@ -949,7 +964,7 @@ impl Model {
         let n = to_usize(py, n, "N")?;
         let exclude = to_indices(py, &exclude, "filter_items entry")?;
         let allow_only = opt_indices(py, &allow_only, "items entry")?;
-        let model = &self.inner;
+        let model = &self.inner();
         let result: sightline::Result<Vec<Recs>> = py.detach(|| {
             (0..rows.len())
                 .map(|k| {
@@ -968,11 +983,12 @@ impl Model {
         recs_2d(py, recs, n.min(model.n_items()))
     }
 
-    /// A copy of the model with rows re-solved against the fixed other side
-    /// (`side` "user" or "item"; implicit's `partial_fit_users` /
-    /// `partial_fit_items`), by index when `targets` is given, else by id.
-    /// Returns the new model and the rows' indices; `self` is unchanged, so
-    /// readers of it never see a half-updated model.
+    /// Re-solves rows against the fixed other side (`side` "user" or
+    /// "item"; implicit's `partial_fit_users` / `partial_fit_items`), by
+    /// index when `targets` is given, else by id; returns the rows'
+    /// indices. In place unless the snapshot is shared (then a copy is
+    /// updated and swapped in, and the sharers keep the old model); an
+    /// error changes nothing. Concurrent calls see the old or the new model.
     #[pyo3(signature = (side, indptr, indices, data, n_cols, targets=None, ids=None))]
     #[allow(clippy::too_many_arguments)]
     fn partial_fit<'py>(
@@ -985,35 +1001,30 @@ impl Model {
         n_cols: i64,
         targets: Option<PyReadonlyArray1<'py, i64>>,
         ids: Option<Vec<String>>,
-    ) -> PyResult<(Model, Bound<'py, PyArray1<i64>>)> {
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let rows = Rows::new(py, &indptr, &indices, Some(&data))?;
         let n_cols = to_usize(py, n_cols, "number of columns")?;
         let targets = opt_indices(py, &targets, &format!("{side}id"))?;
-        let model = &self.inner;
-        let result = py.detach(|| -> sightline::Result<(AlsModel, Vec<u32>)> {
-            let matrix = CsrRef::new(rows.len(), n_cols, &rows.indptr, &rows.indices, &rows.data)?;
-            let mut next = (**model).clone();
-            let done = match (side, targets, ids) {
-                ("user", Some(t), _) => next.partial_fit_users(&t, matrix).map(|()| t)?,
-                ("item", Some(t), _) => next.partial_fit_items(&t, matrix).map(|()| t)?,
-                ("user", None, Some(ids)) => next.partial_fit_users_by_id(&ids, matrix)?,
-                ("item", None, Some(ids)) => next.partial_fit_items_by_id(&ids, matrix)?,
-                _ => {
-                    return Err(Error::InvalidInput(format!(
+        let cell = &self.cell;
+        let done = py
+            .detach(|| -> sightline::Result<Vec<u32>> {
+                let matrix =
+                    CsrRef::new(rows.len(), n_cols, &rows.indptr, &rows.indices, &rows.data)?;
+                let mut guard = cell.write().unwrap_or_else(|e| e.into_inner());
+                let model = Arc::make_mut(&mut guard);
+                match (side, targets, ids) {
+                    ("user", Some(t), _) => model.partial_fit_users(&t, matrix).map(|()| t),
+                    ("item", Some(t), _) => model.partial_fit_items(&t, matrix).map(|()| t),
+                    ("user", None, Some(ids)) => model.partial_fit_users_by_id(&ids, matrix),
+                    ("item", None, Some(ids)) => model.partial_fit_items_by_id(&ids, matrix),
+                    _ => Err(Error::InvalidInput(format!(
                         "partial_fit: side must be user or item with targets or ids, got {side:?}"
-                    )))
+                    ))),
                 }
-            };
-            Ok((next, done))
-        });
-        let (next, done) = result.map_err(|e| py_err(py, e))?;
+            })
+            .map_err(|e| py_err(py, e))?;
         let done: Vec<i64> = done.into_iter().map(i64::from).collect();
-        Ok((
-            Model {
-                inner: Arc::new(next),
-            },
-            done.into_pyarray(py),
-        ))
+        Ok(done.into_pyarray(py))
     }
 
     /// Why `user`'s history (`items`/`weights`, or the stored training row
@@ -1032,7 +1043,7 @@ impl Model {
         n: i64,
         user_weights: Option<numpy::PyReadonlyArray2<'py, f32>>,
     ) -> PyResult<Explained<'py>> {
-        let model = &self.inner;
+        let model = &self.inner();
         let item = to_index(py, item, "itemid")?;
         let n = to_usize(py, n, "N")?;
         let (items, weights) = match (items, weights) {
@@ -1085,7 +1096,7 @@ impl Model {
         let items = to_indices(py, &items, "item index")?;
         let weights = weights.as_array().to_vec();
         let v = self
-            .inner
+            .inner()
             .fold_in(&items, &weights)
             .map_err(|e| py_err(py, e))?;
         Ok(v.into_pyarray(py))
@@ -1101,7 +1112,7 @@ impl Model {
         let item = to_index(py, item, "itemid")?;
         let n = to_usize(py, n, "N")?;
         let recs = self
-            .inner
+            .inner()
             .similar_items(item, n)
             .map_err(|e| py_err(py, e))?;
         recs_1d(py, recs)
@@ -1116,7 +1127,7 @@ impl Model {
     ) -> PyResult<(Ids1<'py>, Scores1<'py>)> {
         let user = to_index(py, user, "userid")?;
         let n = to_usize(py, n, "N")?;
-        let model = &self.inner;
+        let model = &self.inner();
         let recs = py
             .detach(|| model.similar_users(user, n))
             .map_err(|e| py_err(py, e))?;
@@ -1132,7 +1143,7 @@ impl Model {
     ) -> PyResult<(Ids2<'py>, Scores2<'py>)> {
         let items = to_indices(py, &items, "itemid")?;
         let n = to_usize(py, n, "N")?;
-        let model = &self.inner;
+        let model = &self.inner();
         let result = py.detach(|| model.similar_items_batch(&items, n));
         let recs = result.map_err(|e| py_err(py, e))?;
         recs_2d(py, recs, n.min(model.n_items().saturating_sub(1)))
@@ -1148,7 +1159,7 @@ impl Model {
     ) -> PyResult<Vec<(String, f32)>> {
         let n = to_usize(py, n, "N")?;
         let opts = options(filter_liked, None, &[], None);
-        self.inner
+        self.inner()
             .recommend_by_id(user_id, n, &opts)
             .map_err(|e| py_err(py, e))
     }
@@ -1161,33 +1172,29 @@ impl Model {
         n: i64,
     ) -> PyResult<Vec<(String, f32)>> {
         let n = to_usize(py, n, "N")?;
-        self.inner
+        self.inner()
             .similar_items_by_id(item_id, n)
             .map_err(|e| py_err(py, e))
     }
 
     /// The portable model file as bytes.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        component_to_bytes(py, &*self.inner)
+        component_to_bytes(py, &*self.inner())
     }
 
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Model> {
-        component_from_bytes(py, data).map(|inner| Model {
-            inner: Arc::new(inner),
-        })
+        component_from_bytes(py, data).map(Model::new)
     }
 
     /// Writes the model file atomically.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        component_save(py, &*self.inner, &path)
+        component_save(py, &*self.inner(), &path)
     }
 
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Model> {
-        component_load(py, &path).map(|inner| Model {
-            inner: Arc::new(inner),
-        })
+        component_load(py, &path).map(Model::new)
     }
 }
 

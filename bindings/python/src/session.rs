@@ -207,7 +207,7 @@ impl SessionRecommenderHandle {
         let mut sources: Vec<(Arc<dyn CandidateSource>, f32)> = Vec::new();
         if let Some(m) = als {
             sources.push((
-                Arc::new(AlsSource::new(m.inner.clone(), universe.clone())),
+                Arc::new(AlsSource::new(m.inner(), universe.clone())),
                 als_weight,
             ));
         }

@@ -124,3 +124,47 @@ def test_explain_splits_the_score_over_the_history(shop):
         als.explain(user, row, item, user_weights=np.full((16, 16), np.nan, dtype=np.float32))
     with pytest.raises(sightline.InvalidInputError):
         als.explain(user, row, 10_000)
+
+
+def test_sharers_keep_their_model_until_swapped(shop):
+    d, X = shop
+    als = fitted(X)
+    engine = sightline.Engine({"placements": {"mine": {"sources": [{"source": "als"}], "fallback": []}}},
+                              catalog=d["catalog"], als=als)
+    now = int(d["events"]["timestamp"].max())
+    user = X.user_ids[0]
+    before = engine.recommend("mine", user=user, consent=True, now=now)["items"]
+    other_taste = X.user_items[int(np.argmax(np.diff(X.user_items.indptr)))]
+    als.partial_fit_users([user], other_taste)
+    assert engine.recommend("mine", user=user, consent=True, now=now)["items"] == before
+    engine.swap_models(catalog=d["catalog"], als=als)
+    after = engine.recommend("mine", user=user, consent=True, now=now)["items"]
+    assert [i["item"] for i in after] != [i["item"] for i in before]
+
+
+def test_readers_in_threads_see_whole_models_during_partial_fits(shop):
+    import threading
+
+    _, X = shop
+    als = fitted(X)
+    n_items = X.shape[1]
+    errors, stop = [], threading.Event()
+
+    def read():
+        while not stop.is_set():
+            try:
+                ids, scores = als.recommend(np.arange(50), N=5)
+                assert ids.shape == (50, 5) and np.all(ids < n_items)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for r in readers:
+        r.start()
+    for k in range(30):
+        als.partial_fit_users([f"NEW-{k}"], X.user_items[k])
+    stop.set()
+    for r in readers:
+        r.join()
+    assert not errors, errors[:3]
+    assert als.user_ids[-1] == "NEW-29" and len(als.user_ids) == X.shape[0] + 30

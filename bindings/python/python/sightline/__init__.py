@@ -894,6 +894,9 @@ class ALS(_Estimator):
         per item. The model's stored training rows are replaced, so
         ``recommend`` leaves out the new histories. A repeated or forgotten
         user, a wrong shape or a taken decimal id raise and change nothing.
+        The update is in place (an ``Engine`` or ``SessionRecommender`` built
+        from this model keeps the model it was given: pass it to
+        ``Engine.swap_models`` to serve the update). The GIL is released.
         Returns self."""
         return self._partial_fit("user", userids, user_items)
 
@@ -916,12 +919,12 @@ class ALS(_Estimator):
             matrix = matrix.copy()
             matrix.sum_duplicates()
         if arr.size and arr.dtype.kind in "OUS":
-            new, _ = model.partial_fit(side, *_csr_parts(matrix), matrix.shape[1],
-                                       ids=[str(t) for t in arr])
+            model.partial_fit(side, *_csr_parts(matrix), matrix.shape[1],
+                              ids=[str(t) for t in arr])
         else:
-            new, _ = model.partial_fit(side, *_csr_parts(matrix), matrix.shape[1],
-                                       targets=_index_array(arr, f"{side}ids"))
-        self._set_model(new)
+            model.partial_fit(side, *_csr_parts(matrix), matrix.shape[1],
+                              targets=_index_array(arr, f"{side}ids"))
+        self._factor_cache = {}
         return self
 
     def explain(

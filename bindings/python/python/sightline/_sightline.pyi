@@ -106,7 +106,7 @@ class _Model:
         n_cols: int,
         targets: Optional[_I] = None,
         ids: Optional[List[str]] = None,
-    ) -> Tuple[_Model, npt.NDArray[np.int64]]: ...
+    ) -> npt.NDArray[np.int64]: ...
     def explain(
         self,
         user: int,
