@@ -68,3 +68,30 @@ def test_loaded_model_filters_stored_interactions(model, user_items):
     liked = set(user_items.indices[user_items.indptr[0]:user_items.indptr[1]].tolist())
     ids, _ = loaded.recommend(0, N=user_items.shape[1])
     assert not liked & set(ids.tolist())
+
+
+def test_every_model_class_pickles_to_the_bytes_it_saves(tmp_path):
+    d = sightline.demo_data(customers=500, products=150, events=10_000, seed=9)
+    items = [i["id"] for i in d["catalog"]]
+    ev = d["events"]
+    X = sightline.Interactions.from_events(ev["user"], ev["item"], ev["kind"], ev["timestamp"], item_ids=items)
+    trending = sightline.Trending()
+    trending.ingest_batch(ev["user"], ev["item"], ev["kind"], ev["timestamp"], ev["region"])
+    sessions = sightline.SessionStore(items)
+    sessions.ingest_batch(ev["user"][-50:], ev["item"][-50:], ev["kind"][-50:], ev["timestamp"][-50:])
+    als = sightline.ALS(factors=8, iterations=2, random_state=0).fit(X)
+    objects = [
+        als,
+        sightline.CoOccurrence().fit(X),
+        sightline.ContentIndex().fit(d["catalog"]),
+        trending,
+        sessions,
+        sightline.Engine(None, catalog=d["catalog"], als=als),
+    ]
+    for obj in objects:
+        saved = io.BytesIO()
+        obj.save(saved)
+        path = tmp_path / f"{type(obj).__name__}.slm"
+        obj.save(path)
+        assert saved.getvalue() == path.read_bytes() == obj.to_bytes(), type(obj).__name__
+        assert pickle.loads(pickle.dumps(obj)).to_bytes() == obj.to_bytes(), type(obj).__name__
