@@ -212,6 +212,14 @@ def _pairs_frame(pairs: Sequence[Tuple[Any, ...]], columns: Sequence[str], **ext
     return frame
 
 
+def _params_repr(obj: Any, shown: Optional[Sequence[str]] = None) -> str:
+    """``Class(param=value, ...)`` from ``get_params()`` (all, or ``shown``)."""
+    params = obj.get_params()
+    names = params if shown is None else shown
+    args = ", ".join(f"{k}={params[k]!r}" for k in names)
+    return f"{type(obj).__name__}({args})"
+
+
 def _config_error(field: str, message: str) -> ConfigError:
     """A ``ConfigError`` worded like the core's, with ``field`` set."""
     err = ConfigError(f"invalid config field `{field}`: {message}")
@@ -651,8 +659,7 @@ class ALS(_Estimator):
         return params
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
+        return _params_repr(self)
 
     # -- training -----------------------------------------------------------
 
@@ -1325,8 +1332,7 @@ class CoOccurrence(_Estimator):
         return params
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
+        return _params_repr(self)
 
     def fit(
         self, user_items: Any, item_ids: Optional[Sequence[Any]] = None, show_progress: bool = False
@@ -1563,11 +1569,8 @@ class Trending(_ModelFile):
         return self._store.params()
 
     def __repr__(self) -> str:
-        p = self.get_params()
-        shown = ("half_life_hours", "window_hours", "baseline_hours", "max_items_per_segment",
-                 "min_segment_weight", "smoothing")
-        args = ", ".join(f"{k}={p[k]!r}" for k in shown)
-        return f"{type(self).__name__}({args})"
+        return _params_repr(self, ("half_life_hours", "window_hours", "baseline_hours",
+                                   "max_items_per_segment", "min_segment_weight", "smoothing"))
 
     @property
     def item_ids(self) -> List[str]:
@@ -1752,6 +1755,13 @@ def _catalog_json(catalog: Any) -> str:
     return json.dumps([_item_record(e) for e in catalog])
 
 
+def _content_filter(categories: Optional[Sequence[str]], in_stock: bool,
+                    region: Optional[str]) -> Tuple[Optional[List[str]], bool, Optional[str]]:
+    """The filter arguments of the native content searches."""
+    cats = None if categories is None else [str(c) for c in categories]
+    return cats, bool(in_stock), _opt_str(region)
+
+
 class ContentIndex(_Estimator):
     """"Similar frames": nearest neighbours over item vectors built from
     catalog attributes, external embeddings (image/text models, any
@@ -1891,9 +1901,8 @@ class ContentIndex(_Estimator):
         })
 
     def __repr__(self) -> str:
-        shown = ("metric", "index", "M", "ef_search", "attribute_weight", "embedding_weight", "als_weight")
-        args = ", ".join(f"{k}={self.get_params()[k]!r}" for k in shown)
-        return f"{type(self).__name__}({args})"
+        return _params_repr(self, ("metric", "index", "M", "ef_search", "attribute_weight",
+                                   "embedding_weight", "als_weight"))
 
     @classmethod
     def _from_native(cls, native: "_sightline._Content") -> "ContentIndex":
@@ -1986,12 +1995,12 @@ class ContentIndex(_Estimator):
         ``as_frame=True``: a DataFrame ``[query, query_id,] rank, itemid,
         item_id, score``."""
         model = self._fitted()
-        cats = None if categories is None else [str(c) for c in categories]
+        f = _content_filter(categories, in_stock, region)
         if np.ndim(itemid) == 0:
             result = _trim(*model.similar_items(
-                np.array([_index(itemid, "itemid")], dtype=_INDEX), _index(N, "N"), cats, bool(in_stock), _opt_str(region)))
+                np.array([_index(itemid, "itemid")], dtype=_INDEX), _index(N, "N"), *f))
         else:
-            result = model.similar_items(_index_array(itemid, "itemid"), _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+            result = model.similar_items(_index_array(itemid, "itemid"), _index(N, "N"), *f)
         return _similar_result(result, as_frame, itemid, self.item_ids)
 
     def similar_items_by_id(
@@ -2004,8 +2013,8 @@ class ContentIndex(_Estimator):
     ) -> List[Tuple[str, float]]:
         """``(item_id, score)`` pairs most similar to an item id (unknown id:
         ``UnknownIdError``)."""
-        cats = None if categories is None else [str(c) for c in categories]
-        return self._fitted().similar_items_by_id(str(item_id), _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+        return self._fitted().similar_items_by_id(
+            str(item_id), _index(N, "N"), *_content_filter(categories, in_stock, region))
 
     def search(
         self,
@@ -2022,12 +2031,12 @@ class ContentIndex(_Estimator):
         ``as_frame=True``: a DataFrame ``[query,] rank, itemid, item_id,
         score`` (``query`` = row of ``vectors``)."""
         model = self._fitted()
-        cats = None if categories is None else [str(c) for c in categories]
+        f = _content_filter(categories, in_stock, region)
         q = np.ascontiguousarray(vectors, dtype=np.float32)
         if q.ndim == 1:
-            result = model.search_one(q, _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+            result = model.search_one(q, _index(N, "N"), *f)
         elif q.ndim == 2:
-            result = model.search(q, _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+            result = model.search(q, _index(N, "N"), *f)
         else:
             raise ShapeMismatchError(f"vectors must be 1-D or 2-D, got {q.ndim}-D")
         if not as_frame:
@@ -2046,9 +2055,8 @@ class ContentIndex(_Estimator):
     ) -> List[Tuple[str, float]]:
         """Neighbours of a product described by a catalog dict, e.g. one not
         indexed yet (cold start); compares attributes only."""
-        cats = None if categories is None else [str(c) for c in categories]
         return self._fitted().similar_to_item(
-            json.dumps(_item_record(item)), _index(N, "N"), cats, bool(in_stock), _opt_str(region))
+            json.dumps(_item_record(item)), _index(N, "N"), *_content_filter(categories, in_stock, region))
 
 
 # -------------------------------------------------------------------- demo --
