@@ -780,12 +780,10 @@ impl InteractionsBuilder {
     /// Adds many events; stops at (and reports) the first invalid one, with
     /// the events before it recorded.
     pub fn extend_events<'a>(&mut self, events: impl IntoIterator<Item = &'a Event>) -> Result<()> {
-        events.into_iter().enumerate().try_for_each(|(i, e)| {
-            self.add_event(e).map_err(|err| match err {
-                Error::InvalidInput(m) => Error::InvalidInput(format!("event {i}: {m}")),
-                other => other,
-            })
-        })
+        events
+            .into_iter()
+            .enumerate()
+            .try_for_each(|(i, e)| self.add_event(e).map_err(|err| err.at_event(i)))
     }
 
     /// Adds `weight` for (`user`, `item`) without a timestamp.

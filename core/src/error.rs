@@ -63,6 +63,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error of the `index`-th event of a batch: an invalid-input
+    /// message gains the event's position, other variants are unchanged.
+    pub fn at_event(self, index: usize) -> Self {
+        match self {
+            Error::InvalidInput(m) => Error::InvalidInput(format!("event {index}: {m}")),
+            other => other,
+        }
+    }
+
     /// A stable, machine-readable code for the variant; bindings expose it
     /// (JS `error.code`, Python `exc.code`).
     pub fn code(&self) -> &'static str {

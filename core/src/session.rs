@@ -545,12 +545,7 @@ impl SessionStore {
         let prepared = events
             .iter()
             .enumerate()
-            .map(|(i, e)| {
-                self.prepare(e).map_err(|err| match err {
-                    Error::InvalidInput(m) => Error::InvalidInput(format!("event {i}: {m}")),
-                    other => other,
-                })
-            })
+            .map(|(i, e)| self.prepare(e).map_err(|err| err.at_event(i)))
             .collect::<Result<Vec<_>>>()?;
         let mut recorded = 0;
         for (e, p) in events.iter().zip(prepared) {

@@ -609,12 +609,6 @@ impl TrendingStore {
         })
     }
 
-    /// Checks `event` as [`ingest`](Self::ingest) would, without adding it
-    /// (for callers that must validate a batch across several stores).
-    pub fn check(&self, event: &Event) -> Result<()> {
-        self.prepare(event).map(drop)
-    }
-
     /// Adds one event. O(1) amortised.
     ///
     /// Errors (the store is left unchanged): an empty item id or region, or
@@ -625,11 +619,13 @@ impl TrendingStore {
     }
 
     /// Adds many events, all or nothing: every event is checked first, and
-    /// on an error the store is left unchanged.
+    /// on an error (naming the event's position) the store is left
+    /// unchanged.
     pub fn ingest_batch(&mut self, events: &[Event]) -> Result<()> {
         let prepared = events
             .iter()
-            .map(|e| self.prepare(e))
+            .enumerate()
+            .map(|(i, e)| self.prepare(e).map_err(|err| err.at_event(i)))
             .collect::<Result<Vec<_>>>()?;
         for (e, p) in events.iter().zip(&prepared) {
             self.apply(e, p)?;

@@ -106,7 +106,7 @@ impl EngineHandle {
             .map_err(|e| py_err(py, e))
     }
 
-    /// Many events as parallel columns; stops at the first invalid one.
+    /// Many events as parallel columns, all or nothing (`Engine::ingest_batch`).
     #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (users, items, kinds, timestamps, regions=None, channels=None, sessions=None, consent=true))]
     fn ingest_batch(

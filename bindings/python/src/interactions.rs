@@ -53,10 +53,7 @@ pub(crate) fn interactions_build<'py>(
         // Kinds repeat: look each distinct name up once.
         let mut by_kind: HashMap<&str, f32> = HashMap::new();
         for i in 0..n {
-            let at = |e: Error| match e {
-                Error::InvalidInput(m) => Error::InvalidInput(format!("event {i}: {m}")),
-                other => other,
-            };
+            let at = |e: Error| e.at_event(i);
             let mut w = match &kinds {
                 Some(kinds) => match by_kind.get(kinds[i].as_str()) {
                     Some(&w) => w,

@@ -725,66 +725,78 @@ impl Engine {
         self.trending.write().map_err(poisoned)?.ingest(event)?;
         if consent {
             snap.session.ingest(event)?;
-            if event.kind == EventKind::Purchase {
-                if let Some(item) = snap.universe.get(&event.item) {
-                    let mut p = self.purchases.lock().map_err(poisoned)?;
-                    let list = p.entry(event.user.clone()).or_default();
-                    list.push((item, event.timestamp));
-                    if list.len() > MAX_PURCHASES {
-                        list.remove(0);
-                    }
-                    drop(p);
-                    let revenue = snap
-                        .models
-                        .catalog
-                        .item(item)
-                        .and_then(|i| i.price)
-                        .unwrap_or(0.0);
-                    self.tracker
-                        .conversion(&event.user, item, revenue, event.timestamp)?;
-                }
+            self.record_purchase(&snap, event)?;
+        }
+        self.count_event(event);
+        Ok(())
+    }
+
+    /// Learns from many events as [`ingest`](Self::ingest) does, all or
+    /// nothing: an invalid event anywhere is an error naming its position,
+    /// with nothing learnt. Then recomputes the popular cache as of the
+    /// newest event. Returns the number of events.
+    pub fn ingest_batch(&self, events: &[Event], consent: bool) -> Result<usize> {
+        let snap = self.snapshot.load();
+        // Sessions are checked up front; the trending batch checks its own
+        // events before adding any, so a failure anywhere changes nothing.
+        if consent {
+            for (i, e) in events.iter().enumerate() {
+                snap.session.check(e).map_err(|err| err.at_event(i))?;
             }
         }
+        self.trending
+            .write()
+            .map_err(poisoned)?
+            .ingest_batch(events)?;
+        if consent {
+            snap.session.ingest_batch(events)?;
+        }
+        for e in events {
+            if consent {
+                self.record_purchase(&snap, e)?;
+            }
+            self.count_event(e);
+        }
+        if let Some(newest) = events.iter().map(|e| e.timestamp).max() {
+            self.refresh_popular(newest)?;
+        }
+        Ok(events.len())
+    }
+
+    /// A consenting visitor's purchase: their purchase history and its
+    /// conversion attribution (revenue = the catalog price).
+    fn record_purchase(&self, snap: &Snapshot, event: &Event) -> Result<()> {
+        if event.kind != EventKind::Purchase {
+            return Ok(());
+        }
+        let Some(item) = snap.universe.get(&event.item) else {
+            return Ok(());
+        };
+        let mut p = self.purchases.lock().map_err(poisoned)?;
+        let list = p.entry(event.user.clone()).or_default();
+        list.push((item, event.timestamp));
+        if list.len() > MAX_PURCHASES {
+            list.remove(0);
+        }
+        drop(p);
+        let revenue = snap
+            .models
+            .catalog
+            .item(item)
+            .and_then(|i| i.price)
+            .unwrap_or(0.0);
+        self.tracker
+            .conversion(&event.user, item, revenue, event.timestamp)?;
+        Ok(())
+    }
+
+    fn count_event(&self, event: &Event) {
         if let Ok(c) = self
             .metrics
             .counter("sightline_events_total", &[("kind", event.kind.as_str())])
         {
             c.inc();
         }
-        Ok(())
-    }
-
-    /// Learns from many events as [`ingest`](Self::ingest) does, all or
-    /// nothing: every event is checked first, and an invalid one anywhere
-    /// is an error naming it with nothing learnt. Then recomputes the
-    /// popular cache as of the newest event. Returns the number of events.
-    pub fn ingest_batch(&self, events: &[Event], consent: bool) -> Result<usize> {
-        let snap = self.snapshot.load();
-        {
-            let trending = self.trending.read().map_err(poisoned)?;
-            for (i, e) in events.iter().enumerate() {
-                trending
-                    .check(e)
-                    .and_then(|()| {
-                        if consent {
-                            snap.session.check(e)
-                        } else {
-                            Ok(())
-                        }
-                    })
-                    .map_err(|err| match err {
-                        Error::InvalidInput(m) => Error::InvalidInput(format!("event {i}: {m}")),
-                        other => other,
-                    })?;
-            }
-        }
-        for e in events {
-            self.ingest(e, consent)?;
-        }
-        if let Some(newest) = events.iter().map(|e| e.timestamp).max() {
-            self.refresh_popular(newest)?;
-        }
-        Ok(events.len())
     }
 
     /// Records that a response was shown.
