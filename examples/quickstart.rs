@@ -14,8 +14,8 @@ use std::sync::Arc;
 use sightline::als::{AlsConfig, AlsModel, RecommendOptions};
 use sightline::candidate::{AlsSource, CandidateSource, CooccurSource, Query};
 use sightline::content::{ContentConfig, ContentFilter, ContentIndex, ContentSource};
-use sightline::cooccur::{CooccurConfig, CooccurModel};
-use sightline::data::{AttrValue, Event, EventKind, InteractionsBuilder, KindWeights};
+use sightline::cooccur::{purchase_baskets, CooccurConfig, CooccurModel};
+use sightline::data::{AttrValue, Event, EventKind, KindWeights};
 use sightline::demo::{generate, DemoConfig};
 use sightline::eval::{ranking_metrics_at_k, train_test_split, MostPopular, RankingMetrics};
 use sightline::session::{SessionConfig, SessionRecommender, SessionStore};
@@ -133,14 +133,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .als(&full)
             .build()?,
     );
-    // Baskets are the purchases of one visit.
-    let mut baskets = InteractionsBuilder::new().items(demo.catalog.ids().clone());
-    for e in demo.events.iter().filter(|e| e.kind == EventKind::Purchase) {
-        baskets.add(e.session.as_deref().unwrap_or(&e.user), &e.item, 1.0)?;
-    }
     let cooccur = Arc::new(CooccurModel::fit(
         &CooccurConfig::default(),
-        &baskets.build()?,
+        &purchase_baskets(demo.catalog.ids(), &demo.events)?,
     )?);
     let mut trending = TrendingStore::new(TrendingConfig::default(), Some(&demo.catalog))?;
     trending.ingest_batch(&demo.events)?;

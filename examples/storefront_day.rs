@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 use sightline::als::{AlsConfig, AlsModel};
 use sightline::content::{ContentConfig, ContentIndex};
-use sightline::cooccur::{CooccurConfig, CooccurModel};
+use sightline::cooccur::{purchase_baskets, CooccurConfig, CooccurModel};
 use sightline::data::{Channel, Event, EventKind, Interactions, InteractionsBuilder, KindWeights};
 use sightline::demo::{generate, DemoConfig};
 use sightline::engine::{Engine, EngineConfig, Models, Request};
@@ -62,11 +62,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     b.extend_events(history.iter().copied())?;
     let data: Interactions = b.build()?;
     let als = AlsModel::fit(&AlsConfig::default(), &data)?;
-    let mut baskets = InteractionsBuilder::new().items(demo.catalog.ids().clone());
-    for e in history.iter().filter(|e| e.kind == EventKind::Purchase) {
-        baskets.add(e.session.as_deref().unwrap_or(&e.user), &e.item, 1.0)?;
-    }
-    let cooccur = CooccurModel::fit(&CooccurConfig::default(), &baskets.build()?)?;
+    let baskets = purchase_baskets(demo.catalog.ids(), history.iter().copied())?;
+    let cooccur = CooccurModel::fit(&CooccurConfig::default(), &baskets)?;
     let mut content_config = ContentConfig::default();
     for field in ["shape", "material"] {
         content_config.features.weights.insert(field.into(), 3.0);

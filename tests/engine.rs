@@ -11,8 +11,8 @@ use serde_json::json;
 use sightline::als::{AlsConfig, AlsModel};
 use sightline::candidate::{Candidate, CandidateSource, Candidates, Query, SourceKind};
 use sightline::content::{ContentConfig, ContentIndex};
-use sightline::cooccur::{CooccurConfig, CooccurModel};
-use sightline::data::{Catalog, Event, EventKind, InteractionsBuilder, KindWeights};
+use sightline::cooccur::{purchase_baskets, CooccurConfig, CooccurModel};
+use sightline::data::{Catalog, Event, EventKind, KindWeights};
 use sightline::demo::{generate, DemoConfig, DemoData};
 use sightline::engine::{Engine, EngineConfig, Models, Request};
 use sightline::resilience::{Clock, ManualClock};
@@ -44,14 +44,8 @@ fn shop() -> &'static Shop {
             &data,
         )
         .unwrap();
-        let mut baskets = InteractionsBuilder::new().items(demo.catalog.ids().clone());
-        for e in demo.events.iter().filter(|e| e.kind == EventKind::Purchase) {
-            baskets
-                .add(e.session.as_deref().unwrap(), &e.item, 1.0)
-                .unwrap();
-        }
-        let cooccur =
-            CooccurModel::fit(&CooccurConfig::default(), &baskets.build().unwrap()).unwrap();
+        let baskets = purchase_baskets(demo.catalog.ids(), &demo.events).unwrap();
+        let cooccur = CooccurModel::fit(&CooccurConfig::default(), &baskets).unwrap();
         let content = ContentIndex::builder(ContentConfig::default())
             .catalog(&demo.catalog)
             .build()

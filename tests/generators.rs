@@ -10,8 +10,8 @@ use sightline::candidate::{
     blend, AlsSource, CandidateSource, Candidates, CooccurSource, Query, SourceKind, TrendingSource,
 };
 use sightline::content::{ContentConfig, ContentFilter, ContentIndex, ContentSource, IndexKind};
-use sightline::cooccur::{CooccurConfig, CooccurModel};
-use sightline::data::{AttrValue, Event, EventKind, InteractionsBuilder, KindWeights};
+use sightline::cooccur::{purchase_baskets, CooccurConfig, CooccurModel};
+use sightline::data::{AttrValue, Event, EventKind, KindWeights};
 use sightline::demo::{generate, DemoConfig, DemoData};
 use sightline::ids::IdMap;
 use sightline::session::{SessionConfig, SessionRecommender, SessionStore};
@@ -40,16 +40,8 @@ fn shop() -> &'static Shop {
         let universe = Arc::new(demo.catalog.ids().clone());
         let data = demo.interactions(&KindWeights::default()).unwrap();
         let als = AlsModel::fit(&AlsConfig::default(), &data).unwrap();
-        // Baskets are the purchases of one visit: "bought together", not
-        // "browsed together" nor "bought by the same customer in a year".
-        let mut baskets = InteractionsBuilder::new().items(demo.catalog.ids().clone());
-        for e in demo.events.iter().filter(|e| e.kind == EventKind::Purchase) {
-            baskets
-                .add(e.session.as_deref().unwrap(), &e.item, 1.0)
-                .unwrap();
-        }
-        let cooccur =
-            CooccurModel::fit(&CooccurConfig::default(), &baskets.build().unwrap()).unwrap();
+        let baskets = purchase_baskets(demo.catalog.ids(), &demo.events).unwrap();
+        let cooccur = CooccurModel::fit(&CooccurConfig::default(), &baskets).unwrap();
         let mut config = ContentConfig::default();
         config.features.weights.insert("shape".into(), 3.0);
         config.features.weights.insert("material".into(), 3.0);

@@ -48,7 +48,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Csr, Interactions};
+use crate::data::{Csr, Event, EventKind, Interactions, InteractionsBuilder};
 use crate::error::{Error, IdKind, Result};
 use crate::ids::IdMap;
 use crate::linalg::top_k;
@@ -191,6 +191,21 @@ pub struct CooccurModel {
 
 /// One basket entry: item index and its interaction weight.
 type Entry = (u32, f64);
+
+/// "Bought together" baskets from events: the purchases of one visit (an
+/// event's `session`, else its user) form a row; columns are `items` (e.g.
+/// the catalog's ids), and a purchase of another item is an error. Not
+/// "browsed together", nor "bought by the same customer over a year".
+pub fn purchase_baskets<'a>(
+    items: &IdMap,
+    events: impl IntoIterator<Item = &'a Event>,
+) -> Result<Interactions> {
+    let mut baskets = InteractionsBuilder::new().items(items.clone());
+    for e in events.into_iter().filter(|e| e.kind == EventKind::Purchase) {
+        baskets.add(e.session.as_deref().unwrap_or(&e.user), &e.item, 1.0)?;
+    }
+    baskets.build()
+}
 
 impl CooccurModel {
     /// Fits on `data`, treating every row as one basket (see the
@@ -608,7 +623,36 @@ fn bm25(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::InteractionsBuilder;
+
+    #[test]
+    fn purchase_baskets_are_visits() {
+        let items = IdMap::from_ids(["frame", "lens", "case"]).unwrap();
+        let ev = |user: &str, session: Option<&str>, item: &str, kind| Event {
+            user: user.into(),
+            item: item.into(),
+            kind,
+            timestamp: 1,
+            region: None,
+            channel: None,
+            session: session.map(str::to_owned),
+        };
+        let events = [
+            ev("ann", Some("v1"), "frame", EventKind::Purchase),
+            ev("ann", Some("v1"), "lens", EventKind::Purchase),
+            ev("ann", Some("v2"), "case", EventKind::Purchase),
+            ev("bob", None, "lens", EventKind::Purchase),
+            ev("bob", None, "frame", EventKind::View),
+        ];
+        let b = purchase_baskets(&items, &events).unwrap();
+        assert_eq!(b.users().ids(), ["v1", "v2", "bob"]);
+        assert_eq!(b.matrix().row(0).0, [0, 1]);
+        assert_eq!(b.matrix().row(2).0, [1]); // the view is not a purchase
+        let other = [ev("cy", None, "hat", EventKind::Purchase)];
+        assert!(matches!(
+            purchase_baskets(&items, &other),
+            Err(Error::UnknownId { .. })
+        ));
+    }
 
     /// frame=0, lens=1, case=2, cloth=3, contacts=4, solution=5.
     const BASKETS: &[&[&str]] = &[
