@@ -90,15 +90,7 @@ fn bench(c: &mut Criterion) {
     for (k, user) in customers.iter().enumerate() {
         for j in 0..RECENT {
             let item = &demo.catalog.items()[(k * 7919 + j * 104_729) % n_items].id;
-            let e = Event {
-                user: (*user).into(),
-                item: item.clone(),
-                kind: EventKind::View,
-                timestamp: now - 600 + j as i64,
-                region: None,
-                channel: None,
-                session: None,
-            };
+            let e = Event::new(*user, item.clone(), EventKind::View, now - 600 + j as i64);
             engine.ingest(&e, true).expect("ingest");
         }
     }

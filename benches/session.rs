@@ -22,18 +22,6 @@ const RECENT: usize = 20;
 const CALLS: usize = 3_000;
 const WARMUP: usize = 500;
 
-fn event(user: String, item: String, kind: EventKind, timestamp: i64) -> Event {
-    Event {
-        user,
-        item,
-        kind,
-        timestamp,
-        region: None,
-        channel: None,
-        session: None,
-    }
-}
-
 /// Events per second of `f` over `events`, best of three passes (each on
 /// a fresh store from `make`).
 fn rate<S>(events: &[Event], make: impl Fn() -> S, f: impl Fn(&mut S, &Event)) -> f64 {
@@ -148,7 +136,7 @@ fn big_setup(now: i64, visitors: usize) -> SessionRecommender {
                 .wrapping_add(1_442_695_040_888_963_407);
             let item = cluster * 200 + (state >> 33) % 200;
             let ts = now - 30 * (RECENT - j) as i64;
-            let ev = event(format!("v{v}"), item.to_string(), EventKind::View, ts);
+            let ev = Event::new(format!("v{v}"), item.to_string(), EventKind::View, ts);
             rec.store().ingest(&ev).expect("ingest");
         }
     }
@@ -216,7 +204,7 @@ fn benches(c: &mut Criterion) {
     for (v, evs) in customers.iter().take(visitors).enumerate() {
         for (j, e) in evs.iter().take(RECENT).enumerate() {
             let ts = now - 30 * (RECENT - j) as i64;
-            let ev = event(format!("v{v}"), e.item.clone(), e.kind.clone(), ts);
+            let ev = Event::new(format!("v{v}"), e.item.clone(), e.kind.clone(), ts);
             rec.store().ingest(&ev).expect("ingest");
         }
     }

@@ -232,15 +232,8 @@ anonymous visitor views {} titanium frames:",
         browsed.len()
     );
     for (k, id) in browsed.iter().enumerate() {
-        sessions.ingest(&Event {
-            user: "visitor-1".into(),
-            item: id.clone(),
-            kind: EventKind::View,
-            timestamp: now - 300 + 60 * k as i64,
-            region: Some("se".into()),
-            channel: None,
-            session: None,
-        })?;
+        let ts = now - 300 + 60 * k as i64;
+        sessions.ingest(&Event::new("visitor-1", id.clone(), EventKind::View, ts).region("se"))?;
         println!("  viewed   {}", title(id));
     }
     let mut q = Query::new(5, now);

@@ -450,15 +450,7 @@ fn attribution_counts_clicks_and_conversions_once() {
     let price = catalog().get(&item).unwrap().price.unwrap_or(0.0);
     engine
         .ingest(
-            &Event {
-                user: user.clone(),
-                item: item.clone(),
-                kind: EventKind::Purchase,
-                timestamp: now + 60,
-                region: None,
-                channel: None,
-                session: None,
-            },
+            &Event::new(user.clone(), item.clone(), EventKind::Purchase, now + 60),
             true,
         )
         .unwrap();
@@ -478,15 +470,12 @@ fn no_consent_means_not_personal_and_nothing_stored() {
     let (engine, _) = engine_with(json!({}));
     let mut req = request("home", Some("C999999"));
     req.consent = false;
-    let event = Event {
-        user: "C999999".into(),
-        item: catalog().items()[0].id.clone(),
-        kind: EventKind::Purchase,
-        timestamp: shop().now,
-        region: None,
-        channel: None,
-        session: None,
-    };
+    let event = Event::new(
+        "C999999",
+        catalog().items()[0].id.clone(),
+        EventKind::Purchase,
+        shop().now,
+    );
     engine.ingest(&event, false).unwrap();
     let r = engine.recommend(&req).unwrap();
     assert!(!r.personalised);
@@ -505,15 +494,12 @@ fn no_consent_means_not_personal_and_nothing_stored() {
 fn forget_user_leaves_no_trace_even_in_a_saved_file() {
     let (engine, _) = engine_with(json!({}));
     let user = active_customer();
-    let browsed = Event {
-        user: user.clone(),
-        item: catalog().items()[3].id.clone(),
-        kind: EventKind::View,
-        timestamp: shop().now,
-        region: None,
-        channel: None,
-        session: None,
-    };
+    let browsed = Event::new(
+        user.clone(),
+        catalog().items()[3].id.clone(),
+        EventKind::View,
+        shop().now,
+    );
     engine.ingest(&browsed, true).unwrap();
     let r = engine.recommend(&request("home", Some(&user))).unwrap();
     engine
@@ -685,15 +671,12 @@ fn an_anonymous_visitors_browsing_shapes_the_home_page() {
     for (k, item) in titanium.iter().enumerate() {
         engine
             .ingest(
-                &Event {
-                    user: "anon-7".into(),
-                    item: (*item).into(),
-                    kind: EventKind::View,
-                    timestamp: shop().now - 100 + k as i64,
-                    region: None,
-                    channel: None,
-                    session: None,
-                },
+                &Event::new(
+                    "anon-7",
+                    *item,
+                    EventKind::View,
+                    shop().now - 100 + k as i64,
+                ),
                 true,
             )
             .unwrap();
@@ -717,15 +700,13 @@ fn an_anonymous_visitors_browsing_shapes_the_home_page() {
     // A logged-in customer's events are keyed by their id, whatever the
     // browsing-session id of the request.
     for (k, item) in titanium.iter().enumerate() {
-        let mut e = Event {
-            user: "C-known".into(),
-            item: (*item).into(),
-            kind: EventKind::View,
-            timestamp: shop().now - 100 + k as i64,
-            region: None,
-            channel: None,
-            session: Some("S-42".into()),
-        };
+        let mut e = Event::new(
+            "C-known",
+            *item,
+            EventKind::View,
+            shop().now - 100 + k as i64,
+        )
+        .session("S-42");
         engine.ingest(&e, true).unwrap();
         e.kind = EventKind::Click;
         engine.ingest(&e, true).unwrap();

@@ -628,13 +628,8 @@ mod tests {
     fn purchase_baskets_are_visits() {
         let items = IdMap::from_ids(["frame", "lens", "case"]).unwrap();
         let ev = |user: &str, session: Option<&str>, item: &str, kind| Event {
-            user: user.into(),
-            item: item.into(),
-            kind,
-            timestamp: 1,
-            region: None,
-            channel: None,
             session: session.map(str::to_owned),
+            ..Event::new(user, item, kind, 1)
         };
         let events = [
             ev("ann", Some("v1"), "frame", EventKind::Purchase),

@@ -112,6 +112,45 @@ pub struct Event {
     pub session: Option<String>,
 }
 
+impl Event {
+    /// An event without region, channel or session (add them with the
+    /// consuming setters below).
+    pub fn new(
+        user: impl Into<String>,
+        item: impl Into<String>,
+        kind: EventKind,
+        timestamp: i64,
+    ) -> Self {
+        Event {
+            user: user.into(),
+            item: item.into(),
+            kind,
+            timestamp,
+            region: None,
+            channel: None,
+            session: None,
+        }
+    }
+
+    /// With a region code.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// With a sales channel.
+    pub fn channel(mut self, channel: Channel) -> Self {
+        self.channel = Some(channel);
+        self
+    }
+
+    /// With a browsing-session id.
+    pub fn session(mut self, session: impl Into<String>) -> Self {
+        self.session = Some(session.into());
+        self
+    }
+}
+
 /// Weight of each event kind in the interaction matrix. A user's weight for
 /// an item is the sum over their events.
 ///
@@ -968,15 +1007,7 @@ mod tests {
     use super::*;
 
     fn ev(user: &str, item: &str, kind: EventKind, ts: i64) -> Event {
-        Event {
-            user: user.into(),
-            item: item.into(),
-            kind,
-            timestamp: ts,
-            region: None,
-            channel: None,
-            session: None,
-        }
+        Event::new(user, item, kind, ts)
     }
 
     #[test]

@@ -1059,15 +1059,7 @@ mod tests {
     use crate::data::InteractionsBuilder;
 
     fn ev(user: &str, item: &str, kind: EventKind, ts: i64) -> Event {
-        Event {
-            user: user.into(),
-            item: item.into(),
-            kind,
-            timestamp: ts,
-            region: None,
-            channel: None,
-            session: None,
-        }
+        Event::new(user, item, kind, ts)
     }
 
     fn view(user: &str, item: &str, ts: i64) -> Event {

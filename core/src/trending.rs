@@ -1183,13 +1183,8 @@ mod tests {
 
     fn ev(item: &str, kind: EventKind, ts: i64, region: Option<&str>) -> Event {
         Event {
-            user: "u".into(),
-            item: item.into(),
-            kind,
-            timestamp: ts,
             region: region.map(str::to_owned),
-            channel: None,
-            session: None,
+            ..Event::new("u", item, kind, ts)
         }
     }
 
