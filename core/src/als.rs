@@ -31,8 +31,7 @@ use std::time::Instant;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::ArrayView2;
-use rand_chacha::rand_core::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use crate::rng::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{check_id_shape, Csr, CsrRef, Interactions};
@@ -657,7 +656,7 @@ fn training_loss(
     ((per_user.iter().sum::<f64>() + item_reg) / mass) as f32
 }
 
-fn random_factors(rng: &mut ChaCha8Rng, n: usize, k: usize, std: f32) -> Vec<f32> {
+fn random_factors(rng: &mut Rng, n: usize, k: usize, std: f32) -> Vec<f32> {
     // Uniform on [-a, a] has standard deviation a/√3. Only exact integer
     // and IEEE arithmetic (no libm), so every platform draws the same factors.
     let a = std as f64 / (k as f64).sqrt() * 3f64.sqrt();
@@ -725,7 +724,7 @@ impl AlsModel {
         }
         let (n_users, n_items, k) = (cui.n_rows(), cui.n_cols(), config.factors);
         let start = Instant::now();
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let mut rng = crate::rng::seeded(config.seed);
         let mut x = random_factors(&mut rng, n_users, k, config.init_std);
         let mut y = random_factors(&mut rng, n_items, k, config.init_std);
         let ciu = cui.transpose();

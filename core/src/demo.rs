@@ -18,8 +18,7 @@
 //! or `cos`, whose last bits differ between libms) and no hash-map order, so
 //! the same config gives bit-identical data on every platform, wasm included.
 
-use rand_chacha::rand_core::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use crate::rng::RngCore;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -227,19 +226,13 @@ pub fn generate(config: &DemoConfig) -> Result<DemoData> {
 // ───────────────────────────── random numbers ─────────────────────────────
 
 /// ChaCha8 plus the few samplers we need, all platform-independent.
-struct Rand(ChaCha8Rng);
+struct Rand(crate::rng::Rng);
 
 impl Rand {
     /// An independent stream for (`seed`, `stream`, `index`); per-customer
     /// streams keep each customer's events independent of the others.
     fn new(seed: u64, stream: u64, index: u64) -> Self {
-        let mut x = seed
-            ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
-        // splitmix64 finaliser: nearby seeds give unrelated streams.
-        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Rand(ChaCha8Rng::seed_from_u64(x ^ (x >> 31)))
+        Rand(crate::rng::stream(seed, stream, index))
     }
 
     fn u64(&mut self) -> u64 {

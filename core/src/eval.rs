@@ -41,8 +41,7 @@
 
 use std::collections::HashSet;
 
-use rand_chacha::rand_core::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use crate::rng::below;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Csr, Interactions};
@@ -51,20 +50,6 @@ use crate::error::{Error, Result};
 // ---------------------------------------------------------------------------
 // Splits
 // ---------------------------------------------------------------------------
-
-/// A uniform integer in `0..n` (`n > 0`) from 64-bit draws, by Lemire's
-/// multiply-and-reject method: unbiased and identical on every platform.
-pub(crate) fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
-    debug_assert!(n > 0);
-    let mut m = u128::from(rng.next_u64()) * u128::from(n);
-    if (m as u64) < n {
-        let threshold = n.wrapping_neg() % n;
-        while (m as u64) < threshold {
-            m = u128::from(rng.next_u64()) * u128::from(n);
-        }
-    }
-    (m >> 64) as u64
-}
 
 /// Builds `(train, test)` from `data` and a per-entry mask (`true` = test).
 fn split_by_mask(data: &Interactions, is_test: &[bool]) -> Result<(Interactions, Interactions)> {
@@ -185,7 +170,7 @@ fn random_holdout(
 ) -> Result<(Interactions, Interactions)> {
     let m = data.matrix();
     let indptr = m.indptr();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = crate::rng::seeded(seed);
     let mut is_test = vec![false; m.nnz()];
     let mut pos: Vec<usize> = Vec::new();
     for r in 0..m.n_rows() {

@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod parallel;
 pub mod rank;
 pub mod resilience;
+pub mod rng;
 pub mod session;
 pub mod store;
 pub mod tracking;

@@ -50,14 +50,13 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Instant;
 
-use rand_chacha::rand_core::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::als::{AlsConfig, AlsModel};
 use crate::data::Interactions;
 use crate::error::{Error, Result};
-use crate::eval::{below, ranking_metrics_at_k, RankingMetrics};
+use crate::eval::{ranking_metrics_at_k, RankingMetrics};
+use crate::rng::below;
 
 /// The values to try for each searched [`AlsConfig`] field. A list with one
 /// value fixes that field.
@@ -345,7 +344,7 @@ fn candidates(search: &Search, n: usize) -> Result<Vec<usize>> {
                 return Err(Error::config("search.trials", "must be >= 1"));
             }
             let m = trials.min(n);
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let mut rng = crate::rng::seeded(seed);
             if m.saturating_mul(2) > n {
                 // Dense: partial Fisher–Yates over all indices.
                 let mut all: Vec<usize> = (0..n).collect();

@@ -179,13 +179,11 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
     })
 }
 
-/// SplitMix64: a tiny, well-mixed hash used to draw each node's level from
-/// `(seed, index)` alone, independent of insertion order and threads.
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
+/// SplitMix64 (increment, then mix): a tiny, well-mixed hash used to draw
+/// each node's level from `(seed, index)` alone, independent of insertion
+/// order and threads.
+fn splitmix64(x: u64) -> u64 {
+    crate::rng::splitmix64(x.wrapping_add(0x9E37_79B9_7F4A_7C15))
 }
 
 /// The level of node `i`: geometric with ratio `1/m` (the paper's

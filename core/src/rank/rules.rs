@@ -8,7 +8,6 @@
 //! scan of the (short) cart and purchase history.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
@@ -19,30 +18,9 @@ use crate::error::{Error, Result};
 
 const DAY: f64 = 86_400.0;
 
-/// FNV-1a: region codes are a few bytes and come from our own config and
-/// catalog, so a fast non-keyed hash is safe and keeps `eligible` cheap.
-#[derive(Debug, Clone, Copy, Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type RegionMap = HashMap<String, BitSet, BuildHasherDefault<Fnv>>;
+// FNV-1a: region codes are a few bytes and come from our own config and
+// catalog, so a fast non-keyed hash is safe and keeps `eligible` cheap.
+type RegionMap = HashMap<String, BitSet, crate::rng::FnvBuild>;
 
 /// The business rules of one placement (all fields optional in config).
 ///
