@@ -28,10 +28,10 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use crate::rng::{Rng, RngCore};
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, MatMut, MatRef, Par};
 use ndarray::ArrayView2;
-use crate::rng::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{check_id_shape, Csr, CsrRef, Interactions};

@@ -23,7 +23,9 @@ pub fn seeded(seed: u64) -> Rng {
 /// An independent generator for (`seed`, `stream`, `index`): nearby
 /// arguments give unrelated streams (e.g. one stream per customer).
 pub fn stream(seed: u64, stream: u64, index: u64) -> Rng {
-    let x = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let x = seed
+        ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03);
     seeded(splitmix64(x))
 }
 
