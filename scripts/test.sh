@@ -12,6 +12,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 step() { printf '\n== test: %s\n' "$*"; }
 SECONDS=0
 
+step "lint: rustfmt and clippy (warnings are errors) over the workspace"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
 step "Rust core: unit, integration and doc tests (release: the quality test trains on 1M events)"
 cargo test --release -p sightline
 
