@@ -17,6 +17,11 @@
 //! ChaCha8 and uses only IEEE-exact arithmetic (`+ − × ÷ √`, no `exp`, `ln`
 //! or `cos`, whose last bits differ between libms) and no hash-map order, so
 //! the same config gives bit-identical data on every platform, wasm included.
+//!
+//! Behind the `demo` cargo feature: examples, tests, benchmarks and the
+//! bindings' demo functions use it; a shop's production build does not. The
+//! demo shop's engine settings (region names and markets, diversity by frame
+//! shape) are [`engine_config`] here, not engine defaults.
 
 use crate::rng::RngCore;
 use serde::{Deserialize, Serialize};
