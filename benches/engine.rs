@@ -15,8 +15,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 use sightline::als::{AlsConfig, AlsModel};
 use sightline::data::{Event, EventKind, KindWeights};
-use sightline::demo::{generate, DemoConfig, DemoData};
-use sightline::engine::{Engine, EngineConfig, Models, Request};
+use sightline::demo::{engine_config, generate, DemoConfig, DemoData};
+use sightline::engine::{Engine, Models, Request};
 
 const CALLS: usize = 3_000;
 const WARMUP: usize = 300;
@@ -43,7 +43,7 @@ fn setup() -> (DemoData, Engine, i64) {
         &data,
     )
     .expect("als");
-    let config = EngineConfig::from_value(json!({
+    let config = engine_config(&json!({
         "placements": {"home": {
             "sources": [{"source": "als"}, {"source": "session"}, {"source": "popular", "weight": 0.4}],
             "rules": {"max_per_brand": 3, "exclude_categories": ["eye_tests"]},
@@ -125,7 +125,8 @@ fn bench(c: &mut Criterion) {
     // the engine (consent given), with a served response, an impression and
     // a click every 20 events so purchases find clicks to attribute to.
     let events: Vec<&Event> = demo.events.iter().rev().take(2_000_000).collect();
-    let fresh = Engine::new(EngineConfig::default(), engine.models()).expect("engine");
+    let fresh =
+        Engine::new(engine_config(&json!({})).expect("config"), engine.models()).expect("engine");
     let start = Instant::now();
     let mut tracked = 0usize;
     for (k, e) in events.iter().rev().enumerate() {

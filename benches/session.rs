@@ -14,7 +14,7 @@ use sightline::als::{AlsConfig, AlsModel};
 use sightline::candidate::{AlsSource, CandidateSource, CooccurSource, Query};
 use sightline::cooccur::{CooccurConfig, CooccurModel};
 use sightline::data::{Event, EventKind, Interactions, KindWeights};
-use sightline::demo::{generate, DemoConfig};
+use sightline::demo::{generate, region_parent, DemoConfig};
 use sightline::session::{SessionConfig, SessionRecommender, SessionStore};
 use sightline::trending::{TrendingConfig, TrendingStore};
 
@@ -175,8 +175,12 @@ fn benches(c: &mut Criterion) {
     // (a) ingest throughput on one thread.
     let new_session =
         || SessionStore::new(SessionConfig::default(), universe.clone()).expect("store");
+    let trending_config = TrendingConfig {
+        region_parent: region_parent(),
+        ..Default::default()
+    };
     let new_trending =
-        || TrendingStore::new(TrendingConfig::default(), Some(&demo.catalog)).expect("trending");
+        || TrendingStore::new(trending_config.clone(), Some(&demo.catalog)).expect("trending");
     let session_rate = rate(events, new_session, |s, e| {
         s.ingest(e).expect("ingest");
     });

@@ -16,7 +16,7 @@ use sightline::candidate::{AlsSource, CandidateSource, CooccurSource, Query};
 use sightline::content::{ContentConfig, ContentFilter, ContentIndex, ContentSource};
 use sightline::cooccur::{purchase_baskets, CooccurConfig, CooccurModel};
 use sightline::data::{AttrValue, Event, EventKind, KindWeights};
-use sightline::demo::{generate, DemoConfig};
+use sightline::demo::{generate, region_parent, DemoConfig};
 use sightline::eval::{ranking_metrics_at_k, train_test_split, MostPopular, RankingMetrics};
 use sightline::session::{SessionConfig, SessionRecommender, SessionStore};
 use sightline::trending::{TrendingConfig, TrendingQuery, TrendingStore};
@@ -137,7 +137,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &CooccurConfig::default(),
         &purchase_baskets(demo.catalog.ids(), &demo.events)?,
     )?);
-    let mut trending = TrendingStore::new(TrendingConfig::default(), Some(&demo.catalog))?;
+    let trending_config = TrendingConfig {
+        region_parent: region_parent(),
+        ..Default::default()
+    };
+    let mut trending = TrendingStore::new(trending_config, Some(&demo.catalog))?;
     trending.ingest_batch(&demo.events)?;
     let now = demo.events.last().map_or(0, |e| e.timestamp);
     println!(

@@ -27,8 +27,8 @@ use sightline::als::{AlsConfig, AlsModel};
 use sightline::content::{ContentConfig, ContentIndex};
 use sightline::cooccur::{purchase_baskets, CooccurConfig, CooccurModel};
 use sightline::data::{Channel, Event, EventKind, Interactions, InteractionsBuilder, KindWeights};
-use sightline::demo::{generate, DemoConfig};
-use sightline::engine::{Engine, EngineConfig, Models, Request};
+use sightline::demo::{engine_config, generate, DemoConfig};
+use sightline::engine::{Engine, Models, Request};
 use sightline::tracking::Metric;
 
 const DAY: i64 = 86_400;
@@ -86,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|i| i.id.as_str())
         .take(8)
         .collect();
-    let config = EngineConfig::from_value(json!({
+    let config = engine_config(&json!({
         "experiments": [{
             "name": "home-recent-browsing",
             "placements": ["home"],

@@ -13,7 +13,7 @@ use sightline::candidate::{Candidate, CandidateSource, Candidates, Query, Source
 use sightline::content::{ContentConfig, ContentIndex};
 use sightline::cooccur::{purchase_baskets, CooccurConfig, CooccurModel};
 use sightline::data::{Catalog, Event, EventKind, KindWeights};
-use sightline::demo::{generate, DemoConfig, DemoData};
+use sightline::demo::{engine_config, generate, DemoConfig, DemoData};
 use sightline::engine::{Engine, EngineConfig, Models, Request};
 use sightline::resilience::{Clock, ManualClock};
 use sightline::Error;
@@ -64,7 +64,7 @@ fn shop() -> &'static Shop {
 fn engine_with(config: serde_json::Value) -> (Engine, Arc<ManualClock>) {
     let s = shop();
     let clock = Arc::new(ManualClock::new(1_000_000));
-    let config = EngineConfig::from_value(config).unwrap();
+    let config = engine_config(&config).unwrap();
     let engine = Engine::with_clock(config, s.models.clone(), clock.clone()).unwrap();
     // Warm the live stores with the last week of events.
     for e in s
@@ -527,7 +527,7 @@ fn forget_user_leaves_no_trace_even_in_a_saved_file() {
         "{user} is still in the file"
     );
     // The saved engine loads and serves.
-    let back = Engine::load(&path, EngineConfig::default()).unwrap();
+    let back = Engine::load(&path, engine_config(&json!({})).unwrap()).unwrap();
     assert_eq!(
         back.recommend(&request("home", Some(&user)))
             .unwrap()
@@ -726,7 +726,7 @@ fn an_anonymous_visitors_browsing_shapes_the_home_page() {
 fn the_popular_fallback_keeps_itself_fresh_and_labels_catalog_fill_honestly() {
     let s = shop();
     let config = json!({"placements": {"only_popular": {"sources": [{"source": "popular"}], "fallback": []}}});
-    let engine = Engine::new(EngineConfig::from_value(config).unwrap(), s.models.clone()).unwrap();
+    let engine = Engine::new(engine_config(&config).unwrap(), s.models.clone()).unwrap();
     let mut req = request("only_popular", None);
     req.consent = false;
     // No events yet: the list is still full, from the catalog, and says so.
@@ -762,7 +762,7 @@ fn the_popular_fallback_keeps_itself_fresh_and_labels_catalog_fill_honestly() {
         live.items[0].reason
     );
     // A batch refreshes it at once (here: another engine, requests at the batch's time).
-    let batch = Engine::new(EngineConfig::default(), s.models.clone()).unwrap();
+    let batch = Engine::new(engine_config(&json!({})).unwrap(), s.models.clone()).unwrap();
     let events: Vec<Event> = week.iter().map(|e| (*e).clone()).collect();
     assert_eq!(batch.ingest_batch(&events, false).unwrap(), events.len());
     let mut home = request("home", None);
@@ -775,7 +775,7 @@ fn the_popular_fallback_keeps_itself_fresh_and_labels_catalog_fill_honestly() {
 #[test]
 fn ingest_batch_is_all_or_nothing() {
     let s = shop();
-    let engine = Engine::new(EngineConfig::default(), s.models.clone()).unwrap();
+    let engine = Engine::new(engine_config(&json!({})).unwrap(), s.models.clone()).unwrap();
     let mut events: Vec<Event> = s.demo.events.iter().rev().take(50).cloned().collect();
     events[30].region = Some(String::new()); // invalid for trending
     let err = engine.ingest_batch(&events, true).unwrap_err();

@@ -12,7 +12,7 @@ use sightline::candidate::{
 use sightline::content::{ContentConfig, ContentFilter, ContentIndex, ContentSource, IndexKind};
 use sightline::cooccur::{purchase_baskets, CooccurConfig, CooccurModel};
 use sightline::data::{AttrValue, Event, EventKind, KindWeights};
-use sightline::demo::{generate, DemoConfig, DemoData};
+use sightline::demo::{generate, region_parent, DemoConfig, DemoData};
 use sightline::ids::IdMap;
 use sightline::session::{SessionConfig, SessionRecommender, SessionStore};
 use sightline::trending::{TrendingConfig, TrendingStore};
@@ -49,8 +49,11 @@ fn shop() -> &'static Shop {
             .catalog(&demo.catalog)
             .build()
             .unwrap();
-        let mut trending =
-            TrendingStore::new(TrendingConfig::default(), Some(&demo.catalog)).unwrap();
+        let trending_config = TrendingConfig {
+            region_parent: region_parent(),
+            ..Default::default()
+        };
+        let mut trending = TrendingStore::new(trending_config, Some(&demo.catalog)).unwrap();
         trending.ingest_batch(&demo.events).unwrap();
         let now = demo.events.iter().map(|e| e.timestamp).max().unwrap();
         Shop {

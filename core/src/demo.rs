@@ -17,6 +17,11 @@
 //! ChaCha8 and uses only IEEE-exact arithmetic (`+ − × ÷ √`, no `exp`, `ln`
 //! or `cos`, whose last bits differ between libms) and no hash-map order, so
 //! the same config gives bit-identical data on every platform, wasm included.
+//!
+//! Behind the `demo` cargo feature: examples, tests, benchmarks and the
+//! bindings' demo functions use it; a shop's production build does not. The
+//! demo shop's engine settings (region names and markets, diversity by frame
+//! shape) are [`engine_config`] here, not engine defaults.
 
 use crate::rng::RngCore;
 use serde::{Deserialize, Serialize};
@@ -26,7 +31,9 @@ use crate::data::{
     AttrValue, Catalog, Channel, Event, EventKind, Interactions, InteractionsBuilder, Item,
     KindWeights,
 };
+use crate::engine::{default_placements, EngineConfig};
 use crate::error::{Error, Result};
+use crate::experiment::merge_patch;
 use crate::ids::IdMap;
 
 // ───────────────────────────── public API ─────────────────────────────
@@ -205,6 +212,68 @@ pub const CATEGORIES: &[&str] = &[
     "accessories",
     "eye_tests",
 ];
+
+// ───────────────────────────── engine config ─────────────────────────────
+
+/// The fields the demo's placements diversify by: brand, frame shape and
+/// category (shape is an optical attribute, so no production default uses it).
+pub const DIVERSITY_ATTRIBUTES: [&str; 3] = ["brand", "shape", "category"];
+
+/// Display names of the [`REGIONS`] for explanations
+/// ([`EngineConfig::region_names`]).
+pub fn region_names() -> BTreeMap<String, String> {
+    REGIONS
+        .iter()
+        .map(|&(code, _, name)| (code.to_owned(), name.to_owned()))
+        .collect()
+}
+
+/// The demo's market of each region for trending's country level
+/// ([`TrendingConfig::region_parent`](crate::trending::TrendingConfig::region_parent)):
+/// `uk-*` → `uk`, `ie-*` → `ie`, `se`/`no`/`dk`/`fi` → `nordics`,
+/// `au`/`nz` → `anz`; `nl` has none (its market would equal the region).
+pub fn region_parent() -> BTreeMap<String, String> {
+    REGIONS
+        .iter()
+        .filter_map(|&(code, iso, _)| {
+            let parent = match iso {
+                "GB" => "uk",
+                "IE" => "ie",
+                "SE" | "NO" | "DK" | "FI" => "nordics",
+                "AU" | "NZ" => "anz",
+                _ => return None,
+            };
+            Some((code.to_owned(), parent.to_owned()))
+        })
+        .collect()
+}
+
+/// What the demo shop sets on top of the neutral engine defaults, as the
+/// JSON an [`EngineConfig`] is read from: region names, the region → market
+/// map, and diversity by [`DIVERSITY_ATTRIBUTES`] on the five default
+/// placements. Bindings hand this to their runtime (Python's
+/// `demo_engine_config()`).
+pub fn engine_settings() -> serde_json::Value {
+    let diversity = serde_json::json!({"diversity": {"by": {"attributes": DIVERSITY_ATTRIBUTES}}});
+    let placements: serde_json::Map<String, serde_json::Value> = default_placements()
+        .into_keys()
+        .map(|name| (name, diversity.clone()))
+        .collect();
+    serde_json::json!({
+        "region_names": region_names(),
+        "trending": {"region_parent": region_parent()},
+        "placements": placements,
+    })
+}
+
+/// The demo shop's engine config: [`engine_settings`] with `overrides`
+/// merged on top (a JSON merge patch, RFC 7386; `json!({})` for none), read
+/// like [`EngineConfig::from_value`]. Errors name the offending field.
+pub fn engine_config(overrides: &serde_json::Value) -> Result<EngineConfig> {
+    let mut settings = engine_settings();
+    merge_patch(&mut settings, overrides);
+    EngineConfig::from_value(settings)
+}
 
 /// Generates the data set described by `config`.
 ///
@@ -2582,6 +2651,59 @@ mod tests {
         eprintln!(
             "default nDCG@10 kNN {knn:.4}  popularity {pop:.4}  ratio {:.2}",
             knn / pop
+        );
+    }
+
+    #[test]
+    fn engine_config_carries_the_demo_facts_over_neutral_defaults() {
+        let c = engine_config(&serde_json::json!({})).unwrap();
+        assert_eq!(c.region_names.len(), REGIONS.len());
+        assert_eq!(c.region_names["uk-north-west"], "North West England");
+        let parents = &c.trending.region_parent;
+        assert_eq!(parents["uk-scotland"], "uk");
+        assert_eq!(parents["fi"], "nordics");
+        assert_eq!(parents["nz"], "anz");
+        assert!(!parents.contains_key("nl"));
+        let defaults = default_placements();
+        for (name, p) in &c.placements {
+            assert_eq!(
+                p.diversity.by.attributes().unwrap(),
+                DIVERSITY_ATTRIBUTES,
+                "{name}"
+            );
+            // Everything else is the neutral default.
+            assert_eq!(p.diversity.lambda, defaults[name].diversity.lambda);
+            assert_eq!(p.sources, defaults[name].sources);
+        }
+        // The neutral defaults know none of this.
+        let neutral = EngineConfig::default();
+        assert!(neutral.region_names.is_empty() && neutral.trending.region_parent.is_empty());
+        assert!(neutral.placements.values().all(|p| !p
+            .diversity
+            .by
+            .attributes()
+            .unwrap()
+            .contains(&"shape".to_owned())));
+        // Overrides are merged on top, field by field.
+        let c = engine_config(&serde_json::json!({
+            "placements": {"home": {"n": 6}},
+            "region_names": {"au": "Straya"},
+            "trending": {"min_segment_weight": 3.0},
+        }))
+        .unwrap();
+        assert_eq!(c.placements["home"].n, 6);
+        assert_eq!(
+            c.placements["home"].diversity.by.attributes().unwrap(),
+            DIVERSITY_ATTRIBUTES
+        );
+        assert_eq!(c.region_names["au"], "Straya");
+        assert_eq!(c.region_names["nz"], "New Zealand");
+        assert_eq!(c.trending.min_segment_weight, 3.0);
+        assert_eq!(c.trending.region_parent, region_parent());
+        let e = engine_config(&serde_json::json!({"placements": {"home": {"n": 0}}})).unwrap_err();
+        assert!(
+            matches!(e, Error::Config { ref field, .. } if field == "placements.home.n"),
+            "{e}"
         );
     }
 }

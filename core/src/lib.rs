@@ -1,9 +1,9 @@
 //! # sightline
 //!
 //! An embeddable product-recommendation library: implicit-feedback ALS,
-//! offline evaluation, a deterministic optical-retail demo data set and one
-//! portable, checksummed model file that loads identically from Rust,
-//! Python, Node.js and WebAssembly.
+//! offline evaluation and one portable, checksummed model file that loads
+//! identically from Rust, Python, Node.js and WebAssembly. A deterministic
+//! optical-retail demo data set comes with the `demo` feature.
 //!
 //! ```
 //! use sightline::{als::{AlsConfig, AlsModel, RecommendOptions}, data::InteractionsBuilder};
@@ -25,6 +25,7 @@ pub mod candidate;
 pub mod content;
 pub mod cooccur;
 pub mod data;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod engine;
 pub mod error;

@@ -145,28 +145,11 @@ pub struct TrendingConfig {
     /// reaches this (`>= 0`).
     pub min_segment_weight: f64,
     /// Region code → country (or market) code, for the country back-off
-    /// level. The default maps the [`crate::demo::REGIONS`]: `uk-*` → `uk`,
-    /// `ie-*` → `ie`, `se`/`no`/`dk`/`fi` → `nordics`, `au`/`nz` → `anz`
-    /// (`nl` has none: its country would equal the region).
+    /// level, e.g. `{"uk-london": "uk", "uk-wales": "uk"}`. Empty by
+    /// default: region codes are the shop's own, so no hierarchy is guessed
+    /// from them, and a sparse region backs off straight to global. A
+    /// region without an entry has no country level.
     pub region_parent: BTreeMap<String, String>,
-}
-
-/// The default [`TrendingConfig::region_parent`], derived from
-/// [`crate::demo::REGIONS`].
-pub fn default_region_parent() -> BTreeMap<String, String> {
-    crate::demo::REGIONS
-        .iter()
-        .filter_map(|&(code, iso, _)| {
-            let parent = match iso {
-                "GB" => "uk",
-                "IE" => "ie",
-                "SE" | "NO" | "DK" | "FI" => "nordics",
-                "AU" | "NZ" => "anz",
-                _ => return None,
-            };
-            Some((code.to_owned(), parent.to_owned()))
-        })
-        .collect()
 }
 
 impl Default for TrendingConfig {
@@ -180,7 +163,7 @@ impl Default for TrendingConfig {
             smoothing: 5.0,
             max_items_per_segment: 1000,
             min_segment_weight: 20.0,
-            region_parent: default_region_parent(),
+            region_parent: BTreeMap::new(),
         }
     }
 }
@@ -1220,6 +1203,13 @@ mod tests {
         }
     }
 
+    /// `uk-london` and `uk-scotland` in the country `uk`; `nl` on its own.
+    fn uk_parents() -> BTreeMap<String, String> {
+        ["uk-london", "uk-scotland"]
+            .map(|r| (r.to_owned(), "uk".to_owned()))
+            .into()
+    }
+
     /// A small deterministic event stream, partly out of order.
     fn random_events(n: usize, n_items: u64, seed: u64) -> Vec<Event> {
         let mut x = seed;
@@ -1263,6 +1253,11 @@ mod tests {
         TrendingConfig {
             weights: KindWeights::default().with_custom("wish", 3.0),
             half_life_by_kind: BTreeMap::from([("purchase".into(), 240.0), ("wish".into(), 12.0)]),
+            // Country levels for the regions of `random_events` (nl stays alone).
+            region_parent: uk_parents()
+                .into_iter()
+                .chain([("au".to_owned(), "anz".to_owned())])
+                .collect(),
             ..Default::default()
         }
     }
@@ -1385,7 +1380,11 @@ mod tests {
     #[test]
     fn back_off_picks_first_dense_level_and_reports_it() {
         let cat = catalog(&[("sg1", "sunglasses"), ("fr1", "frames"), ("fr2", "frames")]);
-        let mut st = TrendingStore::new(TrendingConfig::default(), Some(&cat)).unwrap();
+        let config = TrendingConfig {
+            region_parent: uk_parents(),
+            ..Default::default()
+        };
+        let mut st = TrendingStore::new(config, Some(&cat)).unwrap();
         let mut add = |item: &str, region: &str, k: usize| {
             for _ in 0..k {
                 st.ingest(&ev(item, EventKind::View, 0, Some(region)))
@@ -1785,19 +1784,29 @@ mod tests {
     }
 
     #[test]
-    fn config_serde_and_default_parents() {
+    fn config_serde_and_neutral_parents() {
         let c = TrendingConfig::default();
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["half_life_hours"], 72.0);
-        assert_eq!(v["region_parent"]["uk-scotland"], "uk");
-        assert_eq!(v["region_parent"]["fi"], "nordics");
-        assert_eq!(v["region_parent"]["nz"], "anz");
-        assert!(v["region_parent"].get("nl").is_none());
-        let back: TrendingConfig =
-            serde_json::from_value(serde_json::json!({"window_hours": 12.0})).unwrap();
+        // No region hierarchy is assumed: "uk-london" has no country level.
+        assert_eq!(v["region_parent"], serde_json::json!({}));
+        let st = TrendingStore::new(c.clone(), None).unwrap();
+        assert_eq!(
+            st.chain(&q(Some("uk-london"), None, 3, 0)),
+            [Segment::Region("uk-london".into()), Segment::Global]
+        );
+        let back: TrendingConfig = serde_json::from_value(serde_json::json!(
+            {"window_hours": 12.0, "region_parent": {"uk-london": "uk"}}
+        ))
+        .unwrap();
         assert_eq!(back.window_hours, 12.0);
         assert_eq!(back.max_items_per_segment, 1000);
-        assert_eq!(back.region_parent, default_region_parent());
+        assert_eq!(back.region_parent["uk-london"], "uk");
+        let st = TrendingStore::new(back, None).unwrap();
+        assert_eq!(
+            st.chain(&q(Some("uk-london"), None, 3, 0))[1],
+            Segment::Country("uk".into())
+        );
         assert_eq!(serde_json::from_value::<TrendingConfig>(v).unwrap(), c);
     }
 

@@ -1,7 +1,7 @@
 //! The seeded synthetic optical-retail data set, for notebooks and tests.
 
 use numpy::IntoPyArray;
-use sightline::demo::{generate, DemoConfig};
+use sightline::demo::{engine_settings, generate, DemoConfig};
 
 use super::*;
 
@@ -62,4 +62,11 @@ pub(crate) fn demo_data(
         ev.iter().map(|e| e.session.as_deref()).collect::<Vec<_>>(),
     )?;
     Ok(d)
+}
+
+/// The demo shop's engine settings over the neutral defaults (region names,
+/// region → market map, diversity by shape), as JSON.
+#[pyfunction]
+pub(crate) fn demo_engine_config() -> String {
+    engine_settings().to_string()
 }

@@ -28,9 +28,7 @@ use sightline::eval::{
 };
 use sightline::ids::IdMap;
 use sightline::store::ModelFile;
-use sightline::trending::{
-    default_region_parent, TrendingConfig, TrendingQuery, TrendingResult, TrendingStore,
-};
+use sightline::trending::{TrendingConfig, TrendingQuery, TrendingResult, TrendingStore};
 use sightline::tune::{tune_als, Metric, ParamSpace, Search, Trial};
 use sightline::Component;
 use sightline::Error;
@@ -1520,10 +1518,7 @@ impl TrendingParams {
                 "max_items_per_segment",
             )?,
             min_segment_weight: self.min_segment_weight,
-            region_parent: self
-                .region_parent
-                .clone()
-                .unwrap_or_else(default_region_parent),
+            region_parent: self.region_parent.clone().unwrap_or_default(),
         })
     }
 }
@@ -1862,6 +1857,7 @@ fn _sightline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(content::content_build, m)?)?;
     m.add_function(wrap_pyfunction!(content::content_check_params, m)?)?;
     m.add_function(wrap_pyfunction!(demo::demo_data, m)?)?;
+    m.add_function(wrap_pyfunction!(demo::demo_engine_config, m)?)?;
     m.add_function(wrap_pyfunction!(interactions::interactions_build, m)?)?;
     m.add_class::<session::SessionHandle>()?;
     m.add_class::<session::SessionRecommenderHandle>()?;

@@ -199,3 +199,29 @@ def test_ingest_dataframe_is_all_or_nothing_and_refreshes_popular(shop):
     assert e.ingest_dataframe(events) == 200
     r = e.recommend("shelf", now=now)
     assert {i["source"] for i in r["items"]} == {"popular"}
+
+
+def test_neutral_defaults_fit_a_books_catalog():
+    # No optical attribute, no region the config knows: every default placement answers.
+    books = [{"id": f"b{i}", "title": f"Book {i}", "category": ("novels", "poetry", "history")[i % 3],
+              "brand": f"press-{i % 4}", "price": 5.0 + i} for i in range(40)]
+    e = sightline.Engine({}, catalog=books)
+    for placement in ("home", "product_page", "cart", "email", "in_store"):
+        r = e.recommend(placement, region="uk-leeds", context_items=["b1"],
+                        cart=["b1"] if placement == "cart" else None)
+        assert len(r["items"]) == 10, placement
+    assert e.config["region_names"] == {} and e.config["trending"]["region_parent"] == {}
+    with pytest.raises(sightline.ConfigError, match=r"placements\.cart\.diversity\.by\.attributes\[1\]"):
+        sightline.Engine({"placements": {"cart": {"diversity": {"by": {"attributes": ["brand", "shape"]}}}}},
+                         catalog=books)
+
+
+def test_demo_engine_config_names_the_demo_regions(shop):
+    d, _, _, _, now = shop
+    config = sightline.demo_engine_config()
+    assert config["region_names"]["au"] == "Australia"
+    assert config["trending"]["region_parent"]["nz"] == "anz"
+    e = engine(shop, config)
+    assert e.config["placements"]["cart"]["diversity"]["by"] == {"attributes": ["brand", "shape", "category"]}
+    r = e.recommend("home", region="au", now=now)
+    assert any(i["reason"] == "Popular in Australia this week" for i in r["items"]), r["items"]

@@ -255,7 +255,7 @@ def test_repr_and_params():
     )
     p = t.get_params()
     assert p["weights"] == {"view": 1.0, "click": 2.0, "add_to_cart": 4.0, "purchase": 8.0}
-    assert p["region_parent"]  # the core's default map
+    assert p["region_parent"] == {}  # neutral: no region hierarchy is assumed
     assert sightline.Trending(**p).get_params() == p
 
 

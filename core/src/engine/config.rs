@@ -298,7 +298,11 @@ pub struct EngineConfig {
     /// Circuit breaker of every source.
     pub breaker: BreakerConfig,
     /// Display names of regions for explanations ("uk-north-west" →
-    /// "North West England"); the demo regions are known by default.
+    /// "North West England"). Empty by default: a region without a name is
+    /// shown by its code ("Popular in uk-north-west this week"). The keys
+    /// are also regions whose popular list is cached for the last fallback,
+    /// next to every region some catalog item lists. The country level of
+    /// "popular"/"trending" back-off is [`TrendingConfig::region_parent`].
     pub region_names: BTreeMap<String, String>,
     /// Popular items kept per region for the last fallback.
     pub popular_cache_size: usize,
@@ -318,10 +322,7 @@ impl Default for EngineConfig {
             trending: TrendingConfig::default(),
             tracking: TrackingConfig::default(),
             breaker: BreakerConfig::default(),
-            region_names: crate::demo::REGIONS
-                .iter()
-                .map(|(code, _, name)| ((*code).to_owned(), (*name).to_owned()))
-                .collect(),
+            region_names: BTreeMap::new(),
             popular_cache_size: 500,
             popular_refresh_seconds: 900,
         }

@@ -44,9 +44,12 @@ pub enum DiversityBy {
     Embedding,
 }
 
+/// Brand and category: built-in fields, so the default fits every catalog
+/// (an item without a brand is simply never equal on it). A shop with richer
+/// attributes names them, e.g. `{"attributes": ["brand", "shape", "category"]}`.
 impl Default for DiversityBy {
     fn default() -> Self {
-        DiversityBy::Attributes(vec!["brand".into(), "shape".into(), "category".into()])
+        DiversityBy::Attributes(vec!["brand".into(), "category".into()])
     }
 }
 
@@ -267,6 +270,11 @@ mod tests {
             .collect()
     }
 
+    /// The demo's diversity fields (brand, frame shape, category).
+    fn demo_fields() -> Vec<String> {
+        crate::demo::DIVERSITY_ATTRIBUTES.map(String::from).to_vec()
+    }
+
     fn same_brand_adjacent(c: &Catalog, v: &[Candidate]) -> usize {
         v.windows(2)
             .filter(|w| c.item(w[0].item).unwrap().brand == c.item(w[1].item).unwrap().brand)
@@ -291,8 +299,7 @@ mod tests {
     fn mmr_spreads_brands_on_demo_frames_deterministically() {
         let c = demo();
         let input = frames(c, 200);
-        let sim =
-            AttributeSimilarity::new(c, DiversityBy::default().attributes().unwrap(), "d").unwrap();
+        let sim = AttributeSimilarity::new(c, &demo_fields(), "d").unwrap();
         let f = |a, b| sim.sim(a, b);
         let plain = mmr(&input, 20, 1.0, &f);
         let div = mmr(&input, 20, 0.3, &f);
@@ -420,6 +427,47 @@ mod tests {
     }
 
     #[test]
+    fn the_default_fits_a_catalog_with_only_built_in_fields() {
+        let mut books = Catalog::new();
+        for (id, category, brand) in [("b1", "novels", Some("Penguin")), ("b2", "poetry", None)] {
+            books
+                .add(Item {
+                    id: id.into(),
+                    title: String::new(),
+                    category: category.into(),
+                    brand: brand.map(String::from),
+                    price: Some(9.99),
+                    in_stock: true,
+                    regions: Vec::new(),
+                    attributes: Default::default(),
+                })
+                .unwrap();
+        }
+        let d = DiversityConfig {
+            lambda: 0.5,
+            ..Default::default()
+        };
+        assert!(d.validate(&books, "d").is_ok());
+        let sim = AttributeSimilarity::new(&books, d.by.attributes().unwrap(), "d").unwrap();
+        assert_eq!(sim.sim(0, 0), 1.0);
+        // b2 has no brand: equal to itself on the category only.
+        assert_eq!(sim.sim(1, 1), 0.5);
+        assert_eq!(sim.sim(0, 1), 0.0);
+        // A field the user names that the catalog lacks is still an error.
+        let shape = DiversityConfig {
+            lambda: 0.5,
+            by: DiversityBy::Attributes(vec!["brand".into(), "shape".into()]),
+        };
+        match shape.validate(&books, "placements.cart.diversity") {
+            Err(Error::Config { field, message }) => {
+                assert_eq!(field, "placements.cart.diversity.by.attributes[1]");
+                assert!(message.contains("\"shape\""), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn serde_shapes() {
         let d: DiversityConfig =
             serde_json::from_str(r#"{"lambda": 0.7, "by": {"attributes": ["brand", "material"]}}"#)
@@ -446,8 +494,7 @@ mod tests {
         use std::time::Instant;
         let c = demo();
         let input = frames(c, 200);
-        let sim =
-            AttributeSimilarity::new(c, DiversityBy::default().attributes().unwrap(), "d").unwrap();
+        let sim = AttributeSimilarity::new(c, &demo_fields(), "d").unwrap();
         let reps = 500;
         let t = Instant::now();
         let mut k = 0;

@@ -63,6 +63,7 @@ __all__ = [
     "SessionRecommender",
     "Engine",
     "demo_data",
+    "demo_engine_config",
     "tune_als",
     "train_test_split",
     "leave_k_out_split",
@@ -1509,8 +1510,9 @@ class Trending(_ModelFile):
     a segment has seen fewer distinct items). min_segment_weight: a back-off
     level answers only when its total decayed weight reaches this (the last
     level of a chain always answers). region_parent: region code → country
-    code for the country level (None = the core's default map of the demo
-    regions, e.g. ``uk-*`` → ``uk``, ``se``/``no``/``dk``/``fi`` → ``nordics``).
+    code for the country level, e.g. ``{"uk-london": "uk"}`` (None = none:
+    regions back off straight to global; the demo's map is
+    ``demo_engine_config()["trending"]["region_parent"]``).
 
     catalog: optional list of dicts ``{"id": ..., "category": ...}`` (other
     keys ignored) or a DataFrame with those columns. Category segments
@@ -2096,6 +2098,16 @@ def demo_data(
         return {"catalog": pd.DataFrame(catalog), "customers": pd.DataFrame(people),
                 "events": pd.DataFrame(columns)}
     return {"catalog": catalog, "customers": people, "events": columns}
+
+
+def demo_engine_config() -> Dict[str, Any]:
+    """The demo shop's engine config over the neutral defaults: display
+    names of the demo regions, their markets for trending's country level
+    and diversity by brand, frame shape and category on the five default
+    placements. Pass it (or a copy with changes) to ``Engine`` with
+    ``demo_data()``'s catalog: ``sightline.Engine(demo_engine_config(),
+    catalog=...)``."""
+    return json.loads(_sightline.demo_engine_config())
 
 
 # ----------------------------------------------------------------- session --

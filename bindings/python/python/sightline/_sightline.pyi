@@ -297,6 +297,7 @@ class _SessionRecommender:
 # -- demo data (sightline.demo_data) ----------------------------------------
 
 def demo_data(customers: int, products: int, events: int, seed: int) -> Dict[str, Any]: ...
+def demo_engine_config() -> str: ...
 def interactions_build(
     users: List[str],
     items: List[str],
