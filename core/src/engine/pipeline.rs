@@ -1,0 +1,547 @@
+//! The pipeline of one request, as small named steps:
+//!
+//! [`sources`](Asker::gather) (main, under budgets and breakers, blended
+//! with quotas; then the placement's fallback sources while short) →
+//! [`diversify`] (MMR) → rules (boosts, brand caps, pins: the placement's
+//! compiled rules) → [`last_resorts`] (popular in the region, everywhere,
+//! the catalog; through the same rules) → [`promote`] →
+//! [`explain`] → tracking.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
+
+use super::config::{SourceName, SourceSpec};
+use super::request::{Request, Response, ResponseItem, SourceReport, SourceStatus};
+use super::snapshot::{fresh_popular, PopularCache, Snapshot};
+use super::{now_unix, Engine};
+use crate::candidate::{blend, Candidate, Candidates, Query, SourceKind};
+use crate::content::ContentIndex;
+use crate::data::Catalog;
+use crate::error::{Error, Result};
+use crate::experiment::arms::Placement;
+use crate::experiment::{Assignment, HOLDOUT};
+use crate::ids::IdMap;
+use crate::privacy::Consent;
+use crate::rank::{mmr, ContentSlot, Promotion, Promotions, RuleContext};
+use crate::resilience::{guarded, Deadline, Guarded, Reason};
+use crate::tracking::Served;
+
+/// Answers `req` (see [`Engine::recommend`]).
+pub(super) fn recommend(engine: &Engine, req: &Request) -> Result<Response> {
+    let started = engine.clock.now_micros();
+    let snap = engine.snapshot.load_full();
+    let now = req.now.unwrap_or_else(now_unix);
+    let _span = tracing::info_span!("recommend", placement = %req.placement).entered();
+    // Sticky by user or session id.
+    let assignment = engine.experiments.assign(
+        &req.placement,
+        req.user.as_deref(),
+        req.session.as_deref(),
+        now,
+    );
+    let arm = snap.arms.for_assignment(assignment.as_ref());
+    let placement = arm
+        .placements
+        .get(&req.placement)
+        .ok_or_else(|| Error::invalid(format!("unknown placement {:?}", req.placement)))?;
+    let n = requested_n(req.n, placement.config.n)?;
+    let (experiment, variant) = variant_of(assignment.as_ref());
+    let consent = Consent::from(req.consent);
+    let context = indices(&snap.universe, &req.context_items);
+    let cart = indices(&snap.universe, &req.cart);
+    let purchased = match consent.customer(req.user.as_deref()) {
+        Some(user) => engine.purchases.of(user)?,
+        None => Vec::new(),
+    };
+    let ctx = RuleContext {
+        region: req.region.as_deref(),
+        now,
+        purchased: &purchased,
+        cart: &cart,
+    };
+    let rules = &placement.rules;
+    let eligible = rules.predicate(&ctx);
+    let weighted: Vec<(u32, f32)> = context.iter().chain(&cart).map(|&i| (i, 1.0)).collect();
+    let mut query = Query::new(n, now);
+    query.user = consent.customer(req.user.as_deref());
+    query.session = consent.visitor(req.user.as_deref(), req.session.as_deref());
+    query.context = &weighted;
+    query.region = req.region.as_deref();
+    query.channel = req.channel;
+    query.category = req.category.as_deref();
+    query.filter = Some(&eligible);
+    let mut asker = Asker {
+        engine,
+        snap: &snap,
+        placement: &req.placement,
+        consent,
+        query,
+        deadline: Deadline::new(started, (placement.config.deadline_ms * 1000.0) as u64),
+        reports: Vec::new(),
+        levels: HashMap::new(),
+    };
+    let (pool, from_main) = asker.gather(placement, n);
+    let Asker {
+        reports,
+        mut levels,
+        ..
+    } = asker;
+    let diversified = diversify(
+        pool,
+        placement,
+        snap.models.content.as_deref(),
+        &snap.universe,
+    );
+    let mut items = rules.finish(diversified, &ctx, n);
+    if items.len() < n {
+        let popular = fresh_popular(engine, now);
+        let (extra, level) = last_resorts(
+            &items,
+            &popular,
+            req.region.as_deref(),
+            snap.universe.len(),
+            &eligible,
+            n,
+        );
+        if !extra.is_empty() {
+            levels.entry(SourceKind::Popular).or_insert(level);
+            items.extend(extra);
+            items = rules.finish(items, &ctx, n);
+        }
+    }
+    let fallback_used = fallback_used(&items, &from_main);
+    let promoted = if placement.config.promotions {
+        promote(&arm.promotions, req, now, items, n, &eligible)
+    } else {
+        Promoted::none(items)
+    };
+    let out = explain_items(
+        &promoted,
+        &arm.promotions,
+        &snap,
+        &levels,
+        &engine.config.region_names,
+    );
+    let recommendation_id = engine.next_recommendation_id();
+    let served: Vec<(u32, SourceKind)> =
+        promoted.items.iter().map(|c| (c.item, c.source)).collect();
+    let tracked_user = consent.attribution_key(
+        req.user.as_deref(),
+        req.session.as_deref(),
+        &recommendation_id,
+    );
+    engine.tracker.served(&Served {
+        recommendation_id: &recommendation_id,
+        user: &tracked_user,
+        placement: &req.placement,
+        variant: &variant,
+        items: &served,
+        timestamp: now,
+    })?;
+    let elapsed = engine.clock.now_micros().saturating_sub(started);
+    engine.observe_request(&req.placement, &variant, fallback_used, elapsed);
+    Ok(Response {
+        recommendation_id,
+        placement: req.placement.clone(),
+        experiment,
+        variant,
+        items: out,
+        content: promoted.content,
+        fallback_used,
+        personalised: consent.may_store(),
+        sources: reports,
+    })
+}
+
+impl Engine {
+    /// A fresh id for a response: the engine's random prefix and a counter.
+    fn next_recommendation_id(&self) -> String {
+        format!(
+            "{}-{:x}",
+            self.id_prefix,
+            self.ids.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+}
+
+/// The universe indices of the known ids (unknown ones are ignored).
+fn indices(universe: &IdMap, ids: &[String]) -> Vec<u32> {
+    ids.iter().filter_map(|id| universe.get(id)).collect()
+}
+
+/// The number of items wanted: the request's, else the placement's.
+fn requested_n(requested: Option<usize>, placement_n: usize) -> Result<usize> {
+    let n = requested.unwrap_or(placement_n);
+    if n == 0 || n > 1000 {
+        return Err(Error::invalid(format!("n must be in 1..=1000, got {n}")));
+    }
+    Ok(n)
+}
+
+/// The experiment and variant a response reports.
+fn variant_of(assignment: Option<&Assignment<'_>>) -> (Option<String>, String) {
+    match assignment {
+        Some(a) => (
+            Some(a.experiment.to_owned()),
+            if a.holdout { HOLDOUT } else { a.variant }.to_owned(),
+        ),
+        None => (None, "default".to_owned()),
+    }
+}
+
+/// Asks sources for one request under their budgets and breakers and
+/// records what happened to each.
+struct Asker<'a> {
+    engine: &'a Engine,
+    snap: &'a Snapshot,
+    placement: &'a str,
+    consent: Consent,
+    /// What every source is asked (its `n` is set per source).
+    query: Query<'a>,
+    deadline: Deadline,
+    reports: Vec<SourceReport>,
+    /// The back-off level (e.g. `region:nl`) each answering source used.
+    levels: HashMap<SourceKind, String>,
+}
+
+impl Asker<'_> {
+    /// The main sources blended with quotas, then the fallback sources
+    /// (scored below every main item) while fewer than `3 n` candidates;
+    /// and which items came from the main sources.
+    fn gather(&mut self, placement: &Placement, n: usize) -> (Vec<Candidate>, HashSet<u32>) {
+        let mut lists = Vec::new();
+        for spec in &placement.config.sources {
+            if let Some(c) = self.ask(spec, n) {
+                lists.push((spec, c));
+            }
+        }
+        let mut pool = blend_with_quotas(&lists, 3 * n);
+        let from_main: HashSet<u32> = pool.iter().map(|c| c.item).collect();
+        for spec in &placement.config.fallback {
+            if pool.len() >= 3 * n {
+                break;
+            }
+            if let Some(c) = self.ask(spec, n) {
+                append_below(&mut pool, &blend_with_quotas(&[(spec, c)], 3 * n));
+            }
+        }
+        (pool, from_main)
+    }
+
+    /// One source's candidates, or `None` (reported) when it is left out,
+    /// missing, open, out of time or failing.
+    fn ask(&mut self, spec: &SourceSpec, want: usize) -> Option<Candidates> {
+        let name = spec.source.as_string();
+        if !self.consent.allows_source(spec.source.is_personal()) {
+            self.report(&name, SourceStatus::NotPersonal, 0, 0);
+            return None;
+        }
+        let source = match &spec.source {
+            SourceName::External(x) => self.engine.externals.read().ok()?.get(x).cloned(),
+            other => self.snap.sources.get(other).cloned(),
+        };
+        let (Some(source), Some(breaker)) = (source, self.engine.breaker(&spec.source)) else {
+            self.report(&name, SourceStatus::Unavailable, 0, 0);
+            return None;
+        };
+        let mut q = self.query;
+        q.n = spec.candidates.unwrap_or(3 * want).max(want);
+        let _stage = tracing::debug_span!("source", source = %name).entered();
+        let budget_us = (spec.budget_ms * 1000.0) as u64;
+        let outcome = guarded(
+            &breaker,
+            &*self.engine.clock,
+            budget_us,
+            &self.deadline,
+            || source.candidates(&q),
+        );
+        let (status, result, latency) = match outcome {
+            Guarded::Ok(c, us) => (SourceStatus::Ok, Some(c), us),
+            Guarded::Failed(e) => {
+                tracing::warn!(source = %name, error = %e, "source failed");
+                (SourceStatus::Failed, None, 0)
+            }
+            Guarded::TimedOut(us) => (SourceStatus::Timeout, None, us),
+            Guarded::Skipped(Reason::BreakerOpen) => (SourceStatus::BreakerOpen, None, 0),
+            Guarded::Skipped(Reason::NoTimeLeft) => (SourceStatus::NoTime, None, 0),
+        };
+        self.engine
+            .observe_source(self.placement, &name, status.as_str(), latency);
+        let given = result.as_ref().map_or(0, |c| c.items.len());
+        self.report(&name, status, given, latency);
+        let c = result?;
+        if let (Some(level), Some(first)) = (&c.level, c.items.first()) {
+            self.levels.insert(first.source, level.clone());
+        }
+        Some(c)
+    }
+
+    fn report(&mut self, source: &str, status: SourceStatus, candidates: usize, latency_us: u64) {
+        self.reports.push(SourceReport {
+            source: source.to_owned(),
+            status,
+            candidates,
+            latency_us,
+        });
+    }
+}
+
+/// Blends per-source lists with their weights, then enforces quotas (items
+/// beyond a source's quota are dropped), keeping at most `limit`.
+fn blend_with_quotas(lists: &[(&SourceSpec, Candidates)], limit: usize) -> Vec<Candidate> {
+    let weighted: Vec<(f32, &Candidates)> = lists.iter().map(|(s, c)| (s.weight, c)).collect();
+    let blended = blend(&weighted, usize::MAX);
+    let quota: HashMap<SourceKind, usize> = lists
+        .iter()
+        .filter_map(|(s, c)| Some((c.items.first()?.source, s.quota?)))
+        .collect();
+    let mut used: HashMap<SourceKind, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(limit.min(blended.len()));
+    for c in blended {
+        if out.len() >= limit {
+            break;
+        }
+        let count = used.entry(c.source).or_default();
+        if quota.get(&c.source).is_some_and(|&q| *count >= q) {
+            continue;
+        }
+        *count += 1;
+        out.push(c);
+    }
+    out
+}
+
+/// Appends `extra` items not in `pool`, scored below everything in it.
+fn append_below(pool: &mut Vec<Candidate>, extra: &[Candidate]) {
+    let have: HashSet<u32> = pool.iter().map(|c| c.item).collect();
+    let floor = pool.iter().map(|c| c.score).fold(f32::INFINITY, f32::min);
+    let top = extra.iter().map(|c| c.score).fold(0f32, f32::max);
+    let scale = if floor.is_finite() && top > 0.0 {
+        0.5 * floor / top
+    } else {
+        1.0
+    };
+    pool.extend(
+        extra
+            .iter()
+            .filter(|c| !have.contains(&c.item))
+            .map(|c| Candidate {
+                score: c.score * scale,
+                ..*c
+            }),
+    );
+}
+
+/// MMR over the pool when the placement asks for diversity (`lambda <
+/// 1`): by its catalog attributes, else by content vectors when there is
+/// a content index; otherwise the pool as it is.
+fn diversify(
+    pool: Vec<Candidate>,
+    placement: &Placement,
+    content: Option<&ContentIndex>,
+    universe: &IdMap,
+) -> Vec<Candidate> {
+    let lambda = placement.config.diversity.lambda;
+    if lambda >= 1.0 {
+        return pool;
+    }
+    match (&placement.similarity, content) {
+        (Some(sim), _) => mmr(&pool, pool.len(), lambda, &|a, b| sim.sim(a, b)),
+        (None, Some(content)) => mmr(&pool, pool.len(), lambda, &|a, b| {
+            embedding_sim(content, universe, a, b)
+        }),
+        (None, None) => pool,
+    }
+}
+
+/// Cosine of two items' content vectors (0 when either is missing).
+fn embedding_sim(content: &ContentIndex, universe: &IdMap, a: u32, b: u32) -> f32 {
+    let row = |u: u32| {
+        let id = universe.id(u)?;
+        content.vector(content.items().get(id)?).ok()
+    };
+    match (row(a), row(b)) {
+        (Some(x), Some(y)) => {
+            let (xx, yy) = (crate::linalg::dot(x, x), crate::linalg::dot(y, y));
+            if xx > 0.0 && yy > 0.0 {
+                crate::linalg::dot(x, y) / (xx * yy).sqrt()
+            } else {
+                0.0
+            }
+        }
+        _ => 0.0,
+    }
+}
+
+/// The last resorts for a list short of `n`: popular in `region`, then
+/// everywhere, then the catalog in its order; eligible items not listed
+/// yet, up to `3 n`, scored below everything in `items` and decreasing.
+/// Also the back-off level popular items report (`region:<code>` or
+/// `global`).
+fn last_resorts(
+    items: &[Candidate],
+    popular: &PopularCache,
+    region: Option<&str>,
+    catalog_len: usize,
+    eligible: &dyn Fn(u32) -> bool,
+    n: usize,
+) -> (Vec<Candidate>, String) {
+    let region_list = region.and_then(|r| popular.by_region.get(r));
+    let global = popular.by_region.get("");
+    let catalog_order = (0..catalog_len as u32).map(|i| (i, SourceKind::Catalog));
+    let mut extra: Vec<Candidate> = Vec::new();
+    let mut seen: HashSet<u32> = items.iter().map(|c| c.item).collect();
+    let floor = items.iter().map(|c| c.score).fold(f32::INFINITY, f32::min);
+    let mut score = if floor.is_finite() { floor * 0.5 } else { 1.0 };
+    for (item, source) in region_list
+        .into_iter()
+        .flatten()
+        .chain(global.into_iter().flatten())
+        .map(|&i| (i, SourceKind::Popular))
+        .chain(catalog_order)
+    {
+        if extra.len() >= 3 * n {
+            break;
+        }
+        if seen.insert(item) && eligible(item) {
+            score *= 0.999;
+            extra.push(Candidate {
+                item,
+                score,
+                source,
+                because: None,
+            });
+        }
+    }
+    let level = match region_list {
+        Some(_) => format!("region:{}", region.unwrap_or("")),
+        None => "global".into(),
+    };
+    (extra, level)
+}
+
+/// Whether anything beyond the main sources made the list (pins are
+/// rules, not fallbacks).
+fn fallback_used(items: &[Candidate], from_main: &HashSet<u32>) -> bool {
+    items
+        .iter()
+        .any(|c| c.source != SourceKind::Pinned && !from_main.contains(&c.item))
+}
+
+/// The final list with the promotion (index) of each item and the
+/// content slots of active promotions.
+struct Promoted {
+    items: Vec<Candidate>,
+    promotion_of: Vec<Option<usize>>,
+    content: Vec<ContentSlot>,
+}
+
+impl Promoted {
+    /// `items` without promotions.
+    fn none(items: Vec<Candidate>) -> Self {
+        Promoted {
+            promotion_of: vec![None; items.len()],
+            items,
+            content: Vec::new(),
+        }
+    }
+}
+
+/// Lets the promotions active on the request's placement, region and
+/// time take their share of slots, through the same eligibility.
+fn promote(
+    promotions: &Promotions,
+    req: &Request,
+    now: i64,
+    items: Vec<Candidate>,
+    n: usize,
+    eligible: &dyn Fn(u32) -> bool,
+) -> Promoted {
+    let active = promotions.active(&req.placement, req.region.as_deref(), now);
+    let r = promotions.apply(&active, items, n, eligible);
+    let (items, promotion_of) = r.items.into_iter().unzip();
+    Promoted {
+        items,
+        promotion_of,
+        content: r.content,
+    }
+}
+
+/// The response items: ids, scores, sources and a reason for each.
+fn explain_items(
+    promoted: &Promoted,
+    promotions: &Promotions,
+    snap: &Snapshot,
+    levels: &HashMap<SourceKind, String>,
+    region_names: &BTreeMap<String, String>,
+) -> Vec<ResponseItem> {
+    promoted
+        .items
+        .iter()
+        .zip(&promoted.promotion_of)
+        .map(|(c, promo)| {
+            let promotion = promo.map(|p| promotions.get(p));
+            ResponseItem {
+                item: snap.universe.id(c.item).unwrap_or_default().to_owned(),
+                score: c.score,
+                source: c.source,
+                reason: explain(c, promotion, &snap.models.catalog, levels, region_names),
+                promotion: promotion.map(|p| p.id.clone()),
+            }
+        })
+        .collect()
+}
+
+/// A person-readable reason for one item.
+fn explain(
+    c: &Candidate,
+    promotion: Option<&Promotion>,
+    catalog: &Catalog,
+    levels: &HashMap<SourceKind, String>,
+    region_names: &BTreeMap<String, String>,
+) -> String {
+    let title = |i: u32| {
+        catalog
+            .item(i)
+            .map(|it| {
+                if it.title.is_empty() {
+                    it.id.clone()
+                } else {
+                    it.title.clone()
+                }
+            })
+            .unwrap_or_default()
+    };
+    let area = |kind: SourceKind| {
+        let level = levels.get(&kind).map(String::as_str).unwrap_or("global");
+        let (scope, code) = level.split_once(':').unwrap_or((level, ""));
+        let code = code.split('/').next().unwrap_or(code);
+        match scope {
+            "region" | "region_category" => {
+                format!(
+                    " in {}",
+                    region_names.get(code).map_or(code, String::as_str)
+                )
+            }
+            "country" | "country_category" => format!(" in {}", code.to_uppercase()),
+            _ => String::new(),
+        }
+    };
+    match (c.source, c.because, promotion) {
+        (_, _, Some(p)) => format!(
+            "Promotion: {}",
+            if p.label.is_empty() { &p.id } else { &p.label }
+        ),
+        (SourceKind::Session, Some(b), _) | (SourceKind::Als, Some(b), _) => {
+            format!("Because you viewed {}", title(b))
+        }
+        (SourceKind::Als, None, _) => "Picked for you".into(),
+        (SourceKind::Content, Some(b), _) => format!("Similar to {}", title(b)),
+        (SourceKind::Cooccur, Some(b), _) => format!("Goes well with {}", title(b)),
+        (SourceKind::Popular, _, _) => format!("Popular{} this week", area(SourceKind::Popular)),
+        (SourceKind::TrendingNow, _, _) => format!("Trending now{}", area(SourceKind::TrendingNow)),
+        (SourceKind::Pinned, _, _) => "Featured".into(),
+        (SourceKind::Catalog, _, _) => "From our range".into(),
+        _ => "Recommended for you".into(),
+    }
+}
