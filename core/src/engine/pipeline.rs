@@ -22,7 +22,7 @@ use crate::experiment::arms::Placement;
 use crate::experiment::{Assignment, HOLDOUT};
 use crate::ids::IdMap;
 use crate::privacy::Consent;
-use crate::rank::{mmr, ContentSlot, Promotion, Promotions, RuleContext};
+use crate::rank::{mmr, AttributeSimilarity, ContentSlot, Promotion, Promotions, RuleContext};
 use crate::resilience::{guarded, Deadline, Guarded, Reason};
 use crate::tracking::Served;
 
@@ -88,7 +88,8 @@ pub(super) fn recommend(engine: &Engine, req: &Request) -> Result<Response> {
     } = asker;
     let diversified = diversify(
         pool,
-        placement,
+        placement.config.diversity.lambda,
+        placement.similarity.as_ref(),
         snap.models.content.as_deref(),
         &snap.universe,
     );
@@ -333,19 +334,19 @@ fn append_below(pool: &mut Vec<Candidate>, extra: &[Candidate]) {
 }
 
 /// MMR over the pool when the placement asks for diversity (`lambda <
-/// 1`): by its catalog attributes, else by content vectors when there is
+/// 1`): by its catalog attributes (`similarity`), else by content vectors when there is
 /// a content index; otherwise the pool as it is.
 fn diversify(
     pool: Vec<Candidate>,
-    placement: &Placement,
+    lambda: f32,
+    similarity: Option<&AttributeSimilarity>,
     content: Option<&ContentIndex>,
     universe: &IdMap,
 ) -> Vec<Candidate> {
-    let lambda = placement.config.diversity.lambda;
     if lambda >= 1.0 {
         return pool;
     }
-    match (&placement.similarity, content) {
+    match (similarity, content) {
         (Some(sim), _) => mmr(&pool, pool.len(), lambda, &|a, b| sim.sim(a, b)),
         (None, Some(content)) => mmr(&pool, pool.len(), lambda, &|a, b| {
             embedding_sim(content, universe, a, b)
@@ -543,5 +544,305 @@ fn explain(
         (SourceKind::Pinned, _, _) => "Featured".into(),
         (SourceKind::Catalog, _, _) => "From our range".into(),
         _ => "Recommended for you".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::{EngineConfig, Models};
+    use crate::experiment::arms::tests::catalog;
+    use crate::resilience::ManualClock;
+
+    fn cand(item: u32, score: f32, source: SourceKind) -> Candidate {
+        Candidate {
+            item,
+            score,
+            source,
+            because: None,
+        }
+    }
+
+    fn items_of(list: &[Candidate]) -> Vec<u32> {
+        list.iter().map(|c| c.item).collect()
+    }
+
+    fn spec(source: SourceName, weight: f32, quota: Option<usize>) -> SourceSpec {
+        SourceSpec {
+            quota,
+            ..SourceSpec::new(source, weight)
+        }
+    }
+
+    #[test]
+    fn n_comes_from_the_request_else_the_placement_and_is_bounded() {
+        assert_eq!(requested_n(None, 10).unwrap(), 10);
+        assert_eq!(requested_n(Some(3), 10).unwrap(), 3);
+        assert!(matches!(
+            requested_n(Some(0), 10),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            requested_n(Some(1001), 10),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+
+    #[test]
+    fn the_variant_reported_is_default_holdout_or_the_assigned_one() {
+        assert_eq!(variant_of(None), (None, "default".to_owned()));
+        let a = Assignment {
+            experiment: "x",
+            variant: "b",
+            holdout: false,
+            overrides: &serde_json::Value::Null,
+        };
+        assert_eq!(variant_of(Some(&a)), (Some("x".into()), "b".into()));
+        let held = Assignment { holdout: true, ..a };
+        assert_eq!(
+            variant_of(Some(&held)),
+            (Some("x".into()), "holdout".into())
+        );
+    }
+
+    #[test]
+    fn blending_weights_sources_and_enforces_quotas() {
+        let als = Candidates {
+            items: (0..4)
+                .map(|i| cand(i, 4.0 - i as f32, SourceKind::Als))
+                .collect(),
+            level: None,
+        };
+        let pop = Candidates {
+            items: (10..13)
+                .map(|i| cand(i, 13.0 - i as f32, SourceKind::Popular))
+                .collect(),
+            level: None,
+        };
+        let (a, p) = (
+            spec(SourceName::Als, 1.0, Some(2)),
+            spec(SourceName::Popular, 0.5, None),
+        );
+        let out = blend_with_quotas(&[(&a, als.clone()), (&p, pop.clone())], 10);
+        // ALS capped at two; popular at half weight after them.
+        assert_eq!(items_of(&out), [0, 1, 10, 11, 12]);
+        assert!((out[2].score - 0.5).abs() < 1e-6);
+        assert_eq!(blend_with_quotas(&[(&a, als), (&p, pop)], 3).len(), 3);
+    }
+
+    #[test]
+    fn fallback_items_go_below_every_main_item() {
+        let mut pool = vec![cand(1, 0.8, SourceKind::Als), cand(2, 0.4, SourceKind::Als)];
+        let extra = [
+            cand(2, 9.0, SourceKind::TrendingNow),
+            cand(3, 9.0, SourceKind::TrendingNow),
+            cand(4, 4.5, SourceKind::TrendingNow),
+        ];
+        append_below(&mut pool, &extra);
+        assert_eq!(items_of(&pool), [1, 2, 3, 4]);
+        assert_eq!(
+            pool[1].source,
+            SourceKind::Als,
+            "a main item keeps its place"
+        );
+        assert!((pool[2].score - 0.2).abs() < 1e-6 && (pool[3].score - 0.1).abs() < 1e-6);
+        let mut empty = Vec::new();
+        append_below(&mut empty, &extra[1..]);
+        assert_eq!(empty[0].score, 9.0, "nothing to go below: scores kept");
+    }
+
+    #[test]
+    fn diversity_spreads_similar_items_only_when_asked() {
+        let c = catalog();
+        let sim = AttributeSimilarity::new(&c, &["shape".to_owned()], "by").unwrap();
+        // i0 and i1 are round, i2 square.
+        let pool: Vec<Candidate> = [(0, 1.0), (1, 0.9), (2, 0.8)]
+            .map(|(i, s)| cand(i, s, SourceKind::Als))
+            .to_vec();
+        let order = |lambda, sim| items_of(&diversify(pool.clone(), lambda, sim, None, c.ids()));
+        assert_eq!(order(1.0, Some(&sim)), [0, 1, 2]);
+        assert_eq!(order(0.3, None), [0, 1, 2], "nothing to compare by");
+        assert_eq!(order(0.3, Some(&sim)), [0, 2, 1]);
+    }
+
+    #[test]
+    fn last_resorts_fill_from_region_then_everywhere_then_the_catalog() {
+        let popular = PopularCache {
+            at: 0,
+            by_region: [("nl".to_owned(), vec![3, 1]), (String::new(), vec![1, 0])]
+                .into_iter()
+                .collect(),
+        };
+        let listed = [cand(2, 0.4, SourceKind::Als)];
+        let not_four = |i: u32| i != 4;
+        let (extra, level) = last_resorts(&listed, &popular, Some("nl"), 6, &not_four, 2);
+        assert_eq!(items_of(&extra), [3, 1, 0, 5]);
+        assert_eq!(level, "region:nl");
+        assert_eq!(extra[3].source, SourceKind::Catalog);
+        assert!(extra[0].score < 0.2 && extra.windows(2).all(|w| w[0].score > w[1].score));
+        let (extra, level) = last_resorts(&[], &popular, Some("be"), 3, &not_four, 1);
+        assert_eq!(
+            (items_of(&extra), level.as_str()),
+            (vec![1, 0, 2], "global")
+        );
+    }
+
+    #[test]
+    fn a_fallback_counts_only_when_one_of_its_items_made_the_list() {
+        let main: HashSet<u32> = [1, 2].into_iter().collect();
+        let list = |extra: SourceKind| [cand(1, 1.0, SourceKind::Als), cand(7, 0.5, extra)];
+        assert!(fallback_used(&list(SourceKind::Popular), &main));
+        assert!(!fallback_used(&list(SourceKind::Pinned), &main));
+        assert!(!fallback_used(&[cand(2, 1.0, SourceKind::Als)], &main));
+    }
+
+    #[test]
+    fn promotions_take_their_slots_when_active() {
+        let c = catalog();
+        let promo = Promotion {
+            id: "p".into(),
+            label: "Spring".into(),
+            items: vec!["i3".into()],
+            share: 0.5,
+            ..Default::default()
+        };
+        let promotions = Promotions::compile(&[promo], &c, "promotions").unwrap();
+        let req = Request {
+            placement: "home".into(),
+            ..Default::default()
+        };
+        let ranked: Vec<Candidate> = (0..3).map(|i| cand(i, 1.0, SourceKind::Als)).collect();
+        let got = promote(&promotions, &req, 0, ranked.clone(), 2, &|_| true);
+        assert!(
+            items_of(&got.items).contains(&3),
+            "{:?}",
+            items_of(&got.items)
+        );
+        let at = got.items.iter().position(|c| c.item == 3).unwrap();
+        assert_eq!(got.promotion_of[at], Some(0));
+        assert_eq!(got.items.len(), got.promotion_of.len());
+        let none = Promoted::none(ranked);
+        assert_eq!(none.promotion_of, vec![None; 3]);
+        assert!(none.content.is_empty());
+    }
+
+    #[test]
+    fn reasons_name_the_source_the_item_behind_it_and_the_area() {
+        let c = catalog();
+        let levels: HashMap<SourceKind, String> = [(SourceKind::Popular, "region:nl".to_owned())]
+            .into_iter()
+            .collect();
+        let names: BTreeMap<String, String> = [("nl".to_owned(), "the Netherlands".to_owned())]
+            .into_iter()
+            .collect();
+        let reason = |c0: Candidate| explain(&c0, None, &c, &levels, &names);
+        let because = |source, b| Candidate {
+            because: Some(b),
+            ..cand(0, 1.0, source)
+        };
+        assert_eq!(
+            reason(because(SourceKind::Session, 1)),
+            "Because you viewed i1"
+        );
+        assert_eq!(reason(cand(0, 1.0, SourceKind::Als)), "Picked for you");
+        assert_eq!(reason(because(SourceKind::Content, 2)), "Similar to i2");
+        assert_eq!(reason(because(SourceKind::Cooccur, 2)), "Goes well with i2");
+        assert_eq!(
+            reason(cand(0, 1.0, SourceKind::Popular)),
+            "Popular in the Netherlands this week"
+        );
+        assert_eq!(
+            reason(cand(0, 1.0, SourceKind::TrendingNow)),
+            "Trending now"
+        );
+        assert_eq!(reason(cand(0, 1.0, SourceKind::Catalog)), "From our range");
+        let p = Promotion {
+            id: "p".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            explain(
+                &cand(0, 1.0, SourceKind::Als),
+                Some(&p),
+                &c,
+                &levels,
+                &names
+            ),
+            "Promotion: p"
+        );
+    }
+
+    /// An engine over the test catalog without models: ALS and the
+    /// session source are unavailable, popular answers from trending.
+    fn bare_engine() -> Engine {
+        let config: EngineConfig = serde_json::from_value(json!({
+            "placements": {"home": {"n": 3, "sources": [{"source": "als"}, {"source": "popular"}],
+                                    "fallback": [{"source": "session"}]}}
+        }))
+        .unwrap();
+        let models = Models {
+            catalog: Arc::new(catalog()),
+            als: None,
+            cooccur: None,
+            content: None,
+        };
+        Engine::with_clock(config, models, Arc::new(ManualClock::new(0))).unwrap()
+    }
+
+    #[test]
+    fn without_consent_personal_sources_are_not_asked() {
+        let engine = bare_engine();
+        let req = |consent| Request {
+            placement: "home".into(),
+            user: Some("ann".into()),
+            consent,
+            now: Some(0),
+            ..Default::default()
+        };
+        let status = |r: &Response| -> Vec<(String, SourceStatus)> {
+            r.sources
+                .iter()
+                .map(|s| (s.source.clone(), s.status))
+                .collect()
+        };
+        let r = recommend(&engine, &req(false)).unwrap();
+        assert_eq!(
+            status(&r),
+            [
+                ("als".to_owned(), SourceStatus::NotPersonal),
+                ("popular".to_owned(), SourceStatus::Ok),
+                ("session".to_owned(), SourceStatus::NotPersonal),
+            ]
+        );
+        assert!(!r.personalised);
+        // Filled from the catalog, the last resort.
+        assert_eq!(r.items.len(), 3);
+        assert!(r.fallback_used && r.items.iter().all(|i| i.source == SourceKind::Catalog));
+        // Tracked under an opaque key, not under ann.
+        assert!(engine
+            .tracker()
+            .export_user("ann")
+            .recommendations
+            .is_empty());
+        let r = recommend(&engine, &req(true)).unwrap();
+        assert_eq!(
+            r.sources[0].status,
+            SourceStatus::Unavailable,
+            "no ALS model"
+        );
+        assert_eq!(
+            r.sources[2].status,
+            SourceStatus::Unavailable,
+            "no model behind sessions"
+        );
+        assert_eq!(engine.tracker().export_user("ann").recommendations.len(), 1);
+        assert_ne!(
+            r.recommendation_id,
+            recommend(&engine, &req(true)).unwrap().recommendation_id
+        );
     }
 }

@@ -142,15 +142,18 @@ fn compile_arm(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn catalog() -> Catalog {
+    /// Four frames `i0`..`i3` priced 10..40, `i0` and `i1` round, the others
+    /// square (shared by the engine tests).
+    pub(crate) fn catalog() -> Catalog {
         let mut c = Catalog::new();
         for i in 0..4 {
             let item = json!({"id": format!("i{i}"), "category": "frames", "brand": "b",
                               "price": 10.0 * f64::from(i + 1),
-                              "attributes": {"shape": "round", "material": "metal"}});
+                              "attributes": {"shape": if i < 2 { "round" } else { "square" },
+                                             "material": "metal"}});
             c.add(serde_json::from_value(item).unwrap()).unwrap();
         }
         c
