@@ -29,7 +29,6 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::als::AlsModel;
-use crate::data::EventKind;
 use crate::error::{Error, Result};
 use crate::ids::IdMap;
 use crate::session::SessionStore;
@@ -172,8 +171,9 @@ pub struct ForgetReport {
 pub struct ExportedEvent {
     /// Item id.
     pub item: String,
-    /// What happened.
-    pub kind: EventKind,
+    /// What happened: the kind's name (`view`, …, or a custom kind's own),
+    /// as events spell it.
+    pub kind: String,
     /// Unix seconds.
     pub timestamp: i64,
 }
@@ -258,7 +258,7 @@ pub fn export(data: &PersonalData<'_>, user: &str) -> Result<UserExport> {
         .into_iter()
         .map(|e| ExportedEvent {
             item: name(e.item),
-            kind: e.kind,
+            kind: e.kind.as_str().to_owned(),
             timestamp: e.timestamp,
         })
         .collect();
@@ -300,7 +300,142 @@ fn als_export(m: &AlsModel, user: &str) -> Option<AlsExport> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::als::AlsConfig;
+    use crate::candidate::SourceKind;
+    use crate::data::{Event, EventKind, InteractionsBuilder};
+    use crate::session::SessionConfig;
+    use crate::tracking::{Served, TrackingConfig};
+
+    /// Every store with something of `ann` (and of `bob`).
+    struct Stores {
+        universe: Arc<IdMap>,
+        session: SessionStore,
+        purchases: PurchaseHistory,
+        tracker: Tracker,
+        als: AlsModel,
+    }
+
+    impl Stores {
+        fn new() -> Self {
+            let universe = Arc::new(IdMap::from_ids(["a", "b", "c"]).unwrap());
+            let session = {
+                let mut config = SessionConfig::default();
+                config.kind_weights.custom.insert("wishlist".into(), 1.0);
+                SessionStore::new(config, universe.clone()).unwrap()
+            };
+            for (user, kind) in [
+                ("ann", EventKind::View),
+                ("ann", EventKind::parse("wishlist")),
+            ] {
+                session.ingest(&Event::new(user, "b", kind, 100)).unwrap();
+            }
+            session
+                .ingest(&Event::new("bob", "a", EventKind::View, 100))
+                .unwrap();
+            let purchases = PurchaseHistory::new();
+            purchases.record("ann", 2, 110).unwrap();
+            let tracker = Tracker::new(TrackingConfig::default()).unwrap();
+            for (id, user) in [("r1", "ann"), ("r2", "bob")] {
+                tracker
+                    .served(&Served {
+                        recommendation_id: id,
+                        user,
+                        placement: "home",
+                        variant: "default",
+                        items: &[(0, SourceKind::Als)],
+                        timestamp: 100,
+                    })
+                    .unwrap();
+            }
+            tracker.click("r1", 0, 101).unwrap();
+            let mut b = InteractionsBuilder::new();
+            for (u, i) in [("ann", "a"), ("ann", "c"), ("bob", "b"), ("bob", "c")] {
+                b.add(u, i, 1.0).unwrap();
+            }
+            let cfg = AlsConfig {
+                factors: 2,
+                iterations: 2,
+                ..Default::default()
+            };
+            let als = AlsModel::fit(&cfg, &b.build().unwrap()).unwrap();
+            Stores {
+                universe,
+                session,
+                purchases,
+                tracker,
+                als,
+            }
+        }
+
+        fn data(&self) -> PersonalData<'_> {
+            PersonalData {
+                universe: &self.universe,
+                session: &self.session,
+                purchases: &self.purchases,
+                tracker: &self.tracker,
+                als: Some(&self.als),
+            }
+        }
+    }
+
+    #[test]
+    fn export_gathers_every_store_in_the_json_the_bindings_read() {
+        let stores = Stores::new();
+        let export = export(&stores.data(), "ann").unwrap();
+        let json = serde_json::to_value(&export).unwrap();
+        assert_eq!(json["session_events"][0]["item"], "b");
+        assert_eq!(json["session_events"][0]["kind"], "view");
+        assert_eq!(
+            json["session_events"][1]["kind"], "wishlist",
+            "custom kinds by name"
+        );
+        assert_eq!(
+            json["purchases"],
+            serde_json::json!([{"item": "c", "timestamp": 110}])
+        );
+        assert_eq!(
+            json["attribution"]["recommendations"][0]["recommendation_id"],
+            "r1"
+        );
+        assert_eq!(json["attribution"]["clicks"][0]["item"], 0);
+        assert_eq!(json["als"]["factors"].as_array().unwrap().len(), 2);
+        let mut training = export.als.unwrap().training_items;
+        training.sort();
+        assert_eq!(training, ["a", "c"]);
+    }
+
+    #[test]
+    fn forget_erases_every_store_and_leaves_others_alone() {
+        let stores = Stores::new();
+        let (report, als) = forget(&stores.data(), "ann").unwrap();
+        assert_eq!(
+            report,
+            ForgetReport {
+                user: "ann".into(),
+                session: true,
+                purchases: 1,
+                attribution_records: 2,
+                als_factors: true,
+            }
+        );
+        let als = als.unwrap();
+        assert_eq!(als.users().get("ann"), None);
+        let after = Stores { als, ..stores };
+        let left = export(&after.data(), "ann").unwrap();
+        assert!(left.session_events.is_empty() && left.purchases.is_empty());
+        assert!(left.attribution.recommendations.is_empty() && left.attribution.clicks.is_empty());
+        assert_eq!(left.als, None);
+        let bob = export(&after.data(), "bob").unwrap();
+        assert_eq!(bob.session_events.len(), 1);
+        assert_eq!(bob.attribution.recommendations.len(), 1);
+        assert!(bob.als.is_some());
+        // Nothing to erase twice; no new ALS model to swap in.
+        let (again, als) = forget(&after.data(), "ann").unwrap();
+        assert!(als.is_none() && !again.session && !again.als_factors);
+    }
 
     #[test]
     fn without_consent_nothing_personal_is_used_or_stored() {
