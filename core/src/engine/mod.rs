@@ -3,7 +3,7 @@
 //! and forgets people on request.
 //!
 //! A request runs its placement's pipeline (after the A/B variant's
-//! overrides; see [`pipeline`] for the steps):
+//! overrides; the steps are in `pipeline`):
 //!
 //! 1. every source of the placement is asked, under its time budget and
 //!    circuit breaker, with the placement's rules as the search filter;
@@ -25,7 +25,7 @@
 //! models, the popular cache), `sources` (the candidate-source adapters),
 //! `ingest`, `observe` (stats, Prometheus) and `persist` (model files).
 //! Experiments live in [`experiment`](crate::experiment), consent, erasure
-//! and access in [`privacy`](crate::privacy).
+//! and access in [`privacy`].
 
 pub mod config;
 mod ingest;
@@ -302,7 +302,7 @@ impl Engine {
     }
 
     /// Removes a person immediately (GDPR erasure) from every store (see
-    /// [`privacy`](crate::privacy)); ALS factors go by swapping in an
+    /// [`privacy`]); ALS factors go by swapping in an
     /// erased model, so the next saved file has no trace of them.
     pub fn forget_user(&self, user: &str) -> Result<ForgetReport> {
         let _guard = self.swap_lock.lock().map_err(poisoned)?;
