@@ -62,20 +62,12 @@ pub(super) fn recommend(engine: &Engine, req: &Request) -> Result<Response> {
     let rules = &placement.rules;
     let eligible = rules.predicate(&ctx);
     let weighted: Vec<(u32, f32)> = context.iter().chain(&cart).map(|&i| (i, 1.0)).collect();
-    let mut query = Query::new(n, now);
-    query.user = consent.customer(req.user.as_deref());
-    query.session = consent.visitor(req.user.as_deref(), req.session.as_deref());
-    query.context = &weighted;
-    query.region = req.region.as_deref();
-    query.channel = req.channel;
-    query.category = req.category.as_deref();
-    query.filter = Some(&eligible);
     let mut asker = Asker {
         engine,
         snap: &snap,
         placement: &req.placement,
         consent,
-        query,
+        query: source_query(req, consent, now, &weighted, &eligible),
         deadline: Deadline::new(started, (placement.config.deadline_ms * 1000.0) as u64),
         reports: Vec::new(),
         levels: HashMap::new(),
@@ -123,22 +115,7 @@ pub(super) fn recommend(engine: &Engine, req: &Request) -> Result<Response> {
         &levels,
         &engine.config.region_names,
     );
-    let recommendation_id = engine.next_recommendation_id();
-    let served: Vec<(u32, SourceKind)> =
-        promoted.items.iter().map(|c| (c.item, c.source)).collect();
-    let tracked_user = consent.attribution_key(
-        req.user.as_deref(),
-        req.session.as_deref(),
-        &recommendation_id,
-    );
-    engine.tracker.served(&Served {
-        recommendation_id: &recommendation_id,
-        user: &tracked_user,
-        placement: &req.placement,
-        variant: &variant,
-        items: &served,
-        timestamp: now,
-    })?;
+    let recommendation_id = track_served(engine, req, &variant, &promoted.items, now)?;
     let elapsed = engine.clock.now_micros().saturating_sub(started);
     engine.observe_request(&req.placement, &variant, fallback_used, elapsed);
     Ok(Response {
@@ -154,15 +131,56 @@ pub(super) fn recommend(engine: &Engine, req: &Request) -> Result<Response> {
     })
 }
 
-impl Engine {
-    /// A fresh id for a response: the engine's random prefix and a counter.
-    fn next_recommendation_id(&self) -> String {
-        format!(
-            "{}-{:x}",
-            self.id_prefix,
-            self.ids.fetch_add(1, Ordering::Relaxed)
-        )
-    }
+/// What every source of a request is asked (each sets its own `n`):
+/// personal keys only as `consent` allows, the context and cart items at
+/// weight 1, and the placement's rules as the search filter.
+fn source_query<'a>(
+    req: &'a Request,
+    consent: Consent,
+    now: i64,
+    context: &'a [(u32, f32)],
+    eligible: &'a (dyn Fn(u32) -> bool + Sync),
+) -> Query<'a> {
+    let mut query = Query::new(1, now);
+    query.user = consent.customer(req.user.as_deref());
+    query.session = consent.visitor(req.user.as_deref(), req.session.as_deref());
+    query.context = context;
+    query.region = req.region.as_deref();
+    query.channel = req.channel;
+    query.category = req.category.as_deref();
+    query.filter = Some(eligible);
+    query
+}
+
+/// Gives the response an id and records it in the attribution log under
+/// the key [`Consent::attribution_key`] allows; returns the id.
+fn track_served(
+    engine: &Engine,
+    req: &Request,
+    variant: &str,
+    items: &[Candidate],
+    now: i64,
+) -> Result<String> {
+    let recommendation_id = format!(
+        "{}-{:x}",
+        engine.id_prefix,
+        engine.ids.fetch_add(1, Ordering::Relaxed)
+    );
+    let served: Vec<(u32, SourceKind)> = items.iter().map(|c| (c.item, c.source)).collect();
+    let user = Consent::from(req.consent).attribution_key(
+        req.user.as_deref(),
+        req.session.as_deref(),
+        &recommendation_id,
+    );
+    engine.tracker.served(&Served {
+        recommendation_id: &recommendation_id,
+        user: &user,
+        placement: &req.placement,
+        variant,
+        items: &served,
+        timestamp: now,
+    })?;
+    Ok(recommendation_id)
 }
 
 /// The universe indices of the known ids (unknown ones are ignored).
@@ -607,6 +625,27 @@ mod tests {
             variant_of(Some(&held)),
             (Some("x".into()), "holdout".into())
         );
+    }
+
+    #[test]
+    fn sources_get_personal_keys_only_with_consent() {
+        let req = Request {
+            user: Some("ann".into()),
+            session: Some("s1".into()),
+            region: Some("nl".into()),
+            ..Default::default()
+        };
+        let context = [(4, 1.0)];
+        let odd = |i: u32| i % 2 == 1;
+        let q = source_query(&req, Consent::Given, 7, &context, &odd);
+        assert_eq!(
+            (q.user, q.session, q.region),
+            (Some("ann"), Some("ann"), Some("nl"))
+        );
+        assert_eq!((q.context, q.now), (&context[..], 7));
+        assert!(q.filter.is_some_and(|f| f(3) && !f(4)));
+        let q = source_query(&req, Consent::Withheld, 7, &context, &odd);
+        assert_eq!((q.user, q.session, q.region), (None, None, Some("nl")));
     }
 
     #[test]
