@@ -52,7 +52,6 @@ use crate::experiment::Experiments;
 use crate::metrics::Metrics;
 use crate::privacy::{self, ForgetReport, PersonalData, PurchaseHistory, UserExport};
 use crate::resilience::{CircuitBreaker, Clock};
-use crate::store::ModelFile;
 use crate::tracking::Tracker;
 use crate::trending::TrendingStore;
 use snapshot::{PopularCache, Snapshot};
@@ -60,7 +59,6 @@ use snapshot::{PopularCache, Snapshot};
 pub use config::{default_placements, EngineConfig, PlacementConfig, SourceName, SourceSpec};
 pub use observe::{BreakerReport, EngineStats};
 pub use request::{Request, Response, ResponseItem, SourceReport, SourceStatus};
-pub use sources::{AlsSource, ContentSource, CooccurSource, TrendingSource};
 
 /// The trained models an engine serves. Swapped as a whole.
 #[derive(Debug, Clone)]
@@ -353,12 +351,12 @@ impl Engine {
     /// `config`; live trending and sessions continue where they were.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load(path: impl AsRef<std::path::Path>, config: EngineConfig) -> Result<Self> {
-        persist::from_model_file(&ModelFile::load(path)?, config)
+        persist::from_model_file(&crate::store::ModelFile::load(path)?, config)
     }
 
     /// [`load`](Self::load) from the bytes of [`to_bytes`](Self::to_bytes).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_bytes(bytes: &[u8], config: EngineConfig) -> Result<Self> {
-        persist::from_model_file(&ModelFile::from_bytes(bytes)?, config)
+        persist::from_model_file(&crate::store::ModelFile::from_bytes(bytes)?, config)
     }
 }
