@@ -29,7 +29,7 @@ use sightline::cooccur::{purchase_baskets, CooccurConfig, CooccurModel};
 use sightline::data::{Channel, Event, EventKind, Interactions, InteractionsBuilder, KindWeights};
 use sightline::demo::{engine_config, generate, DemoConfig};
 use sightline::engine::{Engine, Models, Request};
-use sightline::tracking::Metric;
+use sightline::experiment::Metric;
 
 const DAY: i64 = 86_400;
 

@@ -15,7 +15,7 @@ use sightline::cooccur::{purchase_baskets, CooccurConfig, CooccurModel};
 use sightline::data::{Catalog, Event, EventKind, KindWeights};
 use sightline::demo::{engine_config, generate, DemoConfig, DemoData};
 use sightline::engine::{Engine, EngineConfig, Models, Request};
-use sightline::resilience::{Clock, ManualClock};
+use sightline::resilience::{BreakerState, Clock, ManualClock};
 use sightline::Error;
 
 struct Shop {
@@ -378,8 +378,9 @@ fn failing_and_slow_sources_are_skipped_then_broken() {
     assert_eq!(r.sources[0].status, "failed");
     let stats = engine.stats();
     assert_eq!(
-        stats["breakers"]["external:down"]["state"], "open",
-        "{stats}"
+        stats.breakers["external:down"].state,
+        BreakerState::Open,
+        "{stats:?}"
     );
     let text = engine.prometheus_text();
     assert!(
@@ -486,46 +487,93 @@ fn no_consent_means_not_personal_and_nothing_stored() {
         .filter(|s| s.source == "als" || s.source == "session")
         .all(|s| s.status == "not_personal"));
     let export = engine.export_user("C999999").unwrap();
-    assert_eq!(export["session_events"], json!([]));
-    assert_eq!(export["purchases"], json!([]));
+    assert!(export.session_events.is_empty());
+    assert!(export.purchases.is_empty());
 }
 
 #[test]
 fn forget_user_leaves_no_trace_even_in_a_saved_file() {
     let (engine, _) = engine_with(json!({}));
     let user = active_customer();
+    let now = shop().now;
     let browsed = Event::new(
         user.clone(),
         catalog().items()[3].id.clone(),
         EventKind::View,
-        shop().now,
+        now,
     );
     engine.ingest(&browsed, true).unwrap();
     let r = engine.recommend(&request("home", Some(&user))).unwrap();
+    engine.track_impression(&r.recommendation_id, now).unwrap();
+    let clicked = r.items[0].item.clone();
     engine
-        .track_impression(&r.recommendation_id, shop().now)
+        .track_click(&r.recommendation_id, &clicked, now + 1)
         .unwrap();
-    engine
-        .track_click(&r.recommendation_id, &r.items[0].item, shop().now + 1)
-        .unwrap();
+    let bought = Event::new(user.clone(), clicked, EventKind::Purchase, now + 2);
+    engine.ingest(&bought, true).unwrap();
+    // Every store holds something of theirs.
     let before = engine.export_user(&user).unwrap();
-    assert!(!before["session_events"].as_array().unwrap().is_empty());
-    assert!(before["als"].is_object());
+    assert!(!before.session_events.is_empty());
+    assert_eq!(before.purchases.len(), 1);
+    assert!(!before.attribution.recommendations.is_empty());
+    assert_eq!(before.attribution.clicks.len(), 1);
+    assert!(before.attribution.clicks[0].converted);
+    assert!(!before.als.as_ref().unwrap().factors.is_empty());
     let removed = engine.forget_user(&user).unwrap();
-    assert_eq!(removed["als_factors"], json!(true));
+    assert!(removed.session && removed.als_factors);
+    assert_eq!(removed.purchases, 1);
+    assert!(removed.attribution_records >= 2, "{removed:?}");
+    // The report keeps the JSON the bindings read.
+    let keys: Vec<String> = serde_json::to_value(&removed)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "als_factors",
+            "attribution_records",
+            "purchases",
+            "session",
+            "user"
+        ]
+    );
+    // No store answers for them any more.
     let after = engine.export_user(&user).unwrap();
-    assert_eq!(after["session_events"], json!([]));
-    assert_eq!(after["purchases"], json!([]));
-    assert_eq!(after["als"], json!(null));
+    assert!(after.session_events.is_empty());
+    assert!(after.purchases.is_empty());
+    assert!(after.attribution.recommendations.is_empty() && after.attribution.clicks.is_empty());
+    assert_eq!(after.als, None);
+    assert_eq!(engine.tracker().export_user(&user), after.attribution);
+    let als = engine.models().als.unwrap();
+    assert_eq!(als.users().get(&user), None);
+    assert!(als.users().ids().iter().all(|id| id != &user));
+    // The export names them only as the subject of the request.
+    let mut json = serde_json::to_value(&after).unwrap();
+    json["user"] = json!(null);
+    json["attribution"]["user"] = json!(null);
+    assert!(!json.to_string().contains(&user), "{json}");
+    // Neither the bytes of the engine nor a file saved afterwards hold them.
+    let needle = user.as_bytes();
+    let holds = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        !holds(&engine.to_bytes().unwrap()),
+        "{user} is still in the bytes"
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("engine.slm");
     engine.save(&path).unwrap();
-    let bytes = std::fs::read(&path).unwrap();
-    let needle = user.as_bytes();
     assert!(
-        !bytes.windows(needle.len()).any(|w| w == needle),
+        !holds(&std::fs::read(&path).unwrap()),
         "{user} is still in the file"
     );
+    // Forgetting twice finds nothing.
+    let again = engine.forget_user(&user).unwrap();
+    assert!(!again.session && !again.als_factors);
+    assert_eq!((again.purchases, again.attribution_records), (0, 0));
     // The saved engine loads and serves.
     let back = Engine::load(&path, engine_config(&json!({})).unwrap()).unwrap();
     assert_eq!(
@@ -784,10 +832,7 @@ fn ingest_batch_is_all_or_nothing() {
         "{err}"
     );
     let user = events[0].user.clone();
-    assert!(engine.export_user(&user).unwrap()["session_events"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(engine.export_user(&user).unwrap().session_events.is_empty());
     let mut req = request("home", None);
     req.consent = false;
     assert!(engine
@@ -800,13 +845,7 @@ fn ingest_batch_is_all_or_nothing() {
     events[30].region = None;
     events[31].user = String::new();
     assert!(engine.ingest_batch(&events, true).is_err());
-    assert!(engine.export_user(&user).unwrap()["session_events"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(engine.export_user(&user).unwrap().session_events.is_empty());
     assert_eq!(engine.ingest_batch(&events[..31], true).unwrap(), 31);
-    assert!(!engine.export_user(&user).unwrap()["session_events"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(!engine.export_user(&user).unwrap().session_events.is_empty());
 }

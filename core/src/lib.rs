@@ -35,6 +35,7 @@ pub mod ids;
 pub mod linalg;
 pub mod metrics;
 pub mod parallel;
+pub mod privacy;
 pub mod rank;
 pub mod resilience;
 pub mod rng;

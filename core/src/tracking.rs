@@ -55,10 +55,11 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use crate::candidate::SourceKind;
 use crate::error::{Error, Result};
+// The analysis lives with the experiments; kept at its old path here.
+pub use crate::experiment::analysis::{two_proportion_z_test, Comparison, Metric};
 use crate::session::{MAX_CAPACITY, MAX_SECONDS, MAX_TIMESTAMP};
 
 /// Longest accepted id (recommendation, user, placement, variant), in bytes.
@@ -213,92 +214,60 @@ pub struct GroupStats {
     pub cvr: Option<Rate>,
 }
 
-/// Which proportion [`Tracker::compare`] tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    /// Clicked impressions / impressions.
-    Ctr,
-    /// Conversions / clicks.
-    Cvr,
+/// What the attribution log holds about one user ([`Tracker::export_user`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserAttribution {
+    /// The user id asked about.
+    pub user: String,
+    /// Their open recommendations, oldest first.
+    pub recommendations: Vec<ExportedRecommendation>,
+    /// Their remembered clicks, oldest first.
+    pub clicks: Vec<ExportedClick>,
 }
 
-/// Result of a pooled two-proportion z-test of variant `a` against `b`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Comparison {
-    /// `rate(a) - rate(b)`.
-    pub diff: f64,
-    /// z statistic (0 when both rates are 0 or both 1).
-    pub z: f64,
-    /// Two-sided p-value.
-    pub p_value: f64,
-    /// `(successes, trials)` of `a`.
-    pub a: (u64, u64),
-    /// `(successes, trials)` of `b`.
-    pub b: (u64, u64),
+/// One open recommendation of a user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportedRecommendation {
+    /// Its id.
+    pub recommendation_id: String,
+    /// Where it was shown.
+    pub placement: String,
+    /// Experiment variant.
+    pub variant: String,
+    /// When it was served, Unix seconds.
+    pub timestamp: i64,
+    /// When it was shown, if seen.
+    pub impression_timestamp: Option<i64>,
+    /// Its items.
+    pub items: Vec<ExportedItem>,
 }
 
-/// Complementary error function, absolute error below 1e-14: power series
-/// of erf for `|x| < 2.5`, a continued fraction beyond (where the series
-/// would lose precision to cancellation).
-pub fn erfc(x: f64) -> f64 {
-    if x.is_nan() {
-        return f64::NAN;
-    }
-    if x < 0.0 {
-        return 2.0 - erfc(-x);
-    }
-    let frac_2_sqrt_pi = std::f64::consts::FRAC_2_SQRT_PI;
-    if x < 2.5 {
-        // erf(x) = 2/√π Σ (-1)^n x^(2n+1) / (n! (2n+1)); ≤ 60 terms at x < 2.5.
-        let x2 = x * x;
-        let (mut term, mut sum) = (x, 0.0);
-        for n in 0..100u32 {
-            let t = term / f64::from(2 * n + 1);
-            sum += t;
-            if t.abs() <= 1e-17 * sum.abs() {
-                break;
-            }
-            term *= -x2 / f64::from(n + 1);
-        }
-        return 1.0 - frac_2_sqrt_pi * sum;
-    }
-    if x > 27.0 {
-        return 0.0; // below the smallest f64
-    }
-    // erfc(x) = e^{-x²}/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …)))),
-    // evaluated backwards; 60 levels are plenty for x ≥ 2.5.
-    let mut t = x;
-    for k in (1..=60u32).rev() {
-        t = x + f64::from(k) * 0.5 / t;
-    }
-    (-x * x).exp() * frac_2_sqrt_pi * 0.5 / t
+/// One item of an [`ExportedRecommendation`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportedItem {
+    /// Universe item index.
+    pub item: u32,
+    /// The source that proposed it.
+    pub source: SourceKind,
+    /// Whether it was clicked.
+    pub clicked: bool,
 }
 
-/// Standard normal CDF Φ(x).
-pub fn normal_cdf(x: f64) -> f64 {
-    0.5 * erfc(-x / std::f64::consts::SQRT_2)
-}
-
-/// Pooled two-proportion z-test; `None` when either side has no trials or
-/// more successes than trials.
-pub fn two_proportion_z_test(a: (u64, u64), b: (u64, u64)) -> Option<Comparison> {
-    if a.1 == 0 || b.1 == 0 || a.0 > a.1 || b.0 > b.1 {
-        return None;
-    }
-    let (na, nb) = (a.1 as f64, b.1 as f64);
-    let (pa, pb) = (a.0 as f64 / na, b.0 as f64 / nb);
-    let pooled = (a.0 + b.0) as f64 / (na + nb);
-    let se = (pooled * (1.0 - pooled) * (1.0 / na + 1.0 / nb)).sqrt();
-    // se = 0 only when both rates are 0 or both 1: no difference at all.
-    let z = if se > 0.0 { (pa - pb) / se } else { 0.0 };
-    Some(Comparison {
-        diff: pa - pb,
-        z,
-        p_value: erfc(z.abs() / std::f64::consts::SQRT_2).min(1.0),
-        a,
-        b,
-    })
+/// One remembered click of a user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportedClick {
+    /// Universe item index.
+    pub item: u32,
+    /// When, Unix seconds.
+    pub timestamp: i64,
+    /// Placement of the clicked recommendation.
+    pub placement: String,
+    /// Its variant.
+    pub variant: String,
+    /// The source of the clicked item.
+    pub source: SourceKind,
+    /// Whether a conversion was attributed to it.
+    pub converted: bool,
 }
 
 /// Most distinct [`SourceKind`]s a tracker can count (bits of a `u32` mask).
@@ -926,10 +895,9 @@ impl Tracker {
         removed
     }
 
-    /// Everything held about `user`, as JSON: `{"user", "recommendations":
-    /// [...], "clicks": [...]}`, each list oldest first. Both lists are
-    /// empty for an unknown or forgotten user.
-    pub fn export_user(&self, user: &str) -> Value {
+    /// Everything held about `user`, each list oldest first. Both lists
+    /// are empty for an unknown or forgotten user.
+    pub fn export_user(&self, user: &str) -> UserAttribution {
         let inner = self.lock();
         let mut recs = Vec::new();
         let mut clicks = Vec::new();
@@ -937,33 +905,31 @@ impl Tracker {
             let group = |g: u32| {
                 let g = &inner.groups[g as usize];
                 (
-                    &*inner.placements.names[g.placement as usize],
-                    &*inner.variants.names[g.variant as usize],
+                    inner.placements.names[g.placement as usize].to_string(),
+                    inner.variants.names[g.variant as usize].to_string(),
                 )
             };
             for (id, r) in inner.recs.iter().filter(|(_, r)| r.user == uid) {
                 let (placement, variant) = group(r.group);
-                let items: Vec<Value> = r
+                let items = r
                     .items
                     .iter()
-                    .map(|it| {
-                        json!({
-                            "item": it.item,
-                            "source": it.source,
-                            "clicked": it.clicked,
-                        })
+                    .map(|it| ExportedItem {
+                        item: it.item,
+                        source: it.source,
+                        clicked: it.clicked,
                     })
                     .collect();
                 recs.push((
                     r.seq,
-                    json!({
-                        "recommendation_id": &**id,
-                        "placement": placement,
-                        "variant": variant,
-                        "timestamp": r.ts,
-                        "impression_timestamp": r.impression,
-                        "items": items,
-                    }),
+                    ExportedRecommendation {
+                        recommendation_id: id.to_string(),
+                        placement,
+                        variant,
+                        timestamp: r.ts,
+                        impression_timestamp: r.impression,
+                        items,
+                    },
                 ));
             }
             for (k, c) in inner
@@ -974,24 +940,24 @@ impl Tracker {
                 let (placement, variant) = group(c.group);
                 clicks.push((
                     c.seq,
-                    json!({
-                        "item": (*k & 0xffff_ffff) as u32,
-                        "timestamp": c.ts,
-                        "placement": placement,
-                        "variant": variant,
-                        "source": c.source,
-                        "converted": c.converted,
-                    }),
+                    ExportedClick {
+                        item: (*k & 0xffff_ffff) as u32,
+                        timestamp: c.ts,
+                        placement,
+                        variant,
+                        source: c.source,
+                        converted: c.converted,
+                    },
                 ));
             }
         }
         recs.sort_by_key(|(s, _)| *s);
         clicks.sort_by_key(|(s, _)| *s);
-        json!({
-            "user": user,
-            "recommendations": recs.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
-            "clicks": clicks.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
-        })
+        UserAttribution {
+            user: user.to_owned(),
+            recommendations: recs.into_iter().map(|(_, v)| v).collect(),
+            clicks: clicks.into_iter().map(|(_, v)| v).collect(),
+        }
     }
 
     /// How many recommendations and clicks are remembered now.
@@ -1080,45 +1046,6 @@ mod tests {
         );
         assert!(Rate::wilson(0, 0).is_none());
         assert!(Rate::wilson(3, 2).is_none());
-    }
-
-    #[test]
-    fn erfc_and_normal_cdf_match_known_values() {
-        // Reference values from a correctly rounded libm (Python math.erfc).
-        let known = [
-            (0.0, 1.0),
-            (0.1, 0.8875370839817152),
-            (0.5, 0.4795001221869535),
-            (1.0, 0.15729920705028513),
-            (2.0, 0.004677734981047265),
-            (2.5, 0.0004069520174449589),
-            (3.0, 2.2090496998585438e-05),
-            (5.0, 1.5374597944280351e-12),
-            (-1.0, 1.8427007929497148),
-        ];
-        for (x, want) in known {
-            let got = erfc(x);
-            assert!((got - want).abs() < 1e-13, "erfc({x}) = {got}, want {want}");
-        }
-        assert!(close(normal_cdf(1.959963984540054), 0.975, 1e-12));
-        assert!(close(normal_cdf(-1.0), 0.15865525393145707, 1e-12));
-        assert!(close(normal_cdf(0.0), 0.5, 1e-15));
-        assert_eq!(erfc(40.0), 0.0);
-        assert_eq!(erfc(-40.0), 2.0);
-        assert!(erfc(f64::NAN).is_nan());
-        // Monotone and continuous across the series/fraction switch.
-        assert!(close(erfc(2.5 - 1e-12), erfc(2.5), 1e-13));
-    }
-
-    #[test]
-    fn z_test_known_example() {
-        let c = two_proportion_z_test((200, 1000), (250, 1000)).unwrap();
-        assert!(close(c.diff, -0.05, 1e-12));
-        assert!(close(c.z, -2.6774, 1e-3), "{c:?}");
-        assert!(close(c.p_value, 0.0074, 1e-4), "{c:?}");
-        let same = two_proportion_z_test((0, 10), (0, 20)).unwrap();
-        assert_eq!((same.z, same.p_value), (0.0, 1.0));
-        assert!(two_proportion_z_test((0, 0), (1, 2)).is_none());
     }
 
     #[test]
@@ -1271,10 +1198,9 @@ mod tests {
         assert!(t.conversion("u", 1, 1.0, 2200).unwrap());
         // the conversion went to the most recent click ("a" at 1200), not "b"
         let export = t.export_user("u");
-        let clicks = export["clicks"].as_array().unwrap();
-        assert_eq!(clicks.len(), 1);
-        assert_eq!(clicks[0]["timestamp"], 1200);
-        assert_eq!(clicks[0]["converted"], true);
+        assert_eq!(export.clicks.len(), 1);
+        assert_eq!(export.clicks[0].timestamp, 1200);
+        assert!(export.clicks[0].converted);
     }
 
     #[test]
@@ -1286,16 +1212,20 @@ mod tests {
         assert!(t.click("r1", 1, 1).unwrap());
         assert!(t.click("r3", 1, 1).unwrap());
         let before = t.export_user("ann");
-        assert_eq!(before["recommendations"].as_array().unwrap().len(), 2);
-        assert_eq!(before["clicks"].as_array().unwrap().len(), 1);
-        assert_eq!(before["recommendations"][0]["recommendation_id"], "r1");
+        assert_eq!(before.recommendations.len(), 2);
+        assert_eq!(before.clicks.len(), 1);
+        assert_eq!(before.recommendations[0].recommendation_id, "r1");
+        // The JSON shape the bindings read.
+        let json = serde_json::to_value(&before).unwrap();
+        assert_eq!(json["recommendations"][0]["items"][0]["clicked"], true);
+        assert_eq!(json["clicks"][0]["placement"], "home");
         let stats_before = t.stats();
         assert_eq!(t.forget_user("ann"), 3);
         assert_eq!(t.forget_user("ann"), 0);
         let after = t.export_user("ann");
         assert_eq!(
-            after,
-            json!({"user": "ann", "recommendations": [], "clicks": []})
+            serde_json::to_value(after).unwrap(),
+            serde_json::json!({"user": "ann", "recommendations": [], "clicks": []})
         );
         assert!(!t.conversion("ann", 1, 1.0, 2).unwrap());
         assert!(!t.click("r2", 1, 2).unwrap());
@@ -1312,13 +1242,7 @@ mod tests {
         assert!(t.conversion("bob", 1, 1.0, 2).unwrap());
         // ann may come back as a new user
         serve(&t, "r4", "ann", "default", 3);
-        assert_eq!(
-            t.export_user("ann")["recommendations"]
-                .as_array()
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(t.export_user("ann").recommendations.len(), 1);
     }
 
     #[test]
@@ -1336,7 +1260,7 @@ mod tests {
         assert!(!t.impression("r1", 5).unwrap());
         assert!(t.impression("r2", 5).unwrap());
         assert!(t.impression("r4", 5).unwrap());
-        assert_eq!(t.export_user("u0")["recommendations"], json!([]));
+        assert!(t.export_user("u0").recommendations.is_empty());
         assert_eq!(t.lock().user_ids.len(), 3);
         // Clicks are bounded too.
         for i in 2..5 {

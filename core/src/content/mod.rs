@@ -32,12 +32,10 @@ pub mod features;
 pub mod hnsw;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::als::AlsModel;
-use crate::candidate::{Candidate, CandidateSource, Candidates, Query, Remap, SourceKind};
 use crate::data::{Catalog, Csr, Item};
 use crate::error::{Error, IdKind, Result};
 use crate::ids::IdMap;
@@ -853,80 +851,16 @@ impl Component for ContentIndex {
     }
 }
 
-/// Most context items a [`ContentSource`] searches around per query.
-pub const MAX_CONTEXT_SEARCHES: usize = 5;
-
-/// "Similar to what is on the page / in the session": content neighbours of
-/// the heaviest context items, summed by context weight.
-pub struct ContentSource {
-    index: Arc<ContentIndex>,
-    remap: Remap,
-}
-
-impl ContentSource {
-    /// A source answering in `universe` indices.
-    pub fn new(index: Arc<ContentIndex>, universe: &IdMap) -> Self {
-        let remap = Remap::new(universe, index.items());
-        ContentSource { index, remap }
-    }
-}
-
-impl CandidateSource for ContentSource {
-    fn kind(&self) -> SourceKind {
-        SourceKind::Content
-    }
-
-    fn candidates(&self, q: &Query<'_>) -> Result<Candidates> {
-        q.validate()?;
-        let mut ctx: Vec<(u32, f32, u32)> = q
-            .context
-            .iter()
-            .filter_map(|&(u, w)| self.remap.to_model(u).map(|m| (m, w, u)))
-            .filter(|c| c.1 > 0.0)
-            .collect();
-        ctx.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ctx.truncate(MAX_CONTEXT_SEARCHES);
-        let eligible = q.eligibility();
-        let keep = |m: u32| self.remap.to_universe(m).is_some_and(&eligible);
-        // (item, score, because, best part)
-        let mut acc: Vec<(u32, f32, u32, f32)> = Vec::new();
-        for &(m, w, u) in &ctx {
-            let query = self.index.vector(m)?.to_vec();
-            for (j, s) in self.index.search_where(&query, q.n, Some(&keep))? {
-                let part = w * s.max(0.0);
-                match acc.iter_mut().find(|e| e.0 == j) {
-                    Some(e) => {
-                        e.1 += part;
-                        if part > e.3 {
-                            (e.2, e.3) = (u, part);
-                        }
-                    }
-                    None => acc.push((j, part, u, part)),
-                }
-            }
-        }
-        let best = top_k(acc.iter().map(|e| (e.0, e.1)), q.n, &mut Vec::new());
-        let items = best
-            .into_iter()
-            .filter_map(|(m, score)| {
-                let because = acc.iter().find(|e| e.0 == m).map(|e| e.2);
-                Some(Candidate {
-                    item: self.remap.to_universe(m)?,
-                    score,
-                    source: SourceKind::Content,
-                    because,
-                })
-            })
-            .collect();
-        Ok(Candidates { items, level: None })
-    }
-}
+// The engine's adapter of the index, kept at its old path here.
+pub use crate::engine::sources::{ContentSource, MAX_CONTEXT_SEARCHES};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::candidate::{CandidateSource, Query};
     use crate::data::AttrValue;
     use std::collections::BTreeMap;
+    use std::sync::Arc;
 
     const SHAPES: [&str; 4] = ["round", "square", "aviator", "cat-eye"];
     const MATERIALS: [&str; 3] = ["acetate", "titanium", "metal"];

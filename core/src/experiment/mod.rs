@@ -1,4 +1,7 @@
-//! A/B experiments: deterministic, sticky assignment of visitors to variants.
+//! A/B experiments in one place: deterministic, sticky assignment of
+//! visitors to variants (this module), the arm each variant serves
+//! (`arms`, compiled by the engine) and the analysis of the outcome
+//! ([`analysis`]: the two-proportion z-test).
 //!
 //! An [`ExperimentConfig`] names a set of placements, an optional time
 //! window, a holdout share and weighted variants, each carrying a JSON
@@ -26,8 +29,13 @@
 //! every unit independently of the previous assignment; changing shares
 //! moves only the units between the moved boundaries.
 
+pub mod analysis;
+pub(crate) mod arms;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+pub use analysis::{normal_cdf, two_proportion_z_test, Comparison, Metric};
 
 use crate::error::{Error, Result};
 

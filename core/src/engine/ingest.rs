@@ -1,0 +1,72 @@
+//! Ingest: live events feed trending always, and with consent the
+//! visitor's session, purchase history and conversion attribution.
+
+use super::snapshot::Snapshot;
+use super::{poisoned, Engine};
+use crate::data::{Event, EventKind};
+use crate::error::Result;
+use crate::privacy::Consent;
+
+pub(super) fn ingest(engine: &Engine, event: &Event, consent: Consent) -> Result<()> {
+    let snap = engine.snapshot.load();
+    engine.trending.write().map_err(poisoned)?.ingest(event)?;
+    if consent.may_store() {
+        snap.session.ingest(event)?;
+        record_purchase(engine, &snap, event)?;
+    }
+    engine.count_event(event);
+    Ok(())
+}
+
+pub(super) fn ingest_batch(engine: &Engine, events: &[Event], consent: Consent) -> Result<usize> {
+    let snap = engine.snapshot.load();
+    // Sessions are checked up front; the trending batch checks its own
+    // events before adding any, so a failure anywhere changes nothing.
+    if consent.may_store() {
+        for (i, e) in events.iter().enumerate() {
+            snap.session.check(e).map_err(|err| err.at_event(i))?;
+        }
+    }
+    engine
+        .trending
+        .write()
+        .map_err(poisoned)?
+        .ingest_batch(events)?;
+    if consent.may_store() {
+        snap.session.ingest_batch(events)?;
+    }
+    for e in events {
+        if consent.may_store() {
+            record_purchase(engine, &snap, e)?;
+        }
+        engine.count_event(e);
+    }
+    if let Some(newest) = events.iter().map(|e| e.timestamp).max() {
+        super::snapshot::refresh_popular(engine, newest)?;
+    }
+    Ok(events.len())
+}
+
+/// A consenting visitor's purchase: their purchase history and its
+/// conversion attribution (revenue = the catalog price).
+fn record_purchase(engine: &Engine, snap: &Snapshot, event: &Event) -> Result<()> {
+    if event.kind != EventKind::Purchase {
+        return Ok(());
+    }
+    let Some(item) = snap.universe.get(&event.item) else {
+        return Ok(());
+    };
+    engine
+        .purchases
+        .record(&event.user, item, event.timestamp)?;
+    let revenue = snap
+        .models
+        .catalog
+        .item(item)
+        .and_then(|i| i.price)
+        .unwrap_or(0.0);
+    engine
+        .tracker
+        .conversion(&event.user, item, revenue, event.timestamp)?;
+    Ok(())
+}
