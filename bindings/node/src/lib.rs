@@ -13,6 +13,10 @@ use napi_derive::napi;
 use sightline::als::{AlsModel, RecommendOptions};
 use sightline::Component;
 
+mod convert;
+mod demo;
+mod engine;
+
 /// Error thrown to JS: napi passes the status string (here the core's code)
 /// to `napi_create_error`, which sets it as the JS `error.code`.
 type CodedError = napi::Error<&'static str>;
