@@ -316,6 +316,12 @@ export declare class Engine {
    */
   trackConversion(user: string, itemId: string, revenue: number, timestamp: number): boolean
   /**
+   * Recomputes the popular-per-region cache of the last fallback as of
+   * `now` (Unix seconds); the engine also does so by itself (after
+   * `ingestBatch`, and when the cache is old).
+   */
+  refreshPopular(now: number): void
+  /**
    * CTR / CVR with confidence intervals per placement, variant and
    * source; every metric; each circuit breaker.
    */

@@ -1,6 +1,10 @@
 //! The seeded synthetic optical-retail shop of the core, for examples and
 //! tests: a catalog, customers and their events, and its engine config.
 
+// napi registers free functions only outside `cargo test`, so a test build
+// sees them unused.
+#![cfg_attr(test, allow(dead_code))]
+
 use napi::bindgen_prelude::Unknown;
 use napi_derive::napi;
 use serde_json::{json, Value};

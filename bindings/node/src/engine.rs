@@ -300,6 +300,15 @@ impl Engine {
             .map_err(to_js_err)
     }
 
+    /// Recomputes the popular-per-region cache of the last fallback as of
+    /// `now` (Unix seconds); the engine also does so by itself (after
+    /// `ingestBatch`, and when the cache is old).
+    #[napi(catch_unwind)]
+    pub fn refresh_popular(&self, now: f64) -> Result<(), CodedError> {
+        let now = to_timestamp(now)?;
+        self.inner.refresh_popular(now).map_err(to_js_err)
+    }
+
     /// CTR / CVR with confidence intervals per placement, variant and
     /// source; every metric; each circuit breaker.
     #[napi(catch_unwind, ts_return_type = "EngineStats")]

@@ -159,6 +159,9 @@ test('trackImpression / trackClick show in stats and prometheusText', () => {
   assert.ok(stats.breakers.trending_now, 'map keys keep their spelling');
   assert.equal(typeof stats.breakers.als.state, 'string');
 
+  e.refreshPopular(NOW + 3);
+  assert.equal(e.recommend({ placement: 'home', now: NOW + 3 }).items.length, 10);
+
   const text = e.prometheusText();
   assert.match(text, /sightline_ctr\{placement="product_page",variant="default"\} 1\b/);
 });
@@ -317,6 +320,7 @@ test('bad inputs throw coded Errors and change nothing', async () => {
   );
   throwsCode(() => e.trackImpression('r', Number.NaN), 'INVALID_INPUT');
   throwsCode(() => e.trackClick('r', frames[0].id, 1.5), 'INVALID_INPUT');
+  throwsCode(() => e.refreshPopular(Number.NaN), 'INVALID_INPUT');
 
   throwsCode(() => new Engine({ placements: { home: { n: 0 } } }, demo.catalog), 'CONFIG');
   assert.throws(
