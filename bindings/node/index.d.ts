@@ -29,7 +29,7 @@ export type SourceKind =
   | 'promotion'
   | 'pinned'
   | 'catalog'
-  | string
+  | 'external'
 
 /**
  * An engine config in the config-file spelling (snake_case), e.g.

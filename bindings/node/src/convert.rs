@@ -38,6 +38,26 @@ fn snake_case(field: &str) -> String {
     out
 }
 
+/// JS has one number type: napi hands integers beyond the `u32`/`i32` range
+/// (e.g. `now: 5e9`) over as floats, which integer fields reject. Integral
+/// values within the exact range of a double become JSON integers again.
+pub(crate) fn integral_numbers(value: &mut Value) {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= EXACT) {
+                if !n.is_i64() && !n.is_u64() {
+                    // `as` is exact here: |f| <= 2^53.
+                    *n = (f as i64).into();
+                }
+            }
+        }
+        Value::Array(values) => values.iter_mut().for_each(integral_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
+}
+
 /// A core record (request, event, catalog item) from its JS object: the
 /// object's own keys are its fields and go to snake_case; nested values
 /// (e.g. an item's `attributes` map) are data and are kept as given.
@@ -383,6 +403,21 @@ mod tests {
                 "kinds": ["TrendingNow", {"Custom": "wish_list"}, {"Shaped": {"minScore": 0.5}}],
                 "missing": null,
             })
+        );
+    }
+
+    #[test]
+    fn integral_floats_become_integers_and_fractions_stay() {
+        let mut v = json!([5e9, -5e9, 2.5, 3, {"now": 1.7e12}, 1e300]);
+        integral_numbers(&mut v);
+        assert_eq!(
+            v,
+            json!([5_000_000_000i64, -5_000_000_000i64, 2.5, 3, {"now": 1_700_000_000_000i64}, 1e300])
+        );
+        assert!(v[0].is_i64());
+        assert!(
+            v[5].is_f64(),
+            "beyond 2^53 a double is not an exact integer"
         );
     }
 

@@ -24,7 +24,7 @@ use sightline::data::{Catalog, Event, Item};
 use sightline::engine::{Engine as CoreEngine, EngineConfig, Models, Request};
 use sightline::Error;
 
-use crate::convert::{from_camel, to_camel};
+use crate::convert::{from_camel, integral_numbers, to_camel};
 use crate::{to_js_err, CodedError, Model};
 
 type CoreResult<T> = sightline::Result<T>;
@@ -34,8 +34,10 @@ type CoreResult<T> = sightline::Result<T>;
 fn json(value: &Unknown<'_>, what: &str) -> CoreResult<Value> {
     // SAFETY: `Value::from_napi_value` accepts a value of any JS type (it
     // dispatches on `typeof` and reports what it cannot convert).
-    unsafe { value.cast::<Value>() }
-        .map_err(|e| Error::InvalidInput(format!("{what} has no JSON form: {}", e.reason)))
+    let mut value = unsafe { value.cast::<Value>() }
+        .map_err(|e| Error::InvalidInput(format!("{what} has no JSON form: {}", e.reason)))?;
+    integral_numbers(&mut value);
+    Ok(value)
 }
 
 /// A core record from its JS object (camelCase fields).

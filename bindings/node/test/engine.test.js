@@ -239,6 +239,14 @@ test('save → load, toBuffer → fromBuffer and their async twins give the same
   same(Engine.fromBuffer(new Uint8Array(bytes), config), 'fromBuffer(Uint8Array)');
 });
 
+test('integers beyond 32 bits are integers (JS has one number type)', () => {
+  const late = 5000000000; // year 2128
+  const r = engine.recommend({ placement: 'home', now: late });
+  assert.equal(r.items.length, 10);
+  assert.equal(engine.trackImpression(r.recommendationId, late), true);
+  throwsCode(() => engine.recommend({ placement: 'home', now: late + 0.5 }), 'INVALID_INPUT');
+});
+
 test('recommendAsync gives what recommend gives', async () => {
   for (const placement of ['home', 'product_page', 'cart']) {
     const q = { placement, user: customer, contextItems: [frames[4].id], cart: [frames[4].id], consent: true, now: NOW };
