@@ -1,0 +1,92 @@
+'use strict';
+// index.d.ts against the built addon: every export and method is declared,
+// and the interfaces of the plain objects (dts-header.d.ts) list exactly the
+// fields the addon gives and takes.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const addon = require('..');
+const { Engine, demoData, demoEngineConfig } = addon;
+
+const dts = fs.readFileSync(path.join(__dirname, '..', 'index.d.ts'), 'utf8');
+
+/** The field names of `export interface NAME { … }` (top level only). */
+function interfaceFields(name) {
+  const start = dts.indexOf(`export interface ${name} `);
+  assert.ok(start >= 0, `interface ${name} is declared`);
+  const body = dts.slice(dts.indexOf('{', start) + 1);
+  const fields = [];
+  let depth = 0;
+  for (const line of body.split('\n')) {
+    if (depth === 0) {
+      const m = /^ {2}(\w+)\??:/.exec(line);
+      if (m) fields.push(m[1]);
+      if (/^\}/.test(line)) break;
+    }
+    depth += (line.match(/[{(]/g) || []).length - (line.match(/[})]/g) || []).length;
+  }
+  return fields.sort();
+}
+
+const keys = (o) => Object.keys(o).sort();
+
+test('every export of the addon is declared, and nothing else', () => {
+  const declared = [...dts.matchAll(/^export declare (?:class|function) (\w+)/gm)].map((m) => m[1]);
+  assert.deepEqual(declared.sort(), keys(addon).filter((k) => !k.startsWith('__')));
+});
+
+test('every Engine method is declared', () => {
+  const methods = Object.getOwnPropertyNames(Engine.prototype).filter((m) => m !== 'constructor');
+  const statics = Object.getOwnPropertyNames(Engine).filter((m) => typeof Engine[m] === 'function');
+  const body = dts.slice(dts.indexOf('export declare class Engine'));
+  for (const m of methods) assert.match(body, new RegExp(`\\n  ${m}\\(`), m);
+  for (const m of statics) assert.match(body, new RegExp(`\\n  static ${m}\\(`), m);
+  assert.ok(methods.includes('recommendAsync') && statics.includes('loadAsync'));
+});
+
+test('the interfaces list the fields the addon gives', () => {
+  const demo = demoData({ customers: 300, products: 200, events: 5000, seed: 9 });
+  const engine = new Engine(demoEngineConfig(), demo.catalog);
+  engine.ingestBatch(demo.events, true);
+  const user = demo.events[demo.events.length - 1].user;
+  const r = engine.recommend({ placement: 'home', user, consent: true, now: 1767225600 });
+  engine.trackImpression(r.recommendationId, 1767225600);
+  engine.trackClick(r.recommendationId, r.items[0].item, 1767225601);
+  const stats = engine.stats();
+  const group = stats.tracking.find((g) => g.ctr !== null);
+  const exported = engine.exportUser(user);
+
+  assert.deepEqual(interfaceFields('DemoData'), keys(demo));
+  assert.deepEqual(interfaceFields('Recommendation'), keys(r));
+  assert.deepEqual(interfaceFields('RecommendedItem'), keys(r.items[0]));
+  assert.deepEqual(interfaceFields('SourceReport'), keys(r.sources[0]));
+  assert.deepEqual(interfaceFields('EngineStats'), keys(stats));
+  assert.deepEqual(interfaceFields('GroupStats'), keys(group));
+  assert.deepEqual(interfaceFields('Rate'), keys(group.ctr));
+  assert.deepEqual(interfaceFields('BreakerReport'), keys(stats.breakers.popular));
+  assert.deepEqual(interfaceFields('UserExport'), keys(exported));
+  assert.deepEqual(interfaceFields('ForgetReport'), keys(engine.forgetUser(user)));
+  assert.deepEqual(interfaceFields('EngineEvent'), keys(demo.events[0]));
+  const item = demo.catalog.find((i) => i.brand && i.price !== null);
+  assert.deepEqual(interfaceFields('CatalogItem'), keys(item));
+});
+
+test('RecommendRequest lists the fields the core takes', () => {
+  // The core names its fields when it rejects an unknown one.
+  const err = (() => {
+    try {
+      addon.Engine.fromJson('{}', [{ id: 'a', category: 'c' }]).recommend({ placement: 'home', x: 1 });
+    } catch (e) {
+      return e;
+    }
+    return null;
+  })();
+  assert.ok(err, 'an unknown field throws');
+  const taken = [...err.message.split('expected one of')[1].matchAll(/`(\w+)`/g)].map((m) =>
+    m[1].replace(/_(\w)/g, (_, c) => c.toUpperCase()),
+  );
+  assert.deepEqual(interfaceFields('RecommendRequest'), taken.sort());
+});
+
