@@ -1002,12 +1002,206 @@ impl Catalog {
     }
 }
 
+/// One cell of a catalog row as a binding hands it over (a Python dict
+/// value, a pandas cell, a JS property): what [`Catalog::from_rows`] types.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum RowValue {
+    /// Absent (`None`, `null`, `undefined`).
+    Missing,
+    /// A boolean.
+    Bool(bool),
+    /// An integer (kept apart from floats so an id `7` stays `"7"`).
+    Int(i64),
+    /// A float; NaN (pandas' missing value) counts as absent.
+    Float(f64),
+    /// A string.
+    Text(String),
+    /// A list or set of scalars.
+    List(Vec<RowValue>),
+}
+
+/// A catalog row: column name → value.
+pub type Row = BTreeMap<String, RowValue>;
+
+impl RowValue {
+    fn is_missing(&self) -> bool {
+        match self {
+            RowValue::Missing => true,
+            RowValue::Float(f) => f.is_nan(),
+            _ => false,
+        }
+    }
+
+    /// The value as text (ids, titles, categories, list elements).
+    fn text(&self) -> String {
+        match self {
+            RowValue::Missing => String::new(),
+            RowValue::Bool(b) => b.to_string(),
+            RowValue::Int(i) => i.to_string(),
+            RowValue::Float(f) => f.to_string(),
+            RowValue::Text(s) => s.clone(),
+            RowValue::List(v) => v.iter().map(RowValue::text).collect::<Vec<_>>().join(","),
+        }
+    }
+
+    fn number(&self) -> Option<f64> {
+        match self {
+            RowValue::Int(i) => Some(*i as f64),
+            RowValue::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// Truthiness as the row's runtime sees it (0, "" and [] are false).
+    fn truthy(&self) -> bool {
+        match self {
+            RowValue::Missing => false,
+            RowValue::Bool(b) => *b,
+            RowValue::Int(i) => *i != 0,
+            RowValue::Float(f) => *f != 0.0,
+            RowValue::Text(s) => !s.is_empty(),
+            RowValue::List(v) => !v.is_empty(),
+        }
+    }
+
+    fn texts(&self) -> Vec<String> {
+        match self {
+            RowValue::List(v) => v.iter().map(RowValue::text).collect(),
+            other => vec![other.text()],
+        }
+    }
+
+    fn attribute(&self) -> AttrValue {
+        match self {
+            RowValue::Int(_) | RowValue::Float(_) => {
+                AttrValue::Number(self.number().unwrap_or(0.0))
+            }
+            RowValue::List(_) => AttrValue::List(self.texts()),
+            other => AttrValue::Text(other.text()),
+        }
+    }
+}
+
+impl Item {
+    /// An item from a generic row: `id` (required), `title`, `category`,
+    /// `brand`, `price` (a number), `in_stock` and `regions` (a string or a
+    /// list) are the item's fields; every other column is an attribute
+    /// (numbers stay numbers, booleans become `"true"`/`"false"`, lists
+    /// become lists of strings). Missing values (null, NaN) are skipped.
+    pub fn from_row(row: &Row) -> Result<Item> {
+        let id = match row.get("id") {
+            Some(v) if !v.is_missing() => v.text(),
+            _ => return Err(Error::invalid("catalog entry without 'id'")),
+        };
+        let mut item = Item {
+            id,
+            title: String::new(),
+            category: String::new(),
+            brand: None,
+            price: None,
+            in_stock: true,
+            regions: Vec::new(),
+            attributes: BTreeMap::new(),
+        };
+        for (key, value) in row.iter().filter(|(_, v)| !v.is_missing()) {
+            match key.as_str() {
+                "id" => {}
+                "title" => item.title = value.text(),
+                "category" => item.category = value.text(),
+                "brand" => item.brand = Some(value.text()),
+                "price" => {
+                    item.price = Some(value.number().ok_or_else(|| {
+                        Error::invalid(format!(
+                            "item {:?}: price must be a number, got {value:?}",
+                            item.id
+                        ))
+                    })?)
+                }
+                "in_stock" => item.in_stock = value.truthy(),
+                "regions" => item.regions = value.texts(),
+                _ => {
+                    item.attributes.insert(key.clone(), value.attribute());
+                }
+            }
+        }
+        Ok(item)
+    }
+}
+
+impl Catalog {
+    /// A catalog from generic rows ([`Item::from_row`]); a duplicate id or
+    /// an invalid row is an error.
+    pub fn from_rows<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Result<Catalog> {
+        let mut c = Catalog::new();
+        for row in rows {
+            Item::from_row(row).and_then(|item| c.add(item))?;
+        }
+        Ok(c)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ev(user: &str, item: &str, kind: EventKind, ts: i64) -> Event {
         Event::new(user, item, kind, ts)
+    }
+
+    #[test]
+    fn catalog_rows_are_typed_and_missing_values_skipped() {
+        let rows: Vec<Row> = serde_json::from_str(
+            r#"[{"id": 7, "title": "Round", "category": "frames", "price": 120,
+                 "in_stock": 0, "regions": "uk", "shape": "round", "rim": null,
+                 "polarised": true, "colours": ["black", 3], "width": 52.5},
+                {"id": "b", "brand": "Acme"}]"#,
+        )
+        .unwrap();
+        let c = Catalog::from_rows(&rows).unwrap();
+        let a = c.get("7").unwrap();
+        assert_eq!(
+            (a.price, a.in_stock, a.regions.clone()),
+            (Some(120.0), false, vec!["uk".to_owned()])
+        );
+        assert_eq!(a.attributes.get("rim"), None);
+        assert_eq!(a.attributes["polarised"], AttrValue::Text("true".into()));
+        assert_eq!(
+            a.attributes["colours"],
+            AttrValue::List(vec!["black".into(), "3".into()])
+        );
+        assert_eq!(a.attributes["width"], AttrValue::Number(52.5));
+        let b = c.get("b").unwrap();
+        assert_eq!(
+            (b.category.as_str(), b.brand.as_deref(), b.in_stock),
+            ("", Some("Acme"), true)
+        );
+        let nan: Row = [
+            ("id".to_owned(), RowValue::Text("x".into())),
+            ("price".to_owned(), RowValue::Float(f64::NAN)),
+        ]
+        .into();
+        assert_eq!(Item::from_row(&nan).unwrap().price, None);
+    }
+
+    #[test]
+    fn bad_catalog_rows_are_typed_errors() {
+        let no_id: Row = [("id".to_owned(), RowValue::Missing)].into();
+        assert!(
+            matches!(Item::from_row(&no_id), Err(Error::InvalidInput(m)) if m.contains("without 'id'"))
+        );
+        let price: Row = [
+            ("id".to_owned(), RowValue::Int(1)),
+            ("price".to_owned(), RowValue::Text("cheap".into())),
+        ]
+        .into();
+        assert!(
+            matches!(Item::from_row(&price), Err(Error::InvalidInput(m)) if m.contains("price must be a number"))
+        );
+        let dup: Vec<Row> = vec![price.clone().into_iter().take(1).collect(); 2];
+        assert!(
+            matches!(Catalog::from_rows(&dup), Err(Error::InvalidInput(m)) if m.contains("duplicate"))
+        );
     }
 
     #[test]
