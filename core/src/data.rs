@@ -1129,6 +1129,46 @@ impl Item {
     }
 }
 
+/// An item as one flat row, the inverse of [`Item::from_row`]: the item's
+/// fields, then its attributes as columns of their own (a DataFrame row,
+/// a JS object).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlatItem<'a> {
+    /// Product id.
+    pub id: &'a str,
+    /// Display title.
+    pub title: &'a str,
+    /// Category.
+    pub category: &'a str,
+    /// Brand.
+    pub brand: Option<&'a str>,
+    /// Price.
+    pub price: Option<f64>,
+    /// Whether it can be sold now.
+    pub in_stock: bool,
+    /// Regions where it is sold (empty = everywhere).
+    pub regions: &'a [String],
+    /// The free attributes, one column each.
+    #[serde(flatten)]
+    pub attributes: &'a BTreeMap<String, AttrValue>,
+}
+
+impl Item {
+    /// The item as a flat row ([`FlatItem`]).
+    pub fn flat(&self) -> FlatItem<'_> {
+        FlatItem {
+            id: &self.id,
+            title: &self.title,
+            category: &self.category,
+            brand: self.brand.as_deref(),
+            price: self.price,
+            in_stock: self.in_stock,
+            regions: &self.regions,
+            attributes: &self.attributes,
+        }
+    }
+}
+
 impl Catalog {
     /// A catalog from generic rows ([`Item::from_row`]); a duplicate id or
     /// an invalid row is an error.
@@ -1176,6 +1216,17 @@ mod tests {
             (b.category.as_str(), b.brand.as_deref(), b.in_stock),
             ("", Some("Acme"), true)
         );
+        let flat = serde_json::to_value(a.flat()).unwrap();
+        assert_eq!(
+            (&flat["id"], &flat["width"], &flat["price"]),
+            (
+                &serde_json::json!("7"),
+                &serde_json::json!(52.5),
+                &serde_json::json!(120.0)
+            )
+        );
+        let back: Row = serde_json::from_value(flat).unwrap();
+        assert_eq!(&Item::from_row(&back).unwrap(), a);
         let nan: Row = [
             ("id".to_owned(), RowValue::Text("x".into())),
             ("price".to_owned(), RowValue::Float(f64::NAN)),

@@ -35,6 +35,7 @@ use sightline::tune::{tune_als, Metric, ParamSpace, Search, Trial};
 use sightline::Component;
 use sightline::Error;
 
+mod bridge;
 mod content;
 mod demo;
 mod engine;
@@ -1567,25 +1568,6 @@ fn trending_params<'py>(py: Python<'py>, c: &TrendingConfig) -> PyResult<Bound<'
     Ok(d)
 }
 
-/// A catalog from `(id, category)` pairs (empty category = none).
-fn catalog(py: Python<'_>, items: Vec<(String, String)>) -> PyResult<Catalog> {
-    let mut c = Catalog::new();
-    for (id, category) in items {
-        c.add(Item {
-            id,
-            title: String::new(),
-            category,
-            brand: None,
-            price: None,
-            in_stock: true,
-            regions: Vec::new(),
-            attributes: BTreeMap::new(),
-        })
-        .map_err(|e| py_err(py, e))?;
-    }
-    Ok(c)
-}
-
 fn channel(py: Python<'_>, c: Option<&str>) -> PyResult<Option<Channel>> {
     c.map(Channel::parse).transpose().map_err(|e| py_err(py, e))
 }
@@ -1712,16 +1694,16 @@ impl TrendingHandle {
 
 #[pymethods]
 impl TrendingHandle {
-    /// An empty store. `catalog`: `(item_id, category)` pairs.
+    /// An empty store. `catalog`: item row dicts (ids and categories count).
     #[new]
-    #[pyo3(signature = (params, catalog_items=None))]
+    #[pyo3(signature = (params, catalog=None))]
     fn new(
         py: Python<'_>,
         params: TrendingParams,
-        catalog_items: Option<Vec<(String, String)>>,
+        catalog: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<TrendingHandle> {
         let config = params.to_config(py)?;
-        let cat = catalog_items.map(|c| catalog(py, c)).transpose()?;
+        let cat = catalog.map(|rows| bridge::catalog(py, rows)).transpose()?;
         TrendingStore::new(config, cat.as_ref())
             .map(TrendingHandle::wrap)
             .map_err(|e| py_err(py, e))
