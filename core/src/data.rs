@@ -772,6 +772,100 @@ impl Interactions {
     }
 }
 
+/// Events as parallel columns, the shape bindings receive them in (DataFrame
+/// columns, typed arrays): `users[i]`, `items[i]`, … describe event `i`.
+/// Optional columns are absent or have one entry per event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EventColumns {
+    /// User (or anonymous visitor) ids.
+    pub users: Vec<String>,
+    /// Item ids.
+    pub items: Vec<String>,
+    /// Event kind names (`view`, `click`, `add_to_cart`, `purchase`, custom);
+    /// without them every event weighs 1.
+    pub kinds: Option<Vec<String>>,
+    /// Unix seconds.
+    pub timestamps: Option<Vec<i64>>,
+    /// Multipliers of the kind weight (e.g. quantities).
+    pub weights: Option<Vec<f32>>,
+    /// Region codes (an entry may be absent).
+    pub regions: Option<Vec<Option<String>>>,
+    /// Channel names (an entry may be absent).
+    pub channels: Option<Vec<Option<String>>>,
+    /// Session ids (an entry may be absent).
+    pub sessions: Option<Vec<Option<String>>>,
+}
+
+impl EventColumns {
+    /// The number of events; a column of another length is a
+    /// [`Error::ShapeMismatch`] naming it.
+    pub fn len(&self) -> Result<usize> {
+        let n = self.users.len();
+        let lengths = [
+            ("items", Some(self.items.len())),
+            ("kinds", self.kinds.as_ref().map(Vec::len)),
+            ("timestamps", self.timestamps.as_ref().map(Vec::len)),
+            ("weights", self.weights.as_ref().map(Vec::len)),
+            ("regions", self.regions.as_ref().map(Vec::len)),
+            ("channels", self.channels.as_ref().map(Vec::len)),
+            ("sessions", self.sessions.as_ref().map(Vec::len)),
+        ];
+        match lengths.iter().find(|(_, len)| len.is_some_and(|l| l != n)) {
+            Some((name, Some(len))) => Err(Error::shape(format!(
+                "{name} has {len} entries for {n} users"
+            ))),
+            _ => Ok(n),
+        }
+    }
+
+    /// Whether there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// The events, for live ingestion; `kinds` and `timestamps` are required
+    /// here, and an invalid channel names its event's position.
+    pub fn into_events(self) -> Result<Vec<Event>> {
+        let n = self.len()?;
+        let (Some(kinds), Some(timestamps)) = (self.kinds, self.timestamps) else {
+            return Err(Error::invalid("events need kinds and timestamps"));
+        };
+        let column = |c: Option<Vec<Option<String>>>| c.unwrap_or_else(|| vec![None; n]);
+        let (regions, channels, sessions) = (
+            column(self.regions),
+            column(self.channels),
+            column(self.sessions),
+        );
+        let rows = self
+            .users
+            .into_iter()
+            .zip(self.items)
+            .zip(kinds)
+            .zip(timestamps);
+        rows.zip(regions.into_iter().zip(channels).zip(sessions))
+            .enumerate()
+            .map(
+                |(i, ((((user, item), kind), ts), ((region, channel), session)))| {
+                    Ok(Event {
+                        user,
+                        item,
+                        kind: EventKind::parse(&kind),
+                        timestamp: ts,
+                        region,
+                        channel: channel
+                            .as_deref()
+                            .map(Channel::parse)
+                            .transpose()
+                            .map_err(|e| e.at_event(i))?,
+                        session,
+                    })
+                },
+            )
+            .collect()
+    }
+}
+
 /// Accumulates events or weighted pairs into [`Interactions`]. Invalid input
 /// is rejected before anything is recorded.
 #[derive(Debug, Clone, Default)]
@@ -854,6 +948,39 @@ impl InteractionsBuilder {
         let e = self.acc.entry((u, i)).or_insert((0.0, i64::MIN));
         e.0 += weight;
         e.1 = e.1.max(ts);
+        Ok(())
+    }
+
+    /// Adds every event of `columns`: weight = kind weight (1 without
+    /// kinds) × `weights[i]`, at `timestamps[i]`. An invalid event names
+    /// its position; the events before it stay recorded, so build a fresh
+    /// builder for all-or-nothing.
+    pub fn add_columns(&mut self, columns: &EventColumns) -> Result<()> {
+        let n = columns.len()?;
+        // Kinds repeat: look each distinct name up once.
+        let mut by_kind: HashMap<&str, f32> = HashMap::new();
+        for i in 0..n {
+            let at = |e: Error| e.at_event(i);
+            let mut w = match &columns.kinds {
+                Some(kinds) => match by_kind.get(kinds[i].as_str()) {
+                    Some(&w) => w,
+                    None => {
+                        let w = self
+                            .weights
+                            .weight(&EventKind::parse(&kinds[i]))
+                            .map_err(at)?;
+                        *by_kind.entry(kinds[i].as_str()).or_insert(w)
+                    }
+                },
+                None => 1.0,
+            };
+            if let Some(q) = &columns.weights {
+                w *= q[i];
+            }
+            let ts = columns.timestamps.as_ref().map(|t| t[i]);
+            self.add_at(&columns.users[i], &columns.items[i], w, ts)
+                .map_err(at)?;
+        }
         Ok(())
     }
 
@@ -1253,6 +1380,51 @@ mod tests {
         assert!(
             matches!(Catalog::from_rows(&dup), Err(Error::InvalidInput(m)) if m.contains("duplicate"))
         );
+    }
+
+    #[test]
+    fn event_columns_give_weighted_interactions_and_events() {
+        let cols = EventColumns {
+            users: vec!["u1".into(), "u1".into(), "u2".into()],
+            items: vec!["a".into(), "a".into(), "b".into()],
+            kinds: Some(vec!["view".into(), "purchase".into(), "click".into()]),
+            timestamps: Some(vec![10, 20, 5]),
+            weights: Some(vec![1.0, 2.0, 1.0]),
+            channels: Some(vec![None, Some("web".into()), None]),
+            ..EventColumns::default()
+        };
+        let mut b = InteractionsBuilder::new();
+        b.add_columns(&cols).unwrap();
+        let x = b.build().unwrap();
+        assert_eq!(x.matrix().row(0), (&[0u32][..], &[17.0f32][..]));
+        assert_eq!(x.last_seen(), Some(&[20i64, 5][..]));
+        let events = cols.clone().into_events().unwrap();
+        assert_eq!(
+            events[1],
+            Event::new("u1", "a", EventKind::Purchase, 20).channel(Channel::Web)
+        );
+        let short = EventColumns {
+            sessions: Some(vec![None]),
+            ..cols.clone()
+        };
+        assert!(
+            matches!(short.len(), Err(Error::ShapeMismatch(m)) if m.contains("sessions has 1"))
+        );
+        let bad = EventColumns {
+            channels: Some(vec![None, None, Some("fax".into())]),
+            ..cols.clone()
+        };
+        assert!(
+            matches!(bad.into_events(), Err(Error::InvalidInput(m)) if m.starts_with("event 2"))
+        );
+        let unweighed = EventColumns {
+            kinds: Some(vec!["view".into(), "wish".into(), "view".into()]),
+            ..cols
+        };
+        let e = InteractionsBuilder::new()
+            .add_columns(&unweighed)
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(m) if m.starts_with("event 1")));
     }
 
     #[test]

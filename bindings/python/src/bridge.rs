@@ -6,6 +6,7 @@ use pyo3::exceptions::PyTypeError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sightline::data::Row;
+use sightline::Error;
 
 use super::*;
 
@@ -58,4 +59,25 @@ pub(crate) fn config_value(
 pub(crate) fn catalog(py: Python<'_>, rows: &Bound<'_, PyAny>) -> PyResult<Catalog> {
     let rows: Vec<Row> = from_py(py, rows, "catalog")?;
     Catalog::from_rows(&rows).map_err(|e| py_err(py, e))
+}
+
+/// A model's settings (a dict in the core's schema, e.g. `AlsConfig`) as
+/// `T`, read in place (NaN stays NaN for the core's checks). A value of the
+/// wrong Python type (`factors="64"`) is a `TypeError`, as Python code
+/// expects; other bad values are `ConfigError`s naming the dotted field.
+pub(crate) fn settings<T: DeserializeOwned>(
+    py: Python<'_>,
+    params: &Bound<'_, PyAny>,
+) -> PyResult<T> {
+    let mut input = pythonize::Depythonizer::from_object(params);
+    serde_path_to_error::deserialize(&mut input).map_err(|e| {
+        let field = e.path().to_string();
+        let message = e.inner().to_string();
+        let err = PyErr::from(e.into_inner());
+        if err.is_instance_of::<PyTypeError>(py) || message.starts_with("invalid type") {
+            PyTypeError::new_err(format!("{field}: {message}"))
+        } else {
+            py_err(py, Error::Config { field, message })
+        }
+    })
 }

@@ -6,12 +6,14 @@ use numpy::{PyReadonlyArray2, PyUntypedArrayMethods, ToPyArray};
 use sightline::content::{ContentConfig, ContentFilter, ContentIndex};
 use sightline::data::Row;
 
-use super::bridge::{catalog, config_value, from_py, to_py};
+use super::bridge::{catalog, from_py, settings, to_py};
 use super::*;
 
 /// Content settings from a dict in the core's `ContentConfig` schema.
 fn config(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<ContentConfig> {
-    ContentConfig::from_value(config_value(py, Some(params))?).map_err(|e| py_err(py, e))
+    let c: ContentConfig = settings(py, params)?;
+    c.validate().map_err(|e| py_err(py, e))?;
+    Ok(c)
 }
 
 fn filter(

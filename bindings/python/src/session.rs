@@ -6,15 +6,15 @@ use sightline::candidate::{AlsSource, CandidateSource, CooccurSource, Query};
 use sightline::content::ContentSource;
 use sightline::session::{RecentEvent, SessionConfig, SessionRecommender, SessionStore};
 
-use super::bridge::{config_value, to_py};
+use super::bridge::{settings, to_py};
 use super::content::ContentHandle;
 use super::*;
 
 /// Session settings from a dict in the core's `SessionConfig` schema.
 fn config(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<SessionConfig> {
-    sightline::config::from_value(config_value(py, Some(params))?)
-        .and_then(|c: SessionConfig| c.validate().map(|()| c))
-        .map_err(|e| py_err(py, e))
+    let c: SessionConfig = settings(py, params)?;
+    c.validate().map_err(|e| py_err(py, e))?;
+    Ok(c)
 }
 
 /// `(item_id, kind, timestamp)` triples.

@@ -114,15 +114,6 @@ impl Default for ContentConfig {
 }
 
 impl ContentConfig {
-    /// A config from a tree (JSON/TOML text via [`crate::config`], a
-    /// binding's dict): missing fields take their defaults; the result is
-    /// validated, and errors name the dotted field (`hnsw.m`).
-    pub fn from_value(value: serde_json::Value) -> Result<Self> {
-        let c: ContentConfig = crate::config::from_value(value)?;
-        c.validate()?;
-        Ok(c)
-    }
-
     /// Checks every field; errors name the offending one.
     pub fn validate(&self) -> Result<()> {
         self.features.validate()?;

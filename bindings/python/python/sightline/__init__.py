@@ -653,9 +653,14 @@ class ALS(_Estimator):
         }
 
     def _params(self, seed: int) -> Dict[str, Any]:
-        params = self.get_params()
-        del params["random_state"]
+        """The hyper-parameters in the core's ``AlsConfig`` schema (which
+        holds the defaults and the checks): implicit's ``use_cg`` picks the
+        ``solver`` (the core's default is CG), ``random_state`` is ``seed``."""
+        params = {k: _plain(v) for k, v in self.get_params().items()
+                  if k not in ("use_cg", "random_state")}
         params["seed"] = seed
+        if not self.use_cg:
+            params["solver"] = {"type": "cholesky"}
         return params
 
     def __repr__(self) -> str:
@@ -1031,10 +1036,7 @@ class ALS(_Estimator):
 
 # -------------------------------------------------------- evaluation, tuning --
 
-_SEARCHABLE = (
-    "factors", "regularization", "alpha", "unobserved_weight",
-    "regularization_exponent", "init_std", "iterations",
-)
+_SEARCHABLE = tuple(_sightline.default_param_space())  # the core's field order
 _METRIC_KEYS = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage", "users")
 
 
@@ -1202,18 +1204,7 @@ def tune_als(
     train, valid = _pair(train_user_items, validation_user_items, "validation_user_items")
     seed = _seed(random_state)
     base = ALS(iterations=iterations, num_threads=num_threads, random_state=seed, **fixed)
-    grid: Optional[Dict[str, List[Any]]] = None
-    if param_grid is not None:
-        grid = {}
-        for name, values in dict(param_grid).items():
-            if name not in _SEARCHABLE:
-                raise _config_error(
-                    f"param_grid.{name}",
-                    f"not a searchable parameter; expected one of {', '.join(_SEARCHABLE)}",
-                )
-            if np.ndim(values) == 0:
-                values = [values]
-            grid[name] = [v.item() if isinstance(v, np.generic) else v for v in values]
+    grid = None if param_grid is None else {str(k): _plain(v) for k, v in dict(param_grid).items()}
     if n_trials is not None:
         n_trials = _index(n_trials, "n_trials")
     metric_name = str(metric)
@@ -1689,10 +1680,13 @@ class Trending(_ModelFile):
 _ITEM_FIELDS = ("id", "title", "category", "brand", "price", "in_stock", "regions")
 
 
-def _native(value: Any) -> Any:
-    """A numpy scalar or array as the Python value the serde bridge reads."""
+def _plain(value: Any) -> Any:
+    """A numpy scalar or array (or a list of them) as the plain Python value
+    the serde bridge reads."""
     if isinstance(value, np.ndarray):
         return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -1700,7 +1694,7 @@ def _row(entry: Any) -> Dict[str, Any]:
     """A catalog entry as a row of plain values (the core types them)."""
     if not isinstance(entry, dict):
         raise TypeError(f"catalog entries must be dicts, got {type(entry).__name__}")
-    return {str(k): _native(v) for k, v in entry.items()}
+    return {str(k): _plain(v) for k, v in entry.items()}
 
 
 def _catalog_rows(catalog: Any) -> List[Dict[str, Any]]:
@@ -1814,11 +1808,11 @@ class ContentIndex(_Estimator):
     def _config(self) -> Dict[str, Any]:
         """The constructor arguments in the core's ``ContentConfig`` schema
         (the core validates them)."""
-        p = {k: _native(v) for k, v in self.get_params().items()}
+        p = {k: _plain(v) for k, v in self.get_params().items()}
         lower = {k: p[k].lower() if isinstance(p[k], str) else p[k] for k in ("metric", "index")}
         return {
             "features": {
-                "weights": {str(k): _native(v) for k, v in self.weights.items()},
+                "weights": {str(k): _plain(v) for k, v in self.weights.items()},
                 "default_weight": p["default_weight"],
                 "min_count": p["min_count"],
                 "max_values": p["max_values"],

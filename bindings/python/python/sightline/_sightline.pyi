@@ -42,7 +42,7 @@ def tune(
     valid_indptr: _I,
     valid_indices: _I,
     valid_data: npt.NDArray[np.float32],
-    space: Optional[Dict[str, List[Any]]],
+    space: Optional[Dict[str, Any]],
     search: str,
     n_trials: Optional[int],
     search_seed: int,
