@@ -190,6 +190,38 @@ impl KindWeights {
         self
     }
 
+    /// Weights from one flat map of kind name → weight, the form bindings
+    /// take (`{"view": 1, "wish": 3}`): the four built-in kinds by name,
+    /// any other name a custom kind; unnamed built-ins keep their defaults.
+    pub fn from_flat(map: &BTreeMap<String, f32>) -> Self {
+        map.iter()
+            .fold(KindWeights::default(), |mut w, (kind, &v)| {
+                match kind.as_str() {
+                    "view" => w.view = v,
+                    "click" => w.click = v,
+                    "add_to_cart" => w.add_to_cart = v,
+                    "purchase" => w.purchase = v,
+                    _ => w = w.with_custom(kind.clone(), v),
+                }
+                w
+            })
+    }
+
+    /// The weights as one flat map ([`from_flat`](Self::from_flat)'s form).
+    pub fn to_flat(&self) -> BTreeMap<String, f32> {
+        let fixed = [
+            ("view", self.view),
+            ("click", self.click),
+            ("add_to_cart", self.add_to_cart),
+            ("purchase", self.purchase),
+        ];
+        fixed
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .chain(self.custom.iter().map(|(k, &v)| (k.clone(), v)))
+            .collect()
+    }
+
     /// Checks every weight is finite and non-negative.
     pub fn validate(&self) -> Result<()> {
         let fixed = [
@@ -1425,6 +1457,17 @@ mod tests {
             .add_columns(&unweighed)
             .unwrap_err();
         assert!(matches!(e, Error::InvalidInput(m) if m.starts_with("event 1")));
+    }
+
+    #[test]
+    fn kind_weights_round_trip_through_the_flat_form() {
+        let flat: BTreeMap<String, f32> =
+            [("click".to_owned(), 3.0), ("wish".to_owned(), 0.5)].into();
+        let w = KindWeights::from_flat(&flat);
+        assert_eq!((w.view, w.click, w.custom["wish"]), (1.0, 3.0, 0.5));
+        let back = w.to_flat();
+        assert_eq!((back.len(), back["purchase"], back["wish"]), (5, 8.0, 0.5));
+        assert_eq!(KindWeights::from_flat(&back), w);
     }
 
     #[test]

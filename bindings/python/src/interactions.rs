@@ -32,7 +32,7 @@ pub(crate) fn interactions_build<'py>(
         weights: quantities.map(|q| q.as_array().to_vec()),
         ..EventColumns::default()
     };
-    let weights = super::kind_weights(&kind_weights);
+    let weights = KindWeights::from_flat(&kind_weights);
     let built = py.detach(|| {
         let mut builder = InteractionsBuilder::new().weights(weights)?;
         if let Some(ids) = item_ids {

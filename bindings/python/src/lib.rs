@@ -1420,7 +1420,7 @@ impl TrendingParams {
         Ok(TrendingConfig {
             half_life_hours: self.half_life_hours,
             half_life_by_kind: self.half_life_by_kind.clone(),
-            weights: kind_weights(&self.weights),
+            weights: KindWeights::from_flat(&self.weights),
             window_hours: self.window_hours,
             baseline_hours: self.baseline_hours,
             smoothing: self.smoothing,
@@ -1438,20 +1438,14 @@ impl TrendingParams {
     }
 }
 
-/// Event-kind weights from a dict: view, click, add_to_cart and purchase
-/// override the defaults, other names are custom kinds.
-fn kind_weights(map: &BTreeMap<String, f32>) -> KindWeights {
-    let mut weights = KindWeights::default();
-    for (kind, &w) in map {
-        match kind.as_str() {
-            "view" => weights.view = w,
-            "click" => weights.click = w,
-            "add_to_cart" => weights.add_to_cart = w,
-            "purchase" => weights.purchase = w,
-            _ => weights = weights.with_custom(kind.clone(), w),
-        }
+/// Kind weights as one flat dict (`KindWeights::to_flat`), floats as the
+/// user wrote them.
+fn flat_weights<'py>(py: Python<'py>, w: &KindWeights) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in w.to_flat() {
+        d.set_item(k, shortest_f64(v))?;
     }
-    weights
+    Ok(d)
 }
 
 /// The keyword arguments of `sightline.Trending` for a config.
@@ -1464,15 +1458,7 @@ fn trending_params<'py>(py: Python<'py>, c: &TrendingConfig) -> PyResult<Bound<'
     d.set_item("min_segment_weight", c.min_segment_weight)?;
     d.set_item("smoothing", c.smoothing)?;
     d.set_item("half_life_by_kind", c.half_life_by_kind.clone())?;
-    let w = PyDict::new(py);
-    w.set_item("view", shortest_f64(c.weights.view))?;
-    w.set_item("click", shortest_f64(c.weights.click))?;
-    w.set_item("add_to_cart", shortest_f64(c.weights.add_to_cart))?;
-    w.set_item("purchase", shortest_f64(c.weights.purchase))?;
-    for (k, &v) in &c.weights.custom {
-        w.set_item(k, shortest_f64(v))?;
-    }
-    d.set_item("weights", w)?;
+    d.set_item("weights", flat_weights(py, &c.weights)?)?;
     d.set_item("region_parent", c.region_parent.clone())?;
     Ok(d)
 }

@@ -51,14 +51,21 @@ impl SessionHandle {
 
 #[pymethods]
 impl SessionHandle {
-    /// A store over the item universe `item_ids` with settings as a dict.
+    /// A store over the item universe `item_ids` with settings as a dict;
+    /// `weights`: kind weights as one flat dict (`KindWeights::from_flat`).
     #[new]
+    #[pyo3(signature = (params, item_ids, weights=None))]
     fn new(
         py: Python<'_>,
         params: &Bound<'_, PyAny>,
         item_ids: Vec<String>,
+        weights: Option<BTreeMap<String, f32>>,
     ) -> PyResult<SessionHandle> {
-        let config = config(py, params)?;
+        let mut config = config(py, params)?;
+        if let Some(w) = weights {
+            config.kind_weights = KindWeights::from_flat(&w);
+            config.validate().map_err(|e| py_err(py, e))?;
+        }
         let universe = IdMap::from_ids(item_ids).map_err(|e| py_err(py, e))?;
         SessionStore::new(config, Arc::new(universe))
             .map(SessionHandle::wrap)
@@ -74,6 +81,11 @@ impl SessionHandle {
     /// The settings as a `SessionConfig` dict.
     fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py(py, self.inner.config())
+    }
+
+    /// The kind weights as one flat dict.
+    fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        flat_weights(py, &self.inner.config().kind_weights)
     }
 
     #[getter]

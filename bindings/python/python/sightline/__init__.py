@@ -2088,17 +2088,15 @@ class SessionStore(_ModelFile):
         weights: Optional[Dict[str, float]] = None,
         shards: int = 16,
     ) -> None:
-        weights = {} if weights is None else dict(weights)
-        fixed = {k: float(weights.pop(k)) for k in ("view", "click", "add_to_cart", "purchase") if k in weights}
         config = {
             "capacity": _index(capacity, "capacity"),
             "max_events": _index(max_events, "max_events"),
             "ttl_seconds": _index(ttl_seconds, "ttl_seconds"),
             "recency_half_life_seconds": float(recency_half_life_seconds),
-            "kind_weights": dict(fixed, custom={str(k): float(v) for k, v in weights.items()}),
             "shards": _index(shards, "shards"),
         }
-        self._store = _sightline._Session(config, [str(i) for i in item_ids])
+        flat = None if weights is None else {str(k): float(v) for k, v in weights.items()}
+        self._store = _sightline._Session(config, [str(i) for i in item_ids], flat)
 
     def _native(self) -> "_sightline._Session":
         return self._store
@@ -2112,12 +2110,9 @@ class SessionStore(_ModelFile):
     def get_params(self) -> Dict[str, Any]:
         """The settings (without the item universe)."""
         c = self._store.params()
-        w = c["kind_weights"]
-        weights = {k: w[k] for k in ("view", "click", "add_to_cart", "purchase")}
-        weights.update(w.get("custom", {}))
         return {
             "capacity": c["capacity"], "max_events": c["max_events"], "ttl_seconds": c["ttl_seconds"],
-            "recency_half_life_seconds": c["recency_half_life_seconds"], "weights": weights,
+            "recency_half_life_seconds": c["recency_half_life_seconds"], "weights": self._store.weights(),
             "shards": c["shards"],
         }
 
