@@ -16,7 +16,7 @@ use crate::cooccur::CooccurModel;
 use crate::data::Channel;
 use crate::error::{Error, Result};
 use crate::ids::IdMap;
-use crate::linalg::{dot, top_k_scores};
+use crate::linalg::{dot, top_k_by, top_k_scores_where};
 use crate::trending::{TrendingQuery, TrendingStore};
 
 /// Which generator proposed a candidate (the template of its explanation).
@@ -227,24 +227,6 @@ impl Remap {
     }
 }
 
-/// The best `n` entries of `scores` (model indices; `-inf` = ineligible)
-/// that `keep` accepts, best first. Asks [`top_k_scores`] for a few more
-/// than `n` and widens only when filtered-out items crowd the top, so an
-/// unselective filter costs nearly nothing and a selective one stays exact.
-pub fn top_k_where(scores: &[f32], n: usize, keep: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
-    let mut buf = Vec::new();
-    let mut m = (2 * n).max(n + 16);
-    loop {
-        let top = top_k_scores(scores, m, &mut buf);
-        let exhausted = top.len() < m;
-        let kept: Vec<(u32, f32)> = top.into_iter().filter(|c| keep(c.0)).take(n).collect();
-        if kept.len() == n || exhausted {
-            return kept;
-        }
-        m = m.saturating_mul(4);
-    }
-}
-
 /// "Customers like you": ALS scores for a known user, or for a fold-in of
 /// the context items (anonymous visitors, recent browsing).
 pub struct AlsSource {
@@ -308,9 +290,8 @@ impl CandidateSource for AlsSource {
             scores[m as usize] = f32::NEG_INFINITY;
         }
         let eligible = q.eligibility();
-        let top = top_k_where(&scores, q.n, |m| {
-            self.remap.to_universe(m).is_some_and(&eligible)
-        });
+        let keep = |m| self.remap.to_universe(m).is_some_and(&eligible);
+        let top = top_k_scores_where(&scores, q.n, keep, &mut Vec::new());
         let factors = model.item_factors();
         let k = model.factors();
         let flat = factors.as_slice().unwrap_or(&[]);
@@ -492,8 +473,9 @@ pub fn blend(lists: &[(f32, &Candidates)], n: usize) -> Vec<Candidate> {
         }
     }
     let mut out: Vec<Candidate> = merged.into_iter().map(|e| e.0).collect();
-    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
-    out.truncate(n);
+    top_k_by(&mut out, n, |a, b| {
+        b.score.total_cmp(&a.score).then(a.item.cmp(&b.item))
+    });
     out
 }
 
@@ -547,21 +529,6 @@ mod tests {
         assert_eq!((r.to_universe(3), r.to_model(1)), (Some(1), Some(3)));
         let (m, w) = r.context_to_model(&[(0, 1.0), (1, 2.0)]);
         assert_eq!((m, w), (vec![2, 3], vec![1.0, 2.0]));
-    }
-
-    #[test]
-    fn top_k_where_widens_until_enough_pass() {
-        let scores: Vec<f32> = (0..1000).map(|i| i as f32).collect();
-        // Only multiples of 97 pass: the search widens from 21 to 84, 336
-        // and finally all 1000 scores before it has five.
-        let got = top_k_where(&scores, 5, |i| i % 97 == 0);
-        let want: Vec<u32> = vec![970, 873, 776, 679, 582];
-        assert_eq!(got.iter().map(|c| c.0).collect::<Vec<_>>(), want);
-        assert_eq!(top_k_where(&scores, 5, |i| i == 3), vec![(3, 3.0)]);
-        assert!(top_k_where(&scores, 5, |_| false).is_empty());
-        let mut s = scores.clone();
-        s[999] = f32::NEG_INFINITY;
-        assert_eq!(top_k_where(&s, 1, |_| true), vec![(998, 998.0)]);
     }
 
     #[test]

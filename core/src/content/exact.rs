@@ -310,9 +310,7 @@ impl ExactIndex {
         // of their exact scores, `t`, is reached by k eligible rows, so a
         // row with `hi < t` has k rows strictly above it and is skipped.
         let head = k.min(cands.len());
-        if cands.len() > k {
-            cands.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
-        }
+        linalg::partition_best(cands, k, |a, b| b.1.total_cmp(&a.1));
         // Rows are loaded a few candidates ahead of their scoring.
         const AHEAD: usize = 8;
         let row = |i: u32| &vectors[i as usize * dim..(i as usize + 1) * dim];

@@ -41,7 +41,7 @@ use crate::candidate::{Candidate, CandidateSource, Candidates, Query, Remap, Sou
 use crate::data::{Catalog, Csr, Item};
 use crate::error::{Error, IdKind, Result};
 use crate::ids::IdMap;
-use crate::linalg::{dot, top_k};
+use crate::linalg::{dot, top_k, top_k_by};
 use crate::store::{Component, ModelFile, TensorData};
 
 use exact::ExactIndex;
@@ -884,8 +884,9 @@ impl CandidateSource for ContentSource {
             .filter_map(|&(u, w)| self.remap.to_model(u).map(|m| (m, w, u)))
             .filter(|c| c.1 > 0.0)
             .collect();
-        ctx.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ctx.truncate(MAX_CONTEXT_SEARCHES);
+        top_k_by(&mut ctx, MAX_CONTEXT_SEARCHES, |a, b| {
+            b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+        });
         let eligible = q.eligibility();
         let keep = |m: u32| self.remap.to_universe(m).is_some_and(&eligible);
         // (item, score, because, best part)
