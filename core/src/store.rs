@@ -493,10 +493,13 @@ impl ModelFile {
 #[cfg(not(target_arch = "wasm32"))]
 fn write_atomic(dir: &Path, prefix: &str, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(prefix)
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix).suffix(".tmp");
+    // The mode a plain `File::create` gives (0o666 less the umask), not
+    // tempfile's private 0o600: a model file is read by other processes.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -606,6 +609,15 @@ mod tests {
             1,
             "no temp file left behind"
         );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let reference = dir.path().join("plain");
+            std::fs::File::create(&reference).unwrap();
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+            assert_eq!(mode(&p), mode(&reference), "saved with File::create's mode");
+            std::fs::remove_file(reference).unwrap();
+        }
         let err = ModelFile::load(dir.path().join("missing")).unwrap_err();
         assert!(
             matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::NotFound),
