@@ -52,22 +52,32 @@ type Explained<'py> = (f32, Vec<(u32, f32)>, Bound<'py, PyArray2<f32>>);
 
 // ---------------------------------------------------------------- errors --
 
-/// Builds the Python exception for a core error: the class of
-/// `sightline._errors` matching the variant (the base `SightlineError` for
-/// variants this binding does not know), with `code` and the variant's
-/// fields as attributes.
-fn build_error(py: Python<'_>, err: &Error, filename: Option<&Path>) -> PyResult<PyErr> {
-    let class = match err {
+/// The class of `sightline._errors` for a core error: the one table from
+/// core variants to Python exceptions.
+fn error_class(err: &Error) -> &'static str {
+    match err {
         Error::InvalidInput(_) => "InvalidInputError",
         Error::ShapeMismatch(_) => "ShapeMismatchError",
         Error::UnknownId { .. } => "UnknownIdError",
         Error::Config { .. } => "ConfigError",
         Error::ModelFormat(_) => "ModelFormatError",
-        Error::Io(_) => "SightlineIOError",
-        // `Interrupted` without a pending Python exception, and variants
-        // added to the (non-exhaustive) core enum later.
+        Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::NotFound => "SightlineFileNotFoundError",
+            std::io::ErrorKind::PermissionDenied => "SightlinePermissionError",
+            _ => "SightlineIOError",
+        },
+        Error::Interrupted => "FitInterrupted",
+        // The core enum is `#[non_exhaustive]`, so this arm is forced;
+        // test_errors.py checks that every code of `ERROR_CODES`
+        // (`Error::CODES`) has its own class, so no variant lands here.
         _ => "SightlineError",
-    };
+    }
+}
+
+/// Builds the Python exception for a core error (class from
+/// [`error_class`]), with `code` and the variant's fields as attributes.
+fn build_error(py: Python<'_>, err: &Error, filename: Option<&Path>) -> PyResult<PyErr> {
+    let class = error_class(err);
     let exc = py
         .import("sightline._errors")?
         .getattr(class)?
@@ -1686,6 +1696,7 @@ impl TrendingHandle {
 /// Native part of the sightline Python package.
 #[pymodule]
 fn _sightline(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("ERROR_CODES", Error::CODES.to_vec())?;
     m.add_class::<Model>()?;
     m.add_class::<CooccurHandle>()?;
     m.add_class::<TrendingHandle>()?;

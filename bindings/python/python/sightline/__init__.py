@@ -43,11 +43,14 @@ import scipy.sparse as sp
 from . import _sightline
 from ._errors import (
     ConfigError,
+    FitInterrupted,
     InvalidInputError,
     ModelFormatError,
     ShapeMismatchError,
     SightlineError,
+    SightlineFileNotFoundError,
     SightlineIOError,
+    SightlinePermissionError,
     UnknownIdError,
 )
 
@@ -77,6 +80,9 @@ __all__ = [
     "ConfigError",
     "ModelFormatError",
     "SightlineIOError",
+    "SightlineFileNotFoundError",
+    "SightlinePermissionError",
+    "FitInterrupted",
     "__version__",
 ]
 

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+ERROR_CODES: List[str]
 
 _I = npt.NDArray[np.int64]
 _Ids1 = npt.NDArray[np.int32]
