@@ -111,7 +111,8 @@ impl Default for ParamSpace {
 }
 
 impl ParamSpace {
-    /// The names of the searchable fields, in grid order.
+    /// The names of the searchable fields, slowest-varying first (grid
+    /// order, the order of `dims()`).
     pub const FIELDS: [&'static str; 7] = [
         "factors",
         "regularization",
@@ -202,7 +203,7 @@ impl ParamSpace {
     /// (`space.<field>`), or `space` when the product overflows `usize`.
     pub fn grid_size(&self) -> Result<usize> {
         let mut n = 1usize;
-        for (len, name) in self.dims().into_iter().zip(FIELDS) {
+        for (len, name) in self.dims().into_iter().zip(Self::FIELDS) {
             if len == 0 {
                 return Err(Error::config(
                     format!("space.{name}"),
@@ -250,7 +251,7 @@ impl ParamSpace {
     pub fn validate(&self, base: &AlsConfig) -> Result<()> {
         self.grid_size()?;
         let dims = self.dims();
-        for (axis, name) in FIELDS.iter().enumerate() {
+        for (axis, name) in Self::FIELDS.iter().enumerate() {
             // Grid points varying only this axis (all others at their first value).
             let stride: usize = dims[axis + 1..].iter().product();
             for entry in 0..dims[axis] {
@@ -268,17 +269,6 @@ impl ParamSpace {
         Ok(())
     }
 }
-
-/// The searched fields, slowest-varying first (the order of `dims()`).
-const FIELDS: [&str; 7] = [
-    "factors",
-    "regularization",
-    "alpha",
-    "unobserved_weight",
-    "regularization_exponent",
-    "init_std",
-    "iterations",
-];
 
 /// How the candidates are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
