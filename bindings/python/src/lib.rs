@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use sightline::als::{
@@ -116,6 +116,37 @@ fn build_error(py: Python<'_>, err: &Error, filename: Option<&Path>) -> PyResult
 
 fn py_err(py: Python<'_>, err: Error) -> PyErr {
     build_error(py, &err, None).unwrap_or_else(|e| e)
+}
+
+/// One progress step of a long computation (fit, tuning), called from its
+/// worker thread: Ctrl-C first, then the caller's callback. An exception
+/// is kept in `pending` and stops the computation (returns `false`).
+fn progress_step(
+    pending: &mut Option<PyErr>,
+    callback: impl FnOnce(Python<'_>) -> PyResult<()>,
+) -> bool {
+    Python::attach(|py| match py.check_signals().and_then(|()| callback(py)) {
+        Ok(()) => true,
+        Err(e) => {
+            *pending = Some(e);
+            false
+        }
+    })
+}
+
+/// The exception of a computation that failed with `err`: Ctrl-C becomes
+/// `FitInterrupted` (also a `KeyboardInterrupt`, chained from it), an
+/// exception of the caller's callback propagates unchanged.
+fn stopped(py: Python<'_>, err: Error, pending: Option<PyErr>) -> PyErr {
+    match pending {
+        Some(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => {
+            let interrupted = py_err(py, Error::Interrupted);
+            interrupted.set_cause(py, Some(e));
+            interrupted
+        }
+        Some(e) => e,
+        None => py_err(py, err),
+    }
 }
 
 fn py_err_path(py: Python<'_>, err: Error, path: &Path) -> PyErr {
@@ -399,31 +430,18 @@ fn fit(
         let items = item_ids.map_or_else(|| IdMap::range(n_cols), IdMap::from_ids)?;
         let matrix = CsrRef::new(n_rows, n_cols, &indptr, indices, data)?;
         let mut on_progress = |p: &Progress| -> bool {
-            Python::attach(|py| {
-                let step = py.check_signals().and_then(|()| match &progress {
-                    Some(f) => f
-                        .call1(py, (p.iteration, p.iterations, p.loss, p.seconds))
-                        .map(drop),
-                    None => Ok(()),
-                });
-                match step {
-                    Ok(()) => true,
-                    Err(e) => {
-                        pending = Some(e);
-                        false
-                    }
-                }
+            progress_step(&mut pending, |py| match &progress {
+                Some(f) => f
+                    .call1(py, (p.iteration, p.iterations, p.loss, p.seconds))
+                    .map(drop),
+                None => Ok(()),
             })
         };
         AlsModel::fit_csr(&config, matrix, users, items, &mut on_progress)
     });
-    match result {
-        Ok(inner) => Ok(Model::new(inner)),
-        Err(err) => Err(match pending {
-            Some(e) => e,
-            None => py_err(py, err),
-        }),
-    }
+    result
+        .map(Model::new)
+        .map_err(|err| stopped(py, err, pending))
 }
 
 /// Validates hyper-parameters without fitting (raises `ConfigError`).
@@ -661,18 +679,9 @@ fn tune<'py>(
     let mut pending: Option<PyErr> = None;
     let result = py.detach(|| {
         let mut on_trial = |t: &Trial| -> bool {
-            Python::attach(|py| {
-                let step = py.check_signals().and_then(|()| match &progress {
-                    Some(f) => f.call1(py, (trial_dict(py, t)?,)).map(drop),
-                    None => Ok(()),
-                });
-                match step {
-                    Ok(()) => true,
-                    Err(e) => {
-                        pending = Some(e);
-                        false
-                    }
-                }
+            progress_step(&mut pending, |py| match &progress {
+                Some(f) => f.call1(py, (trial_dict(py, t)?,)).map(drop),
+                None => Ok(()),
             })
         };
         tune_als(
@@ -686,15 +695,7 @@ fn tune<'py>(
             &mut on_trial,
         )
     });
-    let result = match result {
-        Ok(r) => r,
-        Err(err) => {
-            return Err(match pending {
-                Some(e) => e,
-                None => py_err(py, err),
-            })
-        }
-    };
+    let result = result.map_err(|err| stopped(py, err, pending))?;
     let trials = result
         .trials
         .iter()

@@ -691,7 +691,8 @@ class ALS(_Estimator):
         ``show_progress`` prints per-iteration progress (tqdm if installed,
         else a line on stderr). ``callback(iteration, seconds, loss)`` is
         called after each iteration as in implicit. The GIL is released while
-        fitting; Ctrl-C stops the fit with ``KeyboardInterrupt``. Returns self.
+        fitting; Ctrl-C stops the fit with ``FitInterrupted`` (a
+        ``KeyboardInterrupt``). Returns self.
         """
         matrix = _csr(user_items)
         if not matrix.has_canonical_format:
@@ -1204,8 +1205,8 @@ def tune_als(
 
     The GIL is released while tuning. ``callback(result)`` is called after
     each trial; ``show_progress`` prints one line per trial (tqdm if
-    installed). Ctrl-C stops the search with ``KeyboardInterrupt``; an
-    exception raised by ``callback`` propagates. Bad names and values raise
+    installed). Ctrl-C stops the search with ``FitInterrupted`` (a
+    ``KeyboardInterrupt``); an exception raised by ``callback`` propagates. Bad names and values raise
     ``ConfigError`` (a ``ValueError``).
     """
     train, valid = _pair(train_user_items, validation_user_items, "validation_user_items")

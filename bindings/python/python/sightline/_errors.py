@@ -15,10 +15,10 @@ configuration, ``except KeyError`` an unknown id, ``except OSError`` I/O and
 model-file problems, ``except FileNotFoundError`` / ``except PermissionError``
 a missing or forbidden file.
 
-A fit stopped by Ctrl-C raises the ordinary ``KeyboardInterrupt``; an
-exception raised inside a progress callback propagates unchanged. A
-computation the core reports as interrupted without a pending Python
-exception raises ``FitInterrupted``, which is also a ``KeyboardInterrupt``.
+A fit or tuning run stopped by Ctrl-C raises ``FitInterrupted``, which is
+also a ``KeyboardInterrupt`` (chained from the original one), so existing
+``except KeyboardInterrupt`` code keeps working; an exception raised inside a
+progress callback propagates unchanged.
 """
 
 from __future__ import annotations
