@@ -169,15 +169,18 @@ fn the_default_config_serves_every_default_placement_of_a_bookshop() {
 
 #[test]
 fn a_region_without_a_display_name_is_explained_by_its_code() {
+    let home_in_london = |engine: &Engine| {
+        engine
+            .recommend(&Request {
+                placement: "home".into(),
+                region: Some("uk-london".into()),
+                now: Some(NOW),
+                ..Default::default()
+            })
+            .unwrap()
+    };
     let (engine, _) = bookshop(EngineConfig::default()).unwrap();
-    let r = engine
-        .recommend(&Request {
-            placement: "home".into(),
-            region: Some("uk-london".into()),
-            now: Some(NOW),
-            ..Default::default()
-        })
-        .unwrap();
+    let r = home_in_london(&engine);
     let popular: Vec<&str> = r
         .items
         .iter()
@@ -199,14 +202,7 @@ fn a_region_without_a_display_name_is_explained_by_its_code() {
     }))
     .unwrap();
     let (named, _) = bookshop(config).unwrap();
-    let r = named
-        .recommend(&Request {
-            placement: "home".into(),
-            region: Some("uk-london".into()),
-            now: Some(NOW),
-            ..Default::default()
-        })
-        .unwrap();
+    let r = home_in_london(&named);
     assert!(r
         .items
         .iter()

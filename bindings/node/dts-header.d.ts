@@ -39,16 +39,18 @@ export type EngineConfig = Record<string, unknown>
 
 /** A product of the catalog. */
 export interface CatalogItem {
-  id: string
+  /** Product id (a number becomes its decimal text). */
+  id: string | number
   title?: string
-  category: string
+  category?: string
   brand?: string | null
   price?: number | null
-  inStock?: boolean
+  /** Truthy when it can be sold now (default `true`). */
+  in_stock?: boolean | number | null
   /** Regions where it is sold; empty or absent means everywhere. */
-  regions?: string[]
-  /** Free attributes (shape, material, colour, …): a string or a list. */
-  attributes?: Record<string, string | string[]>
+  regions?: string | string[] | null
+  /** Every other column is a free attribute (shape, material, colours, …). */
+  [attribute: string]: string | number | boolean | Array<string | number | boolean> | null | undefined
 }
 
 /** Models an engine serves besides the catalog. */

@@ -39,16 +39,18 @@ export type EngineConfig = Record<string, unknown>
 
 /** A product of the catalog. */
 export interface CatalogItem {
-  id: string
+  /** Product id (a number becomes its decimal text). */
+  id: string | number
   title?: string
-  category: string
+  category?: string
   brand?: string | null
   price?: number | null
-  inStock?: boolean
+  /** Truthy when it can be sold now (default `true`). */
+  in_stock?: boolean | number | null
   /** Regions where it is sold; empty or absent means everywhere. */
-  regions?: string[]
-  /** Free attributes (shape, material, colour, …): a string or a list. */
-  attributes?: Record<string, string | string[]>
+  regions?: string | string[] | null
+  /** Every other column is a free attribute (shape, material, colours, …). */
+  [attribute: string]: string | number | boolean | Array<string | number | boolean> | null | undefined
 }
 
 /** Models an engine serves besides the catalog. */
@@ -262,17 +264,20 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  *
  * Errors are `Error` objects whose `code` is the core's: `INVALID_INPUT`,
  * `SHAPE_MISMATCH`, `UNKNOWN_ID`, `CONFIG`, `MODEL_FORMAT`, `IO`,
- * `INTERRUPTED`. A failed call changes nothing.
+ * `INTERRUPTED`, with the variant's fields as properties (`field` of a
+ * `CONFIG` error). A failed call changes nothing.
  */
 export declare class Engine {
   /**
-   * An engine from a config object (the spelling of the config files:
-   * `{ placements: { home: { n: 6 } } }`; `{}` for the defaults), the
-   * catalog as an array of items and, for the `als` source, a `Model`.
+   * An engine from a config (an object in the spelling of the config
+   * files: `{ placements: { home: { n: 6 } } }`, `{}` for the defaults;
+   * or a string: JSON or TOML text, or a config file's path), the
+   * catalog as an array of rows and, for the `als` source, a `Model`.
    *
-   * Throws `CONFIG` naming the bad field, `INVALID_INPUT` for a bad item.
+   * Throws `CONFIG` (its `field` names the bad one), `INVALID_INPUT`
+   * for a bad item.
    */
-  constructor(config: EngineConfig, catalog: CatalogItem[], options?: EngineOptions)
+  constructor(config: EngineConfig | string, catalog: CatalogItem[], options?: EngineOptions)
   /** An engine from a config written as JSON text (see the constructor). */
   static fromJson(json: string, catalog: CatalogItem[], options?: EngineOptions): Engine
   /** An engine from a config written as TOML text (see the constructor). */
@@ -355,14 +360,14 @@ export declare class Engine {
    * An engine from a file written by `save`, with `config`; live trending
    * and sessions continue where they were. Throws `IO` or `MODEL_FORMAT`.
    */
-  static load(path: string, config: EngineConfig): Engine
+  static load(path: string, config: EngineConfig | string): Engine
   /** `load` on the libuv thread pool. */
-  static loadAsync(path: string, config: EngineConfig): Promise<Engine>
+  static loadAsync(path: string, config: EngineConfig | string): Promise<Engine>
   /**
    * An engine from the bytes of `toBuffer` (any `Uint8Array`), with
    * `config`. Throws `MODEL_FORMAT` for corrupt or foreign bytes.
    */
-  static fromBuffer(bytes: Uint8Array, config: EngineConfig): Engine
+  static fromBuffer(bytes: Uint8Array, config: EngineConfig | string): Engine
 }
 
 /**

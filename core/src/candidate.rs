@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::Channel;
 use crate::error::{Error, Result};
 use crate::ids::IdMap;
-use crate::linalg::top_k_scores;
+use crate::linalg::top_k_by;
 
 // The engine's adapters of the generators, kept at their old path here.
 pub use crate::engine::sources::{AlsSource, CooccurSource, TrendingSource};
@@ -225,24 +225,6 @@ impl Remap {
     }
 }
 
-/// The best `n` entries of `scores` (model indices; `-inf` = ineligible)
-/// that `keep` accepts, best first. Asks [`top_k_scores`] for a few more
-/// than `n` and widens only when filtered-out items crowd the top, so an
-/// unselective filter costs nearly nothing and a selective one stays exact.
-pub fn top_k_where(scores: &[f32], n: usize, keep: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
-    let mut buf = Vec::new();
-    let mut m = (2 * n).max(n + 16);
-    loop {
-        let top = top_k_scores(scores, m, &mut buf);
-        let exhausted = top.len() < m;
-        let kept: Vec<(u32, f32)> = top.into_iter().filter(|c| keep(c.0)).take(n).collect();
-        if kept.len() == n || exhausted {
-            return kept;
-        }
-        m = m.saturating_mul(4);
-    }
-}
-
 /// Merges the lists of several sources into one ranking of `n`.
 ///
 /// Each list's scores are divided by its best score (negative scores count
@@ -278,8 +260,9 @@ pub fn blend(lists: &[(f32, &Candidates)], n: usize) -> Vec<Candidate> {
         }
     }
     let mut out: Vec<Candidate> = merged.into_iter().map(|e| e.0).collect();
-    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
-    out.truncate(n);
+    top_k_by(&mut out, n, |a, b| {
+        b.score.total_cmp(&a.score).then(a.item.cmp(&b.item))
+    });
     out
 }
 
@@ -303,21 +286,6 @@ mod tests {
         assert_eq!((r.to_universe(3), r.to_model(1)), (Some(1), Some(3)));
         let (m, w) = r.context_to_model(&[(0, 1.0), (1, 2.0)]);
         assert_eq!((m, w), (vec![2, 3], vec![1.0, 2.0]));
-    }
-
-    #[test]
-    fn top_k_where_widens_until_enough_pass() {
-        let scores: Vec<f32> = (0..1000).map(|i| i as f32).collect();
-        // Only multiples of 97 pass: the search widens from 21 to 84, 336
-        // and finally all 1000 scores before it has five.
-        let got = top_k_where(&scores, 5, |i| i % 97 == 0);
-        let want: Vec<u32> = vec![970, 873, 776, 679, 582];
-        assert_eq!(got.iter().map(|c| c.0).collect::<Vec<_>>(), want);
-        assert_eq!(top_k_where(&scores, 5, |i| i == 3), vec![(3, 3.0)]);
-        assert!(top_k_where(&scores, 5, |_| false).is_empty());
-        let mut s = scores.clone();
-        s[999] = f32::NEG_INFINITY;
-        assert_eq!(top_k_where(&s, 1, |_| true), vec![(998, 998.0)]);
     }
 
     #[test]

@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Csr, Event, EventKind, Interactions, InteractionsBuilder};
 use crate::error::{Error, IdKind, Result};
 use crate::ids::IdMap;
-use crate::linalg::top_k;
+use crate::linalg::{partition_best, top_k};
 use crate::store::{Component, ModelFile};
 
 /// Baskets with more items than this are cut to their highest-weight
@@ -560,7 +560,9 @@ fn capped_baskets(m: &Csr) -> Vec<Vec<Entry>> {
                 .collect();
             if basket.len() > MAX_BASKET_ITEMS {
                 // Weights are finite (checked by Csr), so total_cmp is a plain order.
-                basket.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                partition_best(&mut basket, MAX_BASKET_ITEMS, |a, b| {
+                    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+                });
                 basket.truncate(MAX_BASKET_ITEMS);
                 basket.sort_by_key(|e| e.0);
             }

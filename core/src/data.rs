@@ -190,6 +190,38 @@ impl KindWeights {
         self
     }
 
+    /// Weights from one flat map of kind name → weight, the form bindings
+    /// take (`{"view": 1, "wish": 3}`): the four built-in kinds by name,
+    /// any other name a custom kind; unnamed built-ins keep their defaults.
+    pub fn from_flat(map: &BTreeMap<String, f32>) -> Self {
+        map.iter()
+            .fold(KindWeights::default(), |mut w, (kind, &v)| {
+                match kind.as_str() {
+                    "view" => w.view = v,
+                    "click" => w.click = v,
+                    "add_to_cart" => w.add_to_cart = v,
+                    "purchase" => w.purchase = v,
+                    _ => w = w.with_custom(kind.clone(), v),
+                }
+                w
+            })
+    }
+
+    /// The weights as one flat map ([`from_flat`](Self::from_flat)'s form).
+    pub fn to_flat(&self) -> BTreeMap<String, f32> {
+        let fixed = [
+            ("view", self.view),
+            ("click", self.click),
+            ("add_to_cart", self.add_to_cart),
+            ("purchase", self.purchase),
+        ];
+        fixed
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .chain(self.custom.iter().map(|(k, &v)| (k.clone(), v)))
+            .collect()
+    }
+
     /// Checks every weight is finite and non-negative.
     pub fn validate(&self) -> Result<()> {
         let fixed = [
@@ -772,6 +804,100 @@ impl Interactions {
     }
 }
 
+/// Events as parallel columns, the shape bindings receive them in (DataFrame
+/// columns, typed arrays): `users[i]`, `items[i]`, … describe event `i`.
+/// Optional columns are absent or have one entry per event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EventColumns {
+    /// User (or anonymous visitor) ids.
+    pub users: Vec<String>,
+    /// Item ids.
+    pub items: Vec<String>,
+    /// Event kind names (`view`, `click`, `add_to_cart`, `purchase`, custom);
+    /// without them every event weighs 1.
+    pub kinds: Option<Vec<String>>,
+    /// Unix seconds.
+    pub timestamps: Option<Vec<i64>>,
+    /// Multipliers of the kind weight (e.g. quantities).
+    pub weights: Option<Vec<f32>>,
+    /// Region codes (an entry may be absent).
+    pub regions: Option<Vec<Option<String>>>,
+    /// Channel names (an entry may be absent).
+    pub channels: Option<Vec<Option<String>>>,
+    /// Session ids (an entry may be absent).
+    pub sessions: Option<Vec<Option<String>>>,
+}
+
+impl EventColumns {
+    /// The number of events; a column of another length is a
+    /// [`Error::ShapeMismatch`] naming it.
+    pub fn len(&self) -> Result<usize> {
+        let n = self.users.len();
+        let lengths = [
+            ("items", Some(self.items.len())),
+            ("kinds", self.kinds.as_ref().map(Vec::len)),
+            ("timestamps", self.timestamps.as_ref().map(Vec::len)),
+            ("weights", self.weights.as_ref().map(Vec::len)),
+            ("regions", self.regions.as_ref().map(Vec::len)),
+            ("channels", self.channels.as_ref().map(Vec::len)),
+            ("sessions", self.sessions.as_ref().map(Vec::len)),
+        ];
+        match lengths.iter().find(|(_, len)| len.is_some_and(|l| l != n)) {
+            Some((name, Some(len))) => Err(Error::shape(format!(
+                "{name} has {len} entries for {n} users"
+            ))),
+            _ => Ok(n),
+        }
+    }
+
+    /// Whether there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// The events, for live ingestion; `kinds` and `timestamps` are required
+    /// here, and an invalid channel names its event's position.
+    pub fn into_events(self) -> Result<Vec<Event>> {
+        let n = self.len()?;
+        let (Some(kinds), Some(timestamps)) = (self.kinds, self.timestamps) else {
+            return Err(Error::invalid("events need kinds and timestamps"));
+        };
+        let column = |c: Option<Vec<Option<String>>>| c.unwrap_or_else(|| vec![None; n]);
+        let (regions, channels, sessions) = (
+            column(self.regions),
+            column(self.channels),
+            column(self.sessions),
+        );
+        let rows = self
+            .users
+            .into_iter()
+            .zip(self.items)
+            .zip(kinds)
+            .zip(timestamps);
+        rows.zip(regions.into_iter().zip(channels).zip(sessions))
+            .enumerate()
+            .map(
+                |(i, ((((user, item), kind), ts), ((region, channel), session)))| {
+                    Ok(Event {
+                        user,
+                        item,
+                        kind: EventKind::parse(&kind),
+                        timestamp: ts,
+                        region,
+                        channel: channel
+                            .as_deref()
+                            .map(Channel::parse)
+                            .transpose()
+                            .map_err(|e| e.at_event(i))?,
+                        session,
+                    })
+                },
+            )
+            .collect()
+    }
+}
+
 /// Accumulates events or weighted pairs into [`Interactions`]. Invalid input
 /// is rejected before anything is recorded.
 #[derive(Debug, Clone, Default)]
@@ -854,6 +980,39 @@ impl InteractionsBuilder {
         let e = self.acc.entry((u, i)).or_insert((0.0, i64::MIN));
         e.0 += weight;
         e.1 = e.1.max(ts);
+        Ok(())
+    }
+
+    /// Adds every event of `columns`: weight = kind weight (1 without
+    /// kinds) × `weights[i]`, at `timestamps[i]`. An invalid event names
+    /// its position; the events before it stay recorded, so build a fresh
+    /// builder for all-or-nothing.
+    pub fn add_columns(&mut self, columns: &EventColumns) -> Result<()> {
+        let n = columns.len()?;
+        // Kinds repeat: look each distinct name up once.
+        let mut by_kind: HashMap<&str, f32> = HashMap::new();
+        for i in 0..n {
+            let at = |e: Error| e.at_event(i);
+            let mut w = match &columns.kinds {
+                Some(kinds) => match by_kind.get(kinds[i].as_str()) {
+                    Some(&w) => w,
+                    None => {
+                        let w = self
+                            .weights
+                            .weight(&EventKind::parse(&kinds[i]))
+                            .map_err(at)?;
+                        *by_kind.entry(kinds[i].as_str()).or_insert(w)
+                    }
+                },
+                None => 1.0,
+            };
+            if let Some(q) = &columns.weights {
+                w *= q[i];
+            }
+            let ts = columns.timestamps.as_ref().map(|t| t[i]);
+            self.add_at(&columns.users[i], &columns.items[i], w, ts)
+                .map_err(at)?;
+        }
         Ok(())
     }
 
@@ -1002,12 +1161,313 @@ impl Catalog {
     }
 }
 
+/// One cell of a catalog row as a binding hands it over (a Python dict
+/// value, a pandas cell, a JS property): what [`Catalog::from_rows`] types.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum RowValue {
+    /// Absent (`None`, `null`, `undefined`).
+    Missing,
+    /// A boolean.
+    Bool(bool),
+    /// An integer (kept apart from floats so an id `7` stays `"7"`).
+    Int(i64),
+    /// A float; NaN (pandas' missing value) counts as absent.
+    Float(f64),
+    /// A string.
+    Text(String),
+    /// A list or set of scalars.
+    List(Vec<RowValue>),
+}
+
+/// A catalog row: column name → value.
+pub type Row = BTreeMap<String, RowValue>;
+
+impl RowValue {
+    fn is_missing(&self) -> bool {
+        match self {
+            RowValue::Missing => true,
+            RowValue::Float(f) => f.is_nan(),
+            _ => false,
+        }
+    }
+
+    /// The value as text (ids, titles, categories, list elements).
+    fn text(&self) -> String {
+        match self {
+            RowValue::Missing => String::new(),
+            RowValue::Bool(b) => b.to_string(),
+            RowValue::Int(i) => i.to_string(),
+            RowValue::Float(f) => f.to_string(),
+            RowValue::Text(s) => s.clone(),
+            RowValue::List(v) => v.iter().map(RowValue::text).collect::<Vec<_>>().join(","),
+        }
+    }
+
+    fn number(&self) -> Option<f64> {
+        match self {
+            RowValue::Int(i) => Some(*i as f64),
+            RowValue::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// Truthiness as the row's runtime sees it (0, "" and [] are false).
+    fn truthy(&self) -> bool {
+        match self {
+            RowValue::Missing => false,
+            RowValue::Bool(b) => *b,
+            RowValue::Int(i) => *i != 0,
+            RowValue::Float(f) => *f != 0.0,
+            RowValue::Text(s) => !s.is_empty(),
+            RowValue::List(v) => !v.is_empty(),
+        }
+    }
+
+    fn texts(&self) -> Vec<String> {
+        match self {
+            RowValue::List(v) => v.iter().map(RowValue::text).collect(),
+            other => vec![other.text()],
+        }
+    }
+
+    fn attribute(&self) -> AttrValue {
+        match self {
+            RowValue::Int(_) | RowValue::Float(_) => {
+                AttrValue::Number(self.number().unwrap_or(0.0))
+            }
+            RowValue::List(_) => AttrValue::List(self.texts()),
+            other => AttrValue::Text(other.text()),
+        }
+    }
+}
+
+impl Item {
+    /// An item from a generic row: `id` (required), `title`, `category`,
+    /// `brand`, `price` (a number), `in_stock` and `regions` (a string or a
+    /// list) are the item's fields; every other column is an attribute
+    /// (numbers stay numbers, booleans become `"true"`/`"false"`, lists
+    /// become lists of strings). Missing values (null, NaN) are skipped.
+    pub fn from_row(row: &Row) -> Result<Item> {
+        let id = match row.get("id") {
+            Some(v) if !v.is_missing() => v.text(),
+            _ => return Err(Error::invalid("catalog entry without 'id'")),
+        };
+        let mut item = Item {
+            id,
+            title: String::new(),
+            category: String::new(),
+            brand: None,
+            price: None,
+            in_stock: true,
+            regions: Vec::new(),
+            attributes: BTreeMap::new(),
+        };
+        for (key, value) in row.iter().filter(|(_, v)| !v.is_missing()) {
+            match key.as_str() {
+                "id" => {}
+                "title" => item.title = value.text(),
+                "category" => item.category = value.text(),
+                "brand" => item.brand = Some(value.text()),
+                "price" => {
+                    item.price = Some(value.number().ok_or_else(|| {
+                        Error::invalid(format!(
+                            "item {:?}: price must be a number, got {value:?}",
+                            item.id
+                        ))
+                    })?)
+                }
+                "in_stock" => item.in_stock = value.truthy(),
+                "regions" => item.regions = value.texts(),
+                _ => {
+                    item.attributes.insert(key.clone(), value.attribute());
+                }
+            }
+        }
+        Ok(item)
+    }
+}
+
+/// An item as one flat row, the inverse of [`Item::from_row`]: the item's
+/// fields, then its attributes as columns of their own (a DataFrame row,
+/// a JS object).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlatItem<'a> {
+    /// Product id.
+    pub id: &'a str,
+    /// Display title.
+    pub title: &'a str,
+    /// Category.
+    pub category: &'a str,
+    /// Brand.
+    pub brand: Option<&'a str>,
+    /// Price.
+    pub price: Option<f64>,
+    /// Whether it can be sold now.
+    pub in_stock: bool,
+    /// Regions where it is sold (empty = everywhere).
+    pub regions: &'a [String],
+    /// The free attributes, one column each.
+    #[serde(flatten)]
+    pub attributes: &'a BTreeMap<String, AttrValue>,
+}
+
+impl Item {
+    /// The item as a flat row ([`FlatItem`]).
+    pub fn flat(&self) -> FlatItem<'_> {
+        FlatItem {
+            id: &self.id,
+            title: &self.title,
+            category: &self.category,
+            brand: self.brand.as_deref(),
+            price: self.price,
+            in_stock: self.in_stock,
+            regions: &self.regions,
+            attributes: &self.attributes,
+        }
+    }
+}
+
+impl Catalog {
+    /// A catalog from generic rows ([`Item::from_row`]); a duplicate id or
+    /// an invalid row is an error.
+    pub fn from_rows<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Result<Catalog> {
+        let mut c = Catalog::new();
+        for row in rows {
+            Item::from_row(row).and_then(|item| c.add(item))?;
+        }
+        Ok(c)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ev(user: &str, item: &str, kind: EventKind, ts: i64) -> Event {
         Event::new(user, item, kind, ts)
+    }
+
+    #[test]
+    fn catalog_rows_are_typed_and_missing_values_skipped() {
+        let rows: Vec<Row> = serde_json::from_str(
+            r#"[{"id": 7, "title": "Round", "category": "frames", "price": 120,
+                 "in_stock": 0, "regions": "uk", "shape": "round", "rim": null,
+                 "polarised": true, "colours": ["black", 3], "width": 52.5},
+                {"id": "b", "brand": "Acme"}]"#,
+        )
+        .unwrap();
+        let c = Catalog::from_rows(&rows).unwrap();
+        let a = c.get("7").unwrap();
+        assert_eq!(
+            (a.price, a.in_stock, a.regions.clone()),
+            (Some(120.0), false, vec!["uk".to_owned()])
+        );
+        assert_eq!(a.attributes.get("rim"), None);
+        assert_eq!(a.attributes["polarised"], AttrValue::Text("true".into()));
+        assert_eq!(
+            a.attributes["colours"],
+            AttrValue::List(vec!["black".into(), "3".into()])
+        );
+        assert_eq!(a.attributes["width"], AttrValue::Number(52.5));
+        let b = c.get("b").unwrap();
+        assert_eq!(
+            (b.category.as_str(), b.brand.as_deref(), b.in_stock),
+            ("", Some("Acme"), true)
+        );
+        let flat = serde_json::to_value(a.flat()).unwrap();
+        assert_eq!(
+            (&flat["id"], &flat["width"], &flat["price"]),
+            (
+                &serde_json::json!("7"),
+                &serde_json::json!(52.5),
+                &serde_json::json!(120.0)
+            )
+        );
+        let back: Row = serde_json::from_value(flat).unwrap();
+        assert_eq!(&Item::from_row(&back).unwrap(), a);
+        let nan: Row = [
+            ("id".to_owned(), RowValue::Text("x".into())),
+            ("price".to_owned(), RowValue::Float(f64::NAN)),
+        ]
+        .into();
+        assert_eq!(Item::from_row(&nan).unwrap().price, None);
+    }
+
+    #[test]
+    fn bad_catalog_rows_are_typed_errors() {
+        let no_id: Row = [("id".to_owned(), RowValue::Missing)].into();
+        assert!(
+            matches!(Item::from_row(&no_id), Err(Error::InvalidInput(m)) if m.contains("without 'id'"))
+        );
+        let price: Row = [
+            ("id".to_owned(), RowValue::Int(1)),
+            ("price".to_owned(), RowValue::Text("cheap".into())),
+        ]
+        .into();
+        assert!(
+            matches!(Item::from_row(&price), Err(Error::InvalidInput(m)) if m.contains("price must be a number"))
+        );
+        let dup: Vec<Row> = vec![price.clone().into_iter().take(1).collect(); 2];
+        assert!(
+            matches!(Catalog::from_rows(&dup), Err(Error::InvalidInput(m)) if m.contains("duplicate"))
+        );
+    }
+
+    #[test]
+    fn event_columns_give_weighted_interactions_and_events() {
+        let cols = EventColumns {
+            users: vec!["u1".into(), "u1".into(), "u2".into()],
+            items: vec!["a".into(), "a".into(), "b".into()],
+            kinds: Some(vec!["view".into(), "purchase".into(), "click".into()]),
+            timestamps: Some(vec![10, 20, 5]),
+            weights: Some(vec![1.0, 2.0, 1.0]),
+            channels: Some(vec![None, Some("web".into()), None]),
+            ..EventColumns::default()
+        };
+        let mut b = InteractionsBuilder::new();
+        b.add_columns(&cols).unwrap();
+        let x = b.build().unwrap();
+        assert_eq!(x.matrix().row(0), (&[0u32][..], &[17.0f32][..]));
+        assert_eq!(x.last_seen(), Some(&[20i64, 5][..]));
+        let events = cols.clone().into_events().unwrap();
+        assert_eq!(
+            events[1],
+            Event::new("u1", "a", EventKind::Purchase, 20).channel(Channel::Web)
+        );
+        let short = EventColumns {
+            sessions: Some(vec![None]),
+            ..cols.clone()
+        };
+        assert!(
+            matches!(short.len(), Err(Error::ShapeMismatch(m)) if m.contains("sessions has 1"))
+        );
+        let bad = EventColumns {
+            channels: Some(vec![None, None, Some("fax".into())]),
+            ..cols.clone()
+        };
+        assert!(
+            matches!(bad.into_events(), Err(Error::InvalidInput(m)) if m.starts_with("event 2"))
+        );
+        let unweighed = EventColumns {
+            kinds: Some(vec!["view".into(), "wish".into(), "view".into()]),
+            ..cols
+        };
+        let e = InteractionsBuilder::new()
+            .add_columns(&unweighed)
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(m) if m.starts_with("event 1")));
+    }
+
+    #[test]
+    fn kind_weights_round_trip_through_the_flat_form() {
+        let flat: BTreeMap<String, f32> =
+            [("click".to_owned(), 3.0), ("wish".to_owned(), 0.5)].into();
+        let w = KindWeights::from_flat(&flat);
+        assert_eq!((w.view, w.click, w.custom["wish"]), (1.0, 3.0, 0.5));
+        let back = w.to_flat();
+        assert_eq!((back.len(), back["purchase"], back["wish"]), (5, 8.0, 0.5));
+        assert_eq!(KindWeights::from_flat(&back), w);
     }
 
     #[test]

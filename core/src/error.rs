@@ -72,6 +72,20 @@ impl Error {
         }
     }
 
+    /// Every [`code`](Error::code), one per variant. The enum is
+    /// `#[non_exhaustive]`, so a binding's match over it needs a catch-all
+    /// arm; the bindings' tests compare their error classes against this
+    /// list, so a new variant cannot silently fall into that arm.
+    pub const CODES: &'static [&'static str] = &[
+        "INVALID_INPUT",
+        "SHAPE_MISMATCH",
+        "UNKNOWN_ID",
+        "CONFIG",
+        "MODEL_FORMAT",
+        "IO",
+        "INTERRUPTED",
+    ];
+
     /// A stable, machine-readable code for the variant; bindings expose it
     /// (JS `error.code`, Python `exc.code`).
     pub fn code(&self) -> &'static str {
@@ -127,10 +141,25 @@ mod tests {
             Error::Io(std::io::Error::other("x")),
             Error::Interrupted,
         ];
-        let mut codes: Vec<_> = all.iter().map(Error::code).collect();
-        codes.sort();
-        codes.dedup();
-        assert_eq!(codes.len(), all.len());
+        // A new variant must be added to `all` (this match has no wildcard)
+        // and so to `Error::CODES`.
+        for e in &all {
+            match e {
+                Error::InvalidInput(_)
+                | Error::ShapeMismatch(_)
+                | Error::UnknownId { .. }
+                | Error::Config { .. }
+                | Error::ModelFormat(_)
+                | Error::Io(_)
+                | Error::Interrupted => {}
+            }
+        }
+        let codes: Vec<_> = all.iter().map(Error::code).collect();
+        assert_eq!(codes, Error::CODES);
+        let mut distinct = codes.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), all.len());
         assert_eq!(
             Error::config("als.factors", "must be > 0").to_string(),
             "invalid config field `als.factors`: must be > 0"

@@ -22,6 +22,7 @@
 
 pub mod als;
 pub mod candidate;
+pub mod config;
 pub mod content;
 pub mod cooccur;
 pub mod data;

@@ -280,12 +280,36 @@ pub fn gemm_abt(a: &[f32], m: usize, b: &[f32], n: usize, k: usize, out: &mut [f
     matmul(dst, Accum::Replace, a, b.transpose(), 1.0f32, Par::Seq);
 }
 
-/// Ranking order: higher score first, then lower index (deterministic ties).
+// ---- Top-k selection: the one implementation every ranking site uses. ----
+//
+// The order is always "higher score first, then lower index", so results are
+// deterministic and identical in every runtime (the cross-runtime fixture
+// depends on it).
+
+/// Ranking order of `(index, score)` pairs: higher score first, then lower
+/// index (deterministic ties). `Less` means `a` ranks before `b`.
 #[inline]
-fn better(a: &(u32, f32), b: &(u32, f32)) -> Ordering {
+pub fn better<S: PartialOrd>(a: &(u32, S), b: &(u32, S)) -> Ordering {
     b.1.partial_cmp(&a.1)
         .unwrap_or(Ordering::Equal)
         .then(a.0.cmp(&b.0))
+}
+
+/// Moves the `k` elements of `v` that rank first under `order` (`Less` =
+/// ranks before) to its front, in no particular order; the rest follow.
+/// Linear time. With a total order the chosen set is unique.
+pub fn partition_best<T>(v: &mut [T], k: usize, order: impl FnMut(&T, &T) -> Ordering) {
+    if k > 0 && v.len() > k {
+        v.select_nth_unstable_by(k - 1, order);
+    }
+}
+
+/// Keeps the `k` elements of `v` that rank first under `order`, sorted
+/// (selection, then a sort of only those `k`).
+pub fn top_k_by<T>(v: &mut Vec<T>, k: usize, mut order: impl FnMut(&T, &T) -> Ordering) {
+    partition_best(v, k, &mut order);
+    v.truncate(k);
+    v.sort_unstable_by(order);
 }
 
 /// Above this many results, selection beats keeping a sorted list.
@@ -318,11 +342,7 @@ pub fn top_k(
         return buf.clone();
     }
     buf.extend(candidates);
-    if buf.len() > k {
-        buf.select_nth_unstable_by(k - 1, better);
-        buf.truncate(k);
-    }
-    buf.sort_unstable_by(better);
+    top_k_by(buf, k, better);
     buf.clone()
 }
 
@@ -332,6 +352,28 @@ pub fn top_k(
 /// one vectorised comparison.
 pub fn top_k_scores(scores: &[f32], k: usize, buf: &mut Vec<(u32, f32)>) -> Vec<(u32, f32)> {
     simd(TopKScores { scores, k, buf })
+}
+
+/// The best `k` entries of `scores` (`-inf` = ineligible) whose index
+/// `keep` accepts, best first. Asks [`top_k_scores`] for a few more than
+/// `k` and widens only when filtered-out entries crowd the top, so an
+/// unselective filter costs nearly nothing and a selective one stays exact.
+pub fn top_k_scores_where(
+    scores: &[f32],
+    k: usize,
+    keep: impl Fn(u32) -> bool,
+    buf: &mut Vec<(u32, f32)>,
+) -> Vec<(u32, f32)> {
+    let mut m = (2 * k).max(k + 16);
+    loop {
+        let top = top_k_scores(scores, m, buf);
+        let exhausted = top.len() < m;
+        let kept: Vec<(u32, f32)> = top.into_iter().filter(|c| keep(c.0)).take(k).collect();
+        if kept.len() == k || exhausted {
+            return kept;
+        }
+        m = m.saturating_mul(4);
+    }
 }
 
 struct TopKScores<'a> {
@@ -471,6 +513,74 @@ mod tests {
         }
         let mut singular = vec![1.0, 1.0, 1.0, 1.0];
         assert!(!cholesky_solve(&mut singular, &mut [1.0, 2.0]));
+    }
+
+    /// The reference: sort everything by [`better`] and cut.
+    fn brute(c: &[(u32, f32)], k: usize) -> Vec<(u32, f32)> {
+        let mut all = c.to_vec();
+        all.sort_by(better);
+        all.truncate(k);
+        all
+    }
+
+    proptest::proptest! {
+        /// Every variant equals the full sort, bit for bit, for small and
+        /// large k, with many ties (scores from a few levels) and `-inf`.
+        #[test]
+        fn every_top_k_variant_matches_a_full_sort(
+            levels in proptest::collection::vec(0u8..6, 0..400),
+            k in 0usize..150,
+            modulus in 1u32..5,
+        ) {
+            let scores: Vec<f32> = levels
+                .iter()
+                .map(|&l| if l == 0 { f32::NEG_INFINITY } else { f32::from(l) * 0.25 })
+                .collect();
+            let pairs: Vec<(u32, f32)> = scores.iter().enumerate().map(|(i, &s)| (i as u32, s)).collect();
+            let eligible: Vec<(u32, f32)> =
+                pairs.iter().copied().filter(|c| c.1 != f32::NEG_INFINITY).collect();
+            let mut buf = vec![(7, 7.0)]; // stale scratch must not leak into results
+            proptest::prop_assert_eq!(top_k(pairs.iter().copied(), k, &mut buf), brute(&pairs, k));
+            proptest::prop_assert_eq!(top_k_scores(&scores, k, &mut buf), brute(&eligible, k));
+            let kept: Vec<(u32, f32)> =
+                eligible.iter().copied().filter(|c| c.0 % modulus == 0).collect();
+            proptest::prop_assert_eq!(
+                top_k_scores_where(&scores, k, |i| i % modulus == 0, &mut buf),
+                brute(&kept, k)
+            );
+            let mut v = pairs.clone();
+            top_k_by(&mut v, k, better);
+            proptest::prop_assert_eq!(&v, &brute(&pairs, k));
+            let mut v = pairs.clone();
+            partition_best(&mut v, k, better);
+            let mut head = v[..k.min(v.len())].to_vec();
+            head.sort_by(better);
+            proptest::prop_assert_eq!(head, brute(&pairs, k));
+            v.sort_by(better);
+            proptest::prop_assert_eq!(v, brute(&pairs, pairs.len()));
+        }
+    }
+
+    #[test]
+    fn top_k_scores_where_widens_until_enough_pass() {
+        let scores: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+        let mut buf = Vec::new();
+        // Only multiples of 97 pass: the search widens from 21 to 84, 336
+        // and finally all 1000 scores before it has five.
+        let got = top_k_scores_where(&scores, 5, |i| i % 97 == 0, &mut buf);
+        let want: Vec<u32> = vec![970, 873, 776, 679, 582];
+        assert_eq!(got.iter().map(|c| c.0).collect::<Vec<_>>(), want);
+        assert_eq!(
+            top_k_scores_where(&scores, 5, |i| i == 3, &mut buf),
+            vec![(3, 3.0)]
+        );
+        assert!(top_k_scores_where(&scores, 5, |_| false, &mut buf).is_empty());
+        let mut s = scores.clone();
+        s[999] = f32::NEG_INFINITY;
+        assert_eq!(
+            top_k_scores_where(&s, 1, |_| true, &mut buf),
+            vec![(998, 998.0)]
+        );
     }
 
     #[test]

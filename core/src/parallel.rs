@@ -80,9 +80,7 @@ pub fn for_each_chunk<T, S, I, F>(
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
-        // Only inside a pool made by `install`: outside one, rayon would
-        // fall back to its global pool and ignore the requested count.
-        if rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1 {
+        if in_pool() {
             data.par_chunks_mut(chunk)
                 .enumerate()
                 .for_each_init(&init, |s, (c, block)| f(s, c * rows_per_chunk, block));
@@ -106,11 +104,55 @@ where
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
-        if rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1 {
+        if in_pool() {
             return items.par_iter().map(f).collect();
         }
     }
     items.iter().map(f).collect()
+}
+
+/// `f` applied to every index of `range`, in order; in parallel when inside
+/// [`install`] with more than one thread.
+pub fn map_range<R, F>(range: std::ops::Range<usize>, f: F) -> Vec<R>
+where
+    R: Send,
+    F: Fn(usize) -> R + Sync + Send,
+{
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        if range.len() > 1 && in_pool() {
+            return range.into_par_iter().map(f).collect();
+        }
+    }
+    range.map(f).collect()
+}
+
+/// Runs `f` on every task, consuming them; in parallel when inside
+/// [`install`] with more than one thread.
+pub fn for_each<T, F>(tasks: Vec<T>, f: F)
+where
+    T: Send,
+    F: Fn(T) + Sync + Send,
+{
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        if in_pool() {
+            tasks.into_par_iter().for_each(f);
+            return;
+        }
+    }
+    tasks.into_iter().for_each(f);
+}
+
+/// True on a worker of a pool made by [`install`] with more than one
+/// thread. Every parallel helper asks this first: outside such a pool,
+/// rayon would fall back to its global pool and ignore the thread setting
+/// (and `SIGHTLINE_NUM_THREADS=1`).
+#[cfg(feature = "parallel")]
+fn in_pool() -> bool {
+    rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1
 }
 
 #[cfg(test)]
@@ -154,5 +196,37 @@ mod tests {
         assert!(ids.iter().all(|&t| t == Some(caller)));
         let squares = install(2, || map(&[1, 2, 3, 4], |x| x * x));
         assert_eq!(squares, [1, 4, 9, 16]);
+    }
+
+    /// Which rayon worker (if any) ran each of 64 tasks, through every helper.
+    fn workers() -> Vec<Option<usize>> {
+        let here = || rayon_worker();
+        let mut a = vec![None; 64];
+        for_each_chunk(&mut a, 1, 1, || (), |_, _, s| s[0] = here());
+        let b = map(&a, |_| here());
+        let c = map_range(0..64, |_| here());
+        let d = std::sync::Mutex::new(Vec::new());
+        for_each((0..64).collect(), |_: usize| d.lock().unwrap().push(here()));
+        [a, b, c, d.into_inner().unwrap()].concat()
+    }
+
+    fn rayon_worker() -> Option<usize> {
+        #[cfg(feature = "parallel")]
+        return rayon::current_thread_index();
+        #[cfg(not(feature = "parallel"))]
+        None
+    }
+
+    #[test]
+    fn one_thread_or_no_pool_never_uses_a_rayon_worker() {
+        // Outside `install` (where rayon's global pool would be used) and
+        // with one thread, every task runs on the caller's thread.
+        assert!(workers().iter().all(Option::is_none));
+        assert!(install(1, workers).iter().all(Option::is_none));
+        if cfg!(feature = "parallel") {
+            assert!(install(2, workers).iter().all(Option::is_some));
+        }
+        let squares = install(2, || map_range(0..5, |i| i * i));
+        assert_eq!(squares, [0, 1, 4, 9, 16]);
     }
 }

@@ -36,7 +36,6 @@
 //! | `trending.*` | — | decayed segment counts, see [`crate::trending`] |
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -465,8 +464,9 @@ impl ModelFile {
         Ok(ModelFile { meta, tensors })
     }
 
-    /// Writes atomically: a temporary file in the same directory, flushed
-    /// and synced, then renamed over `path`.
+    /// Writes atomically: a uniquely named temporary file in the same
+    /// directory (so concurrent saves to one path never share one), synced,
+    /// then renamed over `path`. A reader sees the old file or the new one.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let bytes = self.to_bytes()?;
@@ -477,21 +477,8 @@ impl ModelFile {
         let name = path
             .file_name()
             .ok_or_else(|| Error::invalid(format!("not a file path: {}", path.display())))?;
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::Io(with_path(e, path))
-        })
+        let prefix = format!(".{}.", name.to_string_lossy());
+        write_atomic(dir, &prefix, path, &bytes).map_err(|e| Error::Io(with_path(e, path)))
     }
 
     /// Reads and validates the file at `path`.
@@ -499,6 +486,30 @@ impl ModelFile {
         let path = path.as_ref();
         Self::from_bytes(&std::fs::read(path).map_err(|e| Error::Io(with_path(e, path)))?)
     }
+}
+
+/// Writes `bytes` to a fresh temp file `{prefix}XXXXXX.tmp` in `dir`, syncs
+/// it and renames it over `path`; the temp file is removed on failure.
+#[cfg(not(target_arch = "wasm32"))]
+fn write_atomic(dir: &Path, prefix: &str, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix).suffix(".tmp");
+    // The mode a plain `File::create` gives (0o666 less the umask), not
+    // tempfile's private 0o600: a model file is read by other processes.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// wasm32 has no file system: saving to a path is unsupported there.
+#[cfg(target_arch = "wasm32")]
+fn write_atomic(_: &Path, _: &str, _: &Path, _: &[u8]) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 /// The same I/O error, with the file it concerns in the message.
@@ -598,6 +609,15 @@ mod tests {
             1,
             "no temp file left behind"
         );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let reference = dir.path().join("plain");
+            std::fs::File::create(&reference).unwrap();
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+            assert_eq!(mode(&p), mode(&reference), "saved with File::create's mode");
+            std::fs::remove_file(reference).unwrap();
+        }
         let err = ModelFile::load(dir.path().join("missing")).unwrap_err();
         assert!(
             matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::NotFound),
@@ -608,5 +628,39 @@ mod tests {
             sample().save(dir.path().join("no/such/dir/m.slm")),
             Err(Error::Io(_))
         ));
+    }
+
+    #[test]
+    fn concurrent_saves_to_one_path_each_succeed_and_leave_a_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.slm");
+        // Different sizes, so a file mixed from two saves fails its checksum.
+        let files: Vec<ModelFile> = (1..=8u32)
+            .map(|t| {
+                let mut f = ModelFile::new();
+                f.set_meta("writer", serde_json::json!(t));
+                f.put(
+                    "v",
+                    vec![t as usize * 1000],
+                    TensorData::U32(vec![t; t as usize * 1000]),
+                )
+                .unwrap();
+                f
+            })
+            .collect();
+        for _round in 0..5 {
+            std::thread::scope(|s| {
+                for f in &files {
+                    s.spawn(|| f.save(&p).unwrap());
+                }
+            });
+            let got = ModelFile::load(&p).unwrap();
+            assert!(files.contains(&got));
+            assert_eq!(
+                std::fs::read_dir(dir.path()).unwrap().count(),
+                1,
+                "no temp file left behind"
+            );
+        }
     }
 }

@@ -854,12 +854,8 @@ impl TrendingStore {
                 .filter(|(_, v)| *v > 0.0)
                 .collect();
         }
-        let by = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if scored.len() > query.n {
-            scored.select_nth_unstable_by(query.n - 1, by);
-            scored.truncate(query.n);
-        }
-        scored.sort_unstable_by(by);
+        // Scores are positive (no NaN), so `better` is a total order here.
+        crate::linalg::top_k_by(&mut scored, query.n, crate::linalg::better);
         Ok((scored, seg, level_weight))
     }
 
@@ -1114,9 +1110,7 @@ fn prune(seg: &mut Seg, keep: usize, t: i64, hl: &[f64], n_pop: usize) {
         return;
     }
     let by = |a: &(f64, u32, usize), b: &(f64, u32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-    if keep > 0 {
-        ranked.select_nth_unstable_by(keep - 1, by);
-    }
+    crate::linalg::partition_best(&mut ranked, keep, by);
     ranked.truncate(keep);
     let mut slots: Vec<usize> = ranked.into_iter().map(|r| r.2).collect();
     slots.sort_unstable();

@@ -111,6 +111,65 @@ impl Default for ParamSpace {
 }
 
 impl ParamSpace {
+    /// The names of the searchable fields, slowest-varying first (grid
+    /// order, the order of `dims()`).
+    pub const FIELDS: [&'static str; 7] = [
+        "factors",
+        "regularization",
+        "alpha",
+        "unobserved_weight",
+        "regularization_exponent",
+        "init_std",
+        "iterations",
+    ];
+
+    /// The space a binding's `param_grid` argument describes, over `base`.
+    /// `None` is the default space with `init_std` and `iterations` taken
+    /// from `base`; a grid (an object of field name → list, or a scalar that
+    /// fixes the field) searches the fields it names, the others fixed at
+    /// `base`. An unknown name or a bad value is a config error naming
+    /// `param_grid.<field>`.
+    pub fn from_grid(grid: Option<serde_json::Value>, base: &AlsConfig) -> Result<Self> {
+        let Some(grid) = grid else {
+            return Ok(ParamSpace {
+                init_std: vec![base.init_std],
+                iterations: vec![base.iterations],
+                ..ParamSpace::default()
+            });
+        };
+        let serde_json::Value::Object(given) = grid else {
+            return Err(Error::config(
+                "param_grid",
+                "must map parameter names to lists",
+            ));
+        };
+        let mut tree = serde_json::to_value(ParamSpace::fixed(base))
+            .map_err(|e| Error::config("param_grid", e.to_string()))?;
+        for (name, values) in given {
+            if !Self::FIELDS.contains(&name.as_str()) {
+                return Err(Error::config(
+                    format!("param_grid.{name}"),
+                    format!(
+                        "not a searchable parameter; expected one of {}",
+                        Self::FIELDS.join(", ")
+                    ),
+                ));
+            }
+            let values = match values {
+                list @ serde_json::Value::Array(_) => list,
+                scalar => serde_json::Value::Array(vec![scalar]),
+            };
+            tree[name.as_str()] = values;
+        }
+        crate::config::from_value(tree).map_err(|e| match e {
+            Error::Config { field, message } => Error::Config {
+                field: format!("param_grid.{field}"),
+                message,
+            },
+            other => other,
+        })
+    }
+
     /// The one-point space of `config` (every list holds its value); use it
     /// with struct-update syntax to search only some fields.
     pub fn fixed(config: &AlsConfig) -> Self {
@@ -144,7 +203,7 @@ impl ParamSpace {
     /// (`space.<field>`), or `space` when the product overflows `usize`.
     pub fn grid_size(&self) -> Result<usize> {
         let mut n = 1usize;
-        for (len, name) in self.dims().into_iter().zip(FIELDS) {
+        for (len, name) in self.dims().into_iter().zip(Self::FIELDS) {
             if len == 0 {
                 return Err(Error::config(
                     format!("space.{name}"),
@@ -192,7 +251,7 @@ impl ParamSpace {
     pub fn validate(&self, base: &AlsConfig) -> Result<()> {
         self.grid_size()?;
         let dims = self.dims();
-        for (axis, name) in FIELDS.iter().enumerate() {
+        for (axis, name) in Self::FIELDS.iter().enumerate() {
             // Grid points varying only this axis (all others at their first value).
             let stride: usize = dims[axis + 1..].iter().product();
             for entry in 0..dims[axis] {
@@ -211,17 +270,6 @@ impl ParamSpace {
     }
 }
 
-/// The searched fields, slowest-varying first (the order of `dims()`).
-const FIELDS: [&str; 7] = [
-    "factors",
-    "regularization",
-    "alpha",
-    "unobserved_weight",
-    "regularization_exponent",
-    "init_std",
-    "iterations",
-];
-
 /// How the candidates are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -236,6 +284,24 @@ pub enum Search {
         /// Seed of the sampling.
         seed: u64,
     },
+}
+
+impl Search {
+    /// A search by name, as bindings take it: `"grid"`, or `"random"` with
+    /// `trials` candidates (default 20) drawn with `seed`.
+    pub fn from_name(name: &str, trials: Option<usize>, seed: u64) -> Result<Self> {
+        match name {
+            "grid" => Ok(Search::Grid),
+            "random" => Ok(Search::Random {
+                trials: trials.unwrap_or(20),
+                seed,
+            }),
+            other => Err(Error::config(
+                "search",
+                format!("expected \"grid\" or \"random\", got {other:?}"),
+            )),
+        }
+    }
 }
 
 /// The validation metric that is maximised.
@@ -460,6 +526,55 @@ mod tests {
     use super::*;
     use crate::data::InteractionsBuilder;
     use crate::eval::train_test_split;
+
+    #[test]
+    fn a_grid_names_the_searched_fields_and_fixes_the_rest_at_base() {
+        let base = AlsConfig {
+            factors: 8,
+            iterations: 3,
+            ..AlsConfig::default()
+        };
+        let grid = serde_json::json!({"factors": [4, 16], "alpha": 2.0});
+        let s = ParamSpace::from_grid(Some(grid), &base).unwrap();
+        assert_eq!(
+            (s.factors.clone(), s.alpha.clone()),
+            (vec![4, 16], vec![2.0])
+        );
+        assert_eq!(
+            (s.iterations.clone(), s.regularization.clone()),
+            (vec![3], vec![base.regularization])
+        );
+        let d = ParamSpace::from_grid(None, &base).unwrap();
+        assert_eq!(
+            (d.factors, d.iterations),
+            (ParamSpace::default().factors, vec![3])
+        );
+        for (grid, field) in [
+            (serde_json::json!({"magic": [1]}), "param_grid.magic"),
+            (
+                serde_json::json!({"factors": [-1]}),
+                "param_grid.factors[0]",
+            ),
+            (serde_json::json!([1]), "param_grid"),
+        ] {
+            let e = ParamSpace::from_grid(Some(grid), &base).unwrap_err();
+            assert!(
+                matches!(&e, Error::Config { field: f, .. } if f == field),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            Search::from_name("random", None, 7).unwrap(),
+            Search::Random {
+                trials: 20,
+                seed: 7
+            }
+        );
+        assert!(matches!(
+            Search::from_name("annealing", None, 0),
+            Err(Error::Config { .. })
+        ));
+    }
 
     /// Two taste groups of 40 users over 2×12 items; each user has 8 of
     /// their group's items plus one random-ish item of the other group.

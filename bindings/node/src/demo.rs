@@ -6,12 +6,14 @@
 #![cfg_attr(test, allow(dead_code))]
 
 use napi::bindgen_prelude::Unknown;
+use napi::Env;
 use napi_derive::napi;
 use serde_json::{json, Value};
+use sightline::data::{FlatItem, Item};
 use sightline::demo::{engine_settings, generate, DemoConfig};
+use sightline::Error;
 
-use crate::engine::{input, out};
-use crate::{to_js_err, CodedError};
+use crate::engine::{input, or_throw, out};
 
 /// Generates the demo shop: `{ catalog, customers, events }`, the catalog
 /// and events in the shapes `Engine` takes. `options` sets `customers`,
@@ -23,17 +25,23 @@ use crate::{to_js_err, CodedError};
     ts_args_type = "options?: DemoOptions",
     ts_return_type = "DemoData"
 )]
-pub fn demo_data(options: Option<Unknown<'_>>) -> Result<Value, CodedError> {
-    let config: DemoConfig = match options {
-        Some(options) => input(&options, "options").map_err(to_js_err)?,
-        None => DemoConfig::default(),
+pub fn demo_data(env: Env, options: Option<Unknown<'_>>) -> napi::Result<Value> {
+    let config = match options {
+        Some(options) => input(&options, "options"),
+        None => Ok(DemoConfig::default()),
     };
-    let data = generate(&config).map_err(to_js_err)?;
-    out(json!({
-        "catalog": out(data.catalog.items())?,
-        "customers": out(&data.customers)?,
-        "events": out(&data.events)?,
-    }))
+    let data = config.and_then(|config| {
+        let data = generate(&config)?;
+        // Catalog rows keep the core's column names (`in_stock`, attribute
+        // names): they are data, taken back by `Catalog::from_rows`.
+        let rows: Vec<FlatItem<'_>> = data.catalog.items().iter().map(Item::flat).collect();
+        Ok(json!({
+            "catalog": serde_json::to_value(rows).map_err(|e| Error::InvalidInput(e.to_string()))?,
+            "customers": out(&data.customers)?,
+            "events": out(&data.events)?,
+        }))
+    });
+    or_throw(&env, data)
 }
 
 /// The demo shop's engine config (region names, region → market map,

@@ -6,13 +6,13 @@
 //! types go back as plain objects. Configs keep the spelling of the config
 //! files (snake_case), so one JSON document serves every runtime. Every
 //! rule and every validation is the core's; its errors become `Error`s
-//! with `code`.
+//! with `code` and the variant's fields (`crate::to_js_err`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{
-    AsyncTask, Buffer, ClassInstance, JsError, Object, ToNapiValue, TypeName, Unknown,
+    AsyncTask, Buffer, ClassInstance, Object, ToNapiValue, TypeName, Unknown,
 };
 use napi::{Env, Status, Task, ValueType};
 use napi_derive::napi;
@@ -20,14 +20,20 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use sightline::als::AlsModel;
-use sightline::data::{Catalog, Event, Item};
+use sightline::data::{Catalog, Event, Row};
 use sightline::engine::{Engine as CoreEngine, EngineConfig, Models, Request};
 use sightline::Error;
 
 use crate::convert::{from_camel, integral_numbers, to_camel};
-use crate::{to_js_err, CodedError, Model};
+use crate::{to_js_err, Model};
 
 type CoreResult<T> = sightline::Result<T>;
+
+/// A core result as a napi result: its error thrown as the JS `Error` of
+/// [`to_js_err`].
+pub(crate) fn or_throw<T>(env: &Env, result: CoreResult<T>) -> napi::Result<T> {
+    result.map_err(|e| to_js_err(env, e))
+}
 
 /// A JS value as JSON. `NaN`, `±Infinity`, functions and symbols have no
 /// JSON form: `INVALID_INPUT` naming `what`.
@@ -65,35 +71,40 @@ fn records<T: DeserializeOwned>(value: Value, what: &str) -> CoreResult<Vec<T>> 
 }
 
 /// A core value as a plain JS object (camelCase fields).
-pub(crate) fn out<T: Serialize>(value: T) -> Result<Value, CodedError> {
-    to_camel(&value).map_err(|e| to_js_err(Error::InvalidInput(e.to_string())))
+pub(crate) fn out<T: Serialize>(value: T) -> CoreResult<Value> {
+    to_camel(&value).map_err(|e| Error::InvalidInput(e.to_string()))
 }
 
 /// A JS number used as Unix seconds: an integer (NaN, ±∞ and fractions are
 /// `INVALID_INPUT`).
-fn to_timestamp(t: f64) -> Result<i64, CodedError> {
+fn to_timestamp(t: f64) -> CoreResult<i64> {
     if t.is_finite() && t.fract() == 0.0 {
         // `as` saturates beyond the i64 range; t is an integer here.
         Ok(t as i64)
     } else {
-        Err(to_js_err(Error::InvalidInput(format!(
+        Err(Error::InvalidInput(format!(
             "timestamp must be an integer (Unix seconds), got {t}"
-        ))))
+        )))
     }
 }
 
+/// The engine config of a JS object (config-file spelling) or of a string:
+/// JSON or TOML text, or the path of a config file (the core's
+/// [`sightline::config::text_or_path`]).
 fn config_from(value: &Unknown<'_>) -> CoreResult<EngineConfig> {
-    EngineConfig::from_value(json(value, "config")?)
+    let tree = match json(value, "config")? {
+        Value::String(source) => sightline::config::text_or_path(&source)?,
+        tree => tree,
+    };
+    EngineConfig::from_value(tree)
 }
 
-/// The catalog from an array of item objects, as the Python binding builds
-/// it (`Catalog::add` per item: ids unique, prices valid).
+/// The catalog from an array of flat rows (`{ id, category, price, in_stock,
+/// regions, …attributes }`), with the rules of [`Catalog::from_rows`]
+/// (shared with Python's dicts and DataFrames).
 fn catalog_from(value: &Unknown<'_>) -> CoreResult<Catalog> {
-    let mut catalog = Catalog::new();
-    for item in records::<Item>(json(value, "catalog")?, "catalog item")? {
-        catalog.add(item)?;
-    }
-    Ok(catalog)
+    let rows = records::<Row>(json(value, "catalog")?, "catalog item")?;
+    Catalog::from_rows(&rows)
 }
 
 /// The ALS model of an options object (`{ model?: Model }`), copied: the
@@ -123,7 +134,8 @@ fn models_of(catalog: Catalog, als: Option<Arc<AlsModel>>) -> Models {
 ///
 /// Errors are `Error` objects whose `code` is the core's: `INVALID_INPUT`,
 /// `SHAPE_MISMATCH`, `UNKNOWN_ID`, `CONFIG`, `MODEL_FORMAT`, `IO`,
-/// `INTERRUPTED`. A failed call changes nothing.
+/// `INTERRUPTED`, with the variant's fields as properties (`field` of a
+/// `CONFIG` error). A failed call changes nothing.
 #[napi]
 pub struct Engine {
     // `AssertUnwindSafe`: the core engine's locks and atomics keep it
@@ -139,36 +151,40 @@ impl Engine {
     }
 
     fn build(
+        env: &Env,
         config: CoreResult<EngineConfig>,
         catalog: &Unknown<'_>,
         options: Option<&Object<'_>>,
-    ) -> Result<Engine, CodedError> {
+    ) -> napi::Result<Engine> {
         let built = config.and_then(|config| {
             let models = models_of(catalog_from(catalog)?, model_from(options)?);
             CoreEngine::new(config, models)
         });
-        built.map(Engine::wrap).map_err(to_js_err)
+        or_throw(env, built.map(Engine::wrap))
     }
 }
 
 #[napi]
 impl Engine {
-    /// An engine from a config object (the spelling of the config files:
-    /// `{ placements: { home: { n: 6 } } }`; `{}` for the defaults), the
-    /// catalog as an array of items and, for the `als` source, a `Model`.
+    /// An engine from a config (an object in the spelling of the config
+    /// files: `{ placements: { home: { n: 6 } } }`, `{}` for the defaults;
+    /// or a string: JSON or TOML text, or a config file's path), the
+    /// catalog as an array of rows and, for the `als` source, a `Model`.
     ///
-    /// Throws `CONFIG` naming the bad field, `INVALID_INPUT` for a bad item.
+    /// Throws `CONFIG` (its `field` names the bad one), `INVALID_INPUT`
+    /// for a bad item.
     #[napi(
         constructor,
         catch_unwind,
-        ts_args_type = "config: EngineConfig, catalog: CatalogItem[], options?: EngineOptions"
+        ts_args_type = "config: EngineConfig | string, catalog: CatalogItem[], options?: EngineOptions"
     )]
     pub fn new(
+        env: Env,
         config: Unknown<'_>,
         catalog: Unknown<'_>,
         options: Option<Object<'_>>,
-    ) -> Result<Engine, CodedError> {
-        Engine::build(config_from(&config), &catalog, options.as_ref())
+    ) -> napi::Result<Engine> {
+        Engine::build(&env, config_from(&config), &catalog, options.as_ref())
     }
 
     /// An engine from a config written as JSON text (see the constructor).
@@ -178,11 +194,13 @@ impl Engine {
         ts_args_type = "json: string, catalog: CatalogItem[], options?: EngineOptions"
     )]
     pub fn from_json(
+        env: Env,
         json: String,
         catalog: Unknown<'_>,
         options: Option<Object<'_>>,
-    ) -> Result<Engine, CodedError> {
-        Engine::build(EngineConfig::from_json(&json), &catalog, options.as_ref())
+    ) -> napi::Result<Engine> {
+        let config = EngineConfig::from_json(&json);
+        Engine::build(&env, config, &catalog, options.as_ref())
     }
 
     /// An engine from a config written as TOML text (see the constructor).
@@ -192,18 +210,20 @@ impl Engine {
         ts_args_type = "toml: string, catalog: CatalogItem[], options?: EngineOptions"
     )]
     pub fn from_toml(
+        env: Env,
         toml: String,
         catalog: Unknown<'_>,
         options: Option<Object<'_>>,
-    ) -> Result<Engine, CodedError> {
-        Engine::build(EngineConfig::from_toml(&toml), &catalog, options.as_ref())
+    ) -> napi::Result<Engine> {
+        let config = EngineConfig::from_toml(&toml);
+        Engine::build(&env, config, &catalog, options.as_ref())
     }
 
     /// The config in force, every default filled in (config-file spelling).
     #[napi(catch_unwind, ts_return_type = "EngineConfig")]
-    pub fn config(&self) -> Result<Value, CodedError> {
-        serde_json::to_value(self.inner.config())
-            .map_err(|e| to_js_err(Error::InvalidInput(e.to_string())))
+    pub fn config(&self, env: Env) -> napi::Result<Value> {
+        let config = serde_json::to_value(self.inner.config());
+        or_throw(&env, config.map_err(|e| Error::InvalidInput(e.to_string())))
     }
 
     /// Answers a request: `n` items for the placement, each with its source
@@ -216,12 +236,11 @@ impl Engine {
         ts_args_type = "request: RecommendRequest",
         ts_return_type = "Recommendation"
     )]
-    pub fn recommend(&self, request: Unknown<'_>) -> Result<Value, CodedError> {
-        let request: Request = input(&request, "request").map_err(to_js_err)?;
-        self.inner
-            .recommend(&request)
-            .map_err(to_js_err)
-            .and_then(out)
+    pub fn recommend(&self, env: Env, request: Unknown<'_>) -> napi::Result<Value> {
+        let answer = input::<Request>(&request, "request")
+            .and_then(|request| self.inner.recommend(&request))
+            .and_then(out);
+        or_throw(&env, answer)
     }
 
     /// `recommend` on the libuv thread pool; a bad request rejects.
@@ -238,22 +257,19 @@ impl Engine {
     /// Learns from one live event (trending always; with `consent` also the
     /// visitor's session, purchases and attribution).
     #[napi(catch_unwind, ts_args_type = "event: EngineEvent, consent: boolean")]
-    pub fn ingest(&self, event: Unknown<'_>, consent: bool) -> Result<(), CodedError> {
-        let event: Event = input(&event, "event").map_err(to_js_err)?;
-        self.inner.ingest(&event, consent).map_err(to_js_err)
+    pub fn ingest(&self, env: Env, event: Unknown<'_>, consent: bool) -> napi::Result<()> {
+        let done = input::<Event>(&event, "event").and_then(|e| self.inner.ingest(&e, consent));
+        or_throw(&env, done)
     }
 
     /// Learns from many events, all or nothing: a bad event anywhere throws
     /// naming its position, with nothing learnt. Returns the count.
     #[napi(catch_unwind, ts_args_type = "events: EngineEvent[], consent: boolean")]
-    pub fn ingest_batch(&self, events: Unknown<'_>, consent: bool) -> Result<u32, CodedError> {
-        let events = json(&events, "events").and_then(|v| records::<Event>(v, "event"));
-        let events = events.map_err(to_js_err)?;
-        let n = self
-            .inner
-            .ingest_batch(&events, consent)
-            .map_err(to_js_err)?;
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    pub fn ingest_batch(&self, env: Env, events: Unknown<'_>, consent: bool) -> napi::Result<u32> {
+        let n = json(&events, "events")
+            .and_then(|v| records::<Event>(v, "event"))
+            .and_then(|events| self.inner.ingest_batch(&events, consent));
+        or_throw(&env, n).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     /// Records that a recommendation was shown; `false` when its id is not
@@ -261,13 +277,13 @@ impl Engine {
     #[napi(catch_unwind)]
     pub fn track_impression(
         &self,
+        env: Env,
         recommendation_id: String,
         timestamp: f64,
-    ) -> Result<bool, CodedError> {
-        let ts = to_timestamp(timestamp)?;
-        self.inner
-            .track_impression(&recommendation_id, ts)
-            .map_err(to_js_err)
+    ) -> napi::Result<bool> {
+        let tracked = to_timestamp(timestamp)
+            .and_then(|ts| self.inner.track_impression(&recommendation_id, ts));
+        or_throw(&env, tracked)
     }
 
     /// Records a click on an item of a recommendation; `false` when the
@@ -275,14 +291,14 @@ impl Engine {
     #[napi(catch_unwind)]
     pub fn track_click(
         &self,
+        env: Env,
         recommendation_id: String,
         item_id: String,
         timestamp: f64,
-    ) -> Result<bool, CodedError> {
-        let ts = to_timestamp(timestamp)?;
-        self.inner
-            .track_click(&recommendation_id, &item_id, ts)
-            .map_err(to_js_err)
+    ) -> napi::Result<bool> {
+        let tracked = to_timestamp(timestamp)
+            .and_then(|ts| self.inner.track_click(&recommendation_id, &item_id, ts));
+        or_throw(&env, tracked)
     }
 
     /// Records a purchase of an item by a user with its revenue, attributed
@@ -291,31 +307,31 @@ impl Engine {
     #[napi(catch_unwind)]
     pub fn track_conversion(
         &self,
+        env: Env,
         user: String,
         item_id: String,
         revenue: f64,
         timestamp: f64,
-    ) -> Result<bool, CodedError> {
-        let ts = to_timestamp(timestamp)?;
-        self.inner
-            .track_conversion(&user, &item_id, revenue, ts)
-            .map_err(to_js_err)
+    ) -> napi::Result<bool> {
+        let tracked = to_timestamp(timestamp)
+            .and_then(|ts| self.inner.track_conversion(&user, &item_id, revenue, ts));
+        or_throw(&env, tracked)
     }
 
     /// Recomputes the popular-per-region cache of the last fallback as of
     /// `now` (Unix seconds); the engine also does so by itself (after
     /// `ingestBatch`, and when the cache is old).
     #[napi(catch_unwind)]
-    pub fn refresh_popular(&self, now: f64) -> Result<(), CodedError> {
-        let now = to_timestamp(now)?;
-        self.inner.refresh_popular(now).map_err(to_js_err)
+    pub fn refresh_popular(&self, env: Env, now: f64) -> napi::Result<()> {
+        let done = to_timestamp(now).and_then(|now| self.inner.refresh_popular(now));
+        or_throw(&env, done)
     }
 
     /// CTR / CVR with confidence intervals per placement, variant and
     /// source; every metric; each circuit breaker.
     #[napi(catch_unwind, ts_return_type = "EngineStats")]
-    pub fn stats(&self) -> Result<Value, CodedError> {
-        out(self.inner.stats())
+    pub fn stats(&self, env: Env) -> napi::Result<Value> {
+        or_throw(&env, out(self.inner.stats()))
     }
 
     /// The metrics in the Prometheus text format.
@@ -327,44 +343,38 @@ impl Engine {
     /// Erases a person from every store now (GDPR erasure), including the
     /// ALS factors of the model being served.
     #[napi(catch_unwind, ts_return_type = "ForgetReport")]
-    pub fn forget_user(&self, user: String) -> Result<Value, CodedError> {
-        self.inner
-            .forget_user(&user)
-            .map_err(to_js_err)
-            .and_then(out)
+    pub fn forget_user(&self, env: Env, user: String) -> napi::Result<Value> {
+        or_throw(&env, self.inner.forget_user(&user).and_then(out))
     }
 
     /// Everything held about a person (GDPR access).
     #[napi(catch_unwind, ts_return_type = "UserExport")]
-    pub fn export_user(&self, user: String) -> Result<Value, CodedError> {
-        self.inner
-            .export_user(&user)
-            .map_err(to_js_err)
-            .and_then(out)
+    pub fn export_user(&self, env: Env, user: String) -> napi::Result<Value> {
+        or_throw(&env, self.inner.export_user(&user).and_then(out))
     }
 
     /// Serves a new catalog and model from now on, atomically; when they do
     /// not fit the config (e.g. a rule names an unknown item) this throws
     /// and the old ones stay.
     #[napi(catch_unwind, ts_args_type = "models: EngineModels")]
-    pub fn swap_models(&self, models: Object<'_>) -> Result<(), CodedError> {
+    pub fn swap_models(&self, env: Env, models: Object<'_>) -> napi::Result<()> {
         let catalog = models
             .get::<Unknown>("catalog")
-            .map_err(|e| to_js_err(Error::InvalidInput(format!("models.catalog: {}", e.reason))))?
-            .ok_or_else(|| to_js_err(Error::InvalidInput("models.catalog is required".into())))?;
-        let catalog = catalog_from(&catalog).map_err(to_js_err)?;
-        let model = model_from(Some(&models)).map_err(to_js_err)?;
-        self.inner
-            .swap_models(models_of(catalog, model))
-            .map_err(to_js_err)
+            .map_err(|e| Error::InvalidInput(format!("models.catalog: {}", e.reason)))
+            .and_then(|c| c.ok_or_else(|| Error::InvalidInput("models.catalog is required".into())))
+            .and_then(|c| catalog_from(&c));
+        let swapped = catalog
+            .and_then(|catalog| Ok(models_of(catalog, model_from(Some(&models))?)))
+            .and_then(|models| self.inner.swap_models(models));
+        or_throw(&env, swapped)
     }
 
     /// Saves models, catalog and the live trending and session stores into
     /// one model file (the config is the caller's). Blocks the event loop;
     /// see `saveAsync`.
     #[napi(catch_unwind)]
-    pub fn save(&self, path: String) -> Result<(), CodedError> {
-        self.inner.save(&path).map_err(to_js_err)
+    pub fn save(&self, env: Env, path: String) -> napi::Result<()> {
+        or_throw(&env, self.inner.save(&path))
     }
 
     /// `save` on the libuv thread pool.
@@ -376,8 +386,8 @@ impl Engine {
 
     /// The bytes `save` writes.
     #[napi(catch_unwind)]
-    pub fn to_buffer(&self) -> Result<Buffer, CodedError> {
-        self.inner.to_bytes().map(Buffer::from).map_err(to_js_err)
+    pub fn to_buffer(&self, env: Env) -> napi::Result<Buffer> {
+        or_throw(&env, self.inner.to_bytes().map(Buffer::from))
     }
 
     /// An engine from a file written by `save`, with `config`; live trending
@@ -385,18 +395,16 @@ impl Engine {
     #[napi(
         factory,
         catch_unwind,
-        ts_args_type = "path: string, config: EngineConfig"
+        ts_args_type = "path: string, config: EngineConfig | string"
     )]
-    pub fn load(path: String, config: Unknown<'_>) -> Result<Engine, CodedError> {
-        config_from(&config)
-            .and_then(|config| CoreEngine::load(&path, config))
-            .map(Engine::wrap)
-            .map_err(to_js_err)
+    pub fn load(env: Env, path: String, config: Unknown<'_>) -> napi::Result<Engine> {
+        let engine = config_from(&config).and_then(|config| CoreEngine::load(&path, config));
+        or_throw(&env, engine.map(Engine::wrap))
     }
 
     /// `load` on the libuv thread pool.
     #[napi(
-        ts_args_type = "path: string, config: EngineConfig",
+        ts_args_type = "path: string, config: EngineConfig | string",
         ts_return_type = "Promise<Engine>"
     )]
     pub fn load_async(path: String, config: Unknown<'_>) -> AsyncTask<CoreTask<Engine>> {
@@ -412,13 +420,11 @@ impl Engine {
     #[napi(
         factory,
         catch_unwind,
-        ts_args_type = "bytes: Uint8Array, config: EngineConfig"
+        ts_args_type = "bytes: Uint8Array, config: EngineConfig | string"
     )]
-    pub fn from_buffer(bytes: &[u8], config: Unknown<'_>) -> Result<Engine, CodedError> {
-        config_from(&config)
-            .and_then(|config| CoreEngine::from_bytes(bytes, config))
-            .map(Engine::wrap)
-            .map_err(to_js_err)
+    pub fn from_buffer(env: Env, bytes: &[u8], config: Unknown<'_>) -> napi::Result<Engine> {
+        let engine = config_from(&config).and_then(|config| CoreEngine::from_bytes(bytes, config));
+        or_throw(&env, engine.map(Engine::wrap))
     }
 }
 
@@ -447,23 +453,23 @@ impl ToNapiValue for Json {
 }
 
 /// [`out`] for a task.
-fn out_json<T: Serialize>(value: T) -> Result<Json, CodedError> {
+fn out_json<T: Serialize>(value: T) -> CoreResult<Json> {
     out(value).map(Json)
 }
 
 /// A core call on the libuv thread pool (the promise of an `…Async`
 /// method): the call runs off the JS thread, its result is converted on it.
 pub struct CoreTask<J> {
-    job: Option<Box<dyn FnOnce() -> Result<J, CodedError> + Send>>,
+    job: Option<Box<dyn FnOnce() -> CoreResult<J> + Send>>,
 }
 
 impl<J: ToNapiValue + TypeName + Send + 'static> CoreTask<J> {
     /// The task of `call`, whose result `convert` turns into the JS value.
     fn spawn<T: 'static>(
         call: impl FnOnce() -> CoreResult<T> + Send + 'static,
-        convert: fn(T) -> Result<J, CodedError>,
+        convert: fn(T) -> CoreResult<J>,
     ) -> AsyncTask<CoreTask<J>> {
-        let job = move || call().map_err(to_js_err).and_then(convert);
+        let job = move || call().and_then(convert);
         AsyncTask::new(CoreTask {
             job: Some(Box::new(job)),
         })
@@ -471,7 +477,7 @@ impl<J: ToNapiValue + TypeName + Send + 'static> CoreTask<J> {
 }
 
 impl<J: ToNapiValue + TypeName + Send + 'static> Task for CoreTask<J> {
-    type Output = Result<J, CodedError>;
+    type Output = CoreResult<J>;
     type JsValue = J;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
@@ -489,8 +495,8 @@ impl<J: ToNapiValue + TypeName + Send + 'static> Task for CoreTask<J> {
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<J> {
-        // The JS error (with `code`) is built here, on the JS thread, and the
-        // promise rejects with that exact object.
-        output.map_err(|e| napi::Error::from(JsError::from(e).into_unknown(env)))
+        // The JS error (with `code` and fields) is built here, on the JS
+        // thread, and the promise rejects with that exact object.
+        or_throw(&env, output)
     }
 }

@@ -1,46 +1,46 @@
 //! Node.js bindings for sightline (napi-rs 3).
 //!
 //! Conversion only: every method forwards to the core crate and maps its
-//! results and errors onto JavaScript values. A core [`sightline::Error`]
-//! becomes a JS `Error` whose `code` property is [`sightline::Error::code`]
-//! (`"UNKNOWN_ID"`, `"INVALID_INPUT"`, …) and whose `message` is the core
-//! message.
+//! results and errors onto JavaScript values with the rules of
+//! `sightline-js-common` (shared with the wasm binding). A core
+//! [`sightline::Error`] becomes a JS `Error` whose `code` property is
+//! [`sightline::Error::code`] (`"UNKNOWN_ID"`, `"INVALID_INPUT"`, …), whose
+//! `message` is the core message, and which carries the variant's fields
+//! (`kind` and `id` of an unknown id, `field` of a config error).
 #![deny(clippy::all)]
 
-use napi::bindgen_prelude::{AsyncTask, JsError};
+use napi::bindgen_prelude::{AsyncTask, JsObjectValue, JsValue};
 use napi::{Env, Status, Task};
 use napi_derive::napi;
 use sightline::als::{AlsModel, RecommendOptions};
 use sightline::Component;
+use sightline_js_common::{scored, JsErrorParts};
 
 mod convert;
 mod demo;
 mod engine;
 
-/// Error thrown to JS: napi passes the status string (here the core's code)
-/// to `napi_create_error`, which sets it as the JS `error.code`.
-type CodedError = napi::Error<&'static str>;
-
-/// Maps a core error onto a napi error carrying the core's code.
-fn to_js_err(err: sightline::Error) -> CodedError {
-    napi::Error::new(err.code(), err.to_string())
+/// Builds the JS `Error` for `err` (its `code`, message and structured
+/// fields as properties, see [`JsErrorParts`]); throwing the returned
+/// error throws that object.
+fn to_js_err(env: &Env, err: impl Into<JsErrorParts>) -> napi::Error {
+    let parts = err.into();
+    let build = || -> napi::Result<napi::Error> {
+        let mut obj = env.create_error(napi::Error::from_reason(parts.message.as_str()))?;
+        obj.set_named_property("code", parts.code)?;
+        for (name, value) in &parts.fields {
+            obj.set_named_property(name, value.as_str())?;
+        }
+        Ok(napi::Error::from(obj.to_unknown()))
+    };
+    // Creating a property on a fresh Error object fails only when the JS
+    // engine is shutting down; then the plain error is the best left.
+    build().unwrap_or_else(|e| e)
 }
 
-/// Validates a JS number used as a result count and converts it to `usize`.
-///
-/// JS numbers are doubles: NaN, ±∞, negatives and fractions are rejected with
-/// `INVALID_INPUT` here (they have no `usize` equivalent); `0` is passed on so
-/// the core reports it. Values above `usize::MAX` saturate.
-fn to_count(n: f64) -> Result<usize, CodedError> {
-    if n.is_finite() && n >= 0.0 && n.fract() == 0.0 {
-        // `as` saturates for values above usize::MAX; n is a non-negative integer here.
-        Ok(n as usize)
-    } else {
-        Err(napi::Error::new(
-            "INVALID_INPUT",
-            format!("invalid input: n must be a positive integer, got {n}"),
-        ))
-    }
+/// [`sightline_js_common::to_count`], throwing its error.
+fn to_count(env: &Env, n: f64) -> napi::Result<usize> {
+    sightline_js_common::to_count(n).map_err(|e| to_js_err(env, e))
 }
 
 /// One recommended or similar item.
@@ -53,12 +53,8 @@ pub struct ScoredItem {
 }
 
 fn to_scored(pairs: Vec<(String, f32)>) -> Vec<ScoredItem> {
-    pairs
-        .into_iter()
-        .map(|(item_id, score)| ScoredItem {
-            item_id,
-            score: f64::from(score),
-        })
+    scored(pairs)
+        .map(|(item_id, score)| ScoredItem { item_id, score })
         .collect()
 }
 
@@ -82,10 +78,10 @@ impl Model {
     /// Throws `IO` if the file cannot be read and `MODEL_FORMAT` if it is not a
     /// valid sightline model.
     #[napi(factory, catch_unwind)]
-    pub fn load(path: String) -> Result<Model, CodedError> {
+    pub fn load(env: Env, path: String) -> napi::Result<Model> {
         AlsModel::load(&path)
             .map(|inner| Model { inner })
-            .map_err(to_js_err)
+            .map_err(|e| to_js_err(&env, e))
     }
 
     /// Loads a model file on the libuv thread pool; the promise resolves to a
@@ -101,10 +97,10 @@ impl Model {
     ///
     /// Throws `MODEL_FORMAT` for truncated, corrupt or foreign data.
     #[napi(factory, catch_unwind)]
-    pub fn from_buffer(bytes: &[u8]) -> Result<Model, CodedError> {
+    pub fn from_buffer(env: Env, bytes: &[u8]) -> napi::Result<Model> {
         AlsModel::from_bytes(bytes)
             .map(|inner| Model { inner })
-            .map_err(to_js_err)
+            .map_err(|e| to_js_err(&env, e))
     }
 
     /// The top-`n` items for a known user, best first, as
@@ -114,12 +110,12 @@ impl Model {
     /// `n` must be a positive integer (`INVALID_INPUT` otherwise); an unknown
     /// user throws `UNKNOWN_ID`.
     #[napi(catch_unwind)]
-    pub fn recommend(&self, user_id: String, n: f64) -> Result<Vec<ScoredItem>, CodedError> {
-        let n = to_count(n)?;
+    pub fn recommend(&self, env: Env, user_id: String, n: f64) -> napi::Result<Vec<ScoredItem>> {
+        let n = to_count(&env, n)?;
         self.inner
             .recommend_by_id(&user_id, n, &RecommendOptions::default())
             .map(to_scored)
-            .map_err(to_js_err)
+            .map_err(|e| to_js_err(&env, e))
     }
 
     /// The `n` items most similar to `itemId` (cosine similarity of the item
@@ -129,12 +125,17 @@ impl Model {
     /// `n` must be a positive integer (`INVALID_INPUT` otherwise); an unknown
     /// item throws `UNKNOWN_ID`.
     #[napi(catch_unwind)]
-    pub fn similar_items(&self, item_id: String, n: f64) -> Result<Vec<ScoredItem>, CodedError> {
-        let n = to_count(n)?;
+    pub fn similar_items(
+        &self,
+        env: Env,
+        item_id: String,
+        n: f64,
+    ) -> napi::Result<Vec<ScoredItem>> {
+        let n = to_count(&env, n)?;
         self.inner
             .similar_items_by_id(&item_id, n)
             .map(to_scored)
-            .map_err(to_js_err)
+            .map_err(|e| to_js_err(&env, e))
     }
 
     /// Number of users the model knows.
@@ -180,12 +181,8 @@ impl Task for LoadTask {
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
         match output {
             Ok(inner) => Ok(Model { inner }),
-            Err(err) => {
-                // Build the JS error object here (with `code` = core code) and
-                // reject with that exact object.
-                let js_err = JsError::from(to_js_err(err)).into_unknown(env);
-                Err(napi::Error::from(js_err))
-            }
+            // Built here, on the JS thread: the promise rejects with it.
+            Err(err) => Err(to_js_err(&env, err)),
         }
     }
 }

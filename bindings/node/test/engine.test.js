@@ -52,8 +52,10 @@ test('the demo data has the shapes the engine takes', () => {
   assert.equal(demo.customers.length, 2000);
   const item = demo.catalog[0];
   assert.equal(typeof item.id, 'string');
-  assert.equal(typeof item.inStock, 'boolean');
-  assert.equal(typeof item.attributes, 'object');
+  // Flat rows in the core's column names, attributes as columns of their own.
+  assert.equal(typeof item.in_stock, 'boolean');
+  assert.equal(typeof item.shape, 'string');
+  assert.equal(item.attributes, undefined);
   const e = demo.events[0];
   assert.deepEqual(Object.keys(e).sort(), [
     'channel', 'item', 'kind', 'region', 'session', 'timestamp', 'user',
@@ -258,9 +260,19 @@ test('recommendAsync gives what recommend gives', async () => {
   }
 });
 
-test('fromJson, fromToml and an object give the same config', () => {
+test('fromJson, fromToml, config text or file and an object give the same config', () => {
   const fromObject = new Engine(config, demo.catalog).config();
   assert.deepEqual(Engine.fromJson(JSON.stringify(config), demo.catalog).config(), fromObject);
+  // A string config is JSON or TOML text (sniffed by the core) or a file path.
+  assert.deepEqual(new Engine(JSON.stringify(config), demo.catalog).config(), fromObject);
+  assert.equal(new Engine('[placements.home]\nn = 4\n', demo.catalog).config().placements.home.n, 4);
+  const file = tmp('config.toml');
+  fs.writeFileSync(file, '[placements.home]\nn = 3\n');
+  try {
+    assert.equal(new Engine(file, demo.catalog).config().placements.home.n, 3);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
   const toml = Engine.fromToml('[placements.home]\nn = 4\n', demo.catalog);
   assert.equal(toml.config().placements.home.n, 4);
   assert.equal(toml.recommend({ placement: 'home', now: NOW }).items.length, 4);
@@ -272,6 +284,9 @@ test('swapModels serves the new catalog, and a bad one keeps the old', () => {
   const e = freshEngine();
   const small = demo.catalog.filter((i) => i.category !== 'frames');
   e.swapModels({ catalog: small });
+  // Rows are typed by the core as Python's dicts are: a numeric id is text.
+  const numbered = new Engine({}, [{ id: 7, category: 'lenses', price: 12, in_stock: 1 }]);
+  assert.deepEqual(numbered.recommend({ placement: 'home', now: NOW }).items.map((i) => i.item), ['7']);
   const r = e.recommend({ placement: 'home', n: 10, now: NOW });
   assert.equal(r.items.length, 10);
   assert.ok(r.items.every((i) => !i.item.startsWith('FR-')), 'no frame of the old catalog');
@@ -336,10 +351,25 @@ test('bad inputs throw coded Errors and change nothing', async () => {
     (err) => err.code === 'CONFIG' && err.message.includes('placements.home.deadline_ms'),
   );
   throwsCode(() => new Engine({ no_such_setting: 1 }, demo.catalog), 'CONFIG');
+  // The structured field of a config error is a property of the Error.
+  assert.throws(
+    () => new Engine({ placements: { home: { n: 'six' } } }, demo.catalog),
+    (err) => err.code === 'CONFIG' && err.field === 'placements.home.n' && err.kind === undefined,
+  );
+  assert.throws(
+    () => new Engine('[placements.home]\nn = "six"\n', demo.catalog),
+    (err) => err.code === 'CONFIG' && err.field === 'placements.home.n',
+  );
   throwsCode(() => Engine.fromJson('{not json', demo.catalog), 'CONFIG');
   throwsCode(() => Engine.fromToml('placements = [', demo.catalog), 'CONFIG');
   throwsCode(() => new Engine({}, 'not a catalog'), 'INVALID_INPUT');
-  throwsCode(() => new Engine({}, [{ id: 'x' }]), 'INVALID_INPUT'); // no category
+  // Catalog rows follow the core's row rules (Catalog::from_rows, as Python).
+  throwsCode(() => new Engine({}, [{ title: 'no id' }]), 'INVALID_INPUT');
+  throwsCode(() => new Engine({}, [{ id: 'x', price: 'cheap' }]), 'INVALID_INPUT');
+  assert.throws(
+    () => new Engine({}, [{ id: 'x' }, { id: 'y', specs: { nested: 1 } }]),
+    (err) => err.code === 'INVALID_INPUT' && /catalog item 1/.test(err.message),
+  );
   throwsCode(() => new Engine({}, [{ id: 'x', category: 'frames', price: -1 }]), 'INVALID_INPUT');
   throwsCode(() => new Engine({}, demo.catalog, { model: {} }), 'INVALID_INPUT');
 
@@ -352,6 +382,11 @@ test('bad inputs throw coded Errors and change nothing', async () => {
   throwsCode(() => Engine.fromBuffer(bytes, { placements: { home: { n: -3 } } }), 'CONFIG');
   throwsCode(() => Engine.load(tmp('missing.slm'), config), 'IO');
   await rejectsCode(Engine.loadAsync(tmp('missing.slm'), config), 'IO');
+  // A rejected promise carries the structured fields as a thrown Error does.
+  await assert.rejects(
+    Engine.loadAsync(tmp('missing.slm'), { placements: { home: { n: 0 } } }),
+    (err) => err instanceof Error && err.code === 'CONFIG' && err.field === 'placements.home.n',
+  );
   const corrupt = tmp('corrupt.slm');
   fs.writeFileSync(corrupt, flipped);
   try {

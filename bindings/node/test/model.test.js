@@ -56,3 +56,39 @@ test('wrong argument types throw instead of crashing', () => {
   assert.throws(() => model.recommend(42, 10));
   assert.throws(() => model.recommend(fx.expected.users[0].user, '10'));
 });
+
+test('an unknown id carries code, kind and id on the thrown Error', () => {
+  const err = (() => {
+    try {
+      model.recommend('no-such-user', 5);
+    } catch (e) {
+      return e;
+    }
+    return null;
+  })();
+  assert.ok(err instanceof Error);
+  assert.equal(err.code, 'UNKNOWN_ID');
+  assert.equal(err.kind, 'user');
+  assert.equal(err.id, 'no-such-user');
+  assert.equal(err.message, 'unknown user id "no-such-user"');
+  assert.throws(() => model.similarItems('no-such-item', 5), {
+    code: 'UNKNOWN_ID',
+    kind: 'item',
+    id: 'no-such-item',
+  });
+});
+
+test('a format error carries its code and no id fields; async errors carry fields too', async () => {
+  assert.throws(() => Model.fromBuffer(Buffer.from('not a model')), (err) => {
+    assert.ok(err instanceof Error);
+    assert.equal(err.code, 'MODEL_FORMAT');
+    assert.ok(!('kind' in err) && !('id' in err) && !('field' in err));
+    return true;
+  });
+  assert.throws(() => model.recommend(fx.expected.users[0].user, 1.5), {
+    code: 'INVALID_INPUT',
+    message: 'invalid input: n must be a positive integer, got 1.5',
+  });
+  const missing = path.join(os.tmpdir(), `sightline-missing-${process.pid}.slm`);
+  await assert.rejects(Model.loadAsync(missing), { code: 'IO' });
+});

@@ -4,24 +4,14 @@ use std::sync::Arc;
 
 use numpy::{PyReadonlyArray2, PyUntypedArrayMethods, ToPyArray};
 use sightline::content::{ContentConfig, ContentFilter, ContentIndex};
+use sightline::data::Row;
 
+use super::bridge::{catalog, from_py, settings, to_py};
 use super::*;
 
-/// A catalog from a JSON array of items (the core's `Item` fields; the
-/// Python package builds it from dicts or a DataFrame).
-pub(crate) fn catalog_from_json(py: Python<'_>, json: &str) -> PyResult<Catalog> {
-    let items: Vec<Item> =
-        serde_json::from_str(json).map_err(|e| invalid(py, format!("catalog: {e}")))?;
-    let mut c = Catalog::new();
-    for item in items {
-        c.add(item).map_err(|e| py_err(py, e))?;
-    }
-    Ok(c)
-}
-
-fn config_from_json(py: Python<'_>, json: &str) -> PyResult<ContentConfig> {
-    let c: ContentConfig =
-        serde_json::from_str(json).map_err(|e| invalid(py, format!("content settings: {e}")))?;
+/// Content settings from a dict in the core's `ContentConfig` schema.
+fn config(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<ContentConfig> {
+    let c: ContentConfig = settings(py, params)?;
     c.validate().map_err(|e| py_err(py, e))?;
     Ok(c)
 }
@@ -38,26 +28,26 @@ fn filter(
     }
 }
 
-/// Validates content settings given as JSON (raises `ConfigError`).
+/// Validates content settings (a `ContentConfig` dict; raises `ConfigError`).
 #[pyfunction]
-pub(crate) fn content_check_params(py: Python<'_>, config_json: &str) -> PyResult<()> {
-    config_from_json(py, config_json).map(|_| ())
+pub(crate) fn content_check_params(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<()> {
+    config(py, params).map(|_| ())
 }
 
 /// Builds a content index with the GIL released. `embeddings` is a C-contiguous
 /// float32 matrix whose rows belong to `embedding_ids`.
 #[pyfunction]
-#[pyo3(signature = (config_json, catalog_json=None, embedding_ids=None, embeddings=None, als=None))]
+#[pyo3(signature = (params, catalog=None, embedding_ids=None, embeddings=None, als=None))]
 pub(crate) fn content_build(
     py: Python<'_>,
-    config_json: &str,
-    catalog_json: Option<&str>,
+    params: &Bound<'_, PyAny>,
+    catalog: Option<&Bound<'_, PyAny>>,
     embedding_ids: Option<Vec<String>>,
     embeddings: Option<PyReadonlyArray2<'_, f32>>,
     als: Option<PyRef<'_, Model>>,
 ) -> PyResult<ContentHandle> {
-    let config = config_from_json(py, config_json)?;
-    let catalog = catalog_json.map(|j| catalog_from_json(py, j)).transpose()?;
+    let config = self::config(py, params)?;
+    let catalog = catalog.map(|rows| self::catalog(py, rows)).transpose()?;
     let emb = match (embedding_ids, &embeddings) {
         (Some(ids), Some(m)) => {
             let dim = m.shape()[1];
@@ -112,9 +102,9 @@ impl ContentHandle {
 
 #[pymethods]
 impl ContentHandle {
-    /// The settings as JSON (the core's `ContentConfig`).
-    fn params_json(&self) -> String {
-        serde_json::to_string(&self.get().config()).unwrap_or_default()
+    /// The settings as a `ContentConfig` dict.
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.get().config())
     }
 
     #[getter]
@@ -252,20 +242,20 @@ impl ContentHandle {
             .map_err(|e| py_err(py, e))
     }
 
-    /// Neighbours of a product given as an item JSON object (cold start).
-    #[pyo3(signature = (item_json, n, categories=None, in_stock=false, region=None))]
+    /// Neighbours of a product given as a catalog row dict (cold start).
+    #[pyo3(signature = (item, n, categories=None, in_stock=false, region=None))]
     fn similar_to_item(
         &self,
         py: Python<'_>,
-        item_json: &str,
+        item: &Bound<'_, PyAny>,
         n: i64,
         categories: Option<Vec<String>>,
         in_stock: bool,
         region: Option<String>,
     ) -> PyResult<Vec<(String, f32)>> {
         let n = to_usize(py, n, "N")?;
-        let item: Item =
-            serde_json::from_str(item_json).map_err(|e| invalid(py, format!("item: {e}")))?;
+        let row: Row = from_py(py, item, "item")?;
+        let item = Item::from_row(&row).map_err(|e| py_err(py, e))?;
         self.get()
             .similar_to_item(&item, n, &filter(categories, in_stock, region))
             .map_err(|e| py_err(py, e))

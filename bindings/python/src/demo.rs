@@ -3,10 +3,11 @@
 use numpy::IntoPyArray;
 use sightline::demo::{engine_settings, generate, DemoConfig};
 
+use super::bridge::to_py;
 use super::*;
 
-/// Generates the demo data (GIL released): a dict with `catalog` (JSON
-/// array of items), `customers` (JSON array) and the event columns `users`,
+/// Generates the demo data (GIL released): a dict with `catalog` (flat
+/// item dicts, attributes as keys), `customers` (dicts) and the event columns `users`,
 /// `items`, `kinds`, `timestamps` (int64 array), `regions`, `channels`,
 /// `sessions`.
 #[pyfunction]
@@ -26,12 +27,9 @@ pub(crate) fn demo_data(
     };
     let data = py.detach(|| generate(&config)).map_err(|e| py_err(py, e))?;
     let d = PyDict::new(py);
-    let json = |v: serde_json::Result<String>| v.map_err(|e| invalid(py, e.to_string()));
-    d.set_item(
-        "catalog",
-        json(serde_json::to_string(data.catalog.items()))?,
-    )?;
-    d.set_item("customers", json(serde_json::to_string(&data.customers))?)?;
+    let flat: Vec<_> = data.catalog.items().iter().map(Item::flat).collect();
+    d.set_item("catalog", to_py(py, &flat)?)?;
+    d.set_item("customers", to_py(py, &data.customers)?)?;
     let ev = &data.events;
     d.set_item(
         "users",

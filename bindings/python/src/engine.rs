@@ -5,11 +5,13 @@ use std::sync::Arc;
 use sightline::data::Catalog;
 use sightline::engine::{Engine, EngineConfig, Models, Request};
 
-use super::content::{catalog_from_json, ContentHandle};
+use super::bridge::{catalog, config_value, from_py, to_py};
+use super::content::ContentHandle;
 use super::*;
 
-fn config(py: Python<'_>, json: &str) -> PyResult<EngineConfig> {
-    EngineConfig::from_json(json).map_err(|e| py_err(py, e))
+/// An engine config from `None`, a dict, JSON/TOML text or a path.
+fn config(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<EngineConfig> {
+    EngineConfig::from_value(config_value(py, config)?).map_err(|e| py_err(py, e))
 }
 
 /// An engine over a catalog and fitted models. Every call releases the GIL;
@@ -35,56 +37,50 @@ fn models(
     }
 }
 
-fn to_json(py: Python<'_>, v: &impl serde::Serialize) -> PyResult<String> {
-    serde_json::to_string(v).map_err(|e| invalid(py, e.to_string()))
-}
-
 #[pymethods]
 impl EngineHandle {
-    /// `config_json`: the engine config as JSON; `catalog_json`: items.
+    /// `config`: `None`, a dict, JSON/TOML text or a path; `catalog`: item dicts.
     #[new]
-    #[pyo3(signature = (config_json, catalog_json, als=None, cooccur=None, content=None))]
+    #[pyo3(signature = (config, catalog, als=None, cooccur=None, content=None))]
     fn new(
         py: Python<'_>,
-        config_json: &str,
-        catalog_json: &str,
+        config: Option<&Bound<'_, PyAny>>,
+        catalog: &Bound<'_, PyAny>,
         als: Option<PyRef<'_, Model>>,
         cooccur: Option<PyRef<'_, CooccurHandle>>,
         content: Option<PyRef<'_, ContentHandle>>,
     ) -> PyResult<EngineHandle> {
-        let config = config(py, config_json)?;
-        let catalog = catalog_from_json(py, catalog_json)?;
+        let config = self::config(py, config)?;
+        let catalog = self::catalog(py, catalog)?;
         let models = models(py, catalog, als, cooccur, content);
         py.detach(|| Engine::new(config, models))
             .map(|inner| EngineHandle { inner })
             .map_err(|e| py_err(py, e))
     }
 
-    /// Validates a config given as JSON (raises `ConfigError`).
+    /// Validates a config (raises `ConfigError`).
     #[staticmethod]
-    fn check_config(py: Python<'_>, config_json: &str) -> PyResult<()> {
-        config(py, config_json).map(|_| ())
+    #[pyo3(signature = (config=None))]
+    fn check_config(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        self::config(py, config).map(|_| ())
     }
 
-    /// Parses a TOML config into JSON (raises `ConfigError`).
-    #[staticmethod]
-    fn toml_to_json(py: Python<'_>, text: &str) -> PyResult<String> {
-        let c = EngineConfig::from_toml(text).map_err(|e| py_err(py, e))?;
-        to_json(py, &c)
+    /// The effective config as a dict.
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, self.inner.config())
     }
 
-    fn config_json(&self, py: Python<'_>) -> PyResult<String> {
-        to_json(py, self.inner.config())
-    }
-
-    /// A request as JSON in, the response as JSON out.
-    fn recommend(&self, py: Python<'_>, request_json: &str) -> PyResult<String> {
-        let req: Request =
-            serde_json::from_str(request_json).map_err(|e| invalid(py, format!("request: {e}")))?;
+    /// A request dict in (the core's `Request`), the response dict out.
+    fn recommend<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let req: Request = from_py(py, request, "request")?;
         let resp = py
             .detach(|| self.inner.recommend(&req))
             .map_err(|e| py_err(py, e))?;
-        to_json(py, &resp)
+        to_py(py, &resp)
     }
 
     #[pyo3(signature = (user, item, kind, timestamp, region=None, channel=None, session=None, consent=true))]
@@ -176,9 +172,9 @@ impl EngineHandle {
             .map_err(|e| py_err(py, e))
     }
 
-    /// Stats as JSON.
-    fn stats(&self, py: Python<'_>) -> PyResult<String> {
-        to_json(py, &self.inner.stats())
+    /// Stats as a dict.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.stats())
     }
 
     /// Metrics in the Prometheus text format.
@@ -186,29 +182,29 @@ impl EngineHandle {
         self.inner.prometheus_text()
     }
 
-    fn forget_user(&self, py: Python<'_>, user: &str) -> PyResult<String> {
+    fn forget_user<'py>(&self, py: Python<'py>, user: &str) -> PyResult<Bound<'py, PyAny>> {
         let v = py
             .detach(|| self.inner.forget_user(user))
             .map_err(|e| py_err(py, e))?;
-        to_json(py, &v)
+        to_py(py, &v)
     }
 
-    fn export_user(&self, py: Python<'_>, user: &str) -> PyResult<String> {
+    fn export_user<'py>(&self, py: Python<'py>, user: &str) -> PyResult<Bound<'py, PyAny>> {
         let v = self.inner.export_user(user).map_err(|e| py_err(py, e))?;
-        to_json(py, &v)
+        to_py(py, &v)
     }
 
     /// Swaps in new models (and catalog) atomically.
-    #[pyo3(signature = (catalog_json, als=None, cooccur=None, content=None))]
+    #[pyo3(signature = (catalog, als=None, cooccur=None, content=None))]
     fn swap_models(
         &self,
         py: Python<'_>,
-        catalog_json: &str,
+        catalog: &Bound<'_, PyAny>,
         als: Option<PyRef<'_, Model>>,
         cooccur: Option<PyRef<'_, CooccurHandle>>,
         content: Option<PyRef<'_, ContentHandle>>,
     ) -> PyResult<()> {
-        let catalog = catalog_from_json(py, catalog_json)?;
+        let catalog = self::catalog(py, catalog)?;
         let models = models(py, catalog, als, cooccur, content);
         py.detach(|| self.inner.swap_models(models))
             .map_err(|e| py_err(py, e))
@@ -227,16 +223,26 @@ impl EngineHandle {
     }
 
     #[staticmethod]
-    fn from_bytes(py: Python<'_>, data: &[u8], config_json: &str) -> PyResult<EngineHandle> {
-        let config = config(py, config_json)?;
+    #[pyo3(signature = (data, config=None))]
+    fn from_bytes(
+        py: Python<'_>,
+        data: &[u8],
+        config: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<EngineHandle> {
+        let config = self::config(py, config)?;
         py.detach(|| Engine::from_bytes(data, config))
             .map(|inner| EngineHandle { inner })
             .map_err(|e| py_err(py, e))
     }
 
     #[staticmethod]
-    fn load(py: Python<'_>, path: PathBuf, config_json: &str) -> PyResult<EngineHandle> {
-        let config = config(py, config_json)?;
+    #[pyo3(signature = (path, config=None))]
+    fn load(
+        py: Python<'_>,
+        path: PathBuf,
+        config: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<EngineHandle> {
+        let config = self::config(py, config)?;
         py.detach(|| Engine::load(&path, config))
             .map(|inner| EngineHandle { inner })
             .map_err(|e| py_err_path(py, e, &path))

@@ -2,9 +2,7 @@
 //! core's `InteractionsBuilder`: the same kind weights, summing and id order
 //! as every other runtime.
 
-use std::collections::HashMap;
-
-use sightline::data::InteractionsBuilder;
+use sightline::data::{EventColumns, InteractionsBuilder};
 
 use super::*;
 
@@ -26,50 +24,21 @@ pub(crate) fn interactions_build<'py>(
     kind_weights: BTreeMap<String, f32>,
     item_ids: Option<Vec<String>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let n = users.len();
-    let quantities = quantities.map(|q| q.as_array().to_vec());
-    let timestamps = timestamps.map(|t| t.as_array().to_vec());
-    let lengths = [
-        ("items", Some(items.len())),
-        ("kinds", kinds.as_ref().map(Vec::len)),
-        ("weights", quantities.as_ref().map(Vec::len)),
-        ("timestamps", timestamps.as_ref().map(Vec::len)),
-    ];
-    for (name, len) in lengths {
-        if let Some(len) = len.filter(|&l| l != n) {
-            return Err(py_err(
-                py,
-                Error::ShapeMismatch(format!("{n} users but {len} {name}")),
-            ));
-        }
-    }
-    let weights = super::kind_weights(&kind_weights);
+    let columns = EventColumns {
+        users,
+        items,
+        kinds,
+        timestamps: timestamps.map(|t| t.as_array().to_vec()),
+        weights: quantities.map(|q| q.as_array().to_vec()),
+        ..EventColumns::default()
+    };
+    let weights = KindWeights::from_flat(&kind_weights);
     let built = py.detach(|| {
-        weights.validate()?;
-        let mut builder = InteractionsBuilder::new();
+        let mut builder = InteractionsBuilder::new().weights(weights)?;
         if let Some(ids) = item_ids {
             builder = builder.items(IdMap::from_ids(ids)?);
         }
-        // Kinds repeat: look each distinct name up once.
-        let mut by_kind: HashMap<&str, f32> = HashMap::new();
-        for i in 0..n {
-            let at = |e: Error| e.at_event(i);
-            let mut w = match &kinds {
-                Some(kinds) => match by_kind.get(kinds[i].as_str()) {
-                    Some(&w) => w,
-                    None => {
-                        let w = weights.weight(&EventKind::parse(&kinds[i])).map_err(at)?;
-                        *by_kind.entry(kinds[i].as_str()).or_insert(w)
-                    }
-                },
-                None => 1.0,
-            };
-            if let Some(q) = &quantities {
-                w *= q[i];
-            }
-            let ts = timestamps.as_ref().map(|t| t[i]);
-            builder.add_at(&users[i], &items[i], w, ts).map_err(at)?;
-        }
+        builder.add_columns(&columns)?;
         builder.build()
     });
     let (user_ids, item_ids, matrix, last_seen) = built.map_err(|e| py_err(py, e))?.into_parts();

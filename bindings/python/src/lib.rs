@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use sightline::als::{
@@ -20,7 +20,7 @@ use sightline::als::{
 };
 use sightline::cooccur::{CooccurConfig, CooccurModel, Weighting};
 use sightline::data::{
-    Catalog, Channel, Csr, CsrRef, Event, EventKind, Interactions, Item, KindWeights,
+    Catalog, Channel, Csr, CsrRef, Event, EventColumns, EventKind, Interactions, Item, KindWeights,
 };
 use sightline::eval::{
     leave_k_out, leave_last_k_out, metrics_from_lists, ranking_metrics_at_k, train_test_split,
@@ -33,6 +33,7 @@ use sightline::tune::{tune_als, Metric, ParamSpace, Search, Trial};
 use sightline::Component;
 use sightline::Error;
 
+mod bridge;
 mod content;
 mod demo;
 mod engine;
@@ -51,22 +52,32 @@ type Explained<'py> = (f32, Vec<(u32, f32)>, Bound<'py, PyArray2<f32>>);
 
 // ---------------------------------------------------------------- errors --
 
-/// Builds the Python exception for a core error: the class of
-/// `sightline._errors` matching the variant (the base `SightlineError` for
-/// variants this binding does not know), with `code` and the variant's
-/// fields as attributes.
-fn build_error(py: Python<'_>, err: &Error, filename: Option<&Path>) -> PyResult<PyErr> {
-    let class = match err {
+/// The class of `sightline._errors` for a core error: the one table from
+/// core variants to Python exceptions.
+fn error_class(err: &Error) -> &'static str {
+    match err {
         Error::InvalidInput(_) => "InvalidInputError",
         Error::ShapeMismatch(_) => "ShapeMismatchError",
         Error::UnknownId { .. } => "UnknownIdError",
         Error::Config { .. } => "ConfigError",
         Error::ModelFormat(_) => "ModelFormatError",
-        Error::Io(_) => "SightlineIOError",
-        // `Interrupted` without a pending Python exception, and variants
-        // added to the (non-exhaustive) core enum later.
+        Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::NotFound => "SightlineFileNotFoundError",
+            std::io::ErrorKind::PermissionDenied => "SightlinePermissionError",
+            _ => "SightlineIOError",
+        },
+        Error::Interrupted => "FitInterrupted",
+        // The core enum is `#[non_exhaustive]`, so this arm is forced;
+        // test_errors.py checks that every code of `ERROR_CODES`
+        // (`Error::CODES`) has its own class, so no variant lands here.
         _ => "SightlineError",
-    };
+    }
+}
+
+/// Builds the Python exception for a core error (class from
+/// [`error_class`]), with `code` and the variant's fields as attributes.
+fn build_error(py: Python<'_>, err: &Error, filename: Option<&Path>) -> PyResult<PyErr> {
+    let class = error_class(err);
     let exc = py
         .import("sightline._errors")?
         .getattr(class)?
@@ -105,6 +116,37 @@ fn build_error(py: Python<'_>, err: &Error, filename: Option<&Path>) -> PyResult
 
 fn py_err(py: Python<'_>, err: Error) -> PyErr {
     build_error(py, &err, None).unwrap_or_else(|e| e)
+}
+
+/// One progress step of a long computation (fit, tuning), called from its
+/// worker thread: Ctrl-C first, then the caller's callback. An exception
+/// is kept in `pending` and stops the computation (returns `false`).
+fn progress_step(
+    pending: &mut Option<PyErr>,
+    callback: impl FnOnce(Python<'_>) -> PyResult<()>,
+) -> bool {
+    Python::attach(|py| match py.check_signals().and_then(|()| callback(py)) {
+        Ok(()) => true,
+        Err(e) => {
+            *pending = Some(e);
+            false
+        }
+    })
+}
+
+/// The exception of a computation that failed with `err`: Ctrl-C becomes
+/// `FitInterrupted` (also a `KeyboardInterrupt`, chained from it), an
+/// exception of the caller's callback propagates unchanged.
+fn stopped(py: Python<'_>, err: Error, pending: Option<PyErr>) -> PyErr {
+    match pending {
+        Some(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => {
+            let interrupted = py_err(py, Error::Interrupted);
+            interrupted.set_cause(py, Some(e));
+            interrupted
+        }
+        Some(e) => e,
+        None => py_err(py, err),
+    }
 }
 
 fn py_err_path(py: Python<'_>, err: Error, path: &Path) -> PyErr {
@@ -156,46 +198,11 @@ fn config_usize(py: Python<'_>, v: i64, field: &str) -> PyResult<usize> {
     })
 }
 
-/// The hyper-parameters of `sightline.ALS`, taken from a dict.
-#[derive(FromPyObject)]
-#[pyo3(from_item_all)]
-struct Params {
-    factors: i64,
-    regularization: f32,
-    alpha: f32,
-    iterations: i64,
-    use_cg: bool,
-    seed: u64,
-    num_threads: i64,
-    calculate_training_loss: bool,
-    unobserved_weight: f32,
-    regularization_exponent: f32,
-    init_std: f32,
-}
-
-impl Params {
-    fn to_config(&self, py: Python<'_>) -> PyResult<AlsConfig> {
-        // implicit's `use_cg=True` is the core's default CG solver.
-        let solver = match (self.use_cg, AlsConfig::default().solver) {
-            (true, cg @ Solver::Cg { .. }) => cg,
-            (true, _) => Solver::Cg { steps: 3 },
-            (false, _) => Solver::Cholesky,
-        };
-        Ok(AlsConfig {
-            factors: config_usize(py, self.factors, "factors")?,
-            regularization: self.regularization,
-            alpha: self.alpha,
-            iterations: config_usize(py, self.iterations, "iterations")?,
-            solver,
-            seed: self.seed,
-            num_threads: config_usize(py, self.num_threads, "num_threads")?,
-            calculate_training_loss: self.calculate_training_loss,
-            store_interactions: true,
-            unobserved_weight: self.unobserved_weight,
-            regularization_exponent: self.regularization_exponent,
-            init_std: self.init_std,
-        })
-    }
+/// ALS hyper-parameters from a dict in the core's `AlsConfig` schema
+/// (missing fields take the core's defaults; `sightline.ALS` maps
+/// implicit's `use_cg`/`random_state` onto `solver`/`seed`).
+fn als_config(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<AlsConfig> {
+    bridge::settings(py, params)
 }
 
 /// The hyper-parameters `tune_als` can search, as a dict.
@@ -375,7 +382,7 @@ fn options<'a>(
 #[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
-    params: Params,
+    params: &Bound<'_, PyAny>,
     n_rows: i64,
     n_cols: i64,
     indptr: PyReadonlyArray1<'_, i64>,
@@ -385,7 +392,7 @@ fn fit(
     item_ids: Option<Vec<String>>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Model> {
-    let config = params.to_config(py)?;
+    let config = als_config(py, params)?;
     let n_rows = to_usize(py, n_rows, "number of rows")?;
     let n_cols = to_usize(py, n_cols, "number of columns")?;
     let indptr = indptr
@@ -423,37 +430,26 @@ fn fit(
         let items = item_ids.map_or_else(|| IdMap::range(n_cols), IdMap::from_ids)?;
         let matrix = CsrRef::new(n_rows, n_cols, &indptr, indices, data)?;
         let mut on_progress = |p: &Progress| -> bool {
-            Python::attach(|py| {
-                let step = py.check_signals().and_then(|()| match &progress {
-                    Some(f) => f
-                        .call1(py, (p.iteration, p.iterations, p.loss, p.seconds))
-                        .map(drop),
-                    None => Ok(()),
-                });
-                match step {
-                    Ok(()) => true,
-                    Err(e) => {
-                        pending = Some(e);
-                        false
-                    }
-                }
+            progress_step(&mut pending, |py| match &progress {
+                Some(f) => f
+                    .call1(py, (p.iteration, p.iterations, p.loss, p.seconds))
+                    .map(drop),
+                None => Ok(()),
             })
         };
         AlsModel::fit_csr(&config, matrix, users, items, &mut on_progress)
     });
-    match result {
-        Ok(inner) => Ok(Model::new(inner)),
-        Err(err) => Err(match pending {
-            Some(e) => e,
-            None => py_err(py, err),
-        }),
-    }
+    result
+        .map(Model::new)
+        .map_err(|err| stopped(py, err, pending))
 }
 
 /// Validates hyper-parameters without fitting (raises `ConfigError`).
 #[pyfunction]
-fn check_params(py: Python<'_>, params: Params) -> PyResult<()> {
-    params.to_config(py)?.validate().map_err(|e| py_err(py, e))
+fn check_params(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<()> {
+    als_config(py, params)?
+        .validate()
+        .map_err(|e| py_err(py, e))
 }
 
 // ------------------------------------------------------------ evaluation --
@@ -610,55 +606,6 @@ fn lists_metrics<'py>(
 
 // ------------------------------------------------------------------ tune --
 
-/// A `ParamSpace` from a dict of lists; missing keys are fixed at `base`.
-/// `None` is the core's default space with `init_std` and `iterations`
-/// fixed at `base`.
-fn param_space(
-    py: Python<'_>,
-    grid: Option<&Bound<'_, PyDict>>,
-    base: &AlsConfig,
-) -> PyResult<ParamSpace> {
-    let Some(grid) = grid else {
-        return Ok(ParamSpace {
-            init_std: vec![base.init_std],
-            iterations: vec![base.iterations],
-            ..ParamSpace::default()
-        });
-    };
-    let mut space = ParamSpace::fixed(base);
-    let counts = |py: Python<'_>, v: &Bound<'_, PyAny>, field: &str| -> PyResult<Vec<usize>> {
-        v.extract::<Vec<i64>>()?
-            .into_iter()
-            .map(|x| config_usize(py, x, &format!("param_grid.{field}")))
-            .collect()
-    };
-    for (key, value) in grid.iter() {
-        let key: String = key.extract()?;
-        match key.as_str() {
-            "factors" => space.factors = counts(py, &value, "factors")?,
-            "iterations" => space.iterations = counts(py, &value, "iterations")?,
-            "regularization" => space.regularization = value.extract()?,
-            "alpha" => space.alpha = value.extract()?,
-            "unobserved_weight" => space.unobserved_weight = value.extract()?,
-            "regularization_exponent" => space.regularization_exponent = value.extract()?,
-            "init_std" => space.init_std = value.extract()?,
-            _ => {
-                return Err(py_err(
-                    py,
-                    Error::Config {
-                        field: format!("param_grid.{key}"),
-                        message: "not a searchable parameter; expected factors, regularization, \
-                                  alpha, unobserved_weight, regularization_exponent, init_std \
-                                  or iterations"
-                            .into(),
-                    },
-                ))
-            }
-        }
-    }
-    Ok(space)
-}
-
 /// The core's default search space as a dict of lists.
 #[pyfunction]
 fn default_param_space(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
@@ -699,7 +646,7 @@ fn trial_dict<'py>(py: Python<'py>, t: &Trial) -> PyResult<Bound<'py, PyDict>> {
 #[allow(clippy::too_many_arguments)]
 fn tune<'py>(
     py: Python<'py>,
-    params: Params,
+    params: &Bound<'py, PyAny>,
     shape: (i64, i64),
     train_indptr: PyReadonlyArray1<'py, i64>,
     train_indices: PyReadonlyArray1<'py, i64>,
@@ -707,7 +654,7 @@ fn tune<'py>(
     valid_indptr: PyReadonlyArray1<'py, i64>,
     valid_indices: PyReadonlyArray1<'py, i64>,
     valid_data: PyReadonlyArray1<'py, f32>,
-    space: Option<Bound<'py, PyDict>>,
+    space: Option<Bound<'py, PyAny>>,
     search: &str,
     n_trials: Option<i64>,
     search_seed: u64,
@@ -715,25 +662,16 @@ fn tune<'py>(
     k: i64,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<(Bound<'py, PyDict>, Vec<Bound<'py, PyDict>>)> {
-    let base = params.to_config(py)?;
+    let base = als_config(py, params)?;
     let metric: Metric = metric.parse().map_err(|e| py_err(py, e))?;
-    let search = match search {
-        "grid" => Search::Grid,
-        "random" => Search::Random {
-            trials: config_usize(py, n_trials.unwrap_or(20), "n_trials")?,
-            seed: search_seed,
-        },
-        other => {
-            return Err(py_err(
-                py,
-                Error::Config {
-                    field: "search".into(),
-                    message: format!("expected \"grid\" or \"random\", got {other:?}"),
-                },
-            ))
-        }
-    };
-    let space = param_space(py, space.as_ref(), &base)?;
+    let n_trials = n_trials
+        .map(|t| config_usize(py, t, "n_trials"))
+        .transpose()?;
+    let search = Search::from_name(search, n_trials, search_seed).map_err(|e| py_err(py, e))?;
+    let grid = space
+        .map(|g| bridge::from_py::<serde_json::Value>(py, &g, "param_grid"))
+        .transpose()?;
+    let space = ParamSpace::from_grid(grid, &base).map_err(|e| py_err(py, e))?;
     let k = to_usize(py, k, "k")?;
     let train = interactions(py, shape, &train_indptr, &train_indices, &train_data)?;
     let valid = interactions(py, shape, &valid_indptr, &valid_indices, &valid_data)?;
@@ -741,18 +679,9 @@ fn tune<'py>(
     let mut pending: Option<PyErr> = None;
     let result = py.detach(|| {
         let mut on_trial = |t: &Trial| -> bool {
-            Python::attach(|py| {
-                let step = py.check_signals().and_then(|()| match &progress {
-                    Some(f) => f.call1(py, (trial_dict(py, t)?,)).map(drop),
-                    None => Ok(()),
-                });
-                match step {
-                    Ok(()) => true,
-                    Err(e) => {
-                        pending = Some(e);
-                        false
-                    }
-                }
+            progress_step(&mut pending, |py| match &progress {
+                Some(f) => f.call1(py, (trial_dict(py, t)?,)).map(drop),
+                None => Ok(()),
             })
         };
         tune_als(
@@ -766,15 +695,7 @@ fn tune<'py>(
             &mut on_trial,
         )
     });
-    let result = match result {
-        Ok(r) => r,
-        Err(err) => {
-            return Err(match pending {
-                Some(e) => e,
-                None => py_err(py, err),
-            })
-        }
-    };
+    let result = result.map_err(|err| stopped(py, err, pending))?;
     let trials = result
         .trials
         .iter()
@@ -1508,7 +1429,7 @@ impl TrendingParams {
         Ok(TrendingConfig {
             half_life_hours: self.half_life_hours,
             half_life_by_kind: self.half_life_by_kind.clone(),
-            weights: kind_weights(&self.weights),
+            weights: KindWeights::from_flat(&self.weights),
             window_hours: self.window_hours,
             baseline_hours: self.baseline_hours,
             smoothing: self.smoothing,
@@ -1523,20 +1444,14 @@ impl TrendingParams {
     }
 }
 
-/// Event-kind weights from a dict: view, click, add_to_cart and purchase
-/// override the defaults, other names are custom kinds.
-fn kind_weights(map: &BTreeMap<String, f32>) -> KindWeights {
-    let mut weights = KindWeights::default();
-    for (kind, &w) in map {
-        match kind.as_str() {
-            "view" => weights.view = w,
-            "click" => weights.click = w,
-            "add_to_cart" => weights.add_to_cart = w,
-            "purchase" => weights.purchase = w,
-            _ => weights = weights.with_custom(kind.clone(), w),
-        }
+/// Kind weights as one flat dict (`KindWeights::to_flat`), floats as the
+/// user wrote them.
+fn flat_weights<'py>(py: Python<'py>, w: &KindWeights) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in w.to_flat() {
+        d.set_item(k, shortest_f64(v))?;
     }
-    weights
+    Ok(d)
 }
 
 /// The keyword arguments of `sightline.Trending` for a config.
@@ -1549,36 +1464,9 @@ fn trending_params<'py>(py: Python<'py>, c: &TrendingConfig) -> PyResult<Bound<'
     d.set_item("min_segment_weight", c.min_segment_weight)?;
     d.set_item("smoothing", c.smoothing)?;
     d.set_item("half_life_by_kind", c.half_life_by_kind.clone())?;
-    let w = PyDict::new(py);
-    w.set_item("view", shortest_f64(c.weights.view))?;
-    w.set_item("click", shortest_f64(c.weights.click))?;
-    w.set_item("add_to_cart", shortest_f64(c.weights.add_to_cart))?;
-    w.set_item("purchase", shortest_f64(c.weights.purchase))?;
-    for (k, &v) in &c.weights.custom {
-        w.set_item(k, shortest_f64(v))?;
-    }
-    d.set_item("weights", w)?;
+    d.set_item("weights", flat_weights(py, &c.weights)?)?;
     d.set_item("region_parent", c.region_parent.clone())?;
     Ok(d)
-}
-
-/// A catalog from `(id, category)` pairs (empty category = none).
-fn catalog(py: Python<'_>, items: Vec<(String, String)>) -> PyResult<Catalog> {
-    let mut c = Catalog::new();
-    for (id, category) in items {
-        c.add(Item {
-            id,
-            title: String::new(),
-            category,
-            brand: None,
-            price: None,
-            in_stock: true,
-            regions: Vec::new(),
-            attributes: BTreeMap::new(),
-        })
-        .map_err(|e| py_err(py, e))?;
-    }
-    Ok(c)
 }
 
 fn channel(py: Python<'_>, c: Option<&str>) -> PyResult<Option<Channel>> {
@@ -1607,23 +1495,9 @@ fn event(
     })
 }
 
-/// An optional column of `ingest_batch`: `None` or one entry per event.
-fn column<T>(py: Python<'_>, col: Option<Vec<T>>, n: usize, name: &str) -> PyResult<Vec<T>>
-where
-    T: Default + Clone,
-{
-    match col {
-        None => Ok(vec![T::default(); n]),
-        Some(v) if v.len() == n => Ok(v),
-        Some(v) => Err(py_err(
-            py,
-            Error::ShapeMismatch(format!("{name} has {} entries for {n} events", v.len())),
-        )),
-    }
-}
-
 /// The events of an `ingest_batch` call: parallel columns, one entry per
-/// event (optional columns `None` or one entry each).
+/// event (optional columns `None` or one entry each); `EventColumns` checks
+/// them.
 #[allow(clippy::too_many_arguments)]
 fn events_from_columns(
     py: Python<'_>,
@@ -1635,45 +1509,18 @@ fn events_from_columns(
     channels: Option<Vec<Option<String>>>,
     sessions: Option<Vec<Option<String>>>,
 ) -> PyResult<Vec<Event>> {
-    let n = users.len();
-    let timestamps = timestamps.as_array().to_vec();
-    for (name, len) in [
-        ("items", items.len()),
-        ("kinds", kinds.len()),
-        ("timestamps", timestamps.len()),
-    ] {
-        if len != n {
-            return Err(py_err(
-                py,
-                Error::ShapeMismatch(format!("{name} has {len} entries for {n} users")),
-            ));
-        }
+    EventColumns {
+        users,
+        items,
+        kinds: Some(kinds),
+        timestamps: Some(timestamps.as_array().to_vec()),
+        weights: None,
+        regions,
+        channels,
+        sessions,
     }
-    let regions = column(py, regions, n, "regions")?;
-    let channels = column(py, channels, n, "channels")?;
-    let sessions = column(py, sessions, n, "sessions")?;
-    let mut events = Vec::with_capacity(n);
-    for (k, (((((user, item), kind), ts), region), session)) in users
-        .into_iter()
-        .zip(items)
-        .zip(&kinds)
-        .zip(timestamps)
-        .zip(regions)
-        .zip(sessions)
-        .enumerate()
-    {
-        events.push(event(
-            py,
-            user,
-            item,
-            kind,
-            ts,
-            region,
-            channels[k].as_deref(),
-            session,
-        )?);
-    }
-    Ok(events)
+    .into_events()
+    .map_err(|e| py_err(py, e))
 }
 
 fn trending_result(r: TrendingResult) -> Ranked {
@@ -1707,16 +1554,16 @@ impl TrendingHandle {
 
 #[pymethods]
 impl TrendingHandle {
-    /// An empty store. `catalog`: `(item_id, category)` pairs.
+    /// An empty store. `catalog`: item row dicts (ids and categories count).
     #[new]
-    #[pyo3(signature = (params, catalog_items=None))]
+    #[pyo3(signature = (params, catalog=None))]
     fn new(
         py: Python<'_>,
         params: TrendingParams,
-        catalog_items: Option<Vec<(String, String)>>,
+        catalog: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<TrendingHandle> {
         let config = params.to_config(py)?;
-        let cat = catalog_items.map(|c| catalog(py, c)).transpose()?;
+        let cat = catalog.map(|rows| bridge::catalog(py, rows)).transpose()?;
         TrendingStore::new(config, cat.as_ref())
             .map(TrendingHandle::wrap)
             .map_err(|e| py_err(py, e))
@@ -1850,6 +1697,7 @@ impl TrendingHandle {
 /// Native part of the sightline Python package.
 #[pymodule]
 fn _sightline(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("ERROR_CODES", Error::CODES.to_vec())?;
     m.add_class::<Model>()?;
     m.add_class::<CooccurHandle>()?;
     m.add_class::<TrendingHandle>()?;

@@ -6,12 +6,13 @@ use sightline::candidate::{AlsSource, CandidateSource, CooccurSource, Query};
 use sightline::content::ContentSource;
 use sightline::session::{RecentEvent, SessionConfig, SessionRecommender, SessionStore};
 
+use super::bridge::{settings, to_py};
 use super::content::ContentHandle;
 use super::*;
 
-fn config_from_json(py: Python<'_>, json: &str) -> PyResult<SessionConfig> {
-    let c: SessionConfig =
-        serde_json::from_str(json).map_err(|e| invalid(py, format!("session settings: {e}")))?;
+/// Session settings from a dict in the core's `SessionConfig` schema.
+fn config(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<SessionConfig> {
+    let c: SessionConfig = settings(py, params)?;
     c.validate().map_err(|e| py_err(py, e))?;
     Ok(c)
 }
@@ -50,24 +51,41 @@ impl SessionHandle {
 
 #[pymethods]
 impl SessionHandle {
-    /// A store over the item universe `item_ids` with settings as JSON.
+    /// A store over the item universe `item_ids` with settings as a dict;
+    /// `weights`: kind weights as one flat dict (`KindWeights::from_flat`).
     #[new]
-    fn new(py: Python<'_>, config_json: &str, item_ids: Vec<String>) -> PyResult<SessionHandle> {
-        let config = config_from_json(py, config_json)?;
+    #[pyo3(signature = (params, item_ids, weights=None))]
+    fn new(
+        py: Python<'_>,
+        params: &Bound<'_, PyAny>,
+        item_ids: Vec<String>,
+        weights: Option<BTreeMap<String, f32>>,
+    ) -> PyResult<SessionHandle> {
+        let mut config = config(py, params)?;
+        if let Some(w) = weights {
+            config.kind_weights = KindWeights::from_flat(&w);
+            config.validate().map_err(|e| py_err(py, e))?;
+        }
         let universe = IdMap::from_ids(item_ids).map_err(|e| py_err(py, e))?;
         SessionStore::new(config, Arc::new(universe))
             .map(SessionHandle::wrap)
             .map_err(|e| py_err(py, e))
     }
 
-    /// Validates settings given as JSON (raises `ConfigError`).
+    /// Validates settings (raises `ConfigError`).
     #[staticmethod]
-    fn check_params(py: Python<'_>, config_json: &str) -> PyResult<()> {
-        config_from_json(py, config_json).map(|_| ())
+    fn check_params(py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<()> {
+        config(py, params).map(|_| ())
     }
 
-    fn params_json(&self) -> String {
-        serde_json::to_string(self.inner.config()).unwrap_or_default()
+    /// The settings as a `SessionConfig` dict.
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, self.inner.config())
+    }
+
+    /// The kind weights as one flat dict.
+    fn weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        flat_weights(py, &self.inner.config().kind_weights)
     }
 
     #[getter]

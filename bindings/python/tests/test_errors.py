@@ -10,12 +10,17 @@ import scipy.sparse as sp
 import sightline
 from sightline import (
     ConfigError,
+    FitInterrupted,
     InvalidInputError,
     ModelFormatError,
     ShapeMismatchError,
     SightlineError,
+    SightlineFileNotFoundError,
     SightlineIOError,
+    SightlinePermissionError,
     UnknownIdError,
+    _errors,
+    _sightline,
 )
 from conftest import random_interactions
 
@@ -35,6 +40,26 @@ def test_hierarchy_and_codes():
                       (UnknownIdError, "UNKNOWN_ID"), (ConfigError, "CONFIG"),
                       (ModelFormatError, "MODEL_FORMAT"), (SightlineIOError, "IO")]:
         assert issubclass(cls, SightlineError) and cls.code == code
+    assert issubclass(SightlineFileNotFoundError, SightlineIOError)
+    assert issubclass(SightlineFileNotFoundError, FileNotFoundError)
+    assert issubclass(SightlinePermissionError, SightlineIOError)
+    assert issubclass(SightlinePermissionError, PermissionError)
+    assert issubclass(FitInterrupted, SightlineError) and issubclass(FitInterrupted, KeyboardInterrupt)
+    assert FitInterrupted.code == "INTERRUPTED"
+
+
+def test_every_core_error_code_has_its_own_class():
+    # The binding's match over the core enum needs a catch-all arm (the
+    # enum is non-exhaustive); this keeps a new variant from falling into it.
+    classes = [getattr(_errors, name) for name in _errors.__all__]
+    by_code = {}
+    for cls in classes:
+        if cls is not SightlineError and "code" in vars(cls):
+            assert cls.code not in by_code, f"{cls} and {by_code.get(cls.code)} share {cls.code}"
+            by_code[cls.code] = cls
+    assert len(_sightline.ERROR_CODES) == len(set(_sightline.ERROR_CODES)) == 7
+    assert set(_sightline.ERROR_CODES) == set(by_code)
+    assert all(name in sightline.__all__ for name in _errors.__all__)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -1.0, 1e300])
@@ -191,14 +216,28 @@ def test_model_format(model, tmp_path):
 
 def test_missing_file(tmp_path, model):
     path = tmp_path / "missing.sightline"
-    with pytest.raises(SightlineIOError) as exc:
+    with pytest.raises(FileNotFoundError) as exc:
         sightline.ALS.load(path)
-    assert isinstance(exc.value, OSError)
+    assert isinstance(exc.value, SightlineFileNotFoundError)
+    assert isinstance(exc.value, SightlineIOError)
     assert exc.value.errno == errno.ENOENT and exc.value.code == "IO"
     assert exc.value.filename == str(path)
     assert str(path) in str(exc.value)
-    with pytest.raises(OSError):
+    with pytest.raises(FileNotFoundError) as exc:
         model.save(tmp_path / "no-such-dir" / "m.sightline")
+    assert exc.value.errno == errno.ENOENT and exc.value.code == "IO"
+
+
+def test_permission_denied(model):
+    # sysfs refuses new files even to root, so this works in any container.
+    if not os.path.isdir("/sys/kernel"):
+        pytest.skip("no /sys/kernel")
+    path = "/sys/kernel/m.sightline"
+    with pytest.raises(PermissionError) as exc:
+        model.save(path)
+    assert isinstance(exc.value, SightlinePermissionError)
+    assert exc.value.errno == errno.EACCES and exc.value.code == "IO"
+    assert exc.value.filename == path
 
 
 def test_errors_leave_model_usable(model):

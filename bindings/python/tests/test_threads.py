@@ -59,7 +59,9 @@ def test_ctrl_c_interrupts_fit(tmp_path):
         t = time.perf_counter()
         try:
             als.fit(m)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
+            assert isinstance(e, sightline.FitInterrupted) and e.code == "INTERRUPTED", repr(e)
+            assert isinstance(e.__cause__, KeyboardInterrupt), repr(e.__cause__)
             print("interrupted after %%.2fs fitted=%%s" %% (time.perf_counter() - t, als.user_factors is not None), flush=True)
             sys.exit(3)
         sys.exit(0)

@@ -1,69 +1,58 @@
 //! WebAssembly bindings for sightline (wasm-bindgen).
 //!
 //! Conversion only: every method forwards to the core crate and maps its
-//! results and errors onto JavaScript values. A core [`sightline::Error`] is
-//! thrown as a JS `Error` whose `code` property is [`sightline::Error::code`]
-//! (`"UNKNOWN_ID"`, `"INVALID_INPUT"`, …) and whose `message` is the core
-//! message.
+//! results and errors onto JavaScript values with the rules of
+//! `sightline-js-common` (shared with the Node binding). A core
+//! [`sightline::Error`] is thrown as a JS `Error` whose `code` property is
+//! [`sightline::Error::code`] (`"UNKNOWN_ID"`, `"INVALID_INPUT"`, …), whose
+//! `message` is the core message, and which carries the variant's fields
+//! (`kind` and `id` of an unknown id, `field` of a config error).
 //!
 //! The core is built without its `parallel` feature: no threads, no rayon.
 
 use js_sys::{Array, Object, Reflect};
 use sightline::als::{AlsModel, RecommendOptions};
 use sightline::Component;
+use sightline_js_common::{not_a_string, scored, JsErrorParts, ITEM_ID, SCORE};
 use wasm_bindgen::prelude::*;
 
-/// Builds a JS `Error` with `message` and a `code` property.
-fn js_error(code: &str, message: &str) -> JsValue {
-    let err = js_sys::Error::new(message);
-    // Setting a property on a fresh, ordinary Error object cannot fail.
-    let _ = Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
-    err.into()
-}
-
-/// Maps a core error onto a thrown JS `Error` carrying the core's code.
-fn to_js_err(err: sightline::Error) -> JsValue {
-    js_error(err.code(), &err.to_string())
+/// Builds the thrown JS `Error` for `err`: its `code`, message and
+/// structured fields as properties (see [`JsErrorParts`]).
+fn to_js_err(err: impl Into<JsErrorParts>) -> JsValue {
+    let parts = err.into();
+    let obj = js_sys::Error::new(&parts.message);
+    let fields = std::iter::once(("code", parts.code)).chain(
+        parts
+            .fields
+            .iter()
+            .map(|(name, value)| (*name, value.as_str())),
+    );
+    for (name, value) in fields {
+        // Setting a property on a fresh, ordinary Error object cannot fail.
+        let _ = Reflect::set(&obj, &JsValue::from_str(name), &JsValue::from_str(value));
+    }
+    obj.into()
 }
 
 /// Takes a JS string id; anything else is `INVALID_INPUT` (wasm-bindgen
 /// would otherwise read a non-string as garbage memory).
 fn to_id(v: &JsValue, what: &str) -> Result<String, JsValue> {
-    v.as_string().ok_or_else(|| {
-        js_error(
-            "INVALID_INPUT",
-            &format!("invalid input: {what} must be a string"),
-        )
-    })
+    v.as_string().ok_or_else(|| to_js_err(not_a_string(what)))
 }
 
-/// Validates a JS number used as a result count and converts it to `usize`.
-///
-/// Non-numbers, NaN, ±∞, negatives and fractions are rejected with
-/// `INVALID_INPUT`; `0` is passed on so the core reports it. Values above
-/// `usize::MAX` saturate.
+/// [`sightline_js_common::to_count`] for any JS value (a non-number is NaN).
 fn to_count(n: &JsValue) -> Result<usize, JsValue> {
-    let n = n.as_f64().unwrap_or(f64::NAN);
-    if n.is_finite() && n >= 0.0 && n.fract() == 0.0 {
-        // `as` saturates above usize::MAX; n is a non-negative integer here.
-        Ok(n as usize)
-    } else {
-        Err(js_error(
-            "INVALID_INPUT",
-            &format!("invalid input: n must be a positive integer, got {n}"),
-        ))
-    }
+    sightline_js_common::to_count(n.as_f64().unwrap_or(f64::NAN)).map_err(to_js_err)
 }
 
 /// Converts `(id, score)` pairs into an array of `{ itemId, score }` objects.
 fn to_scored(pairs: Vec<(String, f32)>) -> Result<Array, JsValue> {
-    let item_id = JsValue::from_str("itemId");
-    let score = JsValue::from_str("score");
+    let (item_id, score) = (JsValue::from_str(ITEM_ID), JsValue::from_str(SCORE));
     let out = Array::new();
-    for (id, s) in pairs {
+    for (id, s) in scored(pairs) {
         let obj = Object::new();
         Reflect::set(&obj, &item_id, &JsValue::from_str(&id))?;
-        Reflect::set(&obj, &score, &JsValue::from_f64(f64::from(s)))?;
+        Reflect::set(&obj, &score, &JsValue::from_f64(s))?;
         out.push(&obj);
     }
     Ok(out)

@@ -40,3 +40,28 @@ test('arguments of the wrong type throw INVALID_INPUT, not a memory fault', () =
     m.free();
   }
 });
+
+test('errors carry code plus the structured fields (kind, id)', () => {
+  const m = Model.fromBytes(fx.bytes);
+  try {
+    assert.throws(() => m.recommend('no-such-user', 5), {
+      code: 'UNKNOWN_ID',
+      kind: 'user',
+      id: 'no-such-user',
+      message: 'unknown user id "no-such-user"',
+    });
+    assert.throws(() => m.similarItems('no-such-item', 5), {
+      code: 'UNKNOWN_ID',
+      kind: 'item',
+      id: 'no-such-item',
+    });
+  } finally {
+    m.free();
+  }
+  assert.throws(() => Model.fromBytes(new Uint8Array([1, 2, 3])), (err) => {
+    assert.ok(err instanceof Error);
+    assert.equal(err.code, 'MODEL_FORMAT');
+    assert.ok(!('kind' in err) && !('id' in err) && !('field' in err));
+    return true;
+  });
+});

@@ -136,8 +136,10 @@ fn up(v: f64) -> f32 {
 
 impl ExactIndex {
     /// Builds the index. `vectors` is row-major with `dim` columns; every
-    /// value must be finite.
-    pub fn new(vectors: Vec<f32>, dim: usize) -> Result<Self> {
+    /// value must be finite. `threads` follows
+    /// [`resolve_threads`](crate::parallel::resolve_threads) (0 = all
+    /// cores); the index is identical for every thread count.
+    pub fn new(vectors: Vec<f32>, dim: usize, threads: usize) -> Result<Self> {
         if dim == 0 {
             return Err(Error::invalid("vector dimension must be at least 1"));
         }
@@ -159,7 +161,9 @@ impl ExactIndex {
                 "vector {bad} has a non-finite value"
             )));
         }
-        let quant = (n >= MIN_QUANT_ROWS).then(|| Quant::build(&vectors, n, dim));
+        let threads = crate::parallel::resolve_threads(threads);
+        let quant = (n >= MIN_QUANT_ROWS)
+            .then(|| crate::parallel::install(threads, || Quant::build(&vectors, n, dim)));
         Ok(Self {
             vectors,
             dim,
@@ -310,9 +314,7 @@ impl ExactIndex {
         // of their exact scores, `t`, is reached by k eligible rows, so a
         // row with `hi < t` has k rows strictly above it and is skipped.
         let head = k.min(cands.len());
-        if cands.len() > k {
-            cands.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
-        }
+        linalg::partition_best(cands, k, |a, b| b.1.total_cmp(&a.1));
         // Rows are loaded a few candidates ahead of their scoring.
         const AHEAD: usize = 8;
         let row = |i: u32| &vectors[i as usize * dim..(i as usize + 1) * dim];
@@ -580,17 +582,6 @@ impl Encode<'_> {
     }
 }
 
-/// Runs `f` on every item, on all cores when the `parallel` feature is on.
-fn for_each_task<T: Send>(tasks: Vec<T>, f: impl Fn(T) + Sync + Send) {
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        tasks.into_par_iter().for_each(f);
-    }
-    #[cfg(not(feature = "parallel"))]
-    tasks.into_iter().for_each(f);
-}
-
 impl Quant {
     fn build(vectors: &[f32], n: usize, d: usize) -> Quant {
         let (pt, m) = principal_basis(vectors, n, d);
@@ -603,7 +594,7 @@ impl Quant {
             .zip(h.chunks_mut(CHUNK * m))
             .zip(xx.chunks_mut(CHUNK))
             .collect();
-        for_each_task(tasks, |((rows, h), xx)| {
+        crate::parallel::for_each(tasks, |((rows, h), xx)| {
             linalg::simd(ProjectRows {
                 pt: &pt,
                 rows,
@@ -650,7 +641,7 @@ impl Quant {
             .zip(sup.chunks_mut(CHUNK / SUPER))
             .zip(perm.chunks(CHUNK))
             .collect();
-        for_each_task(tasks, |((codes, sup), perm)| {
+        crate::parallel::for_each(tasks, |((codes, sup), perm)| {
             Encode {
                 m,
                 groups,
@@ -1242,7 +1233,8 @@ mod tests {
     }
 
     fn check_all(v: Vec<f32>, d: usize, queries: &[Vec<f32>]) {
-        let idx = ExactIndex::new(v.clone(), d).unwrap();
+        // Two threads: the parallel build path (the others use one).
+        let idx = ExactIndex::new(v.clone(), d, 2).unwrap();
         let n = idx.len();
         let f_even = |i: u32| i.is_multiple_of(2);
         let f_none = |_: u32| false;
@@ -1331,18 +1323,18 @@ mod tests {
     fn rejects_bad_input() {
         let mut v = vec![0.5f32; 40];
         v[25] = f32::NAN;
-        let err = ExactIndex::new(v, 10).err().unwrap().to_string();
+        let err = ExactIndex::new(v, 10, 1).err().unwrap().to_string();
         assert!(err.contains("vector 2"), "{err}");
-        assert!(ExactIndex::new(vec![1.0, f32::INFINITY], 1).is_err());
-        assert!(ExactIndex::new(vec![1.0; 7], 2).is_err());
-        assert!(ExactIndex::new(vec![], 0).is_err());
-        let idx = ExactIndex::new(clustered(600, 8, 2, 0.1, 1), 8).unwrap();
+        assert!(ExactIndex::new(vec![1.0, f32::INFINITY], 1, 1).is_err());
+        assert!(ExactIndex::new(vec![1.0; 7], 2, 1).is_err());
+        assert!(ExactIndex::new(vec![], 0, 1).is_err());
+        let idx = ExactIndex::new(clustered(600, 8, 2, 0.1, 1), 8, 1).unwrap();
         assert!(idx.search(&[1.0; 7], 5, None).is_empty());
         assert!(idx.search(&[1.0; 8], 0, None).is_empty());
         assert_eq!(idx.len(), 600);
         assert_eq!(idx.dim(), 8);
         assert_eq!(idx.vector(3), &idx.vectors()[24..32]);
-        let empty = ExactIndex::new(vec![], 4).unwrap();
+        let empty = ExactIndex::new(vec![], 4, 1).unwrap();
         assert!(empty.is_empty() && empty.search(&[1.0; 4], 3, None).is_empty());
     }
 
@@ -1357,7 +1349,7 @@ mod tests {
             (36, flat(36)),
         ];
         for (d, v) in sets {
-            let idx = ExactIndex::new(v.clone(), d).unwrap();
+            let idx = ExactIndex::new(v.clone(), d, 1).unwrap();
             let quant = idx.quant.as_ref().unwrap();
             scans_agree(quant, &v[..d], d);
         }
@@ -1411,7 +1403,7 @@ mod tests {
             modulo in 1u32..5,
         ) {
             let v = clustered(n, d, rank, noise, seed);
-            let idx = ExactIndex::new(v.clone(), d).unwrap();
+            let idx = ExactIndex::new(v.clone(), d, 1).unwrap();
             let q = v[(seed as usize % n) * d..][..d].to_vec();
             let f = move |i: u32| i.is_multiple_of(modulo);
             for filter in [None, Some(&f as &dyn Fn(u32) -> bool)] {

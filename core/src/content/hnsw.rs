@@ -290,7 +290,7 @@ impl Hnsw {
             let end = (next + batch).min(self.n);
             let plans = {
                 let this = &*self;
-                par_map(next..end, |x| {
+                crate::parallel::map_range(next..end, |x| {
                     with_scratch(|s| simd(InsertKernel { index: this, x, s }))
                 })
             };
@@ -319,7 +319,7 @@ impl Hnsw {
             requests.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1).collect();
         let updates = {
             let this = &*self;
-            par_map(0..groups.len(), |g| {
+            crate::parallel::map_range(0..groups.len(), |g| {
                 let group = groups[g];
                 let (level, target) = (group[0].0 as usize, group[0].1);
                 let new: Vec<u32> = group.iter().map(|r| r.2).collect();
@@ -707,23 +707,6 @@ fn consider(
             }
         }
     }
-}
-
-/// Maps `f` over `range` in order, in parallel when running inside a rayon
-/// pool of more than one thread (see [`crate::parallel::install`]).
-fn par_map<R: Send>(range: std::ops::Range<usize>, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        // Only inside a pool made by `install`, never rayon's global pool.
-        if range.len() > 1
-            && rayon::current_thread_index().is_some()
-            && rayon::current_num_threads() > 1
-        {
-            return range.into_par_iter().map(f).collect();
-        }
-    }
-    range.map(f).collect()
 }
 
 /// One query, compiled for SIMD.

@@ -403,11 +403,11 @@ impl<'a> ContentBuilder<'a> {
             IndexKind::Exact => false,
             IndexKind::Hnsw => true,
         };
+        let threads = crate::parallel::resolve_threads(config.threads);
         let search = if hnsw {
-            let threads = crate::parallel::resolve_threads(config.threads);
             Search::Hnsw(Hnsw::build(vectors, dim, &config.hnsw, threads)?)
         } else {
-            Search::Exact(ExactIndex::new(vectors, dim)?)
+            Search::Exact(ExactIndex::new(vectors, dim, threads)?)
         };
         Ok(ContentIndex {
             ef_search: AtomicUsize::new(config.hnsw.ef_search),
@@ -811,7 +811,10 @@ impl Component for ContentIndex {
             if rows != items.len() {
                 return Err(bad(format!("{rows} vectors for {} items", items.len())));
             }
-            Search::Exact(ExactIndex::new(v.to_vec(), meta.dim).map_err(|e| bad(e.to_string()))?)
+            Search::Exact(
+                ExactIndex::new(v.to_vec(), meta.dim, meta.config.threads)
+                    .map_err(|e| bad(e.to_string()))?,
+            )
         };
         let facts = if file.has("content.category") {
             let categories = file.ids("content.categories")?;

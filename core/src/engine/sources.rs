@@ -11,14 +11,12 @@ use std::sync::{Arc, RwLock};
 use super::config::SourceName;
 use super::Models;
 use crate::als::AlsModel;
-use crate::candidate::{
-    top_k_where, Candidate, CandidateSource, Candidates, Query, Remap, SourceKind,
-};
+use crate::candidate::{Candidate, CandidateSource, Candidates, Query, Remap, SourceKind};
 use crate::content::ContentIndex;
 use crate::cooccur::CooccurModel;
 use crate::error::{Error, Result};
 use crate::ids::IdMap;
-use crate::linalg::{dot, top_k};
+use crate::linalg::{dot, top_k, top_k_by, top_k_scores_where};
 use crate::session::{SessionRecommender, SessionStore};
 use crate::trending::{TrendingQuery, TrendingStore};
 
@@ -133,9 +131,8 @@ impl CandidateSource for AlsSource {
             scores[m as usize] = f32::NEG_INFINITY;
         }
         let eligible = q.eligibility();
-        let top = top_k_where(&scores, q.n, |m| {
-            self.remap.to_universe(m).is_some_and(&eligible)
-        });
+        let keep = |m| self.remap.to_universe(m).is_some_and(&eligible);
+        let top = top_k_scores_where(&scores, q.n, keep, &mut Vec::new());
         let factors = model.item_factors();
         let k = model.factors();
         let flat = factors.as_slice().unwrap_or(&[]);
@@ -313,8 +310,9 @@ impl CandidateSource for ContentSource {
             .filter_map(|&(u, w)| self.remap.to_model(u).map(|m| (m, w, u)))
             .filter(|c| c.1 > 0.0)
             .collect();
-        ctx.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ctx.truncate(MAX_CONTEXT_SEARCHES);
+        top_k_by(&mut ctx, MAX_CONTEXT_SEARCHES, |a, b| {
+            b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+        });
         let eligible = q.eligibility();
         let keep = |m: u32| self.remap.to_universe(m).is_some_and(&eligible);
         // (item, score, because, best part)

@@ -43,11 +43,14 @@ import scipy.sparse as sp
 from . import _sightline
 from ._errors import (
     ConfigError,
+    FitInterrupted,
     InvalidInputError,
     ModelFormatError,
     ShapeMismatchError,
     SightlineError,
+    SightlineFileNotFoundError,
     SightlineIOError,
+    SightlinePermissionError,
     UnknownIdError,
 )
 
@@ -77,6 +80,9 @@ __all__ = [
     "ConfigError",
     "ModelFormatError",
     "SightlineIOError",
+    "SightlineFileNotFoundError",
+    "SightlinePermissionError",
+    "FitInterrupted",
     "__version__",
 ]
 
@@ -654,9 +660,14 @@ class ALS(_Estimator):
         }
 
     def _params(self, seed: int) -> Dict[str, Any]:
-        params = self.get_params()
-        del params["random_state"]
+        """The hyper-parameters in the core's ``AlsConfig`` schema (which
+        holds the defaults and the checks): implicit's ``use_cg`` picks the
+        ``solver`` (the core's default is CG), ``random_state`` is ``seed``."""
+        params = {k: _plain(v) for k, v in self.get_params().items()
+                  if k not in ("use_cg", "random_state")}
         params["seed"] = seed
+        if not self.use_cg:
+            params["solver"] = {"type": "cholesky"}
         return params
 
     def __repr__(self) -> str:
@@ -680,7 +691,8 @@ class ALS(_Estimator):
         ``show_progress`` prints per-iteration progress (tqdm if installed,
         else a line on stderr). ``callback(iteration, seconds, loss)`` is
         called after each iteration as in implicit. The GIL is released while
-        fitting; Ctrl-C stops the fit with ``KeyboardInterrupt``. Returns self.
+        fitting; Ctrl-C stops the fit with ``FitInterrupted`` (a
+        ``KeyboardInterrupt``). Returns self.
         """
         matrix = _csr(user_items)
         if not matrix.has_canonical_format:
@@ -1032,10 +1044,7 @@ class ALS(_Estimator):
 
 # -------------------------------------------------------- evaluation, tuning --
 
-_SEARCHABLE = (
-    "factors", "regularization", "alpha", "unobserved_weight",
-    "regularization_exponent", "init_std", "iterations",
-)
+_SEARCHABLE = tuple(_sightline.default_param_space())  # the core's field order
 _METRIC_KEYS = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage", "users")
 
 
@@ -1196,25 +1205,14 @@ def tune_als(
 
     The GIL is released while tuning. ``callback(result)`` is called after
     each trial; ``show_progress`` prints one line per trial (tqdm if
-    installed). Ctrl-C stops the search with ``KeyboardInterrupt``; an
-    exception raised by ``callback`` propagates. Bad names and values raise
+    installed). Ctrl-C stops the search with ``FitInterrupted`` (a
+    ``KeyboardInterrupt``); an exception raised by ``callback`` propagates. Bad names and values raise
     ``ConfigError`` (a ``ValueError``).
     """
     train, valid = _pair(train_user_items, validation_user_items, "validation_user_items")
     seed = _seed(random_state)
     base = ALS(iterations=iterations, num_threads=num_threads, random_state=seed, **fixed)
-    grid: Optional[Dict[str, List[Any]]] = None
-    if param_grid is not None:
-        grid = {}
-        for name, values in dict(param_grid).items():
-            if name not in _SEARCHABLE:
-                raise _config_error(
-                    f"param_grid.{name}",
-                    f"not a searchable parameter; expected one of {', '.join(_SEARCHABLE)}",
-                )
-            if np.ndim(values) == 0:
-                values = [values]
-            grid[name] = [v.item() if isinstance(v, np.generic) else v for v in values]
+    grid = None if param_grid is None else {str(k): _plain(v) for k, v in dict(param_grid).items()}
     if n_trials is not None:
         n_trials = _index(n_trials, "n_trials")
     metric_name = str(metric)
@@ -1470,20 +1468,6 @@ def _opt_column(values: Any) -> Optional[List[Optional[str]]]:
     return [None if v is None else str(v) for v in values]
 
 
-def _catalog_pairs(catalog: Any) -> List[Tuple[str, str]]:
-    if hasattr(catalog, "to_dict") and hasattr(catalog, "columns"):
-        catalog = catalog.to_dict("records")
-    pairs = []
-    for entry in catalog:
-        if not isinstance(entry, dict):
-            raise TypeError(f"catalog entries must be dicts with 'id' and 'category', got {type(entry).__name__}")
-        if "id" not in entry:
-            raise InvalidInputError("catalog entry without 'id'")
-        category = entry.get("category")
-        pairs.append((str(entry["id"]), "" if category is None else str(category)))
-    return pairs
-
-
 def _now(now: Any) -> int:
     if now is None:
         return int(time.time())
@@ -1551,8 +1535,8 @@ class Trending(_ModelFile):
             "weights": {} if weights is None else dict(weights),
             "region_parent": None if region_parent is None else dict(region_parent),
         }
-        pairs = None if catalog is None else _catalog_pairs(catalog)
-        self._store = _sightline._Trending(params, pairs)
+        rows = None if catalog is None else _catalog_rows(catalog)
+        self._store = _sightline._Trending(params, rows)
 
     _NATIVE = _sightline._Trending
 
@@ -1706,55 +1690,30 @@ _ITEM_FIELDS = ("id", "title", "category", "brand", "price", "in_stock", "region
 
 
 def _plain(value: Any) -> Any:
-    """A catalog value as JSON: numbers, strings or lists of strings; None
-    (and NaN, pandas' missing value) for absent."""
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value)).lower()
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        f = float(value)
-        return None if math.isnan(f) else f
-    if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
-        return sorted(str(v) for v in value) if isinstance(value, (set, frozenset)) else [str(v) for v in value]
-    return str(value)
+    """A numpy scalar or array (or a list of them) as the plain Python value
+    the serde bridge reads."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
 
 
-def _item_record(entry: Any) -> Dict[str, Any]:
+def _row(entry: Any) -> Dict[str, Any]:
+    """A catalog entry as a row of plain values (the core types them)."""
     if not isinstance(entry, dict):
         raise TypeError(f"catalog entries must be dicts, got {type(entry).__name__}")
-    if entry.get("id") is None:
-        raise InvalidInputError("catalog entry without 'id'")
-    item: Dict[str, Any] = {"id": str(entry["id"]), "category": ""}
-    attributes: Dict[str, Any] = {}
-    for key, raw in entry.items():
-        value = _plain(raw)
-        if key in ("id",) or value is None:
-            continue
-        if key in ("title", "category", "brand"):
-            item[key] = str(raw)
-        elif key == "price":
-            if not isinstance(value, float):
-                raise InvalidInputError(f"item {item['id']!r}: price must be a number, got {raw!r}")
-            item["price"] = value
-        elif key == "in_stock":
-            item["in_stock"] = bool(raw)
-        elif key == "regions":
-            item["regions"] = [value] if isinstance(value, str) else value
-        else:
-            attributes[str(key)] = value
-    item["attributes"] = attributes
-    return item
+    return {str(k): _plain(v) for k, v in entry.items()}
 
 
-def _catalog_json(catalog: Any) -> str:
+def _catalog_rows(catalog: Any) -> List[Dict[str, Any]]:
     """A catalog (list of dicts, or a pandas DataFrame with one row per item)
-    as the JSON the core reads. ``id``, ``title``, ``category``, ``brand``,
-    ``price``, ``in_stock`` and ``regions`` are the core's fields; every
-    other key is an attribute."""
+    as rows for the core: ``id``, ``title``, ``category``, ``brand``,
+    ``price``, ``in_stock`` and ``regions`` are the item's fields; every
+    other key is an attribute (``Catalog::from_rows``)."""
     if hasattr(catalog, "to_dict") and hasattr(catalog, "columns"):
         catalog = catalog.to_dict("records")
-    return json.dumps([_item_record(e) for e in catalog])
+    return [_row(e) for e in catalog]
 
 
 def _content_filter(categories: Optional[Sequence[str]], in_stock: bool,
@@ -1832,7 +1791,7 @@ class ContentIndex(_Estimator):
         self.random_state = random_state
         self.num_threads = num_threads
         self._model: Optional[_sightline._Content] = None
-        _sightline.content_check_params(self._config_json())
+        _sightline.content_check_params(self._config())
 
     def get_params(self) -> Dict[str, Any]:
         """The constructor arguments (``ef_search`` as currently set)."""
@@ -1855,52 +1814,29 @@ class ContentIndex(_Estimator):
             "num_threads": self.num_threads,
         }
 
-    def _config_json(self) -> str:
-        for name in ("metric", "index"):
-            if not isinstance(getattr(self, name), str):
-                raise TypeError(f"{name} must be a str, got {type(getattr(self, name)).__name__}")
-        ints = {k: self.get_params()[k] for k in (
-            "hnsw_threshold", "M", "ef_construction", "ef_search", "min_count", "max_values",
-            "numeric_buckets", "random_state", "num_threads")}
-        for k, v in ints.items():
-            _index(v, k)
-            if v < 0:
-                raise _config_error(k, f"must be >= 0, got {v}")
-        for k in ("attribute_weight", "embedding_weight", "als_weight", "default_weight"):
-            v = float(getattr(self, k))
-            if not math.isfinite(v):
-                raise _config_error(k, f"must be finite, got {v}")
-        for k, v in self.weights.items():
-            if not math.isfinite(float(v)):
-                raise _config_error(f"features.weights.{k}", f"must be finite, got {v}")
-        metric = self.metric.lower()
-        if metric not in ("cosine", "inner_product"):
-            raise _config_error("metric", f"'cosine' or 'inner_product', got {self.metric!r}")
-        index = self.index.lower()
-        if index not in ("auto", "exact", "hnsw"):
-            raise _config_error("index", f"'auto', 'exact' or 'hnsw', got {self.index!r}")
-        return json.dumps({
+    def _config(self) -> Dict[str, Any]:
+        """The constructor arguments in the core's ``ContentConfig`` schema
+        (the core validates them)."""
+        p = {k: _plain(v) for k, v in self.get_params().items()}
+        lower = {k: p[k].lower() if isinstance(p[k], str) else p[k] for k in ("metric", "index")}
+        return {
             "features": {
-                "weights": {str(k): float(v) for k, v in self.weights.items()},
-                "default_weight": float(self.default_weight),
-                "min_count": ints["min_count"],
-                "max_values": ints["max_values"],
-                "numeric_buckets": ints["numeric_buckets"],
+                "weights": {str(k): _plain(v) for k, v in self.weights.items()},
+                "default_weight": p["default_weight"],
+                "min_count": p["min_count"],
+                "max_values": p["max_values"],
+                "numeric_buckets": p["numeric_buckets"],
             },
-            "metric": metric,
-            "attribute_weight": float(self.attribute_weight),
-            "embedding_weight": float(self.embedding_weight),
-            "als_weight": float(self.als_weight),
-            "index": index,
-            "hnsw_threshold": ints["hnsw_threshold"],
-            "hnsw": {
-                "m": ints["M"],
-                "ef_construction": ints["ef_construction"],
-                "ef_search": ints["ef_search"],
-                "seed": ints["random_state"],
-            },
-            "threads": ints["num_threads"],
-        })
+            "metric": lower["metric"],
+            "attribute_weight": p["attribute_weight"],
+            "embedding_weight": p["embedding_weight"],
+            "als_weight": p["als_weight"],
+            "index": lower["index"],
+            "hnsw_threshold": p["hnsw_threshold"],
+            "hnsw": {"m": p["M"], "ef_construction": p["ef_construction"],
+                     "ef_search": p["ef_search"], "seed": p["random_state"]},
+            "threads": p["num_threads"],
+        }
 
     def __repr__(self) -> str:
         return _params_repr(self, ("metric", "index", "M", "ef_search", "attribute_weight",
@@ -1908,7 +1844,7 @@ class ContentIndex(_Estimator):
 
     @classmethod
     def _from_native(cls, native: "_sightline._Content") -> "ContentIndex":
-        params = json.loads(native.params_json())
+        params = native.params()
         obj = cls(
             metric=params["metric"], index=params["index"], hnsw_threshold=params["hnsw_threshold"],
             M=params["hnsw"]["m"], ef_construction=params["hnsw"]["ef_construction"],
@@ -1939,7 +1875,7 @@ class ContentIndex(_Estimator):
         ``embeddings`` (float matrix, one row per ``item_ids`` entry) and a
         fitted ``als`` model (hybrid). The index's items are the catalog's
         when given, else ``item_ids``, else the ALS model's."""
-        catalog_json = None if catalog is None else _catalog_json(catalog)
+        rows = None if catalog is None else _catalog_rows(catalog)
         emb = None
         ids = None
         if embeddings is not None:
@@ -1954,7 +1890,7 @@ class ContentIndex(_Estimator):
             if not isinstance(als, ALS):
                 raise TypeError(f"als must be a sightline.ALS model, got {type(als).__name__}")
             native_als = als._fitted()
-        self._model = _sightline.content_build(self._config_json(), catalog_json, ids, emb, native_als)
+        self._model = _sightline.content_build(self._config(), rows, ids, emb, native_als)
         return self
 
     @property
@@ -2058,16 +1994,10 @@ class ContentIndex(_Estimator):
         """Neighbours of a product described by a catalog dict, e.g. one not
         indexed yet (cold start); compares attributes only."""
         return self._fitted().similar_to_item(
-            json.dumps(_item_record(item)), _index(N, "N"), *_content_filter(categories, in_stock, region))
+            _row(item), _index(N, "N"), *_content_filter(categories, in_stock, region))
 
 
 # -------------------------------------------------------------------- demo --
-
-def _flat_item(item: Dict[str, Any]) -> Dict[str, Any]:
-    out = {k: v for k, v in item.items() if k != "attributes"}
-    out.update(item.get("attributes", {}))
-    return out
-
 
 def demo_data(
     customers: int = 20_000,
@@ -2085,8 +2015,7 @@ def demo_data(
     ``as_frame=True``."""
     raw = _sightline.demo_data(_index(customers, "customers"), _index(products, "products"),
                                _index(events, "events"), _seed(seed))
-    catalog = [_flat_item(i) for i in json.loads(raw["catalog"])]
-    people = json.loads(raw["customers"])
+    catalog, people = raw["catalog"], raw["customers"]
     columns = {
         "user": raw["users"], "item": raw["items"], "kind": raw["kinds"],
         "timestamp": raw["timestamps"], "region": raw["regions"],
@@ -2178,20 +2107,15 @@ class SessionStore(_ModelFile):
         weights: Optional[Dict[str, float]] = None,
         shards: int = 16,
     ) -> None:
-        weights = {} if weights is None else dict(weights)
-        fixed = {k: float(weights.pop(k)) for k in ("view", "click", "add_to_cart", "purchase") if k in weights}
         config = {
             "capacity": _index(capacity, "capacity"),
             "max_events": _index(max_events, "max_events"),
             "ttl_seconds": _index(ttl_seconds, "ttl_seconds"),
             "recency_half_life_seconds": float(recency_half_life_seconds),
-            "kind_weights": dict(fixed, custom={str(k): float(v) for k, v in weights.items()}),
             "shards": _index(shards, "shards"),
         }
-        for key in ("capacity", "max_events", "ttl_seconds", "shards"):
-            if config[key] < 0:
-                raise _config_error(key, f"must be >= 0, got {config[key]}")
-        self._store = _sightline._Session(json.dumps(config), [str(i) for i in item_ids])
+        flat = None if weights is None else {str(k): float(v) for k, v in weights.items()}
+        self._store = _sightline._Session(config, [str(i) for i in item_ids], flat)
 
     def _native(self) -> "_sightline._Session":
         return self._store
@@ -2204,13 +2128,10 @@ class SessionStore(_ModelFile):
 
     def get_params(self) -> Dict[str, Any]:
         """The settings (without the item universe)."""
-        c = json.loads(self._store.params_json())
-        w = c["kind_weights"]
-        weights = {k: w[k] for k in ("view", "click", "add_to_cart", "purchase")}
-        weights.update(w.get("custom", {}))
+        c = self._store.params()
         return {
             "capacity": c["capacity"], "max_events": c["max_events"], "ttl_seconds": c["ttl_seconds"],
-            "recency_half_life_seconds": c["recency_half_life_seconds"], "weights": weights,
+            "recency_half_life_seconds": c["recency_half_life_seconds"], "weights": self._store.weights(),
             "shards": c["shards"],
         }
 
@@ -2332,24 +2253,6 @@ class SessionRecommender:
 
 # ------------------------------------------------------------------ engine --
 
-def _config_json(config: Any) -> str:
-    """An engine config from a dict, a JSON or TOML string, or a path to a
-    ``.json``/``.toml`` file, as JSON."""
-    if config is None:
-        return "{}"
-    if isinstance(config, dict):
-        return json.dumps(config)
-    if isinstance(config, os.PathLike) or (isinstance(config, str) and os.path.isfile(config)):
-        path = os.fspath(config)
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-        return _sightline._Engine.toml_to_json(text) if path.endswith(".toml") else text
-    if isinstance(config, str):
-        stripped = config.lstrip()
-        return config if stripped.startswith("{") else _sightline._Engine.toml_to_json(config)
-    raise TypeError(f"config must be a dict, a JSON/TOML string or a path, got {type(config).__name__}")
-
-
 class Engine:
     """The recommendation engine: one object answering "what do we show this
     person, here, now?" for every placement (``home``, ``product_page``,
@@ -2378,7 +2281,7 @@ class Engine:
         if catalog is None:
             raise InvalidInputError("an engine needs a catalog")
         self._engine = _sightline._Engine(
-            _config_json(config), _catalog_json(catalog),
+            config, _catalog_rows(catalog),
             None if als is None else als._fitted(),
             None if cooccur is None else cooccur._fitted(),
             None if content is None else content._fitted(),
@@ -2388,12 +2291,12 @@ class Engine:
     def check_config(config: Any) -> None:
         """Raises ``ConfigError`` (naming the field) when a config is invalid
         without a catalog (rules are checked against the catalog by ``Engine``)."""
-        _sightline._Engine.check_config(_config_json(config))
+        _sightline._Engine.check_config(config)
 
     @property
     def config(self) -> Dict[str, Any]:
         """The effective config (defaults filled in)."""
-        return json.loads(self._engine.config_json())
+        return self._engine.config()
 
     def __repr__(self) -> str:
         c = self.config
@@ -2434,7 +2337,7 @@ class Engine:
             req["cart"] = [str(i) for i in cart]
         if n is not None:
             req["n"] = _index(n, "n")
-        return json.loads(self._engine.recommend(json.dumps(req)))
+        return self._engine.recommend(req)
 
     def ingest(self, user: Any, item: Any, kind: str, timestamp: Any, region: Optional[str] = None,
                channel: Optional[str] = None, session: Optional[str] = None, consent: bool = True) -> None:
@@ -2479,7 +2382,7 @@ class Engine:
     def stats(self) -> Dict[str, Any]:
         """CTR/CVR per placement × variant × source with Wilson intervals,
         metrics (requests, fallbacks, latencies) and breaker states."""
-        return json.loads(self._engine.stats())
+        return self._engine.stats()
 
     def metrics_prometheus(self) -> str:
         """The metrics in the Prometheus text exposition format."""
@@ -2488,18 +2391,18 @@ class Engine:
     def forget_user(self, user: Any) -> Dict[str, Any]:
         """Erases a person now (session, purchases, attribution, ALS factors);
         returns what was removed."""
-        return json.loads(self._engine.forget_user(str(user)))
+        return self._engine.forget_user(str(user))
 
     def export_user(self, user: Any) -> Dict[str, Any]:
         """Everything held about a person."""
-        return json.loads(self._engine.export_user(str(user)))
+        return self._engine.export_user(str(user))
 
     def swap_models(self, catalog: Any, als: Optional["ALS"] = None,
                     cooccur: Optional["CoOccurrence"] = None,
                     content: Optional["ContentIndex"] = None) -> None:
         """Serves new models from now on (atomically; readers never wait)."""
         self._engine.swap_models(
-            _catalog_json(catalog), None if als is None else als._fitted(),
+            _catalog_rows(catalog), None if als is None else als._fitted(),
             None if cooccur is None else cooccur._fitted(),
             None if content is None else content._fitted())
 
@@ -2521,7 +2424,7 @@ class Engine:
     def from_bytes(cls, data: Union[bytes, bytearray, memoryview], config: Any = None) -> "Engine":
         """An engine from ``to_bytes`` output, with ``config``."""
         obj = cls.__new__(cls)
-        obj._engine = _sightline._Engine.from_bytes(_to_bytes_arg(data), _config_json(config))
+        obj._engine = _sightline._Engine.from_bytes(_to_bytes_arg(data), config)
         return obj
 
     @classmethod
@@ -2531,11 +2434,11 @@ class Engine:
         if hasattr(path, "read"):
             return cls.from_bytes(path.read(), config)
         obj = cls.__new__(cls)
-        obj._engine = _sightline._Engine.load(os.fspath(path), _config_json(config))
+        obj._engine = _sightline._Engine.load(os.fspath(path), config)
         return obj
 
     def __getstate__(self) -> Dict[str, Any]:
-        return {"config": self._engine.config_json(), "engine": self.to_bytes()}
+        return {"config": self._engine.config(), "engine": self.to_bytes()}
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self._engine = _sightline._Engine.from_bytes(state["engine"], state["config"])

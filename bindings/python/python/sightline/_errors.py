@@ -4,15 +4,21 @@ Every variant of the Rust core's ``sightline::Error`` maps one-to-one onto a
 class here; the native module raises them by importing this module. Each
 exception carries ``code``, the core's stable machine-readable code
 (``"INVALID_INPUT"``, ``"SHAPE_MISMATCH"``, ``"UNKNOWN_ID"``, ``"CONFIG"``,
-``"MODEL_FORMAT"``, ``"IO"``, ``"INTERRUPTED"``).
+``"MODEL_FORMAT"``, ``"IO"``, ``"INTERRUPTED"``; the native module lists them
+as ``_sightline.ERROR_CODES``) and the variant's structured fields (``field``
+of a config error, ``kind`` and ``id`` of an unknown id, ``errno`` and
+``filename`` of an I/O error).
 
 The classes also derive from the matching builtin exception, so code written
 for plain Python keeps working: ``except ValueError`` catches bad input and
 configuration, ``except KeyError`` an unknown id, ``except OSError`` I/O and
-model-file problems.
+model-file problems, ``except FileNotFoundError`` / ``except PermissionError``
+a missing or forbidden file.
 
-A fit stopped by Ctrl-C raises the ordinary ``KeyboardInterrupt``; an
-exception raised inside a progress callback propagates unchanged.
+A fit or tuning run stopped by Ctrl-C raises ``FitInterrupted``, which is
+also a ``KeyboardInterrupt`` (chained from the original one), so existing
+``except KeyboardInterrupt`` code keeps working; an exception raised inside a
+progress callback propagates unchanged.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ __all__ = [
     "ConfigError",
     "ModelFormatError",
     "SightlineIOError",
+    "SightlineFileNotFoundError",
+    "SightlinePermissionError",
+    "FitInterrupted",
 ]
 
 
@@ -88,3 +97,19 @@ class SightlineIOError(SightlineError, OSError):
     def __str__(self) -> str:  # OSError would format "[Errno n] strerror"
         message = str(self.args[0]) if self.args else ""
         return message if self.filename is None else f"{message}: {self.filename!r}"
+
+
+class SightlineFileNotFoundError(SightlineIOError, FileNotFoundError):
+    """A file that does not exist (``errno.ENOENT``)."""
+
+
+class SightlinePermissionError(SightlineIOError, PermissionError):
+    """A file or directory that may not be read or written (``errno.EACCES``)."""
+
+
+class FitInterrupted(SightlineError, KeyboardInterrupt):
+    """A long computation (fit, tuning) stopped by its caller. Also a
+    ``KeyboardInterrupt``, so ``except KeyboardInterrupt`` handles it as it
+    handles Ctrl-C."""
+
+    code = "INTERRUPTED"
