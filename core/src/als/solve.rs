@@ -1,0 +1,340 @@
+//! The per-row least-squares kernels of ALS: each user's (or item's)
+//! normal equations `(α₀·YᵀY + λI + Σ αw·yyᵀ) x = Σ (α₀+αw)·y`, solved by a few
+//! conjugate-gradient steps or exactly by Cholesky, the parallel sweep over
+//! all rows of one side, and the training loss.
+
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, MatMut, MatRef, Par};
+
+use super::{AlsConfig, Solver};
+use crate::data::CsrRef;
+use crate::linalg::{axpy, cholesky_solve, dot, dots, gemv, gram, prefetch, simd, Kernel};
+use crate::parallel::for_each_chunk;
+
+/// Per-worker scratch of the row solvers: nothing is allocated per row.
+pub(super) struct RowScratch {
+    r: Vec<f32>,
+    p: Vec<f32>,
+    ap: Vec<f32>,
+    pub(super) a: Vec<f32>,
+    /// The row's `√(alpha·w)·y` stacked (Cholesky); grows to the longest row.
+    gathered: Vec<f32>,
+}
+
+impl RowScratch {
+    pub(super) fn new(k: usize) -> Self {
+        RowScratch {
+            r: vec![0.0; k],
+            p: vec![0.0; k],
+            ap: vec![0.0; k],
+            a: vec![0.0; k * k],
+            gathered: Vec::new(),
+        }
+    }
+}
+
+/// How many entries ahead the row solvers prefetch factor rows: gathering
+/// them is the main memory cost (16 measured best on 200k×20k, k = 64).
+const PREFETCH_AHEAD: usize = 16;
+
+/// One row's least-squares problem: the other side's factors (`n×k`,
+/// row-major), the row's columns and weights.
+pub(super) struct Row<'a> {
+    other: &'a [f32],
+    k: usize,
+    cols: &'a [u32],
+    weights: &'a [f32],
+    alpha: f32,
+    /// `α₀`, the confidence of unobserved pairs.
+    alpha0: f32,
+    /// This row's regularisation `λᵤ`.
+    reg: f32,
+}
+
+impl Row<'_> {
+    /// A row of `matrix` for `config`; `gram` is `α₀·YᵀY` without `λ`.
+    pub(super) fn new<'a>(
+        config: &AlsConfig,
+        other: &'a [f32],
+        n_other: usize,
+        cols: &'a [u32],
+        weights: &'a [f32],
+    ) -> Row<'a> {
+        let nu = config.regularization_exponent;
+        let reg = if nu == 0.0 {
+            config.regularization
+        } else {
+            config.regularization
+                * (cols.len() as f32 + config.unobserved_weight * n_other as f32).powf(nu)
+        };
+        Row {
+            other,
+            k: config.factors,
+            cols,
+            weights,
+            alpha: config.alpha,
+            alpha0: config.unobserved_weight,
+            reg,
+        }
+    }
+
+    #[inline(always)]
+    fn y(&self, j: u32) -> &[f32] {
+        let j = j as usize * self.k;
+        &self.other[j..j + self.k]
+    }
+
+    /// `out += f(y·v, w)·y` over the row's entries in order; the dot
+    /// products go four at a time (see [`crate::linalg::dots`]), which gives
+    /// the same bits as one at a time.
+    #[inline(always)]
+    fn accumulate(&self, v: &[f32], out: &mut [f32], f: impl Fn(f32, f32) -> f32) {
+        const AHEAD: usize = PREFETCH_AHEAD;
+        let mut cols = self.cols.chunks_exact(4);
+        let mut ws = self.weights.chunks_exact(4);
+        let mut at = 0;
+        for (c, w) in (&mut cols).zip(&mut ws) {
+            for &j in self.cols.get(at + AHEAD..at + AHEAD + 4).unwrap_or(&[]) {
+                prefetch(self.y(j));
+            }
+            at += 4;
+            let ys = [self.y(c[0]), self.y(c[1]), self.y(c[2]), self.y(c[3])];
+            let d = dots(ys, v);
+            for i in 0..4 {
+                axpy(f(d[i], w[i]), ys[i], out);
+            }
+        }
+        for (&j, &w) in cols.remainder().iter().zip(ws.remainder()) {
+            let y = self.y(j);
+            axpy(f(dot(y, v), w), y, out);
+        }
+    }
+
+    /// Conjugate-gradient steps on `A x = b`, warm-started from `x`.
+    /// Always inlined: it must be compiled inside the caller's [`simd`] context.
+    #[inline(always)]
+    fn solve_cg(&self, gram: &[f32], steps: usize, x: &mut [f32], s: &mut RowScratch) {
+        if self.cols.is_empty() {
+            x.fill(0.0);
+            return;
+        }
+        let (r, p, ap) = (&mut s.r, &mut s.p, &mut s.ap);
+        // r = b - A·x
+        gemv(gram, x, r);
+        for (ri, xi) in r.iter_mut().zip(x.iter()) {
+            *ri = -*ri - self.reg * xi;
+        }
+        let (alpha, alpha0) = (self.alpha, self.alpha0);
+        self.accumulate(x, r, |d, w| (alpha0 + alpha * w) - alpha * w * d);
+        p.copy_from_slice(r);
+        let mut rs_old = dot(r, r);
+        if rs_old < 1e-20 {
+            return;
+        }
+        for _ in 0..steps {
+            gemv(gram, p, ap);
+            axpy(self.reg, p, ap);
+            self.accumulate(p, ap, |d, w| alpha * w * d);
+            let step = rs_old / dot(p, ap);
+            axpy(step, p, x);
+            axpy(-step, ap, r);
+            let rs_new = dot(r, r);
+            if rs_new < 1e-20 {
+                break;
+            }
+            let beta = rs_new / rs_old;
+            for (pi, ri) in p.iter_mut().zip(r.iter()) {
+                *pi = ri + beta * *pi;
+            }
+            rs_old = rs_new;
+        }
+    }
+
+    /// Exact solve by Cholesky; on a numerically singular system (possible
+    /// only with λ = 0) the previous `x` is kept.
+    #[inline(always)]
+    pub(super) fn solve_exact(&self, gram: &[f32], x: &mut [f32], s: &mut RowScratch) {
+        self.system(gram, s);
+        if cholesky_solve(&mut s.a, &mut s.r) {
+            x.copy_from_slice(&s.r);
+        }
+    }
+
+    /// The row's normal equations: `s.a` = `A` (its row-major upper
+    /// triangle; the lower one is left stale) and `s.r` = `b`. Shared by
+    /// the exact solve and explanations, which must use the same `A`.
+    #[inline(always)]
+    pub(super) fn system(&self, gram: &[f32], s: &mut RowScratch) {
+        let k = self.k;
+        s.a.copy_from_slice(gram);
+        for d in 0..k {
+            s.a[d * k + d] += self.reg;
+        }
+        s.r.fill(0.0);
+        // A += Σ alpha·w·yyᵀ as one product GᵀG of the stacked rows √(alpha·w)·y
+        // (one triangle only: that is all Cholesky reads).
+        let n = self.cols.len();
+        s.gathered.resize(n * k, 0.0);
+        for (t, ((&j, &w), g)) in self
+            .cols
+            .iter()
+            .zip(self.weights)
+            .zip(s.gathered.chunks_exact_mut(k))
+            .enumerate()
+        {
+            if let Some(&ahead) = self.cols.get(t + PREFETCH_AHEAD) {
+                prefetch(self.y(ahead));
+            }
+            let c = self.alpha * w;
+            let y = self.y(j);
+            let root = c.sqrt();
+            for (gi, yi) in g.iter_mut().zip(y) {
+                *gi = root * yi;
+            }
+            axpy(self.alpha0 + c, y, &mut s.r);
+        }
+        if n > 0 {
+            let g = MatRef::from_row_major_slice(&s.gathered[..n * k], n, k);
+            // Column-major view: its lower triangle is the row-major upper
+            // triangle, the one `cholesky_solve` reads.
+            triangular::matmul(
+                MatMut::from_column_major_slice_mut(&mut s.a, k, k),
+                BlockStructure::TriangularLower,
+                Accum::Add,
+                g.transpose(),
+                BlockStructure::Rectangular,
+                g,
+                BlockStructure::Rectangular,
+                1.0f32,
+                Par::Seq,
+            );
+        }
+    }
+}
+
+/// `α₀·FᵀF`: the part of every row's system shared by all rows.
+pub(super) fn scaled_gram(f: &[f32], rows: usize, config: &AlsConfig) -> Vec<f32> {
+    let mut g = gram(f, rows, config.factors);
+    if config.unobserved_weight != 1.0 {
+        g.iter_mut().for_each(|v| *v *= config.unobserved_weight);
+    }
+    g
+}
+
+/// Solves the consecutive rows `first..` of `matrix` into `block`.
+struct SolveRows<'a> {
+    config: &'a AlsConfig,
+    other: &'a [f32],
+    matrix: CsrRef<'a>,
+    gram: &'a [f32],
+    first: usize,
+    block: &'a mut [f32],
+    scratch: &'a mut RowScratch,
+}
+
+impl Kernel for SolveRows<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let k = self.config.factors;
+        for (off, x) in self.block.chunks_exact_mut(k).enumerate() {
+            let (cols, weights) = self.matrix.row(self.first + off);
+            let row = Row::new(self.config, self.other, self.matrix.n_cols(), cols, weights);
+            match self.config.solver {
+                Solver::Cg { steps } => row.solve_cg(self.gram, steps, x, self.scratch),
+                Solver::Cholesky => row.solve_exact(self.gram, x, self.scratch),
+            }
+        }
+    }
+}
+
+/// Recomputes every row of `target` (rows of `matrix`) against `other`.
+pub(super) fn solve_side(
+    target: &mut [f32],
+    other: &[f32],
+    matrix: CsrRef<'_>,
+    config: &AlsConfig,
+) {
+    let g = scaled_gram(other, matrix.n_cols(), config);
+    solve_rows(target, other, matrix, &g, config);
+}
+
+/// [`solve_side`] with the shared part `g` = `α₀·(other)ᵀ(other)` given.
+pub(super) fn solve_rows(
+    target: &mut [f32],
+    other: &[f32],
+    matrix: CsrRef<'_>,
+    g: &[f32],
+    config: &AlsConfig,
+) {
+    let k = config.factors;
+    // Small chunks let rayon balance heavy and light users.
+    for_each_chunk(
+        target,
+        k,
+        32,
+        || RowScratch::new(k),
+        |scratch, first, block| {
+            simd(SolveRows {
+                config,
+                other,
+                matrix,
+                gram: g,
+                first,
+                block,
+                scratch,
+            })
+        },
+    );
+}
+
+/// The weighted squared error plus regularisation, normalised by the total
+/// confidence mass `α₀·n_users·n_items + Σ alpha·w` (comparable across sizes).
+pub(super) fn training_loss(
+    x: &[f32],
+    y: &[f32],
+    matrix: CsrRef<'_>,
+    ciu: CsrRef<'_>,
+    config: &AlsConfig,
+) -> f32 {
+    let k = config.factors;
+    let a0 = config.unobserved_weight as f64;
+    let g = scaled_gram(y, matrix.n_cols(), config);
+    let mut per_user = vec![0f64; matrix.n_rows()];
+    for_each_chunk(
+        &mut per_user,
+        1,
+        256,
+        || vec![0f32; k],
+        |gx, first, block| {
+            for (off, out) in block.iter_mut().enumerate() {
+                let u = first + off;
+                let xu = &x[u * k..(u + 1) * k];
+                gemv(&g, xu, gx);
+                let mut l = dot(xu, gx) as f64;
+                let (cols, ws) = matrix.row(u);
+                for (&j, &w) in cols.iter().zip(ws) {
+                    let c = (config.alpha * w) as f64;
+                    let p = dot(xu, &y[j as usize * k..(j as usize + 1) * k]) as f64;
+                    l += (a0 + c) * (1.0 - p).powi(2) - a0 * p * p;
+                }
+                let reg = Row::new(config, y, matrix.n_cols(), cols, ws).reg as f64;
+                *out = l + reg * dot(xu, xu) as f64;
+            }
+        },
+    );
+    let item_reg: f64 = (0..ciu.n_rows())
+        .map(|i| {
+            let (cols, ws) = ciu.row(i);
+            let yi = &y[i * k..(i + 1) * k];
+            Row::new(config, x, ciu.n_cols(), cols, ws).reg as f64 * dot(yi, yi) as f64
+        })
+        .sum();
+    let mass = a0 * matrix.n_rows() as f64 * matrix.n_cols() as f64
+        + matrix
+            .data()
+            .iter()
+            .map(|&w| (config.alpha * w) as f64)
+            .sum::<f64>();
+    ((per_user.iter().sum::<f64>() + item_reg) / mass) as f32
+}
