@@ -443,6 +443,13 @@ export declare function demoData(options?: DemoOptions): DemoData
  */
 export declare function demoEngineConfig(): EngineConfig
 
+/**
+ * [`sightline_js_common::to_count`], throwing its error.
+ * The `code` of every error the addon can throw, one per core error
+ * variant (the `ErrorCode` type of `index.d.ts` lists the same).
+ */
+export declare function errorCodes(): ErrorCode[]
+
 /** One recommended or similar item. */
 export interface ScoredItem {
   /** The item (product) id, as stored in the model file. */

@@ -839,3 +839,4 @@ module.exports.Engine = nativeBinding.Engine
 module.exports.Model = nativeBinding.Model
 module.exports.demoData = nativeBinding.demoData
 module.exports.demoEngineConfig = nativeBinding.demoEngineConfig
+module.exports.errorCodes = nativeBinding.errorCodes

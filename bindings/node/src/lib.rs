@@ -39,6 +39,13 @@ fn to_js_err(env: &Env, err: impl Into<JsErrorParts>) -> napi::Error {
 }
 
 /// [`sightline_js_common::to_count`], throwing its error.
+/// The `code` of every error the addon can throw, one per core error
+/// variant (the `ErrorCode` type of `index.d.ts` lists the same).
+#[napi(ts_return_type = "ErrorCode[]")]
+pub fn error_codes() -> Vec<&'static str> {
+    sightline::Error::CODES.to_vec()
+}
+
 fn to_count(env: &Env, n: f64) -> napi::Result<usize> {
     sightline_js_common::to_count(n).map_err(|e| to_js_err(env, e))
 }

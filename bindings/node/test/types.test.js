@@ -93,3 +93,11 @@ test('RecommendRequest lists the fields the core takes', () => {
   assert.deepEqual(interfaceFields('RecommendRequest'), taken.sort());
 });
 
+
+test('ErrorCode lists exactly the codes of the core', () => {
+  const start = dts.indexOf('export type ErrorCode =');
+  assert.ok(start >= 0, 'ErrorCode is declared');
+  const body = dts.slice(start, dts.indexOf('\n\n', start));
+  const declared = [...body.matchAll(/'([A-Z_]+)'/g)].map((m) => m[1]).sort();
+  assert.deepEqual(declared, [...addon.errorCodes()].sort());
+});
