@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything the tests need on a fresh machine:
 # wasm32 target, wasm-bindgen-cli (pinned to the crate), a Python venv with
-# maturin/numpy/scipy/pytest, and npm dependencies of the two JS packages.
-# Only registries are used (crates.io, PyPI, npm); nothing else is downloaded.
+# maturin/numpy/scipy/pytest, npm dependencies of the JS packages and of the
+# page tests, and Debian's chromium for those page tests.
+# Only registries are used (crates.io, PyPI, npm, Debian); nothing else is downloaded.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -33,7 +34,14 @@ if ! "$VENV/bin/python" -c 'import maturin, numpy, scipy, pytest' 2>/dev/null; t
   "$VENV/bin/pip" install --quiet -r "$ROOT/bindings/python/requirements-dev.txt"
 fi
 
-for pkg in bindings/node bindings/wasm; do
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing Debian chromium (page tests drive it with playwright-core)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+for pkg in bindings/node bindings/wasm tests/browser; do
   if [ ! -d "$ROOT/$pkg/node_modules" ] || [ "$ROOT/$pkg/package.json" -nt "$ROOT/$pkg/node_modules" ]; then
     log "npm install in $pkg"
     (cd "$ROOT/$pkg" && npm install --no-audit --no-fund --loglevel=error && touch node_modules)
