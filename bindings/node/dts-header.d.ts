@@ -55,8 +55,14 @@ export interface CatalogItem {
 
 /** Models an engine serves besides the catalog. */
 export interface EngineOptions {
-  /** The ALS model behind the `als` source. */
+  /** The ALS model behind the `als` source (e.g. `Als.fit`'s result). */
+  als?: Model | null
+  /** The older name of `als`. */
   model?: Model | null
+  /** The co-occurrence model behind the `cooccur` source. */
+  cooccur?: CoOccurrence | null
+  /** The content index behind the `content` source. */
+  content?: ContentIndex | null
 }
 
 /** What `swapModels` serves from then on. */
@@ -248,3 +254,45 @@ export interface DemoData {
   events: EngineEvent[]
 }
 
+
+/** One event for `Interactions.fromEvents` (the events of `demoData` fit). */
+export interface EventRecord {
+  user: string
+  item: string
+  /** `view`, `click`, `add_to_cart`, `purchase` or a kind of `kindWeights`; on every event or on none. */
+  kind?: string | null
+  /** Multiplier of the kind weight; on every event or on none. */
+  weight?: number | null
+  /** Another name for `weight`. */
+  quantity?: number | null
+  /** Unix seconds; on every event or on none. */
+  timestamp?: number | null
+  region?: string | null
+  channel?: string | null
+  session?: string | null
+}
+
+/** Events as parallel columns (one entry per event in each). */
+export interface EventColumns {
+  users: string[]
+  items: string[]
+  kinds?: string[] | null
+  weights?: number[] | null
+  timestamps?: number[] | null
+}
+
+/** ALS hyper-parameters (the core's `AlsConfig`); missing ones take the defaults. */
+export interface AlsParams {
+  factors?: number
+  regularization?: number
+  alpha?: number
+  unobservedWeight?: number
+  regularizationExponent?: number
+  iterations?: number
+  solver?: { type: 'cg'; steps: number } | { type: 'cholesky' }
+  seed?: number
+  numThreads?: number
+  calculateTrainingLoss?: boolean
+  storeInteractions?: boolean
+  initStd?: number
+}

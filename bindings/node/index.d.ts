@@ -55,8 +55,14 @@ export interface CatalogItem {
 
 /** Models an engine serves besides the catalog. */
 export interface EngineOptions {
-  /** The ALS model behind the `als` source. */
+  /** The ALS model behind the `als` source (e.g. `Als.fit`'s result). */
+  als?: Model | null
+  /** The older name of `als`. */
   model?: Model | null
+  /** The co-occurrence model behind the `cooccur` source. */
+  cooccur?: CoOccurrence | null
+  /** The content index behind the `content` source. */
+  content?: ContentIndex | null
 }
 
 /** What `swapModels` serves from then on. */
@@ -249,6 +255,48 @@ export interface DemoData {
 }
 
 
+/** One event for `Interactions.fromEvents` (the events of `demoData` fit). */
+export interface EventRecord {
+  user: string
+  item: string
+  /** `view`, `click`, `add_to_cart`, `purchase` or a kind of `kindWeights`; on every event or on none. */
+  kind?: string | null
+  /** Multiplier of the kind weight; on every event or on none. */
+  weight?: number | null
+  /** Another name for `weight`. */
+  quantity?: number | null
+  /** Unix seconds; on every event or on none. */
+  timestamp?: number | null
+  region?: string | null
+  channel?: string | null
+  session?: string | null
+}
+
+/** Events as parallel columns (one entry per event in each). */
+export interface EventColumns {
+  users: string[]
+  items: string[]
+  kinds?: string[] | null
+  weights?: number[] | null
+  timestamps?: number[] | null
+}
+
+/** ALS hyper-parameters (the core's `AlsConfig`); missing ones take the defaults. */
+export interface AlsParams {
+  factors?: number
+  regularization?: number
+  alpha?: number
+  unobservedWeight?: number
+  regularizationExponent?: number
+  iterations?: number
+  solver?: { type: 'cg'; steps: number } | { type: 'cholesky' }
+  seed?: number
+  numThreads?: number
+  calculateTrainingLoss?: boolean
+  storeInteractions?: boolean
+  initStd?: number
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -256,6 +304,37 @@ export interface DemoData {
  * can point the loader at a WASI artifact this package does not build itself.
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
+
+/**
+ * Implicit-feedback alternating least squares (Hu, Koren & Volinsky 2008),
+ * the estimator: `new Als({ factors: 32, iterations: 10 })`, then
+ * `fit(data)` / `fitAsync(data)` give a fitted `Model`.
+ *
+ * Parameters are the core's `AlsConfig` in camelCase: `factors` (64),
+ * `regularization` (1), `alpha` (4), `unobservedWeight` (1),
+ * `regularizationExponent` (0.5), `iterations` (15), `solver`
+ * (`{ type: 'cg', steps: 3 }` or `{ type: 'cholesky' }`), `seed` (0),
+ * `numThreads` (0 = all cores), `calculateTrainingLoss`,
+ * `storeInteractions` (true), `initStd` (0.1). A bad one throws `CONFIG`
+ * naming it. The same seed and data give the same factors.
+ */
+export declare class Als {
+  /** An estimator with `params` (missing ones take the defaults). */
+  constructor(params?: AlsParams)
+  /** Every hyper-parameter, defaults filled in. */
+  get params(): AlsParams
+  /**
+   * Fits a model on `data` (an `Interactions` or CSR arrays), blocking
+   * the event loop; see `fitAsync`. Throws `INVALID_INPUT` /
+   * `SHAPE_MISMATCH` for bad arrays.
+   */
+  fit(data: Interactions | CsrMatrix): Model
+  /**
+   * `fit` on the libuv thread pool: the promise resolves to the fitted
+   * `Model` and the event loop keeps running meanwhile.
+   */
+  fitAsync(data: Interactions | CsrMatrix): Promise<Model>
+}
 
 /**
  * A recommendation engine over a catalog and (optionally) an ALS model.
@@ -371,10 +450,62 @@ export declare class Engine {
 }
 
 /**
- * A trained implicit-feedback ALS recommendation model loaded from a
- * sightline model file (`.slm`).
+ * A users×items matrix of summed event weights with the ids of its rows
+ * and columns: what `Als.fit`, `CoOccurrence.fit`, the splits and
+ * `rankingMetricsAtK` take.
  *
- * Create one with `Model.load(path)`, `Model.loadAsync(path)` or
+ * Built with the core's rules, so every runtime builds the same matrix
+ * from the same events: each event adds `kind weight × weight`, repeated
+ * (user, item) pairs add up, users are numbered in order of first
+ * appearance, items too unless `items` fixes them.
+ */
+export declare class Interactions {
+  /**
+   * Builds the matrix from event objects `{ user, item, kind?, weight?
+   * (or quantity), timestamp?, region?, channel?, session? }` (the
+   * events of `demoData` as they are). `kind`, `weight` and `timestamp`
+   * are given on every event or on none; without kinds every event
+   * weighs 1. Throws `INVALID_INPUT` naming the event for a missing id,
+   * a negative or NaN weight, a kind without a weight or an unknown
+   * field; `UNKNOWN_ID` for an item outside `options.items`.
+   */
+  static fromEvents(events: EventRecord[], options?: InteractionsOptions): Interactions
+  /**
+   * Builds the matrix from parallel event columns `{ users, items,
+   * kinds?, weights?, timestamps? }` (one entry per event in each), with
+   * the rules of `fromEvents`; a column of another length throws
+   * `SHAPE_MISMATCH`.
+   */
+  static fromColumns(columns: EventColumns, options?: InteractionsOptions): Interactions
+  /**
+   * Wraps CSR arrays (as `toCsr` returns them); unsorted columns are
+   * sorted and duplicates summed. Throws `SHAPE_MISMATCH` or
+   * `INVALID_INPUT` for arrays that do not describe a matrix.
+   */
+  static fromCsr(csr: CsrMatrix): Interactions
+  /** Number of users (rows). */
+  get nUsers(): number
+  /** Number of items (columns). */
+  get nItems(): number
+  /** Number of stored (user, item) entries. */
+  get nnz(): number
+  /** The user id of every row. */
+  get userIds(): Array<string>
+  /** The item id of every column. */
+  get itemIds(): Array<string>
+  /**
+   * The matrix as CSR arrays with its ids (`fromCsr` and `Als.fit` take
+   * it back). Throws `SHAPE_MISMATCH` beyond 2³² entries.
+   */
+  toCsr(): CsrMatrix
+}
+
+/**
+ * A fitted implicit-feedback ALS model: what `Als.fit` returns and what a
+ * sightline model file (`.slm`) holds, the same file Python's
+ * `sightline.ALS.load` and every other runtime read.
+ *
+ * Load one with `Model.load(path)`, `Model.loadAsync(path)` or
  * `Model.fromBuffer(bytes)`. Errors are thrown as `Error` objects whose
  * `code` is one of `INVALID_INPUT`, `SHAPE_MISMATCH`, `UNKNOWN_ID`, `CONFIG`,
  * `MODEL_FORMAT`, `IO`, `INTERRUPTED`.
@@ -401,15 +532,28 @@ export declare class Model {
    * Throws `MODEL_FORMAT` for truncated, corrupt or foreign data.
    */
   static fromBuffer(bytes: Uint8Array): Model
+  /** Writes the model file (blocks the event loop; see `saveAsync`). */
+  save(path: string): void
+  /** `save` on the libuv thread pool. */
+  saveAsync(path: string): Promise<void>
+  /** The bytes `save` writes. */
+  toBuffer(): Buffer
   /**
    * The top-`n` items for a known user, best first, as
    * `[{ itemId, score }]`. Items the user interacted with in the training
-   * data are left out.
+   * data are left out unless `options.filterLiked` is `false`;
+   * `options.items` restricts the ranking to those items and
+   * `options.exclude` leaves items out.
    *
    * `n` must be a positive integer (`INVALID_INPUT` otherwise); an unknown
-   * user throws `UNKNOWN_ID`.
+   * user or item throws `UNKNOWN_ID`.
    */
-  recommend(userId: string, n: number): Array<ScoredItem>
+  recommend(userId: string, n: number, options?: RecommendOptions | undefined | null): Array<ScoredItem>
+  /**
+   * `recommend` for many users at once (scored in blocks, in parallel):
+   * one list per user, in order. Any unknown user throws `UNKNOWN_ID`.
+   */
+  recommendBatch(userIds: Array<string>, n: number, options?: RecommendOptions | undefined | null): Array<Array<ScoredItem>>
   /**
    * The `n` items most similar to `itemId` (cosine similarity of the item
    * factors), best first, as `[{ itemId, score }]`; the item itself is not
@@ -419,12 +563,51 @@ export declare class Model {
    * item throws `UNKNOWN_ID`.
    */
   similarItems(itemId: string, n: number): Array<ScoredItem>
+  /**
+   * The `n` users most similar to `userId` (cosine similarity of the user
+   * factors), best first, as `[{ userId, score }]`; the user is left out.
+   * An unknown user throws `UNKNOWN_ID`.
+   */
+  similarUsers(userId: string, n: number): Array<ScoredUser>
+  /** The hyper-parameters the model was fitted with (as `Als.params`). */
+  get params(): AlsParams
   /** Number of users the model knows. */
   get nUsers(): number
   /** Number of items the model knows. */
   get nItems(): number
   /** Number of latent factors per user/item vector. */
   get factors(): number
+  /** The user id of every row of `userFactors`. */
+  get userIds(): Array<string>
+  /** The item id of every row of `itemFactors`. */
+  get itemIds(): Array<string>
+  /**
+   * The user factors, row-major: user `u`'s vector is
+   * `[u * factors, (u + 1) * factors)`. A copy.
+   */
+  get userFactors(): Float32Array
+  /** The item factors, row-major (as `userFactors`). A copy. */
+  get itemFactors(): Float32Array
+}
+
+/**
+ * A users×items matrix in compressed sparse row form (scipy's
+ * `csr_matrix` layout): row `u`'s entries are `indices[indptr[u] ..
+ * indptr[u + 1]]` with values `data[…]`.
+ */
+export interface CsrMatrix {
+  /** `nUsers + 1` row offsets, starting at 0 and ending at `nnz`. */
+  indptr: Uint32Array
+  /** Column (item) index of every entry. */
+  indices: Uint32Array
+  /** Value of every entry. */
+  data: Float32Array
+  /** `[nUsers, nItems]`. */
+  shape: Array<number>
+  /** Row ids (default `"0"`, `"1"`, …). */
+  userIds?: Array<string>
+  /** Column ids (default `"0"`, `"1"`, …). */
+  itemIds?: Array<string>
 }
 
 /**
@@ -444,16 +627,47 @@ export declare function demoData(options?: DemoOptions): DemoData
 export declare function demoEngineConfig(): EngineConfig
 
 /**
- * [`sightline_js_common::to_count`], throwing its error.
  * The `code` of every error the addon can throw, one per core error
  * variant (the `ErrorCode` type of `index.d.ts` lists the same).
  */
 export declare function errorCodes(): ErrorCode[]
+
+/** How events become matrix entries. */
+export interface InteractionsOptions {
+  /**
+   * Weight per event kind, replacing the defaults (`view` 1, `click` 2,
+   * `add_to_cart` 4, `purchase` 8); other kinds need one here.
+   */
+  kindWeights?: Record<string, number>
+  /**
+   * Fixes the items (columns) and their order, e.g. the catalog's ids;
+   * an event on another item throws `UNKNOWN_ID`.
+   */
+  items?: Array<string>
+}
+
+/** What `recommend` and `recommendBatch` leave out or keep. */
+export interface RecommendOptions {
+  /** Leave out the user's training items (default `true`). */
+  filterLiked?: boolean
+  /** Rank only these items. */
+  items?: Array<string>
+  /** Never return these items. */
+  exclude?: Array<string>
+}
 
 /** One recommended or similar item. */
 export interface ScoredItem {
   /** The item (product) id, as stored in the model file. */
   itemId: string
   /** The model score; higher is better. Only comparable within one call. */
+  score: number
+}
+
+/** One similar user. */
+export interface ScoredUser {
+  /** The user id. */
+  userId: string
+  /** Cosine similarity of the user factors. */
   score: number
 }

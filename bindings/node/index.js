@@ -835,7 +835,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Als = nativeBinding.Als
 module.exports.Engine = nativeBinding.Engine
+module.exports.Interactions = nativeBinding.Interactions
 module.exports.Model = nativeBinding.Model
 module.exports.demoData = nativeBinding.demoData
 module.exports.demoEngineConfig = nativeBinding.demoEngineConfig

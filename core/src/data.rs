@@ -829,6 +829,37 @@ pub struct EventColumns {
     pub sessions: Option<Vec<Option<String>>>,
 }
 
+/// One event as a record, the shape JavaScript callers hold events in
+/// (`{ user, item, kind?, weight?, timestamp?, … }`); [`EventColumns::from_rows`]
+/// turns a list of them into columns. `quantity` is another name for
+/// `weight`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRow {
+    /// User (or anonymous visitor) id.
+    pub user: String,
+    /// Item id.
+    pub item: String,
+    /// Event kind name; without it the event weighs 1.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Multiplier of the kind weight (e.g. a quantity).
+    #[serde(default, alias = "quantity")]
+    pub weight: Option<f32>,
+    /// Unix seconds.
+    #[serde(default)]
+    pub timestamp: Option<i64>,
+    /// Region code.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Channel name.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Session id.
+    #[serde(default)]
+    pub session: Option<String>,
+}
+
 impl EventColumns {
     /// The number of events; a column of another length is a
     /// [`Error::ShapeMismatch`] naming it.
@@ -849,6 +880,52 @@ impl EventColumns {
             ))),
             _ => Ok(n),
         }
+    }
+
+    /// Columns from event records. `kind`, `weight` and `timestamp` must be
+    /// given on every event or on none (a column has an entry per event;
+    /// the error names the first event that breaks the pattern); `region`,
+    /// `channel` and `session` may be absent on any event.
+    pub fn from_rows(rows: Vec<EventRow>) -> Result<Self> {
+        /// A column that every row fills, or none does.
+        fn all_or_none<T>(
+            rows: &[EventRow],
+            name: &str,
+            get: impl Fn(&EventRow) -> Option<T>,
+        ) -> Result<Option<Vec<T>>> {
+            let Some(first) = rows.first() else {
+                return Ok(None);
+            };
+            let given = get(first).is_some();
+            let column: Vec<Option<T>> = rows.iter().map(&get).collect();
+            match column.iter().position(|v| v.is_some() != given) {
+                Some(i) => Err(Error::invalid(format!(
+                    "{name} must be given on every event or on none, event 0 {} one",
+                    if given { "has" } else { "has no" }
+                ))
+                .at_event(i)),
+                None if given => Ok(Some(column.into_iter().flatten().collect())),
+                None => Ok(None),
+            }
+        }
+        fn optional(
+            rows: &[EventRow],
+            get: impl Fn(&EventRow) -> Option<String>,
+        ) -> Option<Vec<Option<String>>> {
+            rows.iter()
+                .any(|r| get(r).is_some())
+                .then(|| rows.iter().map(get).collect())
+        }
+        Ok(EventColumns {
+            kinds: all_or_none(&rows, "kind", |r| r.kind.clone())?,
+            weights: all_or_none(&rows, "weight", |r| r.weight)?,
+            timestamps: all_or_none(&rows, "timestamp", |r| r.timestamp)?,
+            regions: optional(&rows, |r| r.region.clone()),
+            channels: optional(&rows, |r| r.channel.clone()),
+            sessions: optional(&rows, |r| r.session.clone()),
+            users: rows.iter().map(|r| r.user.clone()).collect(),
+            items: rows.into_iter().map(|r| r.item).collect(),
+        })
     }
 
     /// Whether there are no events.
@@ -1602,6 +1679,32 @@ mod tests {
         assert_eq!(
             c.get("f1").unwrap().attributes["bridge"],
             AttrValue::Number(18.0)
+        );
+    }
+
+    #[test]
+    fn event_rows_become_columns() {
+        let rows: Vec<EventRow> = serde_json::from_str(
+            r#"[{"user":"u1","item":"a","kind":"purchase","quantity":2,"timestamp":5},
+                {"user":"u2","item":"b","kind":"view","weight":1,"timestamp":6,"region":"nl"}]"#,
+        )
+        .unwrap();
+        let c = EventColumns::from_rows(rows.clone()).unwrap();
+        assert_eq!(c.weights, Some(vec![2.0, 1.0]));
+        assert_eq!(c.regions, Some(vec![None, Some("nl".into())]));
+        assert_eq!(c.channels, None);
+        let mut b = InteractionsBuilder::new();
+        b.add_columns(&c).unwrap();
+        let data = b.build().unwrap();
+        assert_eq!(data.matrix().data(), [16.0, 1.0]);
+        let mut ragged = rows;
+        ragged[1].kind = None;
+        let e = EventColumns::from_rows(ragged).unwrap_err();
+        assert!(e.to_string().contains("event 1: kind"), "{e}");
+        assert!(serde_json::from_str::<EventRow>(r#"{"user":"u","item":"i","wieght":1}"#).is_err());
+        assert_eq!(
+            EventColumns::from_rows(Vec::new()).unwrap().len().unwrap(),
+            0
         );
     }
 }

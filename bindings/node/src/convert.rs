@@ -3,9 +3,11 @@
 //! (placement names, source names, metric names, item attributes) are data
 //! and pass untouched.
 
+use napi::bindgen_prelude::Unknown;
 use serde::de::DeserializeOwned;
 use serde::ser::{self, Serialize};
 use serde_json::{Map, Value};
+use sightline::{Error, Result};
 
 /// `context_items` → `contextItems`.
 fn camel_case(field: &str) -> String {
@@ -78,6 +80,84 @@ pub(crate) fn from_camel<T: DeserializeOwned>(value: Value) -> serde_json::Resul
 /// map keys and enum tags keep the core's spelling.
 pub(crate) fn to_camel<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Value> {
     value.serialize(Camel)
+}
+
+/// A JS value as JSON. `NaN`, `±Infinity`, functions and symbols have no
+/// JSON form: `INVALID_INPUT` naming `what`.
+pub(crate) fn json(value: &Unknown<'_>, what: &str) -> Result<Value> {
+    // SAFETY: `Value::from_napi_value` accepts a value of any JS type (it
+    // dispatches on `typeof` and reports what it cannot convert).
+    let mut value = unsafe { value.cast::<Value>() }
+        .map_err(|e| Error::InvalidInput(format!("{what} has no JSON form: {}", e.reason)))?;
+    integral_numbers(&mut value);
+    Ok(value)
+}
+
+/// A core record from its JS object (camelCase fields).
+fn record<T: DeserializeOwned>(value: Value, what: &str) -> Result<T> {
+    from_camel(value).map_err(|e| Error::InvalidInput(format!("{what}: {e}")))
+}
+
+/// A core record from a JS argument.
+pub(crate) fn input<T: DeserializeOwned>(value: &Unknown<'_>, what: &str) -> Result<T> {
+    record(json(value, what)?, what)
+}
+
+/// The records of a JS array; an error names the position.
+pub(crate) fn records<T: DeserializeOwned>(value: Value, what: &str) -> Result<Vec<T>> {
+    match value {
+        Value::Array(values) => values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| record(v, &format!("{what} {i}")))
+            .collect(),
+        other => Err(Error::InvalidInput(format!(
+            "{what}s must be an array, got {other}"
+        ))),
+    }
+}
+
+/// A core value as a plain JS object (camelCase fields).
+pub(crate) fn out<T: Serialize>(value: T) -> Result<Value> {
+    to_camel(&value).map_err(|e| Error::InvalidInput(e.to_string()))
+}
+
+/// A JS number used as Unix seconds: an integer (NaN, ±∞ and fractions are
+/// `INVALID_INPUT`).
+pub(crate) fn to_timestamp(t: f64) -> Result<i64> {
+    if t.is_finite() && t.fract() == 0.0 {
+        // `as` saturates beyond the i64 range; t is an integer here.
+        Ok(t as i64)
+    } else {
+        Err(Error::InvalidInput(format!(
+            "timestamp must be an integer (Unix seconds), got {t}"
+        )))
+    }
+}
+
+/// A model's settings (`AlsConfig`, `CooccurConfig`, …) from a JS object
+/// with camelCase fields (nested settings objects too); missing fields take
+/// the core's defaults. A field of the wrong type is a `CONFIG` error
+/// naming it (the core's [`sightline::config::from_value`]).
+pub(crate) fn settings<T: DeserializeOwned>(value: Option<&Unknown<'_>>, what: &str) -> Result<T> {
+    let tree = match value {
+        Some(v) => snake_fields(json(v, what)?),
+        None => Value::Object(Map::new()),
+    };
+    sightline::config::from_value(tree)
+}
+
+/// `value` with the field names of every nested object in snake_case.
+fn snake_fields(value: Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (snake_case(&k), snake_fields(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// `serde_json::value::Serializer` with camelCase struct fields: scalars

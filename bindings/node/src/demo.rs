@@ -13,7 +13,8 @@ use sightline::data::{FlatItem, Item};
 use sightline::demo::{engine_settings, generate, DemoConfig};
 use sightline::Error;
 
-use crate::engine::{input, or_throw, out};
+use crate::convert::{input, out};
+use crate::or_throw;
 
 /// Generates the demo shop: `{ catalog, customers, events }`, the catalog
 /// and events in the shapes `Engine` takes. `options` sets `customers`,

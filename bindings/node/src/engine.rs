@@ -8,85 +8,22 @@
 //! rule and every validation is the core's; its errors become `Error`s
 //! with `code` and the variant's fields (`crate::to_js_err`).
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{
-    AsyncTask, Buffer, ClassInstance, Object, ToNapiValue, TypeName, Unknown,
-};
-use napi::{Env, Status, Task, ValueType};
+use napi::bindgen_prelude::{AsyncTask, Buffer, ClassInstance, Object, Unknown};
+use napi::Env;
 use napi_derive::napi;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::Value;
-use sightline::als::AlsModel;
 use sightline::data::{Catalog, Event, Row};
 use sightline::engine::{Engine as CoreEngine, EngineConfig, Models, Request};
 use sightline::Error;
 
-use crate::convert::{from_camel, integral_numbers, to_camel};
-use crate::{to_js_err, Model};
+use crate::convert::{input, json, out, records, to_timestamp};
+use crate::task::{out_json, CoreTask, Json};
+use crate::{or_throw, Model};
 
 type CoreResult<T> = sightline::Result<T>;
-
-/// A core result as a napi result: its error thrown as the JS `Error` of
-/// [`to_js_err`].
-pub(crate) fn or_throw<T>(env: &Env, result: CoreResult<T>) -> napi::Result<T> {
-    result.map_err(|e| to_js_err(env, e))
-}
-
-/// A JS value as JSON. `NaN`, `±Infinity`, functions and symbols have no
-/// JSON form: `INVALID_INPUT` naming `what`.
-fn json(value: &Unknown<'_>, what: &str) -> CoreResult<Value> {
-    // SAFETY: `Value::from_napi_value` accepts a value of any JS type (it
-    // dispatches on `typeof` and reports what it cannot convert).
-    let mut value = unsafe { value.cast::<Value>() }
-        .map_err(|e| Error::InvalidInput(format!("{what} has no JSON form: {}", e.reason)))?;
-    integral_numbers(&mut value);
-    Ok(value)
-}
-
-/// A core record from its JS object (camelCase fields).
-fn record<T: DeserializeOwned>(value: Value, what: &str) -> CoreResult<T> {
-    from_camel(value).map_err(|e| Error::InvalidInput(format!("{what}: {e}")))
-}
-
-/// A core record from a JS argument.
-pub(crate) fn input<T: DeserializeOwned>(value: &Unknown<'_>, what: &str) -> CoreResult<T> {
-    record(json(value, what)?, what)
-}
-
-/// The records of a JS array; an error names the position.
-fn records<T: DeserializeOwned>(value: Value, what: &str) -> CoreResult<Vec<T>> {
-    match value {
-        Value::Array(values) => values
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| record(v, &format!("{what} {i}")))
-            .collect(),
-        other => Err(Error::InvalidInput(format!(
-            "{what}s must be an array, got {other}"
-        ))),
-    }
-}
-
-/// A core value as a plain JS object (camelCase fields).
-pub(crate) fn out<T: Serialize>(value: T) -> CoreResult<Value> {
-    to_camel(&value).map_err(|e| Error::InvalidInput(e.to_string()))
-}
-
-/// A JS number used as Unix seconds: an integer (NaN, ±∞ and fractions are
-/// `INVALID_INPUT`).
-fn to_timestamp(t: f64) -> CoreResult<i64> {
-    if t.is_finite() && t.fract() == 0.0 {
-        // `as` saturates beyond the i64 range; t is an integer here.
-        Ok(t as i64)
-    } else {
-        Err(Error::InvalidInput(format!(
-            "timestamp must be an integer (Unix seconds), got {t}"
-        )))
-    }
-}
 
 /// The engine config of a JS object (config-file spelling) or of a string:
 /// JSON or TOML text, or the path of a config file (the core's
@@ -107,25 +44,37 @@ fn catalog_from(value: &Unknown<'_>) -> CoreResult<Catalog> {
     Catalog::from_rows(&rows)
 }
 
-/// The ALS model of an options object (`{ model?: Model }`), copied: the
-/// engine may outlive the JS `Model`.
-fn model_from(options: Option<&Object<'_>>) -> CoreResult<Option<Arc<AlsModel>>> {
-    let Some(options) = options else {
-        return Ok(None);
-    };
-    let model = options
-        .get::<Option<ClassInstance<'_, Model>>>("model")
-        .map_err(|_| Error::InvalidInput("options.model must be a Model".into()))?;
-    Ok(model.flatten().map(|m| Arc::new(m.inner.clone())))
+/// The model of class `T` under `name` in an options object (absent,
+/// `null` and `undefined` are none); another value is `INVALID_INPUT`.
+fn class_field<'a, T: 'static>(
+    options: &Object<'a>,
+    name: &str,
+    class: &str,
+) -> CoreResult<Option<ClassInstance<'a, T>>> {
+    options
+        .get::<Option<ClassInstance<'a, T>>>(name)
+        .map(Option::flatten)
+        .map_err(|_| Error::InvalidInput(format!("options.{name} must be a {class}")))
 }
 
-fn models_of(catalog: Catalog, als: Option<Arc<AlsModel>>) -> Models {
-    Models {
+/// The models of an options object (`{ als?, model?, cooccur?, content? }`;
+/// `model` is the older name of `als`), shared with the JS objects: models
+/// are immutable once built, so the engine may outlive them.
+fn models_of(catalog: Catalog, options: Option<&Object<'_>>) -> CoreResult<Models> {
+    let mut models = Models {
         catalog: Arc::new(catalog),
-        als,
+        als: None,
         cooccur: None,
         content: None,
+    };
+    if let Some(options) = options {
+        let als = match class_field::<Model>(options, "als", "Model")? {
+            Some(als) => Some(als),
+            None => class_field::<Model>(options, "model", "Model")?,
+        };
+        models.als = als.map(|m| Arc::clone(&m.inner));
     }
+    Ok(models)
 }
 
 /// A recommendation engine over a catalog and (optionally) an ALS model.
@@ -157,7 +106,7 @@ impl Engine {
         options: Option<&Object<'_>>,
     ) -> napi::Result<Engine> {
         let built = config.and_then(|config| {
-            let models = models_of(catalog_from(catalog)?, model_from(options)?);
+            let models = models_of(catalog_from(catalog)?, options)?;
             CoreEngine::new(config, models)
         });
         or_throw(env, built.map(Engine::wrap))
@@ -364,7 +313,7 @@ impl Engine {
             .and_then(|c| c.ok_or_else(|| Error::InvalidInput("models.catalog is required".into())))
             .and_then(|c| catalog_from(&c));
         let swapped = catalog
-            .and_then(|catalog| Ok(models_of(catalog, model_from(Some(&models))?)))
+            .and_then(|catalog| models_of(catalog, Some(&models)))
             .and_then(|models| self.inner.swap_models(models));
         or_throw(&env, swapped)
     }
@@ -425,78 +374,5 @@ impl Engine {
     pub fn from_buffer(env: Env, bytes: &[u8], config: Unknown<'_>) -> napi::Result<Engine> {
         let engine = config_from(&config).and_then(|config| CoreEngine::from_bytes(bytes, config));
         or_throw(&env, engine.map(Engine::wrap))
-    }
-}
-
-/// A plain object a task resolves to (napi gives `serde_json::Value` no
-/// `TypeName`, which a task's value needs).
-pub struct Json(Value);
-
-impl TypeName for Json {
-    fn type_name() -> &'static str {
-        "Object"
-    }
-
-    fn value_type() -> ValueType {
-        ValueType::Object
-    }
-}
-
-impl ToNapiValue for Json {
-    unsafe fn to_napi_value(
-        env: napi::sys::napi_env,
-        value: Self,
-    ) -> napi::Result<napi::sys::napi_value> {
-        // SAFETY: forwarded as is; the caller upholds the contract.
-        unsafe { Value::to_napi_value(env, value.0) }
-    }
-}
-
-/// [`out`] for a task.
-fn out_json<T: Serialize>(value: T) -> CoreResult<Json> {
-    out(value).map(Json)
-}
-
-/// A core call on the libuv thread pool (the promise of an `…Async`
-/// method): the call runs off the JS thread, its result is converted on it.
-pub struct CoreTask<J> {
-    job: Option<Box<dyn FnOnce() -> CoreResult<J> + Send>>,
-}
-
-impl<J: ToNapiValue + TypeName + Send + 'static> CoreTask<J> {
-    /// The task of `call`, whose result `convert` turns into the JS value.
-    fn spawn<T: 'static>(
-        call: impl FnOnce() -> CoreResult<T> + Send + 'static,
-        convert: fn(T) -> CoreResult<J>,
-    ) -> AsyncTask<CoreTask<J>> {
-        let job = move || call().and_then(convert);
-        AsyncTask::new(CoreTask {
-            job: Some(Box::new(job)),
-        })
-    }
-}
-
-impl<J: ToNapiValue + TypeName + Send + 'static> Task for CoreTask<J> {
-    type Output = CoreResult<J>;
-    type JsValue = J;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        let job = self
-            .job
-            .take()
-            .ok_or_else(|| napi::Error::new(Status::GenericFailure, "sightline: task ran twice"))?;
-        // A panic must not cross into libuv; it rejects the promise instead.
-        catch_unwind(AssertUnwindSafe(job)).map_err(|_| {
-            napi::Error::new(
-                Status::GenericFailure,
-                "sightline: panic in a background task",
-            )
-        })
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<J> {
-        // The JS error (with `code` and fields) is built here, on the JS
-        // thread, and the promise rejects with that exact object.
-        or_throw(&env, output)
     }
 }

@@ -37,13 +37,27 @@ test('every export of the addon is declared, and nothing else', () => {
   assert.deepEqual(declared.sort(), keys(addon).filter((k) => !k.startsWith('__')));
 });
 
-test('every Engine method is declared', () => {
-  const methods = Object.getOwnPropertyNames(Engine.prototype).filter((m) => m !== 'constructor');
-  const statics = Object.getOwnPropertyNames(Engine).filter((m) => typeof Engine[m] === 'function');
-  const body = dts.slice(dts.indexOf('export declare class Engine'));
-  for (const m of methods) assert.match(body, new RegExp(`\\n  ${m}\\(`), m);
-  for (const m of statics) assert.match(body, new RegExp(`\\n  static ${m}\\(`), m);
-  assert.ok(methods.includes('recommendAsync') && statics.includes('loadAsync'));
+test('every method of every class is declared', () => {
+  const classes = keys(addon).filter((k) => /^[A-Z]/.test(k) && typeof addon[k] === 'function');
+  assert.ok(classes.includes('Engine') && classes.includes('Als') && classes.includes('Model'));
+  for (const name of classes) {
+    const cls = addon[name];
+    const own = (o) => Object.getOwnPropertyNames(o).filter((m) => m !== 'constructor' && m !== 'prototype');
+    const methods = own(cls.prototype).filter((m) => typeof Object.getOwnPropertyDescriptor(cls.prototype, m).value === 'function');
+    const getters = own(cls.prototype).filter((m) => Object.getOwnPropertyDescriptor(cls.prototype, m).get);
+    const statics = own(cls).filter((m) => typeof cls[m] === 'function');
+    const start = dts.indexOf(`export declare class ${name} `);
+    assert.ok(start >= 0, name);
+    const body = dts.slice(start, dts.indexOf('\n}', start));
+    for (const m of methods) assert.match(body, new RegExp(`\\n  ${m}\\(`), `${name}.${m}`);
+    for (const m of getters) assert.match(body, new RegExp(`\\n  get ${m}\\(`), `${name}.${m}`);
+    for (const m of statics) assert.match(body, new RegExp(`\\n  static ${m}\\(`), `${name}.${m}`);
+  }
+  assert.ok(Object.getOwnPropertyNames(addon.Engine.prototype).includes('recommendAsync'));
+});
+
+test('AlsParams lists every hyper-parameter', () => {
+  assert.deepEqual(interfaceFields('AlsParams'), keys(new addon.Als().params));
 });
 
 test('the interfaces list the fields the addon gives', () => {
