@@ -296,3 +296,108 @@ export interface AlsParams {
   storeInteractions?: boolean
   initStd?: number
 }
+
+/** Co-occurrence settings (the core's `CooccurConfig`). */
+export interface CooccurParams {
+  /** `{ kind: 'bm25', k1?, b? }` (default), or another weighting of the core. */
+  weighting?: { kind: string; [field: string]: unknown }
+  minSupport?: number
+  maxNeighbors?: number
+}
+
+/** Content settings (the core's `ContentConfig`, camelCase; see its docs). */
+export type ContentParams = Record<string, unknown>
+
+/** What a content index is built from (at least one). */
+export interface ContentSources {
+  /** Catalog rows, as `Engine` takes them. */
+  catalog?: CatalogItem[] | null
+  /** Item vectors, e.g. image or text embeddings. */
+  vectors?: ItemVectors | null
+  /** ALS item factors. */
+  als?: Model | null
+}
+
+/** Which items a content search may return. */
+export interface ContentFilter {
+  categories?: string[]
+  inStock?: boolean
+  region?: string | null
+}
+
+/** Trending settings (the core's `TrendingConfig`). */
+export interface TrendingParams {
+  halfLifeHours?: number
+  halfLifeByKind?: Record<string, number>
+  weights?: Record<string, number>
+  windowHours?: number
+  baselineHours?: number
+  smoothing?: number
+  maxItemsPerSegment?: number
+  minSegmentWeight?: number
+  regionParent?: Record<string, string>
+}
+
+/** A `popular` / `trendingNow` query. */
+export interface TrendingQuery {
+  region?: string | null
+  channel?: Channel | null
+  category?: string | null
+  /** Number of items wanted (>= 1). */
+  n: number
+  /** Unix seconds the scores are decayed to. */
+  now: number
+}
+
+/** Session settings (the core's `SessionConfig`, camelCase; see its docs). */
+export type SessionParams = Record<string, unknown>
+
+/** Counters of a `SessionStore`. */
+export interface SessionStats {
+  keys: number
+  events: number
+  evictions: number
+  expirations: number
+  unknownItems: number
+}
+
+/** Ranking metrics at K, averaged over the evaluated users. */
+export interface RankingMetrics {
+  k: number
+  precision: number
+  recall: number
+  ndcg: number
+  map: number
+  hitRate: number
+  coverage: number
+  /** Users with a non-empty test set. */
+  users: number
+}
+
+/** Options of `tuneAlsAsync`. */
+export interface TuneOptions {
+  /** Parameters every candidate starts from. */
+  base?: AlsParams
+  /** Values to try per parameter, e.g. `{ factors: [16, 32] }`. */
+  space?: Record<string, unknown[]>
+  search?: 'grid' | 'random'
+  /** Candidates of a random search. */
+  trials?: number
+  seed?: number
+  metric?: 'ndcg' | 'precision' | 'recall' | 'map' | 'hit_rate'
+  K?: number
+}
+
+/** One evaluated candidate of a tuning run. */
+export interface TuneTrial {
+  config: AlsParams
+  metrics: RankingMetrics
+  seconds: number
+}
+
+/** The outcome of `tuneAlsAsync`. */
+export interface TuneResult {
+  best: AlsParams
+  bestMetrics: RankingMetrics
+  trials: TuneTrial[]
+}

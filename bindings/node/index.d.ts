@@ -297,6 +297,111 @@ export interface AlsParams {
   initStd?: number
 }
 
+/** Co-occurrence settings (the core's `CooccurConfig`). */
+export interface CooccurParams {
+  /** `{ kind: 'bm25', k1?, b? }` (default), or another weighting of the core. */
+  weighting?: { kind: string; [field: string]: unknown }
+  minSupport?: number
+  maxNeighbors?: number
+}
+
+/** Content settings (the core's `ContentConfig`, camelCase; see its docs). */
+export type ContentParams = Record<string, unknown>
+
+/** What a content index is built from (at least one). */
+export interface ContentSources {
+  /** Catalog rows, as `Engine` takes them. */
+  catalog?: CatalogItem[] | null
+  /** Item vectors, e.g. image or text embeddings. */
+  vectors?: ItemVectors | null
+  /** ALS item factors. */
+  als?: Model | null
+}
+
+/** Which items a content search may return. */
+export interface ContentFilter {
+  categories?: string[]
+  inStock?: boolean
+  region?: string | null
+}
+
+/** Trending settings (the core's `TrendingConfig`). */
+export interface TrendingParams {
+  halfLifeHours?: number
+  halfLifeByKind?: Record<string, number>
+  weights?: Record<string, number>
+  windowHours?: number
+  baselineHours?: number
+  smoothing?: number
+  maxItemsPerSegment?: number
+  minSegmentWeight?: number
+  regionParent?: Record<string, string>
+}
+
+/** A `popular` / `trendingNow` query. */
+export interface TrendingQuery {
+  region?: string | null
+  channel?: Channel | null
+  category?: string | null
+  /** Number of items wanted (>= 1). */
+  n: number
+  /** Unix seconds the scores are decayed to. */
+  now: number
+}
+
+/** Session settings (the core's `SessionConfig`, camelCase; see its docs). */
+export type SessionParams = Record<string, unknown>
+
+/** Counters of a `SessionStore`. */
+export interface SessionStats {
+  keys: number
+  events: number
+  evictions: number
+  expirations: number
+  unknownItems: number
+}
+
+/** Ranking metrics at K, averaged over the evaluated users. */
+export interface RankingMetrics {
+  k: number
+  precision: number
+  recall: number
+  ndcg: number
+  map: number
+  hitRate: number
+  coverage: number
+  /** Users with a non-empty test set. */
+  users: number
+}
+
+/** Options of `tuneAlsAsync`. */
+export interface TuneOptions {
+  /** Parameters every candidate starts from. */
+  base?: AlsParams
+  /** Values to try per parameter, e.g. `{ factors: [16, 32] }`. */
+  space?: Record<string, unknown[]>
+  search?: 'grid' | 'random'
+  /** Candidates of a random search. */
+  trials?: number
+  seed?: number
+  metric?: 'ndcg' | 'precision' | 'recall' | 'map' | 'hit_rate'
+  K?: number
+}
+
+/** One evaluated candidate of a tuning run. */
+export interface TuneTrial {
+  config: AlsParams
+  metrics: RankingMetrics
+  seconds: number
+}
+
+/** The outcome of `tuneAlsAsync`. */
+export interface TuneResult {
+  best: AlsParams
+  bestMetrics: RankingMetrics
+  trials: TuneTrial[]
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -337,7 +442,121 @@ export declare class Als {
 }
 
 /**
- * A recommendation engine over a catalog and (optionally) an ALS model.
+ * Nearest items by content: catalog attributes (category, shape,
+ * material, colours, price band …), item vectors (e.g. image or text
+ * embeddings) and/or ALS item factors, each block weighted; exact search
+ * or HNSW for large catalogs.
+ *
+ * `ContentIndex.build({ catalog, vectors, als }, params?)` / `buildAsync`
+ * make one; `params` is the core's `ContentConfig` in camelCase (a bad
+ * value throws `CONFIG` naming it). Searches take an optional filter
+ * `{ categories?, inStock?, region? }`.
+ */
+export declare class ContentIndex {
+  /**
+   * Builds an index from `sources` (`catalog`: catalog rows as `Engine`
+   * takes them; `vectors`: `{ itemIds, vectors, dim }`; `als`: a
+   * `Model`), blocking the event loop; see `buildAsync`.
+   */
+  static build(sources: ContentSources, params?: ContentParams): ContentIndex
+  /** `build` on the libuv thread pool. */
+  static buildAsync(sources: ContentSources, params?: ContentParams): Promise<ContentIndex>
+  /** The settings, defaults filled in. */
+  get params(): ContentParams
+  /** The item ids, in index order. */
+  get itemIds(): Array<string>
+  /** Dimensions of the searched vectors (what `search` takes). */
+  get dim(): number
+  /** Whether searches use the HNSW graph (else exact). */
+  get isHnsw(): boolean
+  /**
+   * The `n` items nearest to `itemId`, best first, never the item
+   * itself. An unknown item throws `UNKNOWN_ID`.
+   */
+  similarItems(itemId: string, n: number, filter?: ContentFilter): Array<ScoredItem>
+  /**
+   * The `n` items nearest to a query vector of `dim` values (e.g. an
+   * embedding of a text or an image). A query of another length throws
+   * `SHAPE_MISMATCH`; NaN values `INVALID_INPUT`.
+   */
+  search(query: Float32Array, n: number, filter?: ContentFilter): Array<ScoredItem>
+  /**
+   * The `n` items nearest to a product that is not in the index (a
+   * catalog row, e.g. a new arrival): cold start by its attributes.
+   */
+  similarToItem(item: CatalogItem, n: number, filter?: ContentFilter): Array<ScoredItem>
+  /** Writes the index file (blocks the event loop; see `saveAsync`). */
+  save(path: string): void
+  /** `save` on the libuv thread pool. */
+  saveAsync(path: string): Promise<void>
+  /** The bytes `save` writes. */
+  toBuffer(): Buffer
+  /** Loads an index file; throws `IO` or `MODEL_FORMAT`. */
+  static load(path: string): ContentIndex
+  /** `load` on the libuv thread pool. */
+  static loadAsync(path: string): Promise<ContentIndex>
+  /** An index from the bytes of `toBuffer`; throws `MODEL_FORMAT`. */
+  static fromBuffer(bytes: Uint8Array): ContentIndex
+}
+
+/**
+ * An item-to-item co-occurrence model: for every item its best
+ * neighbours by how often they share a row of the training matrix (a
+ * user's history, or a basket), BM25-weighted by default.
+ *
+ * `CoOccurrence.fit(data, params?)` / `fitAsync` build one; parameters are
+ * the core's `CooccurConfig` in camelCase: `weighting` (`{ kind: 'bm25',
+ * k1: 1.2, b: 0.75 }` or another weighting of the core), `minSupport` (2),
+ * `maxNeighbors` (100). A bad one throws `CONFIG` naming it.
+ */
+export declare class CoOccurrence {
+  /**
+   * Fits on `data` (an `Interactions` or CSR arrays), blocking the event
+   * loop; see `fitAsync`.
+   */
+  static fit(data: Interactions | CsrMatrix, params?: CooccurParams): CoOccurrence
+  /** `fit` on the libuv thread pool. */
+  static fitAsync(data: Interactions | CsrMatrix, params?: CooccurParams): Promise<CoOccurrence>
+  /** The settings, defaults filled in. */
+  get params(): CooccurParams
+  /** Number of items. */
+  get nItems(): number
+  /** The item ids. */
+  get itemIds(): Array<string>
+  /** Number of stored (item, neighbour) pairs. */
+  get nnz(): number
+  /**
+   * The `n` best neighbours of `itemId`, best first, never the item
+   * itself; an item without kept pairs gives `[]`. An unknown item
+   * throws `UNKNOWN_ID`.
+   */
+  similarItems(itemId: string, n: number): Array<ScoredItem>
+  /**
+   * Items that go with a set of context items (a cart, the product on
+   * the page): `score = Σ weight(c) · s(c, item)`, best first, leaving
+   * out the context items and `exclude`. `weights` default to 1 each.
+   * Only positive scores are returned, so the list may be shorter than
+   * `n`. An unknown context item throws `UNKNOWN_ID`; NaN or negative
+   * weights `INVALID_INPUT`.
+   */
+  recommendForItems(itemIds: Array<string>, n: number, weights?: Array<number> | undefined | null, exclude?: Array<string> | undefined | null): Array<ScoredItem>
+  /** Writes the model file (blocks the event loop; see `saveAsync`). */
+  save(path: string): void
+  /** `save` on the libuv thread pool. */
+  saveAsync(path: string): Promise<void>
+  /** The bytes `save` writes. */
+  toBuffer(): Buffer
+  /** Loads a model file; throws `IO` or `MODEL_FORMAT`. */
+  static load(path: string): CoOccurrence
+  /** `load` on the libuv thread pool. */
+  static loadAsync(path: string): Promise<CoOccurrence>
+  /** A model from the bytes of `toBuffer`; throws `MODEL_FORMAT`. */
+  static fromBuffer(bytes: Uint8Array): CoOccurrence
+}
+
+/**
+ * A recommendation engine over a catalog and (optionally) its models:
+ * ALS, co-occurrence and a content index.
  * Thread-safe in the core; every call here is synchronous on the JS thread
  * except the `…Async` twins, which run on the libuv pool.
  *
@@ -351,7 +570,8 @@ export declare class Engine {
    * An engine from a config (an object in the spelling of the config
    * files: `{ placements: { home: { n: 6 } } }`, `{}` for the defaults;
    * or a string: JSON or TOML text, or a config file's path), the
-   * catalog as an array of rows and, for the `als` source, a `Model`.
+   * catalog as an array of rows and the models of the `als`, `cooccur`
+   * and `content` sources (`{ als, cooccur, content }`).
    *
    * Throws `CONFIG` (its `field` names the bad one), `INVALID_INPUT`
    * for a bad item.
@@ -420,7 +640,8 @@ export declare class Engine {
   /** Everything held about a person (GDPR access). */
   exportUser(user: string): UserExport
   /**
-   * Serves a new catalog and model from now on, atomically; when they do
+   * Serves a new catalog and models (`{ catalog, als?, cooccur?,
+   * content? }`) from now on, atomically; when they do
    * not fit the config (e.g. a rule names an unknown item) this throws
    * and the old ones stay.
    */
@@ -591,6 +812,132 @@ export declare class Model {
 }
 
 /**
+ * The recent events of every visitor (customer or anonymous visitor id)
+ * over a fixed item universe, bounded and expiring: what session-based
+ * recommendations start from. Thread-safe; every method is quick.
+ *
+ * `new SessionStore(itemIds, params?)`: `params` is the core's
+ * `SessionConfig` in camelCase; a bad one throws `CONFIG` naming it.
+ * Events on items outside the universe are counted and ignored.
+ */
+export declare class SessionStore {
+  /** An empty store over the items `itemIds` (e.g. the catalog's ids). */
+  constructor(itemIds: string[], params?: SessionParams)
+  /** The settings, defaults filled in. */
+  get params(): SessionParams
+  /** The item universe. */
+  get itemIds(): Array<string>
+  /** Number of visitors held. */
+  get size(): number
+  /**
+   * Records one event (as `Engine.ingest` takes it); `false` when its
+   * item is outside the universe.
+   */
+  ingest(event: EngineEvent): boolean
+  /**
+   * Records many events, all or nothing (a bad event throws naming its
+   * position); returns how many were recorded.
+   */
+  ingestBatch(events: EngineEvent[]): number
+  /**
+   * The visitor's events at `now` (Unix seconds), newest first; `[]`
+   * for an unknown visitor or one idle past the session lifetime.
+   */
+  recent(key: string, now: number): Array<SessionEvent>
+  /**
+   * The visitor's decayed, kind-weighted context items at `now`, as
+   * `[{ itemId, score }]` (the weight as score), what session
+   * recommendations query with.
+   */
+  context(key: string, now: number): Array<ScoredItem>
+  /**
+   * Moves an anonymous visitor's events into `user`'s history (on
+   * login) and removes the anonymous visitor; returns how many
+   * anonymous events the user now holds.
+   */
+  merge(anonymous: string, user: string, now: number): number
+  /** Erases a visitor (GDPR); `true` when there was something to erase. */
+  forget(key: string): boolean
+  /** Every event held about a visitor, expired or not (GDPR access). */
+  export(key: string): Array<SessionEvent>
+  /**
+   * Expires every visitor idle at `now` (reads expire lazily; call this
+   * periodically to free memory); returns how many were expired.
+   */
+  expire(now: number): number
+  /** Counters: `{ keys, events, evictions, expirations, unknownItems }`. */
+  stats(): SessionStats
+  /** Writes the store's file (blocks the event loop; see `saveAsync`). */
+  save(path: string): void
+  /** `save` on the libuv thread pool. */
+  saveAsync(path: string): Promise<void>
+  /** The bytes `save` writes. */
+  toBuffer(): Buffer
+  /** Loads a store's file; throws `IO` or `MODEL_FORMAT`. */
+  static load(path: string): SessionStore
+  /** `load` on the libuv thread pool. */
+  static loadAsync(path: string): Promise<SessionStore>
+  /** A store from the bytes of `toBuffer`; throws `MODEL_FORMAT`. */
+  static fromBuffer(bytes: Uint8Array): SessionStore
+}
+
+/**
+ * Live popularity counters: every event adds its kind weight to its
+ * item in its segments (region, channel, category and their parents),
+ * decayed with a half-life. `popular` ranks by decayed weight,
+ * `trendingNow` by the recent window against the baseline; a segment with
+ * too little weight backs off to its parent.
+ *
+ * `new Trending(params?, catalog?)`: `params` is the core's
+ * `TrendingConfig` in camelCase (`halfLifeHours` 72, `windowHours` 24,
+ * `baselineHours` 168, `smoothing`, `maxItemsPerSegment`,
+ * `minSegmentWeight`, `weights`, `halfLifeByKind`, `regionParent`); a bad
+ * one throws `CONFIG` naming it. The catalog gives items their category.
+ */
+export declare class Trending {
+  /** An empty store with `params`, knowing the categories of `catalog`. */
+  constructor(params?: TrendingParams, catalog?: CatalogItem[])
+  /** The settings, defaults filled in. */
+  get params(): TrendingParams
+  /** Every item seen so far. */
+  get itemIds(): Array<string>
+  /** The names of the segments with counters. */
+  get segments(): Array<string>
+  /**
+   * Counts one event (`{ user, item, kind, timestamp, region?, channel?,
+   * session? }`, as `Engine.ingest` takes it).
+   */
+  ingest(event: EngineEvent): void
+  /**
+   * Counts many events, all or nothing: a bad event throws naming its
+   * position and nothing is counted. Returns the count.
+   */
+  ingestBatch(events: EngineEvent[]): number
+  /**
+   * The most popular items (decayed weight) for `{ region?, channel?,
+   * category?, n, now }`, backing off to broader segments.
+   */
+  popular(query: TrendingQuery): TrendingAnswer
+  /**
+   * The items rising most in the recent window against the baseline,
+   * for the same queries as `popular`.
+   */
+  trendingNow(query: TrendingQuery): TrendingAnswer
+  /** Writes the store's file (blocks the event loop; see `saveAsync`). */
+  save(path: string): void
+  /** `save` on the libuv thread pool (ingestion waits meanwhile). */
+  saveAsync(path: string): Promise<void>
+  /** The bytes `save` writes. */
+  toBuffer(): Buffer
+  /** Loads a store's file; throws `IO` or `MODEL_FORMAT`. */
+  static load(path: string): Trending
+  /** `load` on the libuv thread pool. */
+  static loadAsync(path: string): Promise<Trending>
+  /** A store from the bytes of `toBuffer`; throws `MODEL_FORMAT`. */
+  static fromBuffer(bytes: Uint8Array): Trending
+}
+
+/**
  * A users×items matrix in compressed sparse row form (scipy's
  * `csr_matrix` layout): row `u`'s entries are `indices[indptr[u] ..
  * indptr[u + 1]]` with values `data[…]`.
@@ -646,6 +993,40 @@ export interface InteractionsOptions {
   items?: Array<string>
 }
 
+/** Item vectors: `vectors` holds `itemIds.length` rows of `dim` values. */
+export interface ItemVectors {
+  /** The item of every row. */
+  itemIds: Array<string>
+  /** Row-major values. */
+  vectors: Float32Array
+  /** Values per row. */
+  dim: number
+}
+
+/**
+ * implicit's `leave_k_out_split`: every user with more than `K` (default
+ * 1) entries gets `K` random ones (by `seed`) moved to test.
+ */
+export declare function leaveKOutSplit(data: Interactions, options?: { K?: number; seed?: number }): Split
+
+/**
+ * Every user's `K` (default 1) most recent entries go to test; needs an
+ * `Interactions` built from events with timestamps (`INVALID_INPUT`
+ * otherwise).
+ */
+export declare function leaveLastKOutSplit(data: Interactions, options?: { K?: number }): Split
+
+/**
+ * Ranking metrics at `K` (default 10) of a model on `test`, leaving each
+ * user's `train` items out of their ranking: `{ k, precision, recall,
+ * ndcg, map, hitRate, coverage, users }` as the core computes them.
+ * Blocks the event loop; see `rankingMetricsAtKAsync`.
+ */
+export declare function rankingMetricsAtK(model: Model, train: Interactions, test: Interactions, options?: { K?: number }): RankingMetrics
+
+/** `rankingMetricsAtK` on the libuv thread pool. */
+export declare function rankingMetricsAtKAsync(model: Model, train: Interactions, test: Interactions, options?: { K?: number }): Promise<RankingMetrics>
+
 /** What `recommend` and `recommendBatch` leave out or keep. */
 export interface RecommendOptions {
   /** Leave out the user's training items (default `true`). */
@@ -671,3 +1052,50 @@ export interface ScoredUser {
   /** Cosine similarity of the user factors. */
   score: number
 }
+
+/** One held event of a visitor. */
+export interface SessionEvent {
+  /** The item id. */
+  itemId: string
+  /** `view`, `click`, `add_to_cart`, `purchase` or a custom kind. */
+  kind: string
+  /** Unix seconds. */
+  timestamp: number
+}
+
+/** A split of one matrix: same shape and ids, disjoint entries. */
+export interface Split {
+  /** The entries to fit on. */
+  train: Interactions
+  /** The held-out entries. */
+  test: Interactions
+}
+
+/**
+ * implicit's `train_test_split`: about `1 - trainPercentage` (default
+ * 0.8) of the entries, drawn with `seed` (default 0), go to test. The
+ * same seed splits identically in every runtime.
+ */
+export declare function trainTestSplit(data: Interactions, options?: { trainPercentage?: number; seed?: number }): Split
+
+/** The answer of `popular` / `trendingNow`. */
+export interface TrendingAnswer {
+  /** Up to `n` items, best first; only positive scores. */
+  items: Array<ScoredItem>
+  /** The back-off level that answered (e.g. `region:nl/category:frames`). */
+  level: string
+  /** Total decayed popularity weight of that level at `now`. */
+  levelWeight: number
+}
+
+/**
+ * Searches ALS hyper-parameters on the libuv thread pool: each candidate
+ * of `options.space` (`{ factors: [16, 32], regularization: [0.1, 1] }`,
+ * default the core's space) over `options.base` is fitted on `train` and
+ * scored by `options.metric` (`ndcg`, `precision`, `recall`, `map`,
+ * `hit_rate`; default `ndcg`) at `K` (10) on `validation`. `search` is
+ * `grid` (default) or `random` (`trials`, `seed`). Resolves to `{ best,
+ * bestMetrics, trials: [{ config, metrics, seconds }] }`; bad options
+ * reject with `CONFIG` naming the field.
+ */
+export declare function tuneAlsAsync(train: Interactions, validation: Interactions, options?: TuneOptions): Promise<TuneResult>

@@ -18,7 +18,7 @@ use sightline_js_common::scored;
 use crate::convert::{out, settings};
 use crate::interactions::{data_of, DataArg};
 use crate::task::{load_async, save_async, CoreTask};
-use crate::{or_throw, to_count, to_scored, ScoredItem};
+use crate::{named, or_throw, to_count, to_scored, ScoredItem};
 
 /// One similar user.
 #[napi(object)]
@@ -44,14 +44,6 @@ pub struct RecommendOptionsJs {
 /// The indices of `ids` in `map`; an unknown one is `UNKNOWN_ID`.
 fn indices(map: &IdMap, ids: &[String], kind: IdKind) -> Result<Vec<u32>> {
     ids.iter().map(|id| map.index_of(id, kind)).collect()
-}
-
-/// `(index, score)` pairs with their ids from `map`.
-fn named(map: &IdMap, pairs: Vec<(u32, f32)>) -> Vec<(String, f32)> {
-    pairs
-        .into_iter()
-        .map(|(i, s)| (map.ids()[i as usize].clone(), s))
-        .collect()
 }
 
 /// The ALS hyper-parameters from a JS object in the core's `AlsConfig`

@@ -148,12 +148,22 @@ pub(crate) fn settings<T: DeserializeOwned>(value: Option<&Unknown<'_>>, what: &
 }
 
 /// `value` with the field names of every nested object in snake_case.
-fn snake_fields(value: Value) -> Value {
+/// Settings also hold maps (region → parent region, kind → weight) whose
+/// keys are data: a key that does not start with a lowercase letter (`NL`)
+/// cannot be a camelCase field and is kept as given.
+pub(crate) fn snake_fields(value: Value) -> Value {
+    let field = |k: String| {
+        if k.starts_with(|c: char| c.is_ascii_lowercase()) {
+            snake_case(&k)
+        } else {
+            k
+        }
+    };
     match value {
         Value::Object(fields) => Value::Object(
             fields
                 .into_iter()
-                .map(|(k, v)| (snake_case(&k), snake_fields(v)))
+                .map(|(k, v)| (field(k), snake_fields(v)))
                 .collect(),
         ),
         other => other,

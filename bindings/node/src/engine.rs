@@ -21,7 +21,7 @@ use sightline::Error;
 
 use crate::convert::{input, json, out, records, to_timestamp};
 use crate::task::{out_json, CoreTask, Json};
-use crate::{or_throw, Model};
+use crate::{or_throw, CoOccurrence, ContentIndex, Model};
 
 type CoreResult<T> = sightline::Result<T>;
 
@@ -39,7 +39,7 @@ fn config_from(value: &Unknown<'_>) -> CoreResult<EngineConfig> {
 /// The catalog from an array of flat rows (`{ id, category, price, in_stock,
 /// regions, …attributes }`), with the rules of [`Catalog::from_rows`]
 /// (shared with Python's dicts and DataFrames).
-fn catalog_from(value: &Unknown<'_>) -> CoreResult<Catalog> {
+pub(crate) fn catalog_from(value: &Unknown<'_>) -> CoreResult<Catalog> {
     let rows = records::<Row>(json(value, "catalog")?, "catalog item")?;
     Catalog::from_rows(&rows)
 }
@@ -73,11 +73,16 @@ fn models_of(catalog: Catalog, options: Option<&Object<'_>>) -> CoreResult<Model
             None => class_field::<Model>(options, "model", "Model")?,
         };
         models.als = als.map(|m| Arc::clone(&m.inner));
+        models.cooccur = class_field::<CoOccurrence>(options, "cooccur", "CoOccurrence")?
+            .map(|m| Arc::clone(&m.inner));
+        models.content = class_field::<ContentIndex>(options, "content", "ContentIndex")?
+            .map(|m| Arc::clone(&m.inner));
     }
     Ok(models)
 }
 
-/// A recommendation engine over a catalog and (optionally) an ALS model.
+/// A recommendation engine over a catalog and (optionally) its models:
+/// ALS, co-occurrence and a content index.
 /// Thread-safe in the core; every call here is synchronous on the JS thread
 /// except the `…Async` twins, which run on the libuv pool.
 ///
@@ -118,7 +123,8 @@ impl Engine {
     /// An engine from a config (an object in the spelling of the config
     /// files: `{ placements: { home: { n: 6 } } }`, `{}` for the defaults;
     /// or a string: JSON or TOML text, or a config file's path), the
-    /// catalog as an array of rows and, for the `als` source, a `Model`.
+    /// catalog as an array of rows and the models of the `als`, `cooccur`
+    /// and `content` sources (`{ als, cooccur, content }`).
     ///
     /// Throws `CONFIG` (its `field` names the bad one), `INVALID_INPUT`
     /// for a bad item.
@@ -302,7 +308,8 @@ impl Engine {
         or_throw(&env, self.inner.export_user(&user).and_then(out))
     }
 
-    /// Serves a new catalog and model from now on, atomically; when they do
+    /// Serves a new catalog and models (`{ catalog, als?, cooccur?,
+    /// content? }`) from now on, atomically; when they do
     /// not fit the config (e.g. a rule names an unknown item) this throws
     /// and the old ones stay.
     #[napi(catch_unwind, ts_args_type = "models: EngineModels")]

@@ -15,13 +15,20 @@ use napi_derive::napi;
 use sightline_js_common::{scored, JsErrorParts};
 
 pub use als::{Als, Model};
+pub use content::ContentIndex;
+pub use cooccur::CoOccurrence;
 
 mod als;
+mod content;
 mod convert;
+mod cooccur;
 mod demo;
 mod engine;
+mod evaluation;
 mod interactions;
+mod session;
 mod task;
+mod trending;
 
 /// Builds the JS `Error` for `err` (its `code`, message and structured
 /// fields as properties, see [`JsErrorParts`]); throwing the returned
@@ -71,5 +78,13 @@ pub struct ScoredItem {
 pub(crate) fn to_scored(pairs: Vec<(String, f32)>) -> Vec<ScoredItem> {
     scored(pairs)
         .map(|(item_id, score)| ScoredItem { item_id, score })
+        .collect()
+}
+
+/// `(index, score)` pairs with their ids from `map`.
+pub(crate) fn named(map: &sightline::ids::IdMap, pairs: Vec<(u32, f32)>) -> Vec<(String, f32)> {
+    pairs
+        .into_iter()
+        .map(|(i, s)| (map.ids()[i as usize].clone(), s))
         .collect()
 }

@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const { Engine, Model, demoData, demoEngineConfig } = require('..');
+const { Als, CoOccurrence, ContentIndex, Engine, Interactions, Model, demoData, demoEngineConfig } = require('..');
 const {
   loadFixture,
   rejectsCode,
@@ -294,6 +294,32 @@ test('swapModels serves the new catalog, and a bad one keeps the old', () => {
   throwsCode(() => e.swapModels({}), 'INVALID_INPUT');
   throwsCode(() => e.swapModels({ catalog: small, model: 'not a model' }), 'INVALID_INPUT');
   assert.deepEqual(answer(e.recommend({ placement: 'home', n: 10, now: NOW })), answer(r));
+});
+
+test('the engine serves Als, CoOccurrence and ContentIndex models given as options or swapped in', () => {
+  const small = demoData({ customers: 300, products: 120, events: 6000, seed: 5 });
+  const items = small.catalog.map((i) => i.id);
+  const data = Interactions.fromEvents(small.events, { items });
+  const als = new Als({ factors: 8, iterations: 4, numThreads: 1 }).fit(data);
+  const cooccur = CoOccurrence.fit(data);
+  const content = ContentIndex.build({ catalog: small.catalog });
+  const page = (e) => {
+    const r = e.recommend({ placement: 'product_page', contextItems: [items[0]], n: 12, now: NOW });
+    return new Set(r.items.map((i) => i.source));
+  };
+  const bare = new Engine(config, small.catalog);
+  const full = new Engine(config, small.catalog, { als, cooccur, content });
+  assert.ok(!page(bare).has('content') && !page(bare).has('cooccur'), [...page(bare)].join());
+  assert.ok(page(full).has('content') && page(full).has('cooccur'), [...page(full)].join());
+  const user = data.userIds[0];
+  const home = (e) => e.recommend({ placement: 'home', user, consent: true, now: NOW }).items;
+  assert.ok(home(full).some((i) => i.source === 'als'));
+  bare.swapModels({ catalog: small.catalog, als, cooccur, content });
+  assert.deepEqual(page(bare), page(full));
+  assert.ok(home(bare).some((i) => i.source === 'als'));
+  throwsCode(() => bare.swapModels({ catalog: small.catalog, cooccur: als }), 'INVALID_INPUT');
+  throwsCode(() => new Engine(config, small.catalog, { content: 'index' }), 'INVALID_INPUT');
+  assert.ok(page(bare).has('content'), 'a failed swap keeps the models');
 });
 
 test('bad inputs throw coded Errors and change nothing', async () => {
