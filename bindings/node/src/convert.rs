@@ -531,4 +531,25 @@ mod tests {
         assert!(from_camel::<Record>(json!({"context_items": [], "attributes": {}})).is_ok());
         assert!(from_camel::<Record>(json!({"contextItem": [], "attributes": {}})).is_err());
     }
+
+    #[test]
+    fn settings_fields_go_to_snake_case_at_every_depth_but_map_keys_stay() {
+        let tree = snake_fields(json!({
+            "halfLifeHours": 12,
+            "weights": { "addToCart": 3 },
+            "regionParent": { "NL": "eu", "uk-north": "uk" },
+        }));
+        assert_eq!(
+            tree,
+            json!({
+                "half_life_hours": 12,
+                "weights": { "add_to_cart": 3 },
+                "region_parent": { "NL": "eu", "uk-north": "uk" },
+            })
+        );
+        let config: sightline::trending::TrendingConfig =
+            sightline::config::from_value(tree).unwrap();
+        assert_eq!(config.weights.add_to_cart, 3.0);
+        assert_eq!(config.region_parent["NL"], "eu");
+    }
 }
