@@ -715,6 +715,12 @@ export declare class Interactions {
   /** The item id of every column. */
   get itemIds(): Array<string>
   /**
+   * The latest event time (Unix seconds) of every stored entry, in CSR
+   * order, or `null` when the events had no timestamps (what
+   * `leaveLastKOutSplit` needs).
+   */
+  get lastSeen(): Float64Array | null
+  /**
    * The matrix as CSR arrays with its ids (`fromCsr` and `Als.fit` take
    * it back). Throws `SHAPE_MISMATCH` beyond 2³² entries.
    */

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{ClassInstance, Either, Float32Array, Uint32Array, Unknown};
+use napi::bindgen_prelude::{
+    ClassInstance, Either, Float32Array, Float64Array, Uint32Array, Unknown,
+};
 use napi::Env;
 use napi_derive::napi;
 use sightline::data::{
@@ -206,6 +208,16 @@ impl Interactions {
     #[napi(getter)]
     pub fn item_ids(&self) -> Vec<String> {
         self.inner.items().ids().to_vec()
+    }
+
+    /// The latest event time (Unix seconds) of every stored entry, in CSR
+    /// order, or `null` when the events had no timestamps (what
+    /// `leaveLastKOutSplit` needs).
+    #[napi(getter)]
+    pub fn last_seen(&self) -> Option<Float64Array> {
+        self.inner
+            .last_seen()
+            .map(|t| t.iter().map(|&t| t as f64).collect::<Vec<f64>>().into())
     }
 
     /// The matrix as CSR arrays with its ids (`fromCsr` and `Als.fit` take

@@ -156,7 +156,7 @@ test('model files: save/load, async, buffers, the cross-runtime fixture', async 
   await rejectsCode(model.saveAsync(path.join(tmp('no-such-dir'), 'm.slm')), 'IO');
 });
 
-test('bad inputs throw coded errors and change nothing', () => {
+test('bad inputs throw coded errors and change nothing', async () => {
   const before = model.recommend(data.userIds[0], 5);
   throwsCode(() => model.recommend('nobody', 5), 'UNKNOWN_ID');
   throwsCode(() => model.recommend(data.userIds[0], -1), 'INVALID_INPUT');
@@ -170,5 +170,6 @@ test('bad inputs throw coded errors and change nothing', () => {
   throwsCode(() => Model.fromBuffer(bytes.subarray(0, bytes.length - 9)), 'MODEL_FORMAT');
   assert.throws(() => new Als(params).fit('events'));
   throwsCode(() => new Als(params).fit({ ...data.toCsr(), shape: [1, 2] }), 'SHAPE_MISMATCH');
+  await rejectsCode(new Als(params).fitAsync({ ...data.toCsr(), indptr: new Uint32Array([0, 1]) }), 'SHAPE_MISMATCH');
   assert.deepEqual(model.recommend(data.userIds[0], 5), before);
 });

@@ -27,6 +27,9 @@ test('events add up with the default kind weights, ids in order of appearance', 
   assert.deepEqual([...csr.indices], [0, 2, 1]);
   assert.deepEqual([...csr.data], [1 + 8, 4, 2]);
   assert.deepEqual(csr.shape, [2, 3]);
+  // The latest time of each entry, in CSR order; none without timestamps.
+  assert.deepEqual([...m.lastSeen], [20, 40, 30]);
+  assert.equal(Interactions.fromEvents([{ user: 'u', item: 'i' }]).lastSeen, null);
 });
 
 test('kind weights, quantities and fixed items', () => {
