@@ -62,15 +62,16 @@ function errorBody(err) {
   return { error };
 }
 
-/** The query string of a URL as an object (first value of a repeated key). */
-function parseQuery(qs) {
-  const q = {};
-  if (!qs) return q;
-  for (const part of qs.split('&')) {
-    if (!part) continue;
-    const eq = part.indexOf('=');
-    const key = eq < 0 ? part : part.slice(0, eq);
-    let value = eq < 0 ? '' : part.slice(eq + 1);
+/** Calls `set(key, value)` for each `key=value` of a query string, decoded. */
+function eachParam(qs, set) {
+  let at = 0;
+  while (at < qs.length) {
+    let amp = qs.indexOf('&', at);
+    if (amp < 0) amp = qs.length;
+    const eq = qs.indexOf('=', at);
+    const split = eq < 0 || eq > amp ? amp : eq;
+    const key = qs.slice(at, split);
+    let value = split < amp ? qs.slice(split + 1, amp) : '';
     if (value.includes('%') || value.includes('+')) {
       try {
         value = decodeURIComponent(value.replace(/\+/g, ' '));
@@ -78,28 +79,64 @@ function parseQuery(qs) {
         throw new HttpError(400, 'INVALID_INPUT', `query parameter ${key} is not URL-encoded`, { field: key });
       }
     }
-    if (!(key in q)) q[key] = value;
+    if (key) set(key, value);
+    at = amp + 1;
   }
-  return q;
 }
 
 /** `1`, `true`, `yes` (anything else is no consent: the safe default). */
 const truthy = (v) => v === '1' || v === 'true' || v === 'yes';
 
-/** The engine request of a `/recommendations` query. */
-function recommendRequest(q) {
-  if (!q.placement) {
+/**
+ * The engine request of a `/recommendations` query, built in one pass
+ * (this is the hot path). Unknown parameters are ignored.
+ */
+function recommendRequest(qs) {
+  const request = { placement: '', consent: false };
+  eachParam(qs, (key, value) => {
+    if (!value) return;
+    switch (key) {
+      case 'placement':
+        request.placement = value;
+        break;
+      case 'user':
+        request.user = value;
+        break;
+      case 'visitor':
+        request.session = value;
+        break;
+      case 'region':
+        request.region = value;
+        break;
+      case 'channel':
+        request.channel = value;
+        break;
+      case 'item':
+        request.contextItems = [value];
+        break;
+      case 'n':
+        // A non-number stays a string, which the engine rejects with its code.
+        request.n = /^\d+$/.test(value) ? Number(value) : value;
+        break;
+      case 'consent':
+        request.consent = truthy(value);
+        break;
+      default:
+    }
+  });
+  if (!request.placement) {
     throw new HttpError(400, 'INVALID_INPUT', 'placement is required', { field: 'placement' });
   }
-  const request = { placement: q.placement, consent: truthy(q.consent) };
-  if (q.user) request.user = q.user;
-  if (q.visitor) request.session = q.visitor;
-  if (q.region) request.region = q.region;
-  if (q.channel) request.channel = q.channel;
-  if (q.item) request.contextItems = [q.item];
-  // A non-number `n` stays a string, which the engine rejects with its code.
-  if (q.n) request.n = /^\d+$/.test(q.n) ? Number(q.n) : q.n;
   return request;
+}
+
+/** Whether a query string gives consent (`consent=1`). */
+function consentOf(qs) {
+  let consent = false;
+  eachParam(qs, (key, value) => {
+    if (key === 'consent') consent = truthy(value);
+  });
+  return consent;
 }
 
 /** Reads a JSON body of at most MAX_BODY bytes. */
@@ -234,15 +271,20 @@ async function createStorefront(options = {}) {
   const { dir, name } = path.parse(modelPath);
   const statePath = path.resolve(options.state || path.join(dir, `${name}.state.slm`));
 
-  // Live state saved at the last shutdown continues, serving the current models.
-  let engine;
+  // Live state saved at the last shutdown continues, serving the current
+  // models; an unreadable state file is logged and skipped, not fatal.
+  let engine = null;
   if (fs.existsSync(statePath)) {
-    engine = await Engine.loadAsync(statePath, config);
-    await engine.reloadModelsAsync(modelPath);
-    log(`live state from ${statePath}`);
-  } else {
-    engine = await Engine.loadAsync(modelPath, config);
+    try {
+      engine = await Engine.loadAsync(statePath, config);
+      await engine.reloadModelsAsync(modelPath);
+      log(`live state from ${statePath}`);
+    } catch (err) {
+      engine = null;
+      log(`ignoring the state file ${statePath} (${err.code}): ${err.message}`);
+    }
   }
+  engine = engine || (await Engine.loadAsync(modelPath, config));
   const stats = { reloads: 0, reloadFailures: 0 };
   const files = loadStatic();
   let catalog = readCatalog(modelPath);
@@ -279,12 +321,12 @@ async function createStorefront(options = {}) {
     try {
       if (pathname === '/recommendations') {
         if (method !== 'GET') return methodNotAllowed(res, 'GET');
-        const q = parseQuery(qi < 0 ? '' : url.slice(qi + 1));
-        return sendJson(res, 200, engine.recommend(recommendRequest(q)));
+        const request = recommendRequest(qi < 0 ? '' : url.slice(qi + 1));
+        return sendJson(res, 200, engine.recommend(request));
       }
       if (pathname === '/events') {
         if (method !== 'POST') return methodNotAllowed(res, 'POST');
-        const consent = truthy(parseQuery(qi < 0 ? '' : url.slice(qi + 1)).consent);
+        const consent = consentOf(qi < 0 ? '' : url.slice(qi + 1));
         return readJson(req)
           .then((events) => sendJson(res, 200, { ingested: ingestEvents(engine, events, consent) }))
           .catch((err) => sendError(res, err));

@@ -117,6 +117,12 @@ test('storefront end to end: sessions, all-or-nothing events, attribution, GDPR,
       assert.equal(r.status, 400, q);
       assert.equal(r.body.error.code, 'INVALID_INPUT', q);
     }
+    const badEncoding = await request(`${url}/recommendations?placement=home&user=%E0%A4%A`);
+    assert.equal(badEncoding.status, 400);
+    assert.equal(badEncoding.body.error.field, 'user');
+    const encoded = await request(`${url}/recommendations?placement=product%5Fpage&n=3&item=${frames[0].id}`);
+    assert.equal(encoded.body.placement, 'product_page');
+    assert.equal(encoded.body.items.length, 3);
     const noPlacement = await request(`${url}/recommendations`);
     assert.equal(noPlacement.body.error.field, 'placement');
     const badJson = await request(`${url}/events`, { method: 'POST', body: '[{"user":' });

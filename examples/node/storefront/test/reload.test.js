@@ -98,9 +98,10 @@ test('the model file is hot-reloaded under concurrent requests with 0 failures',
   done = true;
   await Promise.all(clients);
 
+  const final = await health();
+  t.diagnostic(`${ok} requests by ${CLIENTS} clients, ${final.reloads} reloads, ${final.reloadFailures} refused files`);
   assert.deepEqual(failures, [], 'no request failed');
   assert.ok(ok > 100, `requests were served during the swaps (${ok})`);
-  const final = await health();
   assert.ok(final.reloads >= 4, `reloads ${final.reloads}`);
   assert.ok(final.reloadFailures >= 2, `failures ${final.reloadFailures}`);
   assert.match(server.stderr(), /reload of .* failed \(MODEL_FORMAT\)/);

@@ -1,7 +1,8 @@
 'use strict';
 // Graceful shutdown: SIGTERM while requests are in flight (bodies still
 // arriving) lets them complete, refuses new connections, saves the live
-// state and exits 0; a restart continues from that state.
+// state and exits 0; a restart continues from that state (a corrupt state
+// file is skipped).
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -62,4 +63,11 @@ test('SIGTERM drains in-flight requests, saves the live state and exits 0', asyn
   assert.deepEqual(exported.sessionEvents.map((e) => e.item), [items[1]]);
   again.child.kill('SIGINT');
   assert.equal(await again.exited, 0);
+
+  // A corrupt state file is skipped (logged), not fatal.
+  fs.writeFileSync(state, 'not an engine file');
+  const fresh = await startServer(t, ['--model', model, '--state', state]);
+  assert.equal((await request(`${fresh.url}/healthz`)).status, 200);
+  assert.deepEqual((await request(`${fresh.url}/users/${visitors[1]}/export`)).body.sessionEvents, []);
+  assert.match(fresh.stderr(), /ignoring the state file .*MODEL_FORMAT/);
 });
