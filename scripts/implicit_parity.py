@@ -65,7 +65,10 @@ STATUS = {
     f"{ALS}.item_factors": (NOTE, "as `user_factors`"),
     **{f"{ALS}.{a}": (SAME, "") for a in (
         "factors", "regularization", "alpha", "dtype", "use_native", "use_cg", "iterations",
-        "calculate_training_loss", "num_threads", "random_state", "cg_steps", "fit_callback")},
+        "calculate_training_loss", "num_threads", "cg_steps", "fit_callback")},
+    f"{ALS}.random_state": (NOTE, "the same initial factors for None, an int or a Generator; a "
+                                  "legacy `RandomState` seeds a Generator (implicit 0.7.3 raises "
+                                  "`AttributeError` there)"),
     # -- implicit.evaluation ------------------------------------------------
     "implicit.evaluation.train_test_split": (SAME, "the same numpy random stream: the same seed "
                                                    "gives the same split"),

@@ -425,3 +425,18 @@ def test_parity_table_is_current():
     done = subprocess.run([sys.executable, str(root / "scripts" / "implicit_parity.py"), "--check"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_deprecated_calls_match(pair, data):
+    theirs, ours = pair
+    users = data[:6]
+    with pytest.warns(DeprecationWarning):
+        expected = theirs.recommend_all(users, N=4)
+    with pytest.warns(DeprecationWarning):
+        got = ours.recommend_all(users, N=4)
+    np.testing.assert_array_equal(got, expected)
+    with pytest.warns(DeprecationWarning):
+        expected = theirs.rank_items(2, data[2], [5, 1, 30])
+    with pytest.warns(DeprecationWarning):
+        got = ours.rank_items(2, data[2], [5, 1, 30])
+    assert_same_ranking(expected, got)

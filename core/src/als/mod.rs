@@ -885,6 +885,9 @@ impl AlsModel {
         F: Fn(usize, &mut [f32], &mut Vec<(u32, f32)>) -> Vec<(u32, f32)> + Sync,
     {
         const BLOCK: usize = 128;
+        // A few queries (one user's recommend) get buffers their size, not
+        // BLOCK rows of scores.
+        let block_rows = BLOCK.min(queries.len()).max(1);
         let k = self.factors();
         let n_targets = targets.len() / k;
         let mut out = vec![Vec::new(); queries.len()];
@@ -892,11 +895,11 @@ impl AlsModel {
             for_each_chunk(
                 &mut out,
                 1,
-                BLOCK,
+                block_rows,
                 || {
                     (
-                        vec![0f32; BLOCK * k],
-                        vec![0f32; BLOCK * n_targets],
+                        vec![0f32; block_rows * k],
+                        vec![0f32; block_rows * n_targets],
                         Vec::new(),
                     )
                 },

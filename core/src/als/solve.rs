@@ -152,6 +152,31 @@ impl Row<'_> {
     /// Always inlined: it must be compiled inside the caller's [`simd`] context.
     #[inline(always)]
     fn solve_cg(&self, gram: &[f32], steps: usize, x: &mut [f32], s: &mut RowScratch) {
+        // One branch-free kernel per confidence convention (the hot loop).
+        let Weighting {
+            alpha,
+            alpha0,
+            scaled,
+        } = self.conf;
+        if scaled {
+            self.cg(gram, steps, x, s, |w| alpha * w - alpha0, |w| alpha * w);
+        } else {
+            self.cg(gram, steps, x, s, |w| alpha * w, |w| alpha0 + alpha * w);
+        }
+    }
+
+    /// [`solve_cg`](Self::solve_cg) with an observed weight's `extra` and
+    /// `target` (see [`Weighting`]).
+    #[inline(always)]
+    fn cg(
+        &self,
+        gram: &[f32],
+        steps: usize,
+        x: &mut [f32],
+        s: &mut RowScratch,
+        extra: impl Fn(f32) -> f32,
+        target: impl Fn(f32) -> f32,
+    ) {
         if self.cols.is_empty() {
             x.fill(0.0);
             return;
@@ -162,8 +187,7 @@ impl Row<'_> {
         for (ri, xi) in r.iter_mut().zip(x.iter()) {
             *ri = -*ri - self.reg * xi;
         }
-        let conf = self.conf;
-        self.accumulate(x, r, |d, w| conf.target(w) - conf.extra(w) * d);
+        self.accumulate(x, r, |d, w| target(w) - extra(w) * d);
         p.copy_from_slice(r);
         let mut rs_old = dot(r, r);
         if rs_old < 1e-20 {
@@ -172,7 +196,7 @@ impl Row<'_> {
         for _ in 0..steps {
             gemv(gram, p, ap);
             axpy(self.reg, p, ap);
-            self.accumulate(p, ap, |d, w| conf.extra(w) * d);
+            self.accumulate(p, ap, |d, w| extra(w) * d);
             let step = rs_old / dot(p, ap);
             axpy(step, p, x);
             axpy(-step, ap, r);

@@ -364,6 +364,14 @@ class AlternatingLeastSquares:
             ids, scores = model.recommend_recalculated(
                 indptr, indices, data, n, filter_already_liked_items, exclude, allow, True
             )
+        elif np.isscalar(userid):
+            user = int(_positions(userid, model.n_users)[0])
+            liked = None
+            if filter_already_liked_items:
+                liked = np.ascontiguousarray(user_items.indices, dtype=_INDEX)
+            ids, scores = model.recommend(user, n, filter_already_liked_items, liked, exclude, allow,
+                                          True)
+            ids, scores = ids[None, :], scores[None, :]
         else:
             users = _positions(userid, model.n_users)
             rows_indptr = rows_indices = None
