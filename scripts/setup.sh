@@ -28,7 +28,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "creating Python venv at $VENV"
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import maturin, numpy, scipy, pytest' 2>/dev/null; then
+if ! "$VENV/bin/python" -c 'import maturin, numpy, scipy, pytest, implicit' 2>/dev/null; then
   log "installing Python build/test dependencies"
   "$VENV/bin/pip" install --quiet --upgrade pip
   "$VENV/bin/pip" install --quiet -r "$ROOT/bindings/python/requirements-dev.txt"

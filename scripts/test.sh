@@ -47,6 +47,9 @@ step "Node binding (napi build + node --test)"
 git diff --exit-code --stat -- bindings/node/index.d.ts bindings/node/index.js \
   || { echo "bindings/node/index.d.ts or index.js changed in the build: commit the regenerated files"; exit 1; }
 
+step "Node storefront example: end-to-end, hot reload, shutdown and real-browser tests"
+node --test examples/node/storefront/test/
+
 step "WASM binding (wasm-bindgen for Node + node --test)"
 (cd bindings/wasm && npm run --silent build && npm test)
 

@@ -849,3 +849,131 @@ fn ingest_batch_is_all_or_nothing() {
     assert_eq!(engine.ingest_batch(&events[..31], true).unwrap(), 31);
     assert!(!engine.export_user(&user).unwrap().session_events.is_empty());
 }
+
+#[test]
+fn ingest_checks_every_store_before_any_learns() {
+    let s = shop();
+    let engine = Engine::new(engine_config(&json!({})).unwrap(), s.models.clone()).unwrap();
+    let mut events: Vec<Event> = s.demo.events.iter().rev().take(20).cloned().collect();
+    // Only attribution rejects this one (sessions and trending accept it).
+    events[12].user = "x".repeat(sightline::tracking::MAX_ID_LEN + 1);
+    events[12].kind = EventKind::Purchase;
+    let err = engine.ingest_batch(&events, true).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput(m) if m.starts_with("event 12:")),
+        "{err}"
+    );
+    let nothing_learnt = |engine: &Engine| {
+        let mut req = request("home", None);
+        req.consent = false;
+        engine
+            .recommend(&req)
+            .unwrap()
+            .items
+            .iter()
+            .all(|i| i.source == SourceKind::Catalog)
+    };
+    assert!(
+        nothing_learnt(&engine),
+        "trending learnt from a failed batch"
+    );
+    assert!(engine
+        .export_user(&events[0].user)
+        .unwrap()
+        .session_events
+        .is_empty());
+    // One event: a timestamp only sessions reject leaves trending unchanged.
+    let mut late = events[0].clone();
+    late.timestamp = -1;
+    assert!(engine.ingest(&late, true).is_err());
+    assert!(
+        nothing_learnt(&engine),
+        "trending learnt from a failed ingest"
+    );
+    assert_eq!(engine.ingest_batch(&events[..12], true).unwrap(), 12);
+    assert!(!nothing_learnt(&engine));
+}
+
+#[test]
+fn reload_models_serves_the_files_models_and_keeps_live_state() {
+    let s = shop();
+    let config = || engine_config(&json!({})).unwrap();
+    let engine = Engine::new(config(), s.models.clone()).unwrap();
+    let frames: Vec<&str> = catalog()
+        .items()
+        .iter()
+        .filter(|i| i.category == "frames")
+        .map(|i| i.id.as_str())
+        .collect();
+    // Live state: a visitor browsing frames, and trending.
+    let browsed = &frames[..3];
+    for (k, item) in browsed.iter().enumerate() {
+        let e = Event::new("anon-reload", *item, EventKind::View, s.now - 50 + k as i64);
+        engine.ingest(&e, true).unwrap();
+    }
+    engine.refresh_popular(s.now).unwrap();
+
+    // A model file whose catalog lacks most frames (the browsed ones stay).
+    let mut smaller = Catalog::new();
+    for item in catalog().items() {
+        if item.category != "frames" || browsed.contains(&item.id.as_str()) {
+            smaller.add(item.clone()).unwrap();
+        }
+    }
+    let next = Engine::new(
+        config(),
+        Models {
+            catalog: Arc::new(smaller),
+            als: s.models.als.clone(),
+            cooccur: None,
+            content: None,
+        },
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("next.slm");
+    next.save(&path).unwrap();
+
+    engine.reload_models(&path).unwrap();
+    let models = engine.models();
+    assert_eq!(models.catalog.len(), next.models().catalog.len());
+    assert!(models.cooccur.is_none() && models.als.is_some());
+    let r = engine.recommend(&request("home", None)).unwrap();
+    assert!(r
+        .items
+        .iter()
+        .all(|i| !frames.contains(&i.item.as_str()) || browsed.contains(&i.item.as_str())));
+    // The visitor's session and trending survived (the file had neither).
+    let session = engine.export_user("anon-reload").unwrap().session_events;
+    let seen: Vec<&str> = session.iter().map(|e| e.item.as_str()).collect();
+    assert_eq!(seen, browsed);
+    let mut anonymous = request("home", None);
+    anonymous.consent = false;
+    assert!(engine
+        .recommend(&anonymous)
+        .unwrap()
+        .items
+        .iter()
+        .any(|i| i.source != SourceKind::Catalog));
+
+    // A truncated file, a foreign one and a missing one change nothing.
+    let bytes = std::fs::read(&path).unwrap();
+    let truncated = dir.path().join("truncated.slm");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let foreign = dir.path().join("foreign.slm");
+    std::fs::write(&foreign, b"not a model file").unwrap();
+    let before = engine.recommend(&request("home", None)).unwrap().items;
+    for bad in [&truncated, &foreign] {
+        let err = engine.reload_models(bad).unwrap_err();
+        assert_eq!(err.code(), "MODEL_FORMAT", "{err}");
+    }
+    let err = engine
+        .reload_models(dir.path().join("missing.slm"))
+        .unwrap_err();
+    assert_eq!(err.code(), "IO", "{err}");
+    assert_eq!(engine.models().catalog.len(), models.catalog.len());
+    assert_eq!(
+        engine.recommend(&request("home", None)).unwrap().items,
+        before
+    );
+}

@@ -668,6 +668,18 @@ export declare class Engine {
    * `config`. Throws `MODEL_FORMAT` for corrupt or foreign bytes.
    */
   static fromBuffer(bytes: Uint8Array, config: EngineConfig | string): Engine
+  /**
+   * Serves the models of a file written by `save` (catalog and models),
+   * keeping this engine's live trending, sessions and tracking: a model
+   * refresh while serving. Throws `IO` or `MODEL_FORMAT` for a missing,
+   * corrupt or truncated file, and the old models stay.
+   */
+  reloadModels(path: string): void
+  /**
+   * `reloadModels` on the libuv thread pool (reading a large file does
+   * not block requests).
+   */
+  reloadModelsAsync(path: string): Promise<void>
 }
 
 /**

@@ -437,6 +437,106 @@ pub fn metrics_from_lists(
     acc.finish()
 }
 
+/// The four numbers of the `implicit` library's `ranking_metrics_at_k`
+/// (0.7), computed its way — see [`implicit_metrics`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ImplicitMetrics {
+    /// Hits over `Σ_u min(k, |T_u|)` (pooled over users, not a mean).
+    pub precision: f64,
+    /// Mean over users of `Σ_{hit at rank i} (hits so far / i) / min(k, |T|)`.
+    pub map: f64,
+    /// Mean over users of `DCG / IDCG` (binary relevance, log2 discount).
+    pub ndcg: f64,
+    /// Mean over users of implicit's AUC limited to the top `k`.
+    pub auc: f64,
+    /// Users evaluated (those with test items).
+    pub users: usize,
+}
+
+/// implicit's `ranking_metrics_at_k` on explicit lists, with its formulas:
+/// `recs[u]` holds the ids at ranks `1..=k` (missing or unknown ids, such
+/// as padding, are misses), `truth[u]` user `u`'s test items (a set), and
+/// `n_items` the number of columns (AUC's negatives are `n_items − |T|`).
+/// Users with empty truth are skipped. For each user, walking ranks
+/// `i = 0..k`: a hit adds 1 to `hits` and to the pooled precision
+/// numerator, `hits / (i + 1)` to AP and `1 / log2(i + 2) / IDCG` to nDCG; a
+/// miss adds 1 to `misses` and `hits` to `auc`; then
+/// `auc += (hits + |T|) / 2 · (negatives − misses)` and the user's AUC is
+/// `auc / (|T| · negatives)`.
+///
+/// Errors: [`Error::InvalidInput`] when `k == 0` or no user has test
+/// items; [`Error::ShapeMismatch`] when `recs.len() != truth.len()`.
+pub fn implicit_metrics(
+    recs: &[Vec<i64>],
+    truth: &[&[u32]],
+    k: usize,
+    n_items: usize,
+) -> Result<ImplicitMetrics> {
+    if recs.len() != truth.len() {
+        return Err(Error::shape(format!(
+            "{} recommendation lists for {} truth sets",
+            recs.len(),
+            truth.len()
+        )));
+    }
+    if k == 0 {
+        return Err(Error::invalid("k must be >= 1"));
+    }
+    let cg: Vec<f64> = (0..k).map(|i| 1.0 / ((i + 2) as f64).log2()).collect();
+    let cg_sum: Vec<f64> = cg
+        .iter()
+        .scan(0.0, |acc, &c| {
+            *acc += c;
+            Some(*acc)
+        })
+        .collect();
+    let (mut relevant, mut pr_div, mut total) = (0.0f64, 0.0f64, 0usize);
+    let (mut mean_ap, mut ndcg, mut mean_auc) = (0.0f64, 0.0f64, 0.0f64);
+    for (list, t) in recs.iter().zip(truth) {
+        let likes: HashSet<u32> = t.iter().copied().collect();
+        if likes.is_empty() {
+            continue;
+        }
+        let pos = likes.len() as f64;
+        let neg = n_items as f64 - pos;
+        let idcg = cg_sum[likes.len().min(k) - 1];
+        pr_div += likes.len().min(k) as f64;
+        let (mut ap, mut hit, mut miss, mut auc) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for (i, &c) in cg.iter().enumerate() {
+            let is_hit = list
+                .get(i)
+                .and_then(|&id| u32::try_from(id).ok())
+                .is_some_and(|id| likes.contains(&id));
+            if is_hit {
+                relevant += 1.0;
+                hit += 1.0;
+                ap += hit / (i + 1) as f64;
+                ndcg += c / idcg;
+            } else {
+                miss += 1.0;
+                auc += hit;
+            }
+        }
+        auc += (hit + pos) / 2.0 * (neg - miss);
+        mean_ap += ap / likes.len().min(k) as f64;
+        mean_auc += auc / (pos * neg);
+        total += 1;
+    }
+    if total == 0 {
+        return Err(Error::invalid(
+            "no user has test items: nothing to evaluate",
+        ));
+    }
+    let n = total as f64;
+    Ok(ImplicitMetrics {
+        precision: relevant / pr_div,
+        map: mean_ap / n,
+        ndcg: ndcg / n,
+        auc: mean_auc / n,
+        users: total,
+    })
+}
+
 // ---------------------------------------------------------------------------
 // Models under evaluation
 // ---------------------------------------------------------------------------
@@ -649,6 +749,28 @@ impl Recommender for MostPopular {
 mod tests {
     use super::*;
     use crate::ids::IdMap;
+
+    #[test]
+    fn implicit_metrics_by_hand() {
+        // 10 items, k = 3. User 0: test {1, 5}, list [1, 2, 5] → hits at
+        // ranks 1 and 3. User 1: no test items (skipped). User 2: test {7},
+        // list [0, -1, 3] → no hit (padding -1 is a miss).
+        let recs = vec![vec![1, 2, 5], vec![4, 4, 4], vec![0, -1, 3]];
+        let truth: Vec<&[u32]> = vec![&[1, 5], &[], &[7]];
+        let m = implicit_metrics(&recs, &truth, 3, 10).unwrap();
+        assert_eq!(m.users, 2);
+        assert!(close(m.precision, 2.0 / 3.0));
+        let ap0 = (1.0 + 2.0 / 3.0) / 2.0;
+        assert!(close(m.map, ap0 / 2.0));
+        let ndcg0 = (1.0 + 1.0 / lg(4.0)) / (1.0 + 1.0 / lg(3.0));
+        assert!(close(m.ndcg, ndcg0 / 2.0));
+        // user 0: hit, miss (auc += 1), hit; then (2 + 2) / 2 · (8 − 1) = 14
+        // → 15 / (2 · 8). User 2: three misses, then (0 + 1) / 2 · (9 − 3).
+        let auc = (15.0 / 16.0 + 3.0 / 9.0) / 2.0;
+        assert!(close(m.auc, auc));
+        assert!(implicit_metrics(&recs, &[&[], &[], &[]], 3, 10).is_err());
+        assert!(implicit_metrics(&recs, &truth[..2], 3, 10).is_err());
+    }
 
     const EPS: f64 = 1e-12;
 

@@ -530,7 +530,8 @@ pub struct Tracker {
     inner: Mutex<Inner>,
 }
 
-fn check_id(what: &str, id: &str) -> Result<()> {
+/// Checks an id as every tracking call does: `1..=`[`MAX_ID_LEN`] bytes.
+pub(crate) fn check_id(what: &str, id: &str) -> Result<()> {
     if id.is_empty() || id.len() > MAX_ID_LEN {
         return Err(Error::invalid(format!(
             "{what} must be 1..={MAX_ID_LEN} bytes, got {}",

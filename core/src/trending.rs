@@ -601,6 +601,11 @@ impl TrendingStore {
         self.apply(event, &p)
     }
 
+    /// Checks `event` as [`ingest`](Self::ingest) would, without adding it.
+    pub fn check(&self, event: &Event) -> Result<()> {
+        self.prepare(event).map(drop)
+    }
+
     /// Adds many events, all or nothing: every event is checked first, and
     /// on an error (naming the event's position) the store is left
     /// unchanged.

@@ -49,4 +49,15 @@ try:
     raise AssertionError("an unknown id should raise")
 except KeyError as err:
     assert isinstance(err, sightline.UnknownIdError)
+# pandas is an optional extra, and the implicit drop-in needs neither it nor implicit.
+from importlib.metadata import metadata  # noqa: E402
+
+import sightline.implicit.als  # noqa: E402
+
+assert "pandas" in (metadata("sightline").get_all("Provides-Extra") or []), "no sightline[pandas] extra"
+assert importlib.util.find_spec("implicit") is None, "the clean venv should not have implicit"
+compat = sightline.implicit.als.AlternatingLeastSquares(factors=8, iterations=3, random_state=0)
+compat.fit(interactions.user_items, show_progress=False)
+compat_ids, _ = compat.recommend(0, interactions.user_items[0], N=5)
+assert compat_ids.shape == (5,) and compat_ids.dtype == np.int32
 print(f"wheel ok: sightline {sightline.__version__} from {package_dir}")

@@ -382,4 +382,21 @@ impl Engine {
         let engine = config_from(&config).and_then(|config| CoreEngine::from_bytes(bytes, config));
         or_throw(&env, engine.map(Engine::wrap))
     }
+
+    /// Serves the models of a file written by `save` (catalog and models),
+    /// keeping this engine's live trending, sessions and tracking: a model
+    /// refresh while serving. Throws `IO` or `MODEL_FORMAT` for a missing,
+    /// corrupt or truncated file, and the old models stay.
+    #[napi(catch_unwind)]
+    pub fn reload_models(&self, env: Env, path: String) -> napi::Result<()> {
+        or_throw(&env, self.inner.reload_models(&path))
+    }
+
+    /// `reloadModels` on the libuv thread pool (reading a large file does
+    /// not block requests).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn reload_models_async(&self, path: String) -> AsyncTask<CoreTask<()>> {
+        let engine = Arc::clone(&self.inner);
+        CoreTask::spawn(move || engine.reload_models(&path), Ok)
+    }
 }

@@ -16,15 +16,15 @@ use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use sightline::als::{
-    AlsConfig, AlsModel, LikedRows, Progress, RecommendOptions, Solver, UserWeights,
+    AlsConfig, AlsModel, LikedRows, Progress, RecommendOptions, SimilarOptions, Solver, UserWeights,
 };
 use sightline::cooccur::{CooccurConfig, CooccurModel, Weighting};
 use sightline::data::{
     Catalog, Channel, Csr, CsrRef, Event, EventColumns, EventKind, Interactions, Item, KindWeights,
 };
 use sightline::eval::{
-    leave_k_out, leave_last_k_out, metrics_from_lists, ranking_metrics_at_k, train_test_split,
-    RankingMetrics,
+    implicit_metrics, leave_k_out, leave_last_k_out, metrics_from_lists, ranking_metrics_at_k,
+    train_test_split, RankingMetrics,
 };
 use sightline::ids::IdMap;
 use sightline::store::ModelFile;
@@ -32,6 +32,7 @@ use sightline::trending::{TrendingConfig, TrendingQuery, TrendingResult, Trendin
 use sightline::tune::{tune_als, Metric, ParamSpace, Search, Trial};
 use sightline::Component;
 use sightline::Error;
+use sightline::IdKind;
 
 mod bridge;
 mod content;
@@ -360,13 +361,34 @@ fn options<'a>(
     liked: Option<&'a [u32]>,
     exclude: &'a [u32],
     allow_only: Option<&'a [u32]>,
+    filtered_last: bool,
 ) -> RecommendOptions<'a> {
     RecommendOptions {
         filter_liked,
         liked,
         exclude,
         allow_only,
+        filtered_last,
         ..RecommendOptions::default()
+    }
+}
+
+/// A `rows × k` float32 array as a row-major buffer.
+fn matrix_vec(a: &numpy::PyReadonlyArray2<'_, f32>) -> (usize, usize, Vec<f32>) {
+    let view = a.as_array();
+    let (rows, cols) = view.dim();
+    (rows, cols, view.iter().copied().collect())
+}
+
+/// `"user"` or `"item"` as the core's side.
+fn side_kind(py: Python<'_>, side: &str) -> PyResult<IdKind> {
+    match side {
+        "user" => Ok(IdKind::User),
+        "item" => Ok(IdKind::Item),
+        _ => Err(invalid(
+            py,
+            format!("side must be user or item, got {side:?}"),
+        )),
     }
 }
 
@@ -378,7 +400,7 @@ fn options<'a>(
 /// iterations with the GIL held; pending signals (Ctrl-C) are checked there
 /// too. Either raising stops the fit and the exception propagates.
 #[pyfunction]
-#[pyo3(signature = (params, n_rows, n_cols, indptr, indices, data, user_ids=None, item_ids=None, progress=None))]
+#[pyo3(signature = (params, n_rows, n_cols, indptr, indices, data, user_ids=None, item_ids=None, progress=None, user_factors=None, item_factors=None))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
@@ -391,8 +413,15 @@ fn fit(
     user_ids: Option<Vec<String>>,
     item_ids: Option<Vec<String>>,
     progress: Option<Py<PyAny>>,
+    user_factors: Option<numpy::PyReadonlyArray2<'_, f32>>,
+    item_factors: Option<numpy::PyReadonlyArray2<'_, f32>>,
 ) -> PyResult<Model> {
     let config = als_config(py, params)?;
+    // Given factors (both) are where training starts (`AlsModel::fit_warm`).
+    let init = match (&user_factors, &item_factors) {
+        (Some(u), Some(i)) => Some((matrix_vec(u).2, matrix_vec(i).2)),
+        _ => None,
+    };
     let n_rows = to_usize(py, n_rows, "number of rows")?;
     let n_cols = to_usize(py, n_cols, "number of columns")?;
     let indptr = indptr
@@ -437,7 +466,12 @@ fn fit(
                 None => Ok(()),
             })
         };
-        AlsModel::fit_csr(&config, matrix, users, items, &mut on_progress)
+        match init {
+            Some(factors) => {
+                AlsModel::fit_warm(&config, matrix, users, items, factors, &mut on_progress)
+            }
+            None => AlsModel::fit_csr(&config, matrix, users, items, &mut on_progress),
+        }
     });
     result
         .map(Model::new)
@@ -602,6 +636,39 @@ fn lists_metrics<'py>(
     let sets: Vec<&[u32]> = (0..truth.len()).map(|r| truth.indices(r)).collect();
     let m = metrics_from_lists(&lists, &sets, k, n_items).map_err(|e| py_err(py, e))?;
     metrics_dict(py, &m)
+}
+
+/// implicit's `ranking_metrics_at_k` numbers (`precision`, `map`,
+/// `ndcg`, `auc`, `users`) from its lists: row `u` of `recs` (2-D int64,
+/// `k` wide) against row `u` of the truth CSR pattern (core
+/// `implicit_metrics`).
+#[pyfunction]
+fn implicit_ranking_metrics<'py>(
+    py: Python<'py>,
+    recs: numpy::PyReadonlyArray2<'py, i64>,
+    truth_indptr: PyReadonlyArray1<'py, i64>,
+    truth_indices: PyReadonlyArray1<'py, i64>,
+    k: i64,
+    n_items: i64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let k = to_usize(py, k, "K")?;
+    let n_items = to_usize(py, n_items, "number of items")?;
+    let truth = Rows::new(py, &truth_indptr, &truth_indices, None)?;
+    let lists: Vec<Vec<i64>> = recs
+        .as_array()
+        .rows()
+        .into_iter()
+        .map(|row| row.to_vec())
+        .collect();
+    let sets: Vec<&[u32]> = (0..truth.len()).map(|r| truth.indices(r)).collect();
+    let m = implicit_metrics(&lists, &sets, k, n_items).map_err(|e| py_err(py, e))?;
+    let d = PyDict::new(py);
+    d.set_item("precision", m.precision)?;
+    d.set_item("map", m.map)?;
+    d.set_item("ndcg", m.ndcg)?;
+    d.set_item("auc", m.auc)?;
+    d.set_item("users", m.users)?;
+    Ok(d)
 }
 
 // ------------------------------------------------------------------ tune --
@@ -777,7 +844,7 @@ impl Model {
     }
 
     /// Top-`n` items of one user: `(ids int32[k], scores float32[k])`.
-    #[pyo3(signature = (user, n, filter_liked, liked, exclude, allow_only))]
+    #[pyo3(signature = (user, n, filter_liked, liked, exclude, allow_only, filtered_last=false))]
     #[allow(clippy::too_many_arguments)]
     fn recommend<'py>(
         &self,
@@ -788,6 +855,7 @@ impl Model {
         liked: Option<PyReadonlyArray1<'py, i64>>,
         exclude: PyReadonlyArray1<'py, i64>,
         allow_only: Option<PyReadonlyArray1<'py, i64>>,
+        filtered_last: bool,
     ) -> PyResult<(Ids1<'py>, Scores1<'py>)> {
         let user = to_index(py, user, "userid")?;
         let n = to_usize(py, n, "N")?;
@@ -799,6 +867,7 @@ impl Model {
             liked.as_deref(),
             &exclude,
             allow_only.as_deref(),
+            filtered_last,
         );
         let recs = self
             .inner()
@@ -811,7 +880,7 @@ impl Model {
     /// Without `rows_*` the stored training rows are filtered. With them and
     /// `rows_by_user`, they are a users×items matrix whose row `u` is the
     /// liked set of user `u`; otherwise row `k` is the liked set of `users[k]`.
-    #[pyo3(signature = (users, n, filter_liked, exclude, allow_only, rows_indptr=None, rows_indices=None, rows_n_cols=0, rows_by_user=false))]
+    #[pyo3(signature = (users, n, filter_liked, exclude, allow_only, rows_indptr=None, rows_indices=None, rows_n_cols=0, rows_by_user=false, filtered_last=false))]
     #[allow(clippy::too_many_arguments)]
     fn recommend_batch<'py>(
         &self,
@@ -825,6 +894,7 @@ impl Model {
         rows_indices: Option<PyReadonlyArray1<'py, i64>>,
         rows_n_cols: i64,
         rows_by_user: bool,
+        filtered_last: bool,
     ) -> PyResult<(Ids2<'py>, Scores2<'py>)> {
         let users = to_indices(py, &users, "userid")?;
         let n = to_usize(py, n, "N")?;
@@ -840,7 +910,13 @@ impl Model {
             None => model.recommend_batch(
                 &users,
                 n,
-                &options(filter_liked, None, &exclude, allow_only.as_deref()),
+                &options(
+                    filter_liked,
+                    None,
+                    &exclude,
+                    allow_only.as_deref(),
+                    filtered_last,
+                ),
             ),
             Some(rows) => {
                 // Only the pattern matters for filtering; weights are 1.
@@ -854,7 +930,13 @@ impl Model {
                 };
                 let opts = RecommendOptions {
                     liked_rows: Some(liked_rows),
-                    ..options(filter_liked, None, &exclude, allow_only.as_deref())
+                    ..options(
+                        filter_liked,
+                        None,
+                        &exclude,
+                        allow_only.as_deref(),
+                        filtered_last,
+                    )
                 };
                 model.recommend_batch(&users, n, &opts)
             }
@@ -866,7 +948,7 @@ impl Model {
     /// Recommendations for users recomputed from their interactions (one CSR
     /// row each; `fold_in` + `recommend_vector`, filtering the row's items).
     /// 2-D arrays padded with -1 / -inf.
-    #[pyo3(signature = (indptr, indices, data, n, filter_liked, exclude, allow_only))]
+    #[pyo3(signature = (indptr, indices, data, n, filter_liked, exclude, allow_only, filtered_last=false))]
     #[allow(clippy::too_many_arguments)]
     fn recommend_recalculated<'py>(
         &self,
@@ -878,6 +960,7 @@ impl Model {
         filter_liked: bool,
         exclude: PyReadonlyArray1<'py, i64>,
         allow_only: Option<PyReadonlyArray1<'py, i64>>,
+        filtered_last: bool,
     ) -> PyResult<(Ids2<'py>, Scores2<'py>)> {
         let rows = Rows::new(py, &indptr, &indices, Some(&data))?;
         let n = to_usize(py, n, "N")?;
@@ -893,6 +976,7 @@ impl Model {
                         Some(rows.indices(k)),
                         &exclude,
                         allow_only.as_deref(),
+                        filtered_last,
                     );
                     model.recommend_vector(&vector, n, &opts)
                 })
@@ -1021,6 +1105,102 @@ impl Model {
         Ok(v.into_pyarray(py))
     }
 
+    /// A model serving given factors (`n_users × k`, `n_items × k`; k is
+    /// the arrays' width), with ids `"0"`, `"1"`, ... and no stored
+    /// interactions.
+    #[staticmethod]
+    fn from_factors(
+        py: Python<'_>,
+        params: &Bound<'_, PyAny>,
+        user_factors: numpy::PyReadonlyArray2<'_, f32>,
+        item_factors: numpy::PyReadonlyArray2<'_, f32>,
+    ) -> PyResult<Model> {
+        let (nu, ku, uf) = matrix_vec(&user_factors);
+        let (ni, ki, itf) = matrix_vec(&item_factors);
+        if ku != ki {
+            return Err(py_err(
+                py,
+                Error::ShapeMismatch(format!(
+                    "user factors have {ku} columns but item factors {ki}"
+                )),
+            ));
+        }
+        let config = AlsConfig {
+            factors: ku,
+            ..als_config(py, params)?
+        };
+        let users = IdMap::range(nu).map_err(|e| py_err(py, e))?;
+        let items = IdMap::range(ni).map_err(|e| py_err(py, e))?;
+        AlsModel::from_factors(config, users, items, uf, itf)
+            .map(Model::new)
+            .map_err(|e| py_err(py, e))
+    }
+
+    /// The `n` most similar entries of `side` ("user" or "item") to each
+    /// query (core `AlsModel::similar`): 2-D arrays `n` wide padded with
+    /// -1 / -inf. `vectors` (one row per query) replace the queries'
+    /// factors.
+    #[pyo3(signature = (side, queries, n, include_self, exclude, allow_only, filtered_last, vectors=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn similar<'py>(
+        &self,
+        py: Python<'py>,
+        side: &str,
+        queries: PyReadonlyArray1<'py, i64>,
+        n: i64,
+        include_self: bool,
+        exclude: PyReadonlyArray1<'py, i64>,
+        allow_only: Option<PyReadonlyArray1<'py, i64>>,
+        filtered_last: bool,
+        vectors: Option<numpy::PyReadonlyArray2<'py, f32>>,
+    ) -> PyResult<(Ids2<'py>, Scores2<'py>)> {
+        let side = side_kind(py, side)?;
+        let queries = to_indices(py, &queries, "query index")?;
+        let n = to_usize(py, n, "N")?;
+        let exclude = to_indices(py, &exclude, "filter entry")?;
+        let allow_only = opt_indices(py, &allow_only, "allowed entry")?;
+        let vectors = vectors.as_ref().map(|v| matrix_vec(v).2);
+        let model = &self.inner();
+        let opts = SimilarOptions {
+            include_self,
+            exclude: &exclude,
+            allow_only: allow_only.as_deref(),
+            filtered_last,
+            vectors: vectors.as_deref(),
+        };
+        let recs = py
+            .detach(|| model.similar(side, &queries, n, &opts))
+            .map_err(|e| py_err(py, e))?;
+        recs_2d(py, recs, n)
+    }
+
+    /// Factors solved from histories without storing them (core
+    /// `AlsModel::recalculate`): one row per CSR row, `(rows, k)` float32.
+    fn recalculate<'py>(
+        &self,
+        py: Python<'py>,
+        side: &str,
+        indptr: PyReadonlyArray1<'py, i64>,
+        indices: PyReadonlyArray1<'py, i64>,
+        data: PyReadonlyArray1<'py, f32>,
+        n_cols: i64,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let side = side_kind(py, side)?;
+        let rows = Rows::new(py, &indptr, &indices, Some(&data))?;
+        let n_cols = to_usize(py, n_cols, "number of columns")?;
+        let model = &self.inner();
+        let solved = py
+            .detach(|| {
+                let matrix =
+                    CsrRef::new(rows.len(), n_cols, &rows.indptr, &rows.indices, &rows.data)?;
+                model.recalculate(side, matrix)
+            })
+            .map_err(|e| py_err(py, e))?;
+        Array2::from_shape_vec((rows.len(), model.factors()), solved)
+            .map(|a| a.into_pyarray(py))
+            .map_err(|err| invalid(py, err.to_string()))
+    }
+
     /// Most similar items (cosine) to one item, excluding the item itself.
     fn similar_items<'py>(
         &self,
@@ -1077,7 +1257,7 @@ impl Model {
         filter_liked: bool,
     ) -> PyResult<Vec<(String, f32)>> {
         let n = to_usize(py, n, "N")?;
-        let opts = options(filter_liked, None, &[], None);
+        let opts = options(filter_liked, None, &[], None, false);
         self.inner()
             .recommend_by_id(user_id, n, &opts)
             .map_err(|e| py_err(py, e))
@@ -1717,6 +1897,7 @@ fn _sightline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ranking_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(split, m)?)?;
     m.add_function(wrap_pyfunction!(lists_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(implicit_ranking_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(default_param_space, m)?)?;
     m.add_function(wrap_pyfunction!(tune, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

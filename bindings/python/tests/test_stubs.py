@@ -371,17 +371,27 @@ def test_public_names_exist_and_are_documented() -> None:
 
 
 def test_public_methods_and_properties_are_documented() -> None:
-    """``help(sightline.X)`` documents every public method and property."""
+    """``help(sightline.X)`` documents every public method and property,
+    also in the implicit drop-in ``sightline.implicit.*``."""
+    import sightline.implicit as compat
+
+    namespaces = [("sightline", sightline)] + [
+        (f"sightline.implicit.{m}", getattr(compat, m)) for m in compat.__all__
+    ]
     drift: List[str] = []
-    for name in sightline.__all__:
-        cls = getattr(sightline, name)
-        if not inspect.isclass(cls) or issubclass(cls, BaseException):
-            continue
-        for attr, value in inspect.getmembers(cls):
-            if attr.startswith("_"):
+    for prefix, namespace in namespaces:
+        for name in namespace.__all__:
+            cls = getattr(namespace, name)
+            if prefix != "sightline" and inspect.isroutine(cls):
+                if not (inspect.getdoc(cls) or "").strip():
+                    drift.append(f"{prefix}.{name}: no docstring")
+            if not inspect.isclass(cls) or issubclass(cls, BaseException):
                 continue
-            if isinstance(value, property) or inspect.isroutine(value):
-                doc = inspect.getdoc(value)
-                if not (isinstance(doc, str) and doc.strip()):
-                    drift.append(f"sightline.{name}.{attr}: no docstring")
+            for attr, value in inspect.getmembers(cls):
+                if attr.startswith("_"):
+                    continue
+                if isinstance(value, property) or inspect.isroutine(value):
+                    doc = inspect.getdoc(value)
+                    if not (isinstance(doc, str) and doc.strip()):
+                        drift.append(f"{prefix}.{name}.{attr}: no docstring")
     _fail(drift)

@@ -65,6 +65,20 @@ pub enum Solver {
     Cholesky,
 }
 
+/// How an observed weight `w` becomes a confidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// `c = α₀ + alpha·w`: observed pairs add `alpha·w` to the unobserved
+    /// confidence (Hu, Koren & Volinsky 2008; the default).
+    #[default]
+    Additive,
+    /// `c = alpha·w` replaces the unobserved confidence, so a weight with
+    /// `alpha·w < α₀` counts less than an unobserved pair (the `implicit`
+    /// library's convention, for answers that match it).
+    Scaled,
+}
+
 /// Hyper-parameters of [`AlsModel::fit`]. The defaults (64 factors, λ 1,
 /// alpha 4, ν 0.5) were chosen by the MovieLens-100k protocol of
 /// `benches/compare/ml100k.py`, where untuned they reach test nDCG@10 0.447.
@@ -105,6 +119,9 @@ pub struct AlsConfig {
     /// Initial factors are drawn uniformly with mean 0 and standard
     /// deviation `init_std / √k` (default 0.1).
     pub init_std: f32,
+    /// How observed weights become confidences (default
+    /// [`Confidence::Additive`]).
+    pub confidence: Confidence,
 }
 
 impl Default for AlsConfig {
@@ -122,6 +139,7 @@ impl Default for AlsConfig {
             calculate_training_loss: false,
             store_interactions: true,
             init_std: 0.1,
+            confidence: Confidence::Additive,
         }
     }
 }
@@ -206,6 +224,10 @@ pub struct RecommendOptions<'a> {
     pub exclude: &'a [u32],
     /// Only rank these items (implicit's `items`).
     pub allow_only: Option<&'a [u32]>,
+    /// Rank liked and excluded items after the eligible ones, with score
+    /// `f32::MIN`, instead of leaving them out (implicit's output, which
+    /// always fills `n` places).
+    pub filtered_last: bool,
 }
 
 impl Default for RecommendOptions<'_> {
@@ -216,8 +238,26 @@ impl Default for RecommendOptions<'_> {
             liked_rows: None,
             exclude: &[],
             allow_only: None,
+            filtered_last: false,
         }
     }
+}
+
+/// Options of [`AlsModel::similar`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SimilarOptions<'a> {
+    /// Keep each query among its own results (implicit returns it first,
+    /// with score 1); otherwise it is left out like an excluded entry.
+    pub include_self: bool,
+    /// Entries never to return (implicit's `filter_items` / `filter_users`).
+    pub exclude: &'a [u32],
+    /// Only rank these entries (implicit's `items` / `users`).
+    pub allow_only: Option<&'a [u32]>,
+    /// As [`RecommendOptions::filtered_last`].
+    pub filtered_last: bool,
+    /// One `k`-vector per query (row-major) replacing the queries' stored
+    /// factors (implicit's `recalculate_item`).
+    pub vectors: Option<&'a [f32]>,
 }
 
 /// Where each user's items to leave out come from, as a matrix with one row
@@ -361,6 +401,35 @@ fn check_indices(what: &str, idx: &[u32], n: usize) -> Result<()> {
     }
 }
 
+/// `k`-wide rows scaled to unit length (zero rows stay zero), so cosine
+/// similarity is a dot product.
+fn unit_rows(factors: &[f32], k: usize) -> Vec<f32> {
+    let mut unit = factors.to_vec();
+    for y in unit.chunks_exact_mut(k.max(1)) {
+        let norm = dot(y, y).sqrt();
+        if norm > 0.0 {
+            y.iter_mut().for_each(|v| *v /= norm);
+        }
+    }
+    unit
+}
+
+/// Factors given by a caller: `n × k` finite values.
+fn check_factors(side: &str, factors: &[f32], n: usize, k: usize) -> Result<()> {
+    if Some(factors.len()) != n.checked_mul(k) {
+        return Err(Error::shape(format!(
+            "{side} factors have {} values, expected {n} x {k}",
+            factors.len()
+        )));
+    }
+    if factors.iter().any(|v| !v.is_finite()) {
+        return Err(Error::invalid(format!(
+            "{side} factors contain NaN or infinity"
+        )));
+    }
+    Ok(())
+}
+
 fn check_n(n: usize) -> Result<()> {
     if n == 0 {
         return Err(Error::invalid("n must be >= 1"));
@@ -400,6 +469,65 @@ impl AlsModel {
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<Self> {
         config.validate()?;
+        Self::train(config, matrix, users, items, None, progress)
+    }
+
+    /// [`fit_csr`](Self::fit_csr) starting from the given factors
+    /// (`n_users × k` and `n_items × k`, row-major) instead of random ones:
+    /// implicit's `fit` on a model whose factors are already set, which
+    /// continues training them. `config.iterations` may be 0 here: the model
+    /// then holds the given factors.
+    pub fn fit_warm(
+        config: &AlsConfig,
+        matrix: CsrRef<'_>,
+        users: IdMap,
+        items: IdMap,
+        factors: (Vec<f32>, Vec<f32>),
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<Self> {
+        AlsConfig {
+            iterations: config.iterations.max(1),
+            ..config.clone()
+        }
+        .validate()?;
+        check_factors("user", &factors.0, matrix.n_rows(), config.factors)?;
+        check_factors("item", &factors.1, matrix.n_cols(), config.factors)?;
+        Self::train(config, matrix, users, items, Some(factors), progress)
+    }
+
+    /// A model from given factors (`n_users × k` and `n_items × k`,
+    /// row-major, `k = config.factors`), without training interactions: to
+    /// serve factors trained elsewhere (implicit's settable `user_factors` /
+    /// `item_factors`).
+    pub fn from_factors(
+        config: AlsConfig,
+        users: IdMap,
+        items: IdMap,
+        user_factors: Vec<f32>,
+        item_factors: Vec<f32>,
+    ) -> Result<Self> {
+        config.validate()?;
+        check_factors("user", &user_factors, users.len(), config.factors)?;
+        check_factors("item", &item_factors, items.len(), config.factors)?;
+        Ok(Self::assemble(
+            config,
+            users,
+            items,
+            user_factors,
+            item_factors,
+            None,
+        ))
+    }
+
+    /// The training loop of every fit; `init` None draws random factors.
+    fn train(
+        config: &AlsConfig,
+        matrix: CsrRef<'_>,
+        users: IdMap,
+        items: IdMap,
+        init: Option<(Vec<f32>, Vec<f32>)>,
+        progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<Self> {
         check_id_shape(&users, &items, matrix.n_rows(), matrix.n_cols())?;
         let nonzero = matrix.without_zeros();
         let cui = nonzero.as_ref().map_or(matrix, Csr::view);
@@ -408,9 +536,11 @@ impl AlsModel {
         }
         let (n_users, n_items, k) = (cui.n_rows(), cui.n_cols(), config.factors);
         let start = Instant::now();
-        let mut rng = crate::rng::seeded(config.seed);
-        let mut x = random_factors(&mut rng, n_users, k, config.init_std);
-        let mut y = random_factors(&mut rng, n_items, k, config.init_std);
+        let (mut x, mut y) = init.unwrap_or_else(|| {
+            let mut rng = crate::rng::seeded(config.seed);
+            let x = random_factors(&mut rng, n_users, k, config.init_std);
+            (x, random_factors(&mut rng, n_items, k, config.init_std))
+        });
         let ciu = cui.transpose();
         let threads = resolve_threads(config.num_threads);
         for it in 1..=config.iterations {
@@ -592,9 +722,15 @@ impl AlsModel {
         opts: &RecommendOptions,
         buf: &mut Vec<(u32, f32)>,
     ) -> Vec<(u32, f32)> {
-        // -inf marks "not eligible"; real scores are finite.
+        // -inf marks "not eligible"; real scores are finite, and f32::MIN
+        // sorts filtered items after all of them.
+        let mark = if opts.filtered_last {
+            f32::MIN
+        } else {
+            f32::NEG_INFINITY
+        };
         for &i in liked.iter().chain(opts.exclude) {
-            scores[i as usize] = f32::NEG_INFINITY;
+            scores[i as usize] = mark;
         }
         match opts.allow_only {
             Some(allowed) => {
@@ -749,6 +885,9 @@ impl AlsModel {
         F: Fn(usize, &mut [f32], &mut Vec<(u32, f32)>) -> Vec<(u32, f32)> + Sync,
     {
         const BLOCK: usize = 128;
+        // A few queries (one user's recommend) get buffers their size, not
+        // BLOCK rows of scores.
+        let block_rows = BLOCK.min(queries.len()).max(1);
         let k = self.factors();
         let n_targets = targets.len() / k;
         let mut out = vec![Vec::new(); queries.len()];
@@ -756,11 +895,11 @@ impl AlsModel {
             for_each_chunk(
                 &mut out,
                 1,
-                BLOCK,
+                block_rows,
                 || {
                     (
-                        vec![0f32; BLOCK * k],
-                        vec![0f32; BLOCK * n_targets],
+                        vec![0f32; block_rows * k],
+                        vec![0f32; block_rows * n_targets],
                         Vec::new(),
                     )
                 },
@@ -887,19 +1026,95 @@ impl AlsModel {
         }))
     }
 
+    /// The `n` most similar entries of `side` (cosine of factors) to each
+    /// of `queries` (indices of that side), best first — the general form of
+    /// [`similar_items`](Self::similar_items) and
+    /// [`similar_users`](Self::similar_users) with implicit's options
+    /// (`opts`): the query itself kept, filters, a subset to rank, query
+    /// vectors recomputed by the caller. Zero vectors score 0. In parallel
+    /// blocks of one matrix product each.
+    pub fn similar(
+        &self,
+        side: IdKind,
+        queries: &[u32],
+        n: usize,
+        opts: &SimilarOptions,
+    ) -> Result<Vec<Vec<(u32, f32)>>> {
+        check_n(n)?;
+        let k = self.factors();
+        let (factors, count) = match side {
+            IdKind::User => (&self.user_factors, self.n_users()),
+            IdKind::Item => (&self.item_factors, self.n_items()),
+        };
+        let listed = queries
+            .iter()
+            .chain(opts.exclude)
+            .chain(opts.allow_only.unwrap_or(&[]));
+        if let Some(i) = listed.into_iter().find(|&&i| i as usize >= count) {
+            return Err(Error::invalid(format!(
+                "{side} index {i} out of range for {count} {side}s"
+            )));
+        }
+        let owned;
+        let targets: &[f32] = match side {
+            IdKind::Item => self.unit_items(),
+            IdKind::User => {
+                owned = unit_rows(factors, k);
+                &owned
+            }
+        };
+        let query_rows = match opts.vectors {
+            Some(v) => {
+                check_factors("query", v, queries.len(), k)?;
+                unit_rows(v, k)
+            }
+            None => queries
+                .iter()
+                .flat_map(|&q| &targets[q as usize * k..(q as usize + 1) * k])
+                .copied()
+                .collect(),
+        };
+        let positions: Vec<u32> = (0..queries.len() as u32).collect();
+        let ranking = RecommendOptions {
+            filter_liked: false,
+            exclude: opts.exclude,
+            allow_only: opts.allow_only,
+            filtered_last: opts.filtered_last,
+            ..Default::default()
+        };
+        Ok(
+            self.blocked_top(&positions, &query_rows, targets, |pos, scores, buf| {
+                let own = [queries[pos]];
+                let left_out: &[u32] = if opts.include_self { &[] } else { &own };
+                self.rank(scores, left_out, n, &ranking, buf)
+            }),
+        )
+    }
+
+    /// Factors for histories without storing them (implicit's
+    /// `recalculate_user` / `recalculate_item` for a batch): one exact
+    /// solve per row of `rows` against the other side's factors — `rows` is
+    /// users × items for `side` user, items × users for `side` item.
+    /// Returns `rows.n_rows() × k` values, row-major.
+    pub fn recalculate(&self, side: IdKind, rows: CsrRef<'_>) -> Result<Vec<f32>> {
+        let (other_side, n_other) = match side {
+            IdKind::User => (IdKind::Item, self.n_items()),
+            IdKind::Item => (IdKind::User, self.n_users()),
+        };
+        if rows.n_cols() != n_other {
+            return Err(Error::shape(format!(
+                "rows must have one column per {other_side} ({n_other}), got {}",
+                rows.n_cols()
+            )));
+        }
+        Ok(self.solve_exactly(side, rows))
+    }
+
     /// Item factors scaled to unit length (zero rows stay zero), so cosine
     /// similarity is a dot product.
     fn unit_items(&self) -> &[f32] {
-        self.unit_item_factors.get_or_init(|| {
-            let mut unit = self.item_factors.clone();
-            for y in unit.chunks_exact_mut(self.factors()) {
-                let norm = dot(y, y).sqrt();
-                if norm > 0.0 {
-                    y.iter_mut().for_each(|v| *v /= norm);
-                }
-            }
-            unit
-        })
+        self.unit_item_factors
+            .get_or_init(|| unit_rows(&self.item_factors, self.factors()))
     }
 
     fn rank_similar(
@@ -1541,5 +1756,277 @@ mod tests {
             }
         }
         (a, b)
+    }
+
+    /// Gaussian elimination in f64 (test reference).
+    fn solve_dense(mut a: Vec<f64>, mut b: Vec<f64>) -> Vec<f64> {
+        let k = b.len();
+        for c in 0..k {
+            for r in c + 1..k {
+                let f = a[r * k + c] / a[c * k + c];
+                for s in c..k {
+                    a[r * k + s] -= f * a[c * k + s];
+                }
+                b[r] -= f * b[c];
+            }
+        }
+        let mut x = vec![0f64; k];
+        for c in (0..k).rev() {
+            let t: f64 = (c + 1..k).map(|s| a[c * k + s] * x[s]).sum();
+            x[c] = (b[c] - t) / a[c * k + c];
+        }
+        x
+    }
+
+    #[test]
+    fn scaled_confidence_solves_implicits_system() {
+        // implicit: A = YᵀY + λI + Σ (αw − 1)·yyᵀ, b = Σ αw·y — weights with
+        // αw < 1 make a negative term, which the Cholesky path must subtract.
+        let config = AlsConfig {
+            confidence: Confidence::Scaled,
+            alpha: 2.0,
+            ..cfg(Solver::Cholesky)
+        };
+        let m = AlsModel::fit(&config, &planted()).unwrap();
+        let (cols, ws) = ([1u32, 4, 9], [0.25f32, 1.0, 3.0]);
+        let y = m.item_factors();
+        let k = m.factors();
+        let mut a = vec![0f64; k * k];
+        let mut b = vec![0f64; k];
+        for r in 0..k {
+            for s in 0..k {
+                a[r * k + s] = (0..m.n_items())
+                    .map(|i| (y[[i, r]] * y[[i, s]]) as f64)
+                    .sum::<f64>();
+            }
+            a[r * k + r] += 2.0;
+        }
+        for (&i, &w) in cols.iter().zip(&ws) {
+            let (i, c) = (i as usize, 2.0 * w as f64);
+            for r in 0..k {
+                b[r] += c * y[[i, r]] as f64;
+                for s in 0..k {
+                    a[r * k + s] += (c - 1.0) * (y[[i, r]] * y[[i, s]]) as f64;
+                }
+            }
+        }
+        let want = solve_dense(a, b);
+        let got = m.fold_in(&cols, &ws).unwrap();
+        for (g, w) in got.iter().zip(&want) {
+            assert!((*g as f64 - w).abs() < 1e-4, "{got:?} vs {want:?}");
+        }
+        // The additive model answers differently on the same data.
+        let additive = AlsModel::fit(&cfg(Solver::Cholesky), &planted()).unwrap();
+        assert_ne!(additive.item_factors, m.item_factors);
+    }
+
+    #[test]
+    fn scaled_confidence_cg_converges_to_the_exact_solution() {
+        let config = |solver| AlsConfig {
+            confidence: Confidence::Scaled,
+            alpha: 3.0,
+            iterations: 30,
+            ..cfg(solver)
+        };
+        let cg = AlsModel::fit(&config(Solver::Cg { steps: 3 }), &planted()).unwrap();
+        let exact = AlsModel::fit(&config(Solver::Cholesky), &planted()).unwrap();
+        let score = |m: &AlsModel| m.recommend(0, 3, &RecommendOptions::default()).unwrap();
+        let (a, b) = (score(&cg), score(&exact));
+        assert_eq!(
+            a.iter().map(|r| r.0).collect::<Vec<_>>(),
+            b.iter().map(|r| r.0).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn fit_warm_starts_from_the_given_factors() {
+        let data = planted();
+        let config = cfg(Solver::Cg { steps: 3 });
+        let (nu, ni, k) = (data.n_users(), data.n_items(), config.factors);
+        let init = (vec![0.01f32; nu * k], vec![0.02f32; ni * k]);
+        let warm = |iterations| {
+            AlsModel::fit_warm(
+                &AlsConfig {
+                    iterations,
+                    ..config.clone()
+                },
+                data.matrix().view(),
+                data.users().clone(),
+                data.items().clone(),
+                init.clone(),
+                &mut |_| true,
+            )
+            .unwrap()
+        };
+        let zero = warm(0);
+        assert_eq!(zero.user_factors, init.0);
+        assert_eq!(zero.item_factors, init.1);
+        // Two warm iterations = one, then one more from its factors.
+        let one = warm(1);
+        let two = warm(2);
+        let again = AlsModel::fit_warm(
+            &AlsConfig {
+                iterations: 1,
+                ..config.clone()
+            },
+            data.matrix().view(),
+            data.users().clone(),
+            data.items().clone(),
+            (one.user_factors.clone(), one.item_factors.clone()),
+            &mut |_| true,
+        )
+        .unwrap();
+        assert_eq!(again.user_factors, two.user_factors);
+        let bad = AlsModel::fit_warm(
+            &config,
+            data.matrix().view(),
+            data.users().clone(),
+            data.items().clone(),
+            (vec![0.0; 3], init.1.clone()),
+            &mut |_| true,
+        );
+        assert!(matches!(bad, Err(Error::ShapeMismatch(_))));
+    }
+
+    #[test]
+    fn from_factors_serves_given_factors() {
+        let config = AlsConfig {
+            factors: 2,
+            ..Default::default()
+        };
+        let m = AlsModel::from_factors(
+            config.clone(),
+            IdMap::range(2).unwrap(),
+            IdMap::range(3).unwrap(),
+            vec![1.0, 0.0, 0.0, 1.0],
+            vec![0.5, 0.0, 0.0, 2.0, 1.0, 1.0],
+        )
+        .unwrap();
+        let recs = m.recommend(1, 3, &RecommendOptions::default()).unwrap();
+        assert_eq!(recs, vec![(1, 2.0), (2, 1.0), (0, 0.0)]);
+        let bad = AlsModel::from_factors(
+            config.clone(),
+            IdMap::range(2).unwrap(),
+            IdMap::range(3).unwrap(),
+            vec![1.0; 4],
+            vec![f32::NAN; 6],
+        );
+        assert!(matches!(bad, Err(Error::InvalidInput(_))));
+        let short = AlsModel::from_factors(
+            config,
+            IdMap::range(2).unwrap(),
+            IdMap::range(3).unwrap(),
+            vec![1.0; 3],
+            vec![1.0; 6],
+        );
+        assert!(matches!(short, Err(Error::ShapeMismatch(_))));
+    }
+
+    #[test]
+    fn filtered_last_ranks_filtered_items_after_the_rest() {
+        let m = AlsModel::from_factors(
+            AlsConfig {
+                factors: 1,
+                ..Default::default()
+            },
+            IdMap::range(1).unwrap(),
+            IdMap::range(4).unwrap(),
+            vec![1.0],
+            vec![4.0, 3.0, 2.0, 1.0],
+        )
+        .unwrap();
+        let opts = RecommendOptions {
+            liked: Some(&[0]),
+            exclude: &[2],
+            filtered_last: true,
+            ..Default::default()
+        };
+        let recs = m.recommend(0, 4, &opts).unwrap();
+        assert_eq!(recs, vec![(1, 3.0), (3, 1.0), (0, f32::MIN), (2, f32::MIN)]);
+        let only = RecommendOptions {
+            allow_only: Some(&[0, 3]),
+            ..opts
+        };
+        assert_eq!(
+            m.recommend(0, 4, &only).unwrap(),
+            vec![(3, 1.0), (0, f32::MIN)]
+        );
+    }
+
+    #[test]
+    fn similar_keeps_the_query_and_applies_filters() {
+        let m = AlsModel::from_factors(
+            AlsConfig {
+                factors: 2,
+                ..Default::default()
+            },
+            IdMap::range(3).unwrap(),
+            IdMap::range(4).unwrap(),
+            vec![1.0, 0.0, 0.9, 0.1, 0.0, 1.0],
+            vec![1.0, 0.0, 2.0, 0.2, 0.0, 1.0, 0.0, 0.0],
+        )
+        .unwrap();
+        let opts = SimilarOptions {
+            include_self: true,
+            ..Default::default()
+        };
+        let items = m.similar(IdKind::Item, &[0, 2], 4, &opts).unwrap();
+        assert_eq!(items[0][0].0, 0);
+        assert!((items[0][0].1 - 1.0).abs() < 1e-6);
+        assert_eq!(
+            items[0].iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
+        assert_eq!(items[0][3].1, 0.0); // a zero vector scores 0
+        assert_eq!(items[1][0].0, 2);
+        let users = m
+            .similar(
+                IdKind::User,
+                &[0],
+                3,
+                &SimilarOptions {
+                    allow_only: Some(&[2, 1]),
+                    ..opts
+                },
+            )
+            .unwrap();
+        assert_eq!(users[0].iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2]);
+        let left_out = m
+            .similar(IdKind::User, &[0], 3, &SimilarOptions::default())
+            .unwrap();
+        assert_eq!(
+            left_out[0].iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        // A recomputed query vector replaces the stored one.
+        let v = [0.0f32, 3.0];
+        let swapped = m
+            .similar(
+                IdKind::Item,
+                &[0],
+                1,
+                &SimilarOptions {
+                    vectors: Some(&v),
+                    ..opts
+                },
+            )
+            .unwrap();
+        assert_eq!(swapped[0][0].0, 2);
+        assert!(m.similar(IdKind::User, &[3], 1, &opts).is_err());
+    }
+
+    #[test]
+    fn recalculate_matches_fold_in_and_partial_fit() {
+        let mut m = AlsModel::fit(&cfg(Solver::Cholesky), &planted()).unwrap();
+        let rows =
+            Csr::from_triplets(2, m.n_items(), &[0, 0, 1], &[1, 3, 12], &[1.0, 2.0, 1.0]).unwrap();
+        let solved = m.recalculate(IdKind::User, rows.view()).unwrap();
+        let k = m.factors();
+        assert_eq!(&solved[..k], &m.fold_in(&[1, 3], &[1.0, 2.0]).unwrap()[..]);
+        let item_rows = Csr::from_triplets(1, m.n_users(), &[0, 0], &[2, 5], &[1.0, 1.0]).unwrap();
+        let item = m.recalculate(IdKind::Item, item_rows.view()).unwrap();
+        m.partial_fit_items(&[0], item_rows.view()).unwrap();
+        assert_eq!(&item[..], &m.item_factors[..k]);
+        assert!(m.recalculate(IdKind::Item, rows.view()).is_err());
     }
 }

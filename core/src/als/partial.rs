@@ -2,7 +2,7 @@
 //! re-solves of listed users or items on new histories (`partial_fit_*`), and
 //! the per-liked-item split of a score (`explain`, `user_weights`).
 
-use super::solve::{scaled_gram, solve_rows, Row, RowScratch};
+use super::solve::{scaled_gram, solve_rows, Row, RowScratch, Weighting};
 use super::{check_indices, check_n, AlsConfig, AlsModel, Explanation, Solver, UserWeights};
 use crate::data::{Csr, CsrRef};
 use crate::error::{Error, IdKind, Result};
@@ -164,22 +164,7 @@ impl AlsModel {
         // Zeros are "no preference", as in fit: neither solved on nor stored.
         let nonzero = rows.without_zeros();
         let rows = nonzero.as_ref().map_or(rows, Csr::view);
-        let mut solved = vec![0f32; targets.len() * k];
-        let exact = AlsConfig {
-            solver: Solver::Cholesky,
-            ..self.config.clone()
-        };
-        let user_gram;
-        let (other, gram) = match side {
-            IdKind::User => (&self.item_factors[..], self.item_gram()),
-            IdKind::Item => {
-                user_gram = scaled_gram(&self.user_factors, n_other, &self.config);
-                (&self.user_factors[..], &user_gram[..])
-            }
-        };
-        install(resolve_threads(self.config.num_threads), || {
-            solve_rows(&mut solved, other, rows, gram, &exact)
-        });
+        let solved = self.solve_exactly(side, rows);
         let stored = match (&self.user_items, side) {
             (None, _) => None,
             (Some(ui), IdKind::User) => Some(ui.with_rows(grown, targets, rows)?),
@@ -204,6 +189,30 @@ impl AlsModel {
             self.reset_item_caches();
         }
         Ok(())
+    }
+
+    /// Exact solves of `rows` (shape already checked) against the other
+    /// side's fixed factors; zero weights are ignored.
+    pub(super) fn solve_exactly(&self, side: IdKind, rows: CsrRef<'_>) -> Vec<f32> {
+        let nonzero = rows.without_zeros();
+        let rows = nonzero.as_ref().map_or(rows, Csr::view);
+        let mut solved = vec![0f32; rows.n_rows() * self.factors()];
+        let exact = AlsConfig {
+            solver: Solver::Cholesky,
+            ..self.config.clone()
+        };
+        let user_gram;
+        let (other, gram) = match side {
+            IdKind::User => (&self.item_factors[..], self.item_gram()),
+            IdKind::Item => {
+                user_gram = scaled_gram(&self.user_factors, self.n_users(), &self.config);
+                (&self.user_factors[..], &user_gram[..])
+            }
+        };
+        install(resolve_threads(self.config.num_threads), || {
+            solve_rows(&mut solved, other, rows, gram, &exact)
+        });
+        solved
     }
 
     /// The factor of the system matrix `A` of a user with `items` and
@@ -265,11 +274,11 @@ impl AlsModel {
         let mut z = y(item).to_vec();
         user_weights.solve(&mut z);
         let (cols, ws) = row.row(0);
-        let (a0, alpha) = (self.config.unobserved_weight, self.config.alpha);
+        let conf = Weighting::new(&self.config);
         let terms: Vec<f64> = cols
             .iter()
             .zip(ws)
-            .map(|(&j, &w)| (a0 + alpha * w) as f64 * dot(&z, y(j)) as f64)
+            .map(|(&j, &w)| conf.target(w) as f64 * dot(&z, y(j)) as f64)
             .collect();
         let score = terms.iter().sum::<f64>() as f32;
         if !score.is_finite() {

@@ -6,7 +6,7 @@
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, MatMut, MatRef, Par};
 
-use super::{AlsConfig, Solver};
+use super::{AlsConfig, Confidence, Solver};
 use crate::data::CsrRef;
 use crate::linalg::{axpy, cholesky_solve, dot, dots, gemv, gram, prefetch, simd, Kernel};
 use crate::parallel::for_each_chunk;
@@ -17,7 +17,7 @@ pub(super) struct RowScratch {
     p: Vec<f32>,
     ap: Vec<f32>,
     pub(super) a: Vec<f32>,
-    /// The row's `√(alpha·w)·y` stacked (Cholesky); grows to the longest row.
+    /// The row's `√|c − α₀|·y` stacked (Cholesky); grows to the longest row.
     gathered: Vec<f32>,
 }
 
@@ -37,6 +37,47 @@ impl RowScratch {
 /// them is the main memory cost (16 measured best on 200k×20k, k = 64).
 const PREFETCH_AHEAD: usize = 16;
 
+/// What an observed weight `w` adds to a row's system: `extra(w)` to the
+/// unobserved confidence `α₀` in `A` and `target(w)` (its confidence times
+/// the preference 1) to `b`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Weighting {
+    alpha: f32,
+    /// `α₀`, the confidence of unobserved pairs.
+    alpha0: f32,
+    scaled: bool,
+}
+
+impl Weighting {
+    pub(super) fn new(config: &AlsConfig) -> Self {
+        Weighting {
+            alpha: config.alpha,
+            alpha0: config.unobserved_weight,
+            scaled: config.confidence == Confidence::Scaled,
+        }
+    }
+
+    /// `c − α₀`: negative for a scaled confidence below `α₀`.
+    #[inline(always)]
+    pub(super) fn extra(&self, w: f32) -> f32 {
+        if self.scaled {
+            self.alpha * w - self.alpha0
+        } else {
+            self.alpha * w
+        }
+    }
+
+    /// The confidence `c` of an observed pair.
+    #[inline(always)]
+    pub(super) fn target(&self, w: f32) -> f32 {
+        if self.scaled {
+            self.alpha * w
+        } else {
+            self.alpha0 + self.alpha * w
+        }
+    }
+}
+
 /// One row's least-squares problem: the other side's factors (`n×k`,
 /// row-major), the row's columns and weights.
 pub(super) struct Row<'a> {
@@ -44,9 +85,7 @@ pub(super) struct Row<'a> {
     k: usize,
     cols: &'a [u32],
     weights: &'a [f32],
-    alpha: f32,
-    /// `α₀`, the confidence of unobserved pairs.
-    alpha0: f32,
+    conf: Weighting,
     /// This row's regularisation `λᵤ`.
     reg: f32,
 }
@@ -72,8 +111,7 @@ impl Row<'_> {
             k: config.factors,
             cols,
             weights,
-            alpha: config.alpha,
-            alpha0: config.unobserved_weight,
+            conf: Weighting::new(config),
             reg,
         }
     }
@@ -114,6 +152,31 @@ impl Row<'_> {
     /// Always inlined: it must be compiled inside the caller's [`simd`] context.
     #[inline(always)]
     fn solve_cg(&self, gram: &[f32], steps: usize, x: &mut [f32], s: &mut RowScratch) {
+        // One branch-free kernel per confidence convention (the hot loop).
+        let Weighting {
+            alpha,
+            alpha0,
+            scaled,
+        } = self.conf;
+        if scaled {
+            self.cg(gram, steps, x, s, |w| alpha * w - alpha0, |w| alpha * w);
+        } else {
+            self.cg(gram, steps, x, s, |w| alpha * w, |w| alpha0 + alpha * w);
+        }
+    }
+
+    /// [`solve_cg`](Self::solve_cg) with an observed weight's `extra` and
+    /// `target` (see [`Weighting`]).
+    #[inline(always)]
+    fn cg(
+        &self,
+        gram: &[f32],
+        steps: usize,
+        x: &mut [f32],
+        s: &mut RowScratch,
+        extra: impl Fn(f32) -> f32,
+        target: impl Fn(f32) -> f32,
+    ) {
         if self.cols.is_empty() {
             x.fill(0.0);
             return;
@@ -124,8 +187,7 @@ impl Row<'_> {
         for (ri, xi) in r.iter_mut().zip(x.iter()) {
             *ri = -*ri - self.reg * xi;
         }
-        let (alpha, alpha0) = (self.alpha, self.alpha0);
-        self.accumulate(x, r, |d, w| (alpha0 + alpha * w) - alpha * w * d);
+        self.accumulate(x, r, |d, w| target(w) - extra(w) * d);
         p.copy_from_slice(r);
         let mut rs_old = dot(r, r);
         if rs_old < 1e-20 {
@@ -134,7 +196,7 @@ impl Row<'_> {
         for _ in 0..steps {
             gemv(gram, p, ap);
             axpy(self.reg, p, ap);
-            self.accumulate(p, ap, |d, w| alpha * w * d);
+            self.accumulate(p, ap, |d, w| extra(w) * d);
             let step = rs_old / dot(p, ap);
             axpy(step, p, x);
             axpy(-step, ap, r);
@@ -171,30 +233,38 @@ impl Row<'_> {
             s.a[d * k + d] += self.reg;
         }
         s.r.fill(0.0);
-        // A += Σ alpha·w·yyᵀ as one product GᵀG of the stacked rows √(alpha·w)·y
-        // (one triangle only: that is all Cholesky reads).
+        // A += Σ extra(w)·yyᵀ as products GᵀG of the stacked rows
+        // √|extra(w)|·y: positive terms from the front of the buffer,
+        // negative ones (scaled confidences below α₀) from the back (one
+        // triangle only: that is all Cholesky reads).
         let n = self.cols.len();
         s.gathered.resize(n * k, 0.0);
-        for (t, ((&j, &w), g)) in self
-            .cols
-            .iter()
-            .zip(self.weights)
-            .zip(s.gathered.chunks_exact_mut(k))
-            .enumerate()
-        {
+        let (mut pos, mut neg) = (0, n);
+        for (t, (&j, &w)) in self.cols.iter().zip(self.weights).enumerate() {
             if let Some(&ahead) = self.cols.get(t + PREFETCH_AHEAD) {
                 prefetch(self.y(ahead));
             }
-            let c = self.alpha * w;
+            let c = self.conf.extra(w);
             let y = self.y(j);
-            let root = c.sqrt();
-            for (gi, yi) in g.iter_mut().zip(y) {
+            let slot = if c >= 0.0 {
+                pos += 1;
+                pos - 1
+            } else {
+                neg -= 1;
+                neg
+            };
+            let root = c.abs().sqrt();
+            for (gi, yi) in s.gathered[slot * k..(slot + 1) * k].iter_mut().zip(y) {
                 *gi = root * yi;
             }
-            axpy(self.alpha0 + c, y, &mut s.r);
+            axpy(self.conf.target(w), y, &mut s.r);
         }
-        if n > 0 {
-            let g = MatRef::from_row_major_slice(&s.gathered[..n * k], n, k);
+        for (rows, sign) in [(0..pos, 1.0f32), (neg..n, -1.0)] {
+            if rows.is_empty() {
+                continue;
+            }
+            let m = rows.len();
+            let g = MatRef::from_row_major_slice(&s.gathered[rows.start * k..rows.end * k], m, k);
             // Column-major view: its lower triangle is the row-major upper
             // triangle, the one `cholesky_solve` reads.
             triangular::matmul(
@@ -205,7 +275,7 @@ impl Row<'_> {
                 BlockStructure::Rectangular,
                 g,
                 BlockStructure::Rectangular,
-                1.0f32,
+                sign,
                 Par::Seq,
             );
         }
@@ -289,7 +359,8 @@ pub(super) fn solve_rows(
 }
 
 /// The weighted squared error plus regularisation, normalised by the total
-/// confidence mass `α₀·n_users·n_items + Σ alpha·w` (comparable across sizes).
+/// confidence mass `α₀·n_users·n_items + Σ (c − α₀)` (comparable across
+/// sizes; for scaled confidences the number implicit's training loss gives).
 pub(super) fn training_loss(
     x: &[f32],
     y: &[f32],
@@ -299,6 +370,7 @@ pub(super) fn training_loss(
 ) -> f32 {
     let k = config.factors;
     let a0 = config.unobserved_weight as f64;
+    let conf = Weighting::new(config);
     let g = scaled_gram(y, matrix.n_cols(), config);
     let mut per_user = vec![0f64; matrix.n_rows()];
     for_each_chunk(
@@ -314,7 +386,7 @@ pub(super) fn training_loss(
                 let mut l = dot(xu, gx) as f64;
                 let (cols, ws) = matrix.row(u);
                 for (&j, &w) in cols.iter().zip(ws) {
-                    let c = (config.alpha * w) as f64;
+                    let c = conf.extra(w) as f64;
                     let p = dot(xu, &y[j as usize * k..(j as usize + 1) * k]) as f64;
                     l += (a0 + c) * (1.0 - p).powi(2) - a0 * p * p;
                 }
@@ -334,7 +406,7 @@ pub(super) fn training_loss(
         + matrix
             .data()
             .iter()
-            .map(|&w| (config.alpha * w) as f64)
+            .map(|&w| conf.extra(w) as f64)
             .sum::<f64>();
     ((per_user.iter().sum::<f64>() + item_reg) / mass) as f32
 }

@@ -6,9 +6,11 @@ use super::{poisoned, Engine};
 use crate::data::{Event, EventKind};
 use crate::error::Result;
 use crate::privacy::Consent;
+use crate::tracking::check_id;
 
 pub(super) fn ingest(engine: &Engine, event: &Event, consent: Consent) -> Result<()> {
     let snap = engine.snapshot.load();
+    check(engine, &snap, event, consent)?;
     engine.trending.write().map_err(poisoned)?.ingest(event)?;
     if consent.may_store() {
         snap.session.ingest(event)?;
@@ -20,12 +22,10 @@ pub(super) fn ingest(engine: &Engine, event: &Event, consent: Consent) -> Result
 
 pub(super) fn ingest_batch(engine: &Engine, events: &[Event], consent: Consent) -> Result<usize> {
     let snap = engine.snapshot.load();
-    // Sessions are checked up front; the trending batch checks its own
-    // events before adding any, so a failure anywhere changes nothing.
-    if consent.may_store() {
-        for (i, e) in events.iter().enumerate() {
-            snap.session.check(e).map_err(|err| err.at_event(i))?;
-        }
+    // Every event is checked by every store it will reach before any store
+    // learns from one, so a failure anywhere changes nothing.
+    for (i, e) in events.iter().enumerate() {
+        check(engine, &snap, e, consent).map_err(|err| err.at_event(i))?;
     }
     engine
         .trending
@@ -45,6 +45,20 @@ pub(super) fn ingest_batch(engine: &Engine, events: &[Event], consent: Consent) 
         super::snapshot::refresh_popular(engine, newest)?;
     }
     Ok(events.len())
+}
+
+/// Checks `event` as ingesting it would (trending; with consent the
+/// session store and, for a purchase, attribution's user id), changing
+/// nothing.
+fn check(engine: &Engine, snap: &Snapshot, event: &Event, consent: Consent) -> Result<()> {
+    engine.trending.read().map_err(poisoned)?.check(event)?;
+    if consent.may_store() {
+        snap.session.check(event)?;
+        if event.kind == EventKind::Purchase {
+            check_id("user", &event.user)?;
+        }
+    }
+    Ok(())
 }
 
 /// A consenting visitor's purchase: their purchase history and its

@@ -354,6 +354,17 @@ impl Engine {
         persist::from_model_file(&crate::store::ModelFile::load(path)?, config)
     }
 
+    /// Serves the models of a file written by [`save`](Self::save)
+    /// (catalog, ALS, co-occurrence, content) as [`swap_models`](Self::swap_models)
+    /// does, keeping this engine's live trending, sessions and tracking (a
+    /// model refresh while serving). A missing, corrupt or truncated file
+    /// ([`Error::Io`], [`Error::ModelFormat`]) or models that do not fit
+    /// the config change nothing.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn reload_models(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        persist::reload_models(self, &crate::store::ModelFile::load(path)?)
+    }
+
     /// [`load`](Self::load) from the bytes of [`to_bytes`](Self::to_bytes).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_bytes(bytes: &[u8], config: EngineConfig) -> Result<Self> {

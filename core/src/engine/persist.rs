@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::store::{Component, ModelFile, TensorData};
 
 #[cfg(not(target_arch = "wasm32"))]
-pub(super) use load::from_model_file;
+pub(super) use load::{from_model_file, reload_models};
 
 /// The tensor holding the catalog as JSON bytes.
 const CATALOG: &str = "engine.catalog";
@@ -74,19 +74,23 @@ mod load {
             .map(|m| m.map(Arc::new))
     }
 
+    /// The models (catalog, ALS, co-occurrence, content) stored in `f`.
+    fn read_models(f: &ModelFile) -> Result<Models> {
+        Ok(Models {
+            catalog: Arc::new(read_catalog(f)?),
+            als: component::<AlsModel>(f, "als")?,
+            cooccur: component::<CooccurModel>(f, "cooccur")?,
+            content: component::<ContentIndex>(f, "content")?,
+        })
+    }
+
     /// An engine serving what `f` holds, with `config`; live trending and
     /// sessions continue where they were.
     pub(in crate::engine) fn from_model_file(
         f: &ModelFile,
         config: EngineConfig,
     ) -> Result<Engine> {
-        let models = Models {
-            catalog: Arc::new(read_catalog(f)?),
-            als: component::<AlsModel>(f, "als")?,
-            cooccur: component::<CooccurModel>(f, "cooccur")?,
-            content: component::<ContentIndex>(f, "content")?,
-        };
-        let engine = Engine::new(config, models)?;
+        let engine = Engine::new(config, read_models(f)?)?;
         if f.meta("trending").is_some() {
             *engine.trending.write().map_err(poisoned)? = TrendingStore::read_from(f)?;
         }
@@ -103,5 +107,11 @@ mod load {
             engine.snapshot.store(Arc::new(next));
         }
         Ok(engine)
+    }
+
+    /// Serves the models of `f` in `engine`; its live stores stay (the
+    /// file's trending and sessions are ignored).
+    pub(in crate::engine) fn reload_models(engine: &Engine, f: &ModelFile) -> Result<()> {
+        engine.swap_models(read_models(f)?)
     }
 }

@@ -11,7 +11,11 @@ baskets) and ``sightline.Trending`` (time-decayed "popular in your area" and
 "trending now" with region/country/channel/category back-off) wrap the core's
 ``cooccur`` and ``trending`` modules.
 
-Differences from implicit (ALS), on purpose:
+``sightline.implicit`` is the drop-in for code written for implicit:
+``sightline.implicit.als.AlternatingLeastSquares`` and
+``sightline.implicit.evaluation`` keep implicit's defaults, semantics and
+answers. ``sightline.ALS`` is sightline's own tuned model; its differences
+from implicit, on purpose:
 
 * ``similar_items`` leaves the query item itself out of its results
   (implicit returns it first, with score 1).
@@ -83,6 +87,7 @@ __all__ = [
     "SightlineFileNotFoundError",
     "SightlinePermissionError",
     "FitInterrupted",
+    "implicit",
     "__version__",
 ]
 
@@ -163,7 +168,9 @@ def _frame(columns: Dict[str, Any]) -> Any:
     try:
         import pandas as pd
     except ImportError:
-        raise ImportError("as_frame=True needs pandas (pip install pandas)") from None
+        raise ImportError(
+            "as_frame=True needs pandas (pip install pandas, or sightline[pandas])"
+        ) from None
     return pd.DataFrame(columns)
 
 
@@ -1126,6 +1133,8 @@ def ranking_metrics_at_k(
     ``recommend(userids, user_items, N=K, filter_already_liked_items=True)``
     returning ``(ids, scores)`` 2-D arrays (an implicit model, a baseline);
     negative ids are treated as padding. Both paths use the same metric code.
+    implicit's own numbers (its pooled precision, and ``auc``) are
+    ``sightline.implicit.evaluation.ranking_metrics_at_k``.
     ``show_progress`` and ``num_threads`` are accepted for compatibility with
     implicit and ignored.
     """
@@ -2442,3 +2451,6 @@ class Engine:
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self._engine = _sightline._Engine.from_bytes(state["engine"], state["config"])
+
+
+from . import implicit  # noqa: E402  (uses the names above)

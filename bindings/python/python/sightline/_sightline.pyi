@@ -33,6 +33,9 @@ def split(
     last_seen: Optional[npt.NDArray[np.int64]] = None,
 ) -> Tuple[Tuple[_I, npt.NDArray[np.int32], npt.NDArray[np.float32]], Tuple[_I, npt.NDArray[np.int32], npt.NDArray[np.float32]]]: ...
 def lists_metrics(recs: npt.NDArray[np.int64], truth_indptr: _I, truth_indices: _I, k: int, n_items: int) -> Dict[str, float]: ...
+def implicit_ranking_metrics(
+    recs: npt.NDArray[np.int64], truth_indptr: _I, truth_indices: _I, k: int, n_items: int
+) -> Dict[str, float]: ...
 def default_param_space() -> Dict[str, List[Any]]: ...
 def tune(
     params: Dict[str, Any],
@@ -61,6 +64,8 @@ def fit(
     user_ids: Optional[List[str]] = None,
     item_ids: Optional[List[str]] = None,
     progress: Optional[Callable[[int, int, Optional[float], float], Any]] = None,
+    user_factors: Optional[npt.NDArray[np.float32]] = None,
+    item_factors: Optional[npt.NDArray[np.float32]] = None,
 ) -> _Model: ...
 
 class _Model:
@@ -74,7 +79,14 @@ class _Model:
     item_ids: List[str]
     def params(self) -> Dict[str, Any]: ...
     def recommend(
-        self, user: int, n: int, filter_liked: bool, liked: Optional[_I], exclude: _I, allow_only: Optional[_I]
+        self,
+        user: int,
+        n: int,
+        filter_liked: bool,
+        liked: Optional[_I],
+        exclude: _I,
+        allow_only: Optional[_I],
+        filtered_last: bool = False,
     ) -> Tuple[_Ids1, _Scores1]: ...
     def recommend_batch(
         self,
@@ -87,6 +99,7 @@ class _Model:
         rows_indices: Optional[_I] = None,
         rows_n_cols: int = 0,
         rows_by_user: bool = False,
+        filtered_last: bool = False,
     ) -> Tuple[_Ids1, _Scores1]: ...
     def recommend_recalculated(
         self,
@@ -97,6 +110,7 @@ class _Model:
         filter_liked: bool,
         exclude: _I,
         allow_only: Optional[_I],
+        filtered_last: bool = False,
     ) -> Tuple[_Ids1, _Scores1]: ...
     def partial_fit(
         self,
@@ -118,6 +132,24 @@ class _Model:
         user_weights: Optional[npt.NDArray[np.float32]] = None,
     ) -> Tuple[float, List[Tuple[int, float]], npt.NDArray[np.float32]]: ...
     def fold_in(self, items: _I, weights: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
+    @staticmethod
+    def from_factors(
+        params: Dict[str, Any], user_factors: npt.NDArray[np.float32], item_factors: npt.NDArray[np.float32]
+    ) -> _Model: ...
+    def similar(
+        self,
+        side: str,
+        queries: _I,
+        n: int,
+        include_self: bool,
+        exclude: _I,
+        allow_only: Optional[_I],
+        filtered_last: bool,
+        vectors: Optional[npt.NDArray[np.float32]] = None,
+    ) -> Tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]: ...
+    def recalculate(
+        self, side: str, indptr: _I, indices: _I, data: npt.NDArray[np.float32], n_cols: int
+    ) -> npt.NDArray[np.float32]: ...
     def similar_items(self, item: int, n: int) -> Tuple[_Ids1, _Scores1]: ...
     def similar_users(self, user: int, n: int) -> Tuple[_Ids1, _Scores1]: ...
     def similar_items_batch(self, items: _I, n: int) -> Tuple[_Ids1, _Scores1]: ...
