@@ -6,8 +6,6 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { Model } = require('../../../bindings/node');
-const { loadFixture } = require('../../../tests/cross_runtime/model_contract.js');
 const { prepare } = require('./prepare.js');
 
 const SERVER = path.join(__dirname, 'server.js');
@@ -21,15 +19,12 @@ function tempDir(t, name) {
   return dir;
 }
 
-let als = null;
 /**
- * The demo model (and its catalog JSON) at `dir/shop.slm`, serving the
- * cross-runtime fixture's ALS model (trained on the demo shop), which the
- * session rail needs.
+ * The demo model (and its catalog JSON) at `dir/shop.slm`, with models
+ * trained on the test shop's events as `prepare` does.
  */
 function prepareModel(dir, options = {}) {
-  als = als || Model.load(loadFixture().modelPath);
-  return prepare({ model: path.join(dir, 'shop.slm'), als, ...TEST_SHOP, ...options });
+  return prepare({ model: path.join(dir, 'shop.slm'), ...TEST_SHOP, ...options });
 }
 
 /**
