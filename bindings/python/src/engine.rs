@@ -210,6 +210,11 @@ impl EngineHandle {
             .map_err(|e| py_err(py, e))
     }
 
+    fn reload_models(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| self.inner.reload_models(&path))
+            .map_err(|e| py_err_path(py, e, &path))
+    }
+
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         py.detach(|| self.inner.save(&path))
             .map_err(|e| py_err_path(py, e, &path))

@@ -227,3 +227,30 @@ def test_demo_engine_config_names_the_demo_regions(shop):
     assert e.config["placements"]["cart"]["diversity"]["by"] == {"attributes": ["brand", "shape", "category"]}
     r = e.recommend("home", region="au", now=now)
     assert any(i["reason"] == "Popular in Australia this week" for i in r["items"]), r["items"]
+
+
+def test_reload_models_swaps_a_files_models_and_keeps_live_sessions(shop, tmp_path):
+    d, _, _, _, now = shop
+    e = engine(shop)
+    visitor = "v-reload"
+    e.ingest(visitor, d["catalog"][3]["id"], "view", now, consent=True)
+    before = e.recommend("product_page", session=visitor, consent=True, now=now)
+    # A file whose catalog has every item out of stock but one: after the
+    # reload nothing else may be recommended, while the session survives.
+    keep = d["catalog"][7]["id"]
+    catalog = [dict(row, in_stock=row["id"] == keep) for row in d["catalog"]]
+    path = tmp_path / "models.slm"
+    sightline.Engine(None, catalog=catalog).save(path)
+    e.reload_models(path)
+    after = e.recommend("home", session=visitor, consent=True, now=now)
+    assert {i["item"] for i in after["items"] if i["source"] != "catalog"} <= {keep}
+    assert e.export_user(visitor)["session_events"], "live sessions survive a reload"
+
+    bad = tmp_path / "truncated.slm"
+    bad.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(sightline.ModelFormatError):
+        e.reload_models(bad)
+    with pytest.raises(sightline.SightlineFileNotFoundError):
+        e.reload_models(tmp_path / "missing.slm")
+    assert e.recommend("home", session=visitor, consent=True, now=now)["items"] == after["items"]
+    assert before["items"]

@@ -2415,6 +2415,15 @@ class Engine:
             None if cooccur is None else cooccur._fitted(),
             None if content is None else content._fitted())
 
+    def reload_models(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Serves the models (catalog, ALS, co-occurrence, content) of an
+        engine file written by ``save``, as ``swap_models`` does, keeping this
+        engine's live trending, sessions and tracking: a model refresh while
+        serving. A missing, corrupt or truncated file (``SightlineFileNotFoundError``,
+        ``ModelFormatError``) or models that do not fit the config change
+        nothing; the GIL is released while the file is read."""
+        self._engine.reload_models(os.fspath(path))
+
     def save(self, path: Union[str, "os.PathLike[str]", Any]) -> None:
         """Saves models, catalog and the live trending and session stores
         into one model file, at a path (atomically) or into a binary file
