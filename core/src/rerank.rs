@@ -10,7 +10,7 @@
 //! function the engine's pipeline ends with too.
 //!
 //! [`VisitorSession`] is the page's in-memory list of recent events, with
-//! a JSON form for `localStorage`.
+//! the parts a page stores in `localStorage`.
 
 use serde::{Deserialize, Serialize};
 
@@ -85,9 +85,9 @@ impl SessionEvent {
 }
 
 /// A visitor's recent events in the page: at most `max_events`, oldest
-/// first; persisted by the caller through [`to_json`](Self::to_json).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// first; the caller persists [`events`](Self::events) and restores them
+/// with [`from_events`](Self::from_events).
+#[derive(Debug, Clone, PartialEq)]
 pub struct VisitorSession {
     max_events: usize,
     events: Vec<SessionEvent>,
@@ -148,19 +148,20 @@ impl VisitorSession {
         self.events.clear();
     }
 
-    /// The JSON text of the session (`{"max_events":…,"events":[…]}`).
-    pub fn to_json(&self) -> String {
-        // Plain strings and numbers only: serialising cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+    /// The most events kept.
+    pub fn max_events(&self) -> usize {
+        self.max_events
     }
 
-    /// Reads [`to_json`](Self::to_json)'s form, checking every event and
-    /// the bound; errors are [`Error::InvalidInput`].
-    pub fn from_json(text: &str) -> Result<Self> {
-        let raw: VisitorSession =
-            serde_json::from_str(text).map_err(|e| Error::invalid(format!("session JSON: {e}")))?;
-        let mut out = VisitorSession::new(raw.max_events)?;
-        for e in raw.events {
+    /// A session keeping `max_events` with `events` added one by one (a
+    /// stored session being restored); errors as [`new`](Self::new) and
+    /// [`add`](Self::add).
+    pub fn from_events(
+        max_events: usize,
+        events: impl IntoIterator<Item = SessionEvent>,
+    ) -> Result<Self> {
+        let mut out = VisitorSession::new(max_events)?;
+        for e in events {
             out.add(e)?;
         }
         Ok(out)
@@ -216,7 +217,8 @@ pub struct Reranked {
 
 /// Re-ranks `candidates` (slice item ids, best first by the server) for a
 /// visitor: fold the session into a user vector, score every candidate,
-/// drop the ineligible ones, then [`diversify_then_rules`]. Without usable
+/// drop the ineligible ones and the session's own items, then
+/// [`diversify_then_rules`]. Without usable
 /// session events the server's order is kept (scores `len − position`) and
 /// only diversity and rules apply.
 ///
@@ -304,7 +306,8 @@ pub fn rerank(
     let mut pool: Vec<Candidate> = cands
         .iter()
         .zip(&scores)
-        .filter(|(&c, _)| eligible(c))
+        // Like the server's sources: never the items the session is about.
+        .filter(|(&c, _)| eligible(c) && !context.iter().any(|p| p.0 == c))
         .map(|(&item, &score)| Candidate {
             item,
             score,
@@ -412,7 +415,8 @@ mod tests {
             ..plain()
         };
         let out = rerank(&slice, &cands, &opts).unwrap();
-        assert_eq!(out.len(), cands.len());
+        assert_eq!(out.len(), cands.len() - 2, "the session's items are left out");
+        assert!(out.iter().all(|r| r.item != cands[2] && r.item != cands[5]));
         // The same weights the server's session store gives, 600 s half-life.
         let full = |id: &str| model.items().get(id).unwrap();
         let x = model
@@ -558,13 +562,13 @@ mod tests {
         assert!(s.add(view("", 1)).is_err());
         assert!(s.add(view("x", -1)).is_err());
         assert_eq!(s.events().len(), 3, "bad events change nothing");
-        let text = s.to_json();
-        assert!(text.contains(r#""kind":"view""#), "{text}");
-        assert_eq!(VisitorSession::from_json(&text).unwrap(), s);
-        for bad in ["", "{}", r#"{"max_events":0,"events":[]}"#, "[1]"] {
-            let err = VisitorSession::from_json(bad).unwrap_err();
-            assert_eq!(err.code(), "INVALID_INPUT", "{bad}");
-        }
+        let back = VisitorSession::from_events(3, s.events().to_vec()).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.max_events(), 3);
+        assert!(VisitorSession::from_events(3, [view("ok", 1), view("", 2)]).is_err());
+        assert!(VisitorSession::from_events(0, []).is_err());
+        let text = serde_json::to_string(&s.events()[0]).unwrap();
+        assert_eq!(text, r#"{"item":"a","kind":"view","timestamp":5}"#);
         assert!(VisitorSession::new(0).is_err());
     }
 }
