@@ -69,7 +69,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bench = ModelSlice::export(&big, &demo.catalog, &engine, PLACEMENT, &ids)?;
     bench.save(out.join("bench-slice.slm"))?;
     let session: Vec<SessionEvent> = (0..20)
-        .map(|j| event(ids[(j * 37 + 11) % ids.len()], j, NOW - 60 * (20 - j as i64)))
+        .map(|j| {
+            event(
+                ids[(j * 37 + 11) % ids.len()],
+                j,
+                NOW - 60 * (20 - j as i64),
+            )
+        })
         .collect();
     let bench_opts = RerankOptions {
         session: session.clone(),
@@ -83,7 +89,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..RerankOptions::default()
     };
     let bench_case = case(&bench, &ids, &bench_opts)?;
-    std::fs::write(out.join("bench-case.json"), serde_json::to_string(&bench_case)?)?;
+    std::fs::write(
+        out.join("bench-case.json"),
+        serde_json::to_string(&bench_case)?,
+    )?;
 
     // Parity cases on the demo slice.
     let cands: Vec<String> = shown.iter().map(|s| s.to_string()).collect();
@@ -131,7 +140,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect::<Result<_, Box<dyn std::error::Error>>>()?;
     std::fs::write(
         out.join("rerank-cases.json"),
-        serde_json::to_string_pretty(&json!({ "slice": "slice.slm", "cases": all, "bench": bench_case }))?,
+        serde_json::to_string_pretty(
+            &json!({ "slice": "slice.slm", "cases": all, "bench": bench_case }),
+        )?,
     )?;
     println!(
         "wrote {} ({} items, {} factors) and {} ({} items, {} factors) to {}",
@@ -146,10 +157,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn fit(
-    data: &sightline::data::Interactions,
-    factors: usize,
-) -> Result<AlsModel, sightline::Error> {
+fn fit(data: &sightline::data::Interactions, factors: usize) -> Result<AlsModel, sightline::Error> {
     let config = AlsConfig {
         factors,
         iterations: 8,

@@ -415,7 +415,11 @@ mod tests {
             ..plain()
         };
         let out = rerank(&slice, &cands, &opts).unwrap();
-        assert_eq!(out.len(), cands.len() - 2, "the session's items are left out");
+        assert_eq!(
+            out.len(),
+            cands.len() - 2,
+            "the session's items are left out"
+        );
         assert!(out.iter().all(|r| r.item != cands[2] && r.item != cands[5]));
         // The same weights the server's session store gives, 600 s half-life.
         let full = |id: &str| model.items().get(id).unwrap();

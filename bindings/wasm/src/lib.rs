@@ -45,6 +45,20 @@ fn to_id(v: &JsValue, what: &str) -> Result<String, JsValue> {
     v.as_string().ok_or_else(|| to_js_err(not_a_string(what)))
 }
 
+/// The bytes of a `Uint8Array` (a Node `Buffer` too) or `ArrayBuffer`,
+/// copied into WebAssembly memory; anything else is `INVALID_INPUT`.
+fn to_bytes(v: &JsValue) -> Result<Vec<u8>, JsValue> {
+    if let Some(a) = v.dyn_ref::<js_sys::Uint8Array>() {
+        Ok(a.to_vec())
+    } else if let Some(b) = v.dyn_ref::<js_sys::ArrayBuffer>() {
+        Ok(js_sys::Uint8Array::new(b).to_vec())
+    } else {
+        Err(to_js_err(JsErrorParts::invalid_input(
+            "bytes must be a Uint8Array or ArrayBuffer",
+        )))
+    }
+}
+
 /// [`sightline_js_common::to_count`] for any JS value (a non-number is NaN).
 fn to_count(n: &JsValue) -> Result<usize, JsValue> {
     sightline_js_common::to_count(n.as_f64().unwrap_or(f64::NAN)).map_err(to_js_err)
@@ -100,8 +114,10 @@ impl Model {
     ///
     /// Throws `MODEL_FORMAT` for truncated, corrupt or foreign data.
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8]) -> Result<Model, JsValue> {
-        AlsModel::from_bytes(bytes)
+    pub fn from_bytes(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] bytes: JsValue,
+    ) -> Result<Model, JsValue> {
+        AlsModel::from_bytes(&to_bytes(&bytes)?)
             .map(|inner| Model { inner })
             .map_err(to_js_err)
     }
@@ -187,14 +203,24 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     js_sys::JSON::parse(&text)
 }
 
+/// An optional field that, when present, must hold a value: `JSON.stringify`
+/// turns NaN and ±∞ into `null`, which must not pass as "not given".
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 /// A session event as pages write it: `{ itemId, kind?, timestamp? }`.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct JsEvent {
     item_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     kind: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     timestamp: Option<i64>,
 }
 
@@ -224,11 +250,14 @@ impl JsEvent {
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 struct JsRerankOptions {
     session_events: Vec<JsEvent>,
+    #[serde(deserialize_with = "present")]
     n: Option<usize>,
     rules: Option<Rules>,
     diversity: Option<DiversityConfig>,
+    #[serde(deserialize_with = "present")]
     region: Option<String>,
     cart: Vec<String>,
+    #[serde(deserialize_with = "present")]
     now: Option<i64>,
 }
 
@@ -318,8 +347,10 @@ impl ModelSlice {
     /// Parses a slice from the bytes of a slice file. Throws `MODEL_FORMAT`
     /// for truncated, corrupt or foreign data (a full model file included).
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8]) -> Result<ModelSlice, JsValue> {
-        slice::ModelSlice::from_bytes(bytes)
+    pub fn from_bytes(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] bytes: JsValue,
+    ) -> Result<ModelSlice, JsValue> {
+        slice::ModelSlice::from_bytes(&to_bytes(&bytes)?)
             .map(|inner| ModelSlice { inner })
             .map_err(to_js_err)
     }
@@ -350,7 +381,11 @@ impl ModelSlice {
             )));
         }
         let opts = RerankOptions {
-            session: o.session_events.into_iter().map(JsEvent::into_core).collect(),
+            session: o
+                .session_events
+                .into_iter()
+                .map(JsEvent::into_core)
+                .collect(),
             n: o.n.unwrap_or(0),
             rules: o.rules,
             diversity: o.diversity,
