@@ -6,9 +6,10 @@
 //! Run: `cargo run --release --example web_slice -- [<out dir>]`
 //! (default `examples/web/data`). Writes `slice.slm` + `catalog.json` (the
 //! demo page: frames and sunglasses, 32 factors, diversity λ 0.7, at most
-//! three per brand), `bench-slice.slm` + `bench-case.json` (500 candidates,
-//! 64 factors, 20 session events, rules and MMR: the benchmark's input) and
-//! `rerank-cases.json` (inputs and native outputs for the parity test).
+//! three per brand), `bench-slice.slm` (500 candidates, 64 factors: the
+//! benchmark's slice) and `rerank-cases.json` (inputs and native outputs for
+//! the parity test, and the benchmark's request: 20 session events, rules
+//! and MMR).
 
 use std::path::PathBuf;
 
