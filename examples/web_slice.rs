@@ -78,22 +78,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
         })
         .collect();
+    // The placement's rules (in stock, at most three per brand) and
+    // diversity (λ 0.7) travel in the slice.
     let bench_opts = RerankOptions {
         session: session.clone(),
         n: 20,
         now: Some(NOW),
-        rules: Some(Rules {
-            max_per_brand: Some(3),
-            available_in_region: false,
-            ..Rules::default()
-        }),
         ..RerankOptions::default()
     };
     let bench_case = case(&bench, &ids, &bench_opts)?;
-    std::fs::write(
-        out.join("bench-case.json"),
-        serde_json::to_string(&bench_case)?,
-    )?;
 
     // Parity cases on the demo slice.
     let cands: Vec<String> = shown.iter().map(|s| s.to_string()).collect();

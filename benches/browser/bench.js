@@ -1,5 +1,6 @@
 // Times sightline-wasm's ModelSlice.rerank against the plain-JS re-ranker
-// (plain.js) on the same slice and request, side by side in this page:
+// (plain.js: straightforward, MMR over the whole pool; and with sightline's
+// shallow MMR) on the same slice and request, side by side in this page:
 // WARMUP untimed runs, then RUNS timed runs of each with performance.now().
 // The result goes to window.benchResult (and the page) as JSON.
 import init, { ModelSlice } from '../../bindings/wasm/pkg/web/sightline_wasm.js';
@@ -38,16 +39,21 @@ async function main() {
   const { candidates, options } = bench;
   const viaWasm = () => slice.rerank(candidates, options);
   const viaJs = () => rerankPlain(plain, candidates, options);
+  const viaJsShallow = () => rerankPlain(plain, candidates, options, true);
   const ids = (list) => list.map((r) => r.itemId).join(',');
   const want = ids(bench.expected);
-  const same = { wasm: ids(viaWasm()) === want, plain_js: ids(viaJs()) === want };
-  // Alternate the two so neither benefits from running second.
+  const same = {
+    wasm: ids(viaWasm()) === want, plain_js: ids(viaJs()) === want, plain_js_shallow_mmr: ids(viaJsShallow()) === want,
+  };
   const wasm = time(viaWasm);
   const js = time(viaJs);
+  const jsShallow = time(viaJsShallow);
   const result = {
     candidates: candidates.length, factors: slice.factors, session_events: options.sessionEvents.length,
     n: options.n, lambda: 0.7, warmup: WARMUP, same_items_as_native: same,
-    wasm, plain_js: js, speedup_median: js.median_ms / wasm.median_ms, speedup_min: js.min_ms / wasm.min_ms,
+    wasm, plain_js: js, plain_js_shallow_mmr: jsShallow,
+    speedup_median: js.median_ms / wasm.median_ms, speedup_min: js.min_ms / wasm.min_ms,
+    speedup_median_vs_shallow_js: jsShallow.median_ms / wasm.median_ms,
     user_agent: navigator.userAgent,
   };
   document.getElementById('out').textContent = JSON.stringify(result, null, 2);

@@ -51,8 +51,11 @@ function dot(a, ao, b, bo, k) {
   return s;
 }
 
-/** Re-ranks `candidates` for `opts` ({ sessionEvents, n, now, rules: { max_per_brand } }). */
-export function rerankPlain(p, candidates, opts) {
+/**
+ * Re-ranks `candidates` for `opts` ({ sessionEvents, n, now, rules: { max_per_brand } });
+ * `shallow` runs MMR only as deep as the answer needs, as sightline does.
+ */
+export function rerankPlain(p, candidates, opts, shallow = false) {
   const { config, factors, k } = p;
   const kw = { view: 1, click: 2, add_to_cart: 4, purchase: 8, ...flatWeights(config.session.kind_weights) };
   const hl = config.session.recency_half_life_seconds;
@@ -90,13 +93,26 @@ export function rerankPlain(p, candidates, opts) {
     if (p.inStock[i] && !inSession.has(i)) pool.push({ i, score: dot(x, 0, factors, i * k, k) });
   });
   pool.sort((u, v) => v.score - u.score);
-  pool = mmr(p, pool, opts.diversity?.lambda ?? config.diversity.lambda);
-  // Brand cap, top n.
+  const lambda = opts.diversity?.lambda ?? config.diversity.lambda;
   const cap = opts.rules?.max_per_brand ?? config.rules.max_per_brand ?? Infinity;
+  // Straightforward: MMR orders the whole pool. `shallow`: sightline's
+  // diversify_then_rules — 2n deep, doubling while the brand cap leaves < n.
+  let depth = shallow ? Math.min(2 * opts.n, pool.length) : pool.length;
+  let out;
+  for (;;) {
+    out = brandCap(p, mmr(p, pool, lambda, depth), cap, opts.n);
+    if (out.length >= opts.n || depth >= pool.length) break;
+    depth = Math.min(2 * depth, pool.length);
+  }
+  return out.map((c) => ({ itemId: config.items[c.i].id, score: c.score, reason: 'session', because: config.items[mostLike(p, c.i, ctx)].id }));
+}
+
+/** The first `n` items with at most `cap` per brand. */
+function brandCap(p, list, cap, n) {
   const count = new Map();
   const out = [];
-  for (const c of pool) {
-    if (out.length >= opts.n) break;
+  for (const c of list) {
+    if (out.length >= n) break;
     const br = p.brand[c.i];
     if (br >= 0) {
       const seen = (count.get(br) ?? 0) + 1;
@@ -105,7 +121,7 @@ export function rerankPlain(p, candidates, opts) {
     }
     out.push(c);
   }
-  return out.map((c) => ({ itemId: config.items[c.i].id, score: c.score, reason: 'session', because: config.items[mostLike(p, c.i, ctx)].id }));
+  return out;
 }
 
 function flatWeights(w) {
@@ -138,16 +154,16 @@ function cholSolve(A, b, k) {
   return x;
 }
 
-/** Greedy MMR over the whole pool; scores become the sorted input scores. */
-function mmr(p, pool, lambda) {
+/** Greedy MMR: the first `depth` picks; scores become the sorted input scores. */
+function mmr(p, pool, lambda, depth) {
   const n = pool.length;
-  if (lambda >= 1 || n === 0) return pool;
+  if (lambda >= 1 || n === 0) return pool.slice(0, depth);
   const lo = pool[n - 1].score, hi = pool[0].score;
   const rel = Float32Array.from(pool, (c) => (hi > lo ? (c.score - lo) / (hi - lo) : 1));
   const taken = new Uint8Array(n), maxSim = new Float32Array(n);
   const m = p.nFields, attrs = p.attrs;
   const out = [];
-  for (let step = 0; step < n; step++) {
+  for (let step = 0; step < depth; step++) {
     let best = -1, bestV = -Infinity;
     for (let j = 0; j < n; j++) {
       if (taken[j]) continue;

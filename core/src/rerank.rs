@@ -18,7 +18,7 @@ use crate::candidate::{Candidate, SourceKind};
 use crate::data::EventKind;
 use crate::error::{Error, IdKind, Result};
 use crate::linalg::dot;
-use crate::rank::{mmr, AttributeSimilarity, CompiledRules, DiversityBy, DiversityConfig};
+use crate::rank::{AttributeSimilarity, CompiledRules, DiversityBy, DiversityConfig, Mmr};
 use crate::rank::{RuleContext, Rules};
 use crate::session::{check_event, decayed_context};
 use crate::slice::ModelSlice;
@@ -27,19 +27,47 @@ use crate::slice::ModelSlice;
 /// similarity is given and `lambda < 1`, then the placement's `rules`
 /// ([`CompiledRules::finish`]: boosts, brand cap, pins, top `n`). The tail
 /// of the server engine's pipeline and of [`rerank`].
-pub fn diversify_then_rules(
+///
+/// The answer is always that of MMR over the whole pool, but MMR's picks
+/// come one by one ([`Mmr`]) and, without boosts, `finish` keeps their
+/// order and takes a prefix: so MMR picks `2 n` first and more (doubling
+/// the depth) only while the rules leave fewer than `n` items that are not
+/// pins (a pin takes a slot whatever comes later, so with pins in play the
+/// depth grows to the whole pool). MMR costs O(depth · |pool|) similarity
+/// calls.
+pub fn diversify_then_rules<F>(
     pool: Vec<Candidate>,
     lambda: f32,
-    sim: Option<&dyn Fn(u32, u32) -> f32>,
+    sim: Option<&F>,
     rules: &CompiledRules,
     ctx: &RuleContext,
     n: usize,
-) -> Vec<Candidate> {
-    let diversified = match sim {
-        Some(sim) if lambda < 1.0 => mmr(&pool, pool.len(), lambda, sim),
-        _ => pool,
+) -> Vec<Candidate>
+where
+    F: Fn(u32, u32) -> f32 + ?Sized,
+{
+    let sim = match sim {
+        Some(sim) if lambda < 1.0 => sim,
+        _ => return rules.finish(pool, ctx, n),
     };
-    rules.finish(diversified, ctx, n)
+    let mut picks = Mmr::new(&pool, lambda, sim);
+    if rules.reorders() {
+        picks.extend_to(pool.len());
+        return rules.finish(picks.picked(), ctx, n);
+    }
+    let mut depth = n.saturating_mul(2);
+    loop {
+        picks.extend_to(depth);
+        let out = rules.finish(picks.picked(), ctx, n);
+        let unpinned = out
+            .iter()
+            .filter(|c| c.source != SourceKind::Pinned)
+            .count();
+        if unpinned >= n || depth >= pool.len() {
+            return out;
+        }
+        depth = depth.saturating_mul(2);
+    }
 }
 
 /// One event of a visitor's session, by item id.
@@ -322,13 +350,19 @@ pub fn rerank(
     } else {
         opts.n
     };
-    let by_attributes = attributes.map(|a| move |p: u32, q: u32| a.sim(p, q));
-    let by_factors = |p: u32, q: u32| cosine(slice.item_factors(p), slice.item_factors(q));
-    let sim: &dyn Fn(u32, u32) -> f32 = match &by_attributes {
-        Some(f) => f,
-        None => &by_factors,
+    // Each similarity its own instance of the tail, so MMR's inner loop
+    // inlines it.
+    let lambda = diversity.lambda;
+    let ranked = match attributes {
+        Some(a) => {
+            let by_attributes = |p: u32, q: u32| a.sim(p, q);
+            diversify_then_rules(pool, lambda, Some(&by_attributes), rules, &ctx, n)
+        }
+        None => {
+            let by_factors = |p: u32, q: u32| cosine(slice.item_factors(p), slice.item_factors(q));
+            diversify_then_rules(pool, lambda, Some(&by_factors), rules, &ctx, n)
+        }
     };
-    let ranked = diversify_then_rules(pool, diversity.lambda, Some(sim), rules, &ctx, n);
     let name = |i: u32| ids.id(i).unwrap_or_default().to_owned();
     Ok(ranked
         .into_iter()
@@ -553,6 +587,68 @@ mod tests {
             ..plain()
         };
         assert_eq!(rerank(&slice, &cands, &outside).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn shallow_mmr_gives_the_full_depth_answer() {
+        let (_, slice) = demo_slice();
+        let sim = slice.similarity().unwrap();
+        let by_attr = |a: u32, b: u32| sim.sim(a, b);
+        let pool: Vec<Candidate> = (0..slice.len() as u32)
+            .map(|i| Candidate {
+                item: i,
+                score: ((i * 7919) % 101) as f32 / 101.0,
+                source: SourceKind::Als,
+                because: None,
+            })
+            .collect();
+        let ids = ids(&slice);
+        let mut checked = 0;
+        for cap in [None, Some(1), Some(2)] {
+            for pins in [vec![], vec![(ids[9].clone(), 1), (ids[3].clone(), 30)]] {
+                for n in [1, 3, 10, 35] {
+                    for lambda in [0.0, 0.5, 0.7] {
+                        let rules = Rules {
+                            in_stock: false,
+                            available_in_region: false,
+                            max_per_brand: cap,
+                            pins: pins
+                                .iter()
+                                .map(|(item, position)| crate::rank::Pin {
+                                    item: item.clone(),
+                                    position: *position,
+                                    when: None,
+                                    regions: Vec::new(),
+                                })
+                                .collect(),
+                            ..Rules::default()
+                        }
+                        .compile(slice.catalog(), "rules")
+                        .unwrap();
+                        let ctx = RuleContext::default();
+                        let full = rules.finish(
+                            crate::rank::mmr(&pool, pool.len(), lambda, &by_attr),
+                            &ctx,
+                            n,
+                        );
+                        let fast = diversify_then_rules(
+                            pool.clone(),
+                            lambda,
+                            Some(&by_attr),
+                            &rules,
+                            &ctx,
+                            n,
+                        );
+                        assert_eq!(
+                            fast, full,
+                            "cap {cap:?}, pins {pins:?}, n {n}, lambda {lambda}"
+                        );
+                        checked += usize::from(full.len() == n);
+                    }
+                }
+            }
+        }
+        assert!(checked > 50, "most cases fill the list ({checked})");
     }
 
     #[test]

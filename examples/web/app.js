@@ -56,6 +56,10 @@ function renderRail() {
     .map((r) => `<li data-item-id="${esc(r.itemId)}" data-reason="${r.reason}" data-because="${esc(r.because)}">
       ${card(items.get(r.itemId), `<span class="reason">${esc(reasonText(r))}</span>`)}</li>`)
     .join('');
+  const viewed = new Set(session.events().map((e) => e.itemId));
+  for (const button of document.querySelectorAll('#grid button[data-item-id]')) {
+    button.classList.toggle('viewed', viewed.has(button.dataset.itemId));
+  }
   rail.dataset.state = session.length ? 'personal' : 'default';
   rail.dataset.version = String(Number(rail.dataset.version || 0) + 1);
   document.getElementById('rerank-time').textContent =
