@@ -139,11 +139,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?,
     )?;
     println!(
-        "wrote {} ({} items, {} factors) and {} ({} items, {} factors) to {}",
-        "slice.slm",
+        "wrote slice.slm ({} items, {} factors), bench-slice.slm ({} items, {} factors), \
+         catalog.json and rerank-cases.json to {}",
         slice.len(),
         slice.factors(),
-        "bench-slice.slm",
         bench.len(),
         bench.factors(),
         out.display()
