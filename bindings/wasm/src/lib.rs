@@ -367,13 +367,12 @@ impl ModelSlice {
     pub fn rerank(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string[]")] candidates: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "RerankOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "RerankOptions")] options: Option<JsValue>,
     ) -> Result<RerankedArray, JsValue> {
         let candidates = to_ids(&candidates, "candidates")?;
-        let o: JsRerankOptions = if options.is_undefined() || options.is_null() {
-            JsRerankOptions::default()
-        } else {
-            from_js(&options, "options")?
+        let o: JsRerankOptions = match options {
+            Some(o) if !o.is_undefined() && !o.is_null() => from_js(&o, "options")?,
+            _ => JsRerankOptions::default(),
         };
         if o.n == Some(0) {
             return Err(to_js_err(JsErrorParts::invalid_input(
@@ -459,13 +458,14 @@ impl SessionStore {
     /// at most 10 000; `INVALID_INPUT` otherwise).
     #[wasm_bindgen(constructor)]
     pub fn new(
-        #[wasm_bindgen(js_name = maxEvents, unchecked_param_type = "number | undefined")]
-        max_events: JsValue,
+        #[wasm_bindgen(js_name = maxEvents, unchecked_optional_param_type = "number")]
+        max_events: Option<JsValue>,
     ) -> Result<SessionStore, JsValue> {
-        let inner = if max_events.is_undefined() {
-            VisitorSession::default()
-        } else {
-            VisitorSession::new(to_count(&max_events)?).map_err(to_js_err)?
+        let inner = match max_events {
+            Some(m) if !m.is_undefined() => {
+                VisitorSession::new(to_count(&m)?).map_err(to_js_err)?
+            }
+            _ => VisitorSession::default(),
         };
         Ok(SessionStore { inner })
     }

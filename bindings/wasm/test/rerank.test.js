@@ -54,6 +54,8 @@ test('a session re-orders the rail, with reasons; no session keeps the server or
   const slice = ModelSlice.fromBytes(sliceBytes);
   try {
     const ids = slice.itemIds();
+    const all = slice.rerank(ids); // options are optional; n: every eligible item, ≤ 3 per brand
+    assert.ok(all.length > 8 && all.length < ids.length, `${all.length}`);
     const plain = slice.rerank(ids, { n: 8 });
     assert.ok(plain.every((r) => r.reason === 'candidate' && r.because === null));
     const s = new SessionStore();
