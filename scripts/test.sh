@@ -50,8 +50,12 @@ git diff --exit-code --stat -- bindings/node/index.d.ts bindings/node/index.js \
 step "Node storefront example: end-to-end, hot reload, shutdown and real-browser tests"
 node --test examples/node/storefront/test/
 
-step "WASM binding (wasm-bindgen for Node + node --test)"
+step "WASM binding (wasm-release build, wasm-bindgen web/bundler/node, wasm-opt -Oz; node --test: parity with the native core, size, fuzz; the demo page in Chromium)"
+# Native answers for the parity test, fresh from this tree's core.
+export SIGHTLINE_WEB_DATA="$ROOT/target/web-data"
+cargo run --release --quiet --example web_slice -- "$SIGHTLINE_WEB_DATA"
 (cd bindings/wasm && npm run --silent build && npm test)
+node --test examples/web/test/
 
 step "cross-runtime: one model file, four runtimes, same answers"
 python tests/cross_runtime/check_python.py "$MODEL" "$EXPECTED"

@@ -430,8 +430,47 @@ fn shard_hash(key: &str) -> u64 {
     h
 }
 
+/// A context from `(item, kind weight, timestamp)` events at `now`: per
+/// item `Σ kind_weight · 2^(−age / half_life)` (age clamped at 0), best
+/// first (ties: lower index); items weighing 0 are left out. The one
+/// weighting of the server's [`SessionStore::context`] and the browser's
+/// re-ranking ([`crate::rerank`]).
+pub fn decayed_context(
+    events: impl IntoIterator<Item = (u32, f32, i64)>,
+    now: i64,
+    half_life: f64,
+) -> Vec<(u32, f32)> {
+    let mut parts: Vec<(u32, f64)> = events
+        .into_iter()
+        .map(|(item, weight, ts)| {
+            let age = (i128::from(now) - i128::from(ts)).max(0) as f64;
+            (item, f64::from(weight) * (-(age / half_life)).exp2())
+        })
+        .collect();
+    parts.sort_unstable_by_key(|p| p.0);
+    let mut out: Vec<(u32, f32)> = Vec::with_capacity(parts.len());
+    let mut acc: Option<(u32, f64)> = None;
+    for (item, w) in parts {
+        match &mut acc {
+            Some((i, s)) if *i == item => *s += w,
+            _ => {
+                if let Some((i, s)) = acc {
+                    out.push((i, s as f32));
+                }
+                acc = Some((item, w));
+            }
+        }
+    }
+    if let Some((i, s)) = acc {
+        out.push((i, s as f32));
+    }
+    out.retain(|c| c.1 > 0.0);
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
 /// Everything that can fail about one event, checked before any change.
-fn check_event(e: &Event) -> Result<()> {
+pub(crate) fn check_event(e: &Event) -> Result<()> {
     if e.user.is_empty() || e.item.is_empty() {
         return Err(Error::invalid("user and item ids must be non-empty"));
     }
@@ -592,39 +631,15 @@ impl SessionStore {
     /// `Σ kind_weight · 2^(−age / half_life)` over its events (age clamped
     /// at 0), best first (ties: lower index); items weighing 0 are left out.
     pub fn context(&self, key: &str, now: i64) -> Vec<(u32, f32)> {
-        let hl = self.config.recency_half_life_seconds;
         let weights = &self.kinds.weights;
-        let mut parts = self
+        let events = self
             .with_live(key, now, |evs| {
                 evs.iter()
-                    .map(|e| {
-                        let age = (i128::from(now) - i128::from(e.ts)).max(0) as f64;
-                        let w = f64::from(weights[e.kind as usize]) * (-(age / hl)).exp2();
-                        (e.item, w)
-                    })
+                    .map(|e| (e.item, weights[e.kind as usize], e.ts))
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default();
-        parts.sort_unstable_by_key(|p| p.0);
-        let mut out: Vec<(u32, f32)> = Vec::with_capacity(parts.len());
-        let mut acc: Option<(u32, f64)> = None;
-        for (item, w) in parts {
-            match &mut acc {
-                Some((i, s)) if *i == item => *s += w,
-                _ => {
-                    if let Some((i, s)) = acc {
-                        out.push((i, s as f32));
-                    }
-                    acc = Some((item, w));
-                }
-            }
-        }
-        if let Some((i, s)) = acc {
-            out.push((i, s as f32));
-        }
-        out.retain(|c| c.1 > 0.0);
-        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        out
+        decayed_context(events, now, self.config.recency_half_life_seconds)
     }
 
     /// At login: moves the live events of the `anonymous` visitor into

@@ -11,7 +11,12 @@
 //! The core is built without its `parallel` feature: no threads, no rayon.
 
 use js_sys::{Array, Object, Reflect};
+use serde::{Deserialize, Serialize};
 use sightline::als::{AlsModel, RecommendOptions};
+use sightline::data::EventKind;
+use sightline::rank::{DiversityConfig, Rules};
+use sightline::rerank::{self, ReasonKind, RerankOptions, SessionEvent, VisitorSession};
+use sightline::slice;
 use sightline::Component;
 use sightline_js_common::{not_a_string, scored, JsErrorParts, ITEM_ID, SCORE};
 use wasm_bindgen::prelude::*;
@@ -38,6 +43,20 @@ fn to_js_err(err: impl Into<JsErrorParts>) -> JsValue {
 /// would otherwise read a non-string as garbage memory).
 fn to_id(v: &JsValue, what: &str) -> Result<String, JsValue> {
     v.as_string().ok_or_else(|| to_js_err(not_a_string(what)))
+}
+
+/// The bytes of a `Uint8Array` (a Node `Buffer` too) or `ArrayBuffer`,
+/// copied into WebAssembly memory; anything else is `INVALID_INPUT`.
+fn to_bytes(v: &JsValue) -> Result<Vec<u8>, JsValue> {
+    if let Some(a) = v.dyn_ref::<js_sys::Uint8Array>() {
+        Ok(a.to_vec())
+    } else if let Some(b) = v.dyn_ref::<js_sys::ArrayBuffer>() {
+        Ok(js_sys::Uint8Array::new(b).to_vec())
+    } else {
+        Err(to_js_err(JsErrorParts::invalid_input(
+            "bytes must be a Uint8Array or ArrayBuffer",
+        )))
+    }
 }
 
 /// [`sightline_js_common::to_count`] for any JS value (a non-number is NaN).
@@ -95,8 +114,10 @@ impl Model {
     ///
     /// Throws `MODEL_FORMAT` for truncated, corrupt or foreign data.
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(bytes: &[u8]) -> Result<Model, JsValue> {
-        AlsModel::from_bytes(bytes)
+    pub fn from_bytes(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] bytes: JsValue,
+    ) -> Result<Model, JsValue> {
+        AlsModel::from_bytes(&to_bytes(&bytes)?)
             .map(|inner| Model { inner })
             .map_err(to_js_err)
     }
@@ -160,4 +181,356 @@ impl Model {
     pub fn factors(&self) -> f64 {
         self.inner.factors() as f64
     }
+}
+
+/// A JS value as a `T`, through its JSON text (`JSON.stringify`): serde_json
+/// is in the module already, so this costs no code size. Anything that does
+/// not fit (a wrong type, a missing field, NaN, which JSON turns into
+/// `null`) is `INVALID_INPUT` naming `what`.
+fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Result<T, JsValue> {
+    let invalid = |msg: String| to_js_err(JsErrorParts::invalid_input(format!("{what}: {msg}")));
+    let text = js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| invalid("not JSON-serialisable".into()))?;
+    serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))
+}
+
+/// `value` (serialisable by construction) as a plain JS value.
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| to_js_err(JsErrorParts::invalid_input(e.to_string())))?;
+    js_sys::JSON::parse(&text)
+}
+
+/// An optional field that, when present, must hold a value: `JSON.stringify`
+/// turns NaN and ±∞ into `null`, which must not pass as "not given".
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// A session event as pages write it: `{ itemId, kind?, timestamp? }`.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct JsEvent {
+    item_id: String,
+    #[serde(default, deserialize_with = "present")]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    timestamp: Option<i64>,
+}
+
+impl JsEvent {
+    /// The core event; kind `view` and the current time by default.
+    fn into_core(self) -> SessionEvent {
+        SessionEvent {
+            item: self.item_id,
+            kind: EventKind::parse(self.kind.as_deref().unwrap_or("view")),
+            timestamp: self
+                .timestamp
+                .unwrap_or_else(|| (js_sys::Date::now() / 1000.0) as i64),
+        }
+    }
+
+    fn from_core(e: &SessionEvent) -> Self {
+        JsEvent {
+            item_id: e.item.clone(),
+            kind: Some(e.kind.as_str().to_owned()),
+            timestamp: Some(e.timestamp),
+        }
+    }
+}
+
+/// `rerank`'s options as pages write them (camelCase).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+struct JsRerankOptions {
+    session_events: Vec<JsEvent>,
+    #[serde(deserialize_with = "present")]
+    n: Option<usize>,
+    rules: Option<Rules>,
+    diversity: Option<DiversityConfig>,
+    #[serde(deserialize_with = "present")]
+    region: Option<String>,
+    cart: Vec<String>,
+    #[serde(deserialize_with = "present")]
+    now: Option<i64>,
+}
+
+/// One re-ranked item as pages read it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsReranked {
+    item_id: String,
+    score: f32,
+    reason: ReasonKind,
+    because: Option<String>,
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_RERANK: &str = r#"
+/** One event of the visitor's session. */
+export interface SessionEvent {
+  /** The product id. */
+  itemId: string;
+  /** `view` (default), `click`, `add_to_cart`, `purchase`, or a custom kind the slice weighs. */
+  kind?: string;
+  /** Unix seconds; default now. */
+  timestamp?: number;
+}
+
+/** What `ModelSlice.rerank` takes besides the candidates. */
+export interface RerankOptions {
+  /** The visitor's recent events (e.g. `session.events()`); items outside the slice are ignored. */
+  sessionEvents?: SessionEvent[];
+  /** Items wanted, 1..=1000; default all candidates. */
+  n?: number;
+  /** Rules replacing the placement's (the engine config's snake_case form). */
+  rules?: Record<string, unknown>;
+  /** Diversity replacing the placement's, e.g. `{ lambda: 0.7, by: { attributes: ["brand"] } }`. */
+  diversity?: { lambda?: number; by?: { attributes: string[] } | "embedding" };
+  /** The visitor's region code for the region rule. */
+  region?: string;
+  /** Item ids in the cart. */
+  cart?: string[];
+  /** Unix seconds for recency weighting; default the newest event's time. */
+  now?: number;
+}
+
+/** One re-ranked item. */
+export interface RerankedItem {
+  /** The product id. */
+  itemId: string;
+  /** Session score (after boosts); only comparable within one call. */
+  score: number;
+  /** `session`: scored against the session; `candidate`: server order kept (no session); `pinned`: a rule pinned it. */
+  reason: "session" | "candidate" | "pinned";
+  /** The session item it is most like ("because you viewed …"), for `session` items. */
+  because: string | null;
+}
+
+/** The stored form of a `SessionStore` (`JSON.stringify(store)` writes it). */
+export interface SessionStoreJSON {
+  maxEvents: number;
+  events: SessionEvent[];
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `RerankedItem[]` in the generated TypeScript declarations.
+    #[wasm_bindgen(typescript_type = "RerankedItem[]")]
+    pub type RerankedArray;
+    /// `SessionEvent[]` in the generated TypeScript declarations.
+    #[wasm_bindgen(typescript_type = "SessionEvent[]")]
+    pub type SessionEventArray;
+    /// `SessionStoreJSON` in the generated TypeScript declarations.
+    #[wasm_bindgen(typescript_type = "SessionStoreJSON")]
+    pub type SessionStoreJson;
+}
+
+/// A model slice: one placement's candidates with their item factors,
+/// catalog entries, rules and diversity settings, exported by the server
+/// (`ModelSlice::export` in the core) in the model file format. Re-ranks
+/// those candidates with the visitor's session on the device.
+#[wasm_bindgen]
+pub struct ModelSlice {
+    inner: slice::ModelSlice,
+}
+
+#[wasm_bindgen]
+impl ModelSlice {
+    /// Parses a slice from the bytes of a slice file. Throws `MODEL_FORMAT`
+    /// for truncated, corrupt or foreign data (a full model file included).
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | ArrayBuffer")] bytes: JsValue,
+    ) -> Result<ModelSlice, JsValue> {
+        slice::ModelSlice::from_bytes(&to_bytes(&bytes)?)
+            .map(|inner| ModelSlice { inner })
+            .map_err(to_js_err)
+    }
+
+    /// Re-ranks `candidates` (item ids of the slice, best first by the
+    /// server) for the visitor: folds `options.sessionEvents` into a user
+    /// vector, scores, applies the placement's rules and MMR diversity
+    /// (the server engine's code), and returns the top `options.n` as
+    /// `[{ itemId, score, reason, because }]`.
+    ///
+    /// Throws `UNKNOWN_ID` for a candidate not in the slice,
+    /// `INVALID_INPUT` for malformed arguments, `CONFIG` for override rules
+    /// or diversity that do not fit the slice.
+    pub fn rerank(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] candidates: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "RerankOptions")] options: Option<JsValue>,
+    ) -> Result<RerankedArray, JsValue> {
+        let candidates = to_ids(&candidates, "candidates")?;
+        let o: JsRerankOptions = match options {
+            Some(o) if !o.is_undefined() && !o.is_null() => from_js(&o, "options")?,
+            _ => JsRerankOptions::default(),
+        };
+        if o.n == Some(0) {
+            return Err(to_js_err(JsErrorParts::invalid_input(
+                "n must be a positive integer, got 0",
+            )));
+        }
+        let opts = RerankOptions {
+            session: o
+                .session_events
+                .into_iter()
+                .map(JsEvent::into_core)
+                .collect(),
+            n: o.n.unwrap_or(0),
+            rules: o.rules,
+            diversity: o.diversity,
+            region: o.region,
+            cart: o.cart,
+            now: o.now,
+        };
+        let out: Vec<JsReranked> = rerank::rerank(&self.inner, &candidates, &opts)
+            .map_err(to_js_err)?
+            .into_iter()
+            .map(|r| JsReranked {
+                item_id: r.item,
+                score: r.score,
+                reason: r.reason,
+                because: r.because,
+            })
+            .collect();
+        Ok(to_js(&out)?.unchecked_into())
+    }
+
+    /// The placement the slice was exported for.
+    #[wasm_bindgen(getter)]
+    pub fn placement(&self) -> String {
+        self.inner.placement().to_owned()
+    }
+
+    /// Number of items in the slice.
+    #[wasm_bindgen(getter, js_name = nItems)]
+    pub fn n_items(&self) -> f64 {
+        self.inner.len() as f64
+    }
+
+    /// Number of latent factors per item vector.
+    #[wasm_bindgen(getter)]
+    pub fn factors(&self) -> f64 {
+        self.inner.factors() as f64
+    }
+
+    /// The slice's item ids, in slice order.
+    #[wasm_bindgen(js_name = itemIds)]
+    pub fn item_ids(&self) -> Vec<String> {
+        let items = self.inner.catalog().items();
+        items.iter().map(|i| i.id.clone()).collect()
+    }
+}
+
+/// A JS array of strings; anything else is `INVALID_INPUT`. Read as one
+/// JSON text: one crossing into WebAssembly instead of one per id (500
+/// candidates cost ~10x more id by id).
+fn to_ids(v: &JsValue, what: &str) -> Result<Vec<String>, JsValue> {
+    if !Array::is_array(v) {
+        return Err(to_js_err(JsErrorParts::invalid_input(format!(
+            "{what} must be an array of strings"
+        ))));
+    }
+    from_js(v, what)
+}
+
+/// The visitor's recent events, in page memory: at most `maxEvents`
+/// (default 50), oldest first. Persist it with `JSON.stringify(store)` and
+/// restore it with `SessionStore.fromJSON(...)` (e.g. via `localStorage`);
+/// it never leaves the device unless the page sends it.
+#[wasm_bindgen]
+pub struct SessionStore {
+    inner: VisitorSession,
+}
+
+#[wasm_bindgen]
+impl SessionStore {
+    /// An empty store keeping the newest `maxEvents` events (default 50,
+    /// at most 10 000; `INVALID_INPUT` otherwise).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(js_name = maxEvents, unchecked_optional_param_type = "number")]
+        max_events: Option<JsValue>,
+    ) -> Result<SessionStore, JsValue> {
+        let inner = match max_events {
+            Some(m) if !m.is_undefined() => {
+                VisitorSession::new(to_count(&m)?).map_err(to_js_err)?
+            }
+            _ => VisitorSession::default(),
+        };
+        Ok(SessionStore { inner })
+    }
+
+    /// Records an event `{ itemId, kind?, timestamp? }` (kind `view` and
+    /// now by default), in time order; the oldest falls off beyond the
+    /// bound. `INVALID_INPUT` for a malformed event (nothing changes).
+    pub fn add(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "SessionEvent")] event: JsValue,
+    ) -> Result<(), JsValue> {
+        let e: JsEvent = from_js(&event, "event")?;
+        self.inner.add(e.into_core()).map_err(to_js_err)
+    }
+
+    /// The events, oldest first, as `[{ itemId, kind, timestamp }]`.
+    pub fn events(&self) -> Result<SessionEventArray, JsValue> {
+        let out: Vec<JsEvent> = self.inner.events().iter().map(JsEvent::from_core).collect();
+        Ok(to_js(&out)?.unchecked_into())
+    }
+
+    /// Number of events held.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> f64 {
+        self.inner.events().len() as f64
+    }
+
+    /// Forgets every event.
+    pub fn clear(&mut self) {
+        self.inner.clear();
+    }
+
+    /// The stored form `{ maxEvents, events }` (what `JSON.stringify` writes).
+    #[wasm_bindgen(js_name = toJSON)]
+    pub fn to_json(&self) -> Result<SessionStoreJson, JsValue> {
+        let out = JsStore {
+            max_events: self.inner.max_events(),
+            events: self.inner.events().iter().map(JsEvent::from_core).collect(),
+        };
+        Ok(to_js(&out)?.unchecked_into())
+    }
+
+    /// A store from `toJSON`'s form, or its JSON text. Every event is
+    /// checked; `INVALID_INPUT` for anything malformed.
+    #[wasm_bindgen(js_name = fromJSON)]
+    pub fn from_json(
+        #[wasm_bindgen(unchecked_param_type = "SessionStoreJSON | string")] value: JsValue,
+    ) -> Result<SessionStore, JsValue> {
+        let raw: JsStore = match value.as_string() {
+            Some(text) => serde_json::from_str(&text).map_err(|e| {
+                to_js_err(JsErrorParts::invalid_input(format!("session JSON: {e}")))
+            })?,
+            None => from_js(&value, "session")?,
+        };
+        let events = raw.events.into_iter().map(JsEvent::into_core);
+        VisitorSession::from_events(raw.max_events, events)
+            .map(|inner| SessionStore { inner })
+            .map_err(to_js_err)
+    }
+}
+
+/// [`SessionStore`]'s stored form.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct JsStore {
+    max_events: usize,
+    events: Vec<JsEvent>,
 }

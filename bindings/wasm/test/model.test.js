@@ -4,7 +4,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const { Model } = require('../pkg/sightline_wasm.js');
+const { Model } = require('../pkg/node/sightline_wasm.js');
 const { registerModelContract } = require('../../../tests/cross_runtime/model_contract.js');
 
 const { fx } = registerModelContract({

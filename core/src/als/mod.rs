@@ -392,6 +392,52 @@ fn random_factors(rng: &mut Rng, n: usize, k: usize, std: f32) -> Vec<f32> {
         .collect()
 }
 
+/// A history of `items` (indices below `n_rows`) as one canonical row
+/// (duplicates summed, zeros dropped).
+fn history(items: &[u32], weights: &[f32], n_rows: usize) -> Result<Csr> {
+    if items.len() != weights.len() {
+        return Err(Error::shape(format!(
+            "{} items but {} weights",
+            items.len(),
+            weights.len()
+        )));
+    }
+    check_indices("items", items, n_rows)?;
+    let row = Csr::from_triplets(1, n_rows, &vec![0; items.len()], items, weights)?;
+    Ok(row.without_zeros().into_owned())
+}
+
+/// What a fold-in solves against: some rows of a model's item factors
+/// (all of them, or a slice's), with the whole model's config, item count
+/// and scaled Gram matrix, so a fold-in over a slice gives the same vector
+/// as over the model.
+pub(crate) struct FoldInBasis<'a> {
+    /// The model's config (`factors` = `k`).
+    pub config: &'a AlsConfig,
+    /// Item factor rows, `rows.len() / k` of them, row-major.
+    pub rows: &'a [f32],
+    /// Items of the whole model (the regularisation scales with it).
+    pub model_items: usize,
+    /// `α₀·YᵀY` of the whole model, `k×k`.
+    pub gram: &'a [f32],
+}
+
+impl FoldInBasis<'_> {
+    /// [`AlsModel::fold_in`] with `items` indexing [`rows`](Self::rows).
+    pub fn fold_in(&self, items: &[u32], weights: &[f32]) -> Result<Vec<f32>> {
+        let k = self.config.factors;
+        let row = history(items, weights, self.rows.len() / k)?;
+        let (cols, ws) = row.row(0);
+        let mut x = vec![0f32; k];
+        Row::new(self.config, self.rows, self.model_items, cols, ws).solve_exact(
+            self.gram,
+            &mut x,
+            &mut RowScratch::new(k),
+        );
+        Ok(x)
+    }
+}
+
 fn check_indices(what: &str, idx: &[u32], n: usize) -> Result<()> {
     match idx.iter().find(|&&i| i as usize >= n) {
         Some(i) => Err(Error::invalid(format!(
@@ -929,31 +975,26 @@ impl AlsModel {
     /// users, or after their history changed. Duplicate items are summed,
     /// zero weights ignored; no items gives the zero vector.
     pub fn fold_in(&self, items: &[u32], weights: &[f32]) -> Result<Vec<f32>> {
-        let row = self.history(items, weights)?;
-        let (cols, ws) = row.row(0);
-        let k = self.factors();
-        let mut x = vec![0f32; k];
-        Row::new(&self.config, &self.item_factors, self.n_items(), cols, ws).solve_exact(
-            self.item_gram(),
-            &mut x,
-            &mut RowScratch::new(k),
-        );
-        Ok(x)
+        let basis = FoldInBasis {
+            config: &self.config,
+            rows: &self.item_factors,
+            model_items: self.n_items(),
+            gram: self.item_gram(),
+        };
+        basis.fold_in(items, weights)
+    }
+
+    /// The scaled item Gram matrix `α₀·YᵀY` (`k×k`, row-major) fold-ins
+    /// solve against: what a [`crate::slice::ModelSlice`] carries so its
+    /// fold-in equals this model's.
+    pub(crate) fn scaled_item_gram(&self) -> &[f32] {
+        self.item_gram()
     }
 
     /// A user's history as one canonical row (duplicates summed, zeros
     /// dropped): what fold-ins and explanations solve for.
     fn history(&self, items: &[u32], weights: &[f32]) -> Result<Csr> {
-        if items.len() != weights.len() {
-            return Err(Error::shape(format!(
-                "{} items but {} weights",
-                items.len(),
-                weights.len()
-            )));
-        }
-        check_indices("items", items, self.n_items())?;
-        let row = Csr::from_triplets(1, self.n_items(), &vec![0; items.len()], items, weights)?;
-        Ok(row.without_zeros().into_owned())
+        history(items, weights, self.n_items())
     }
 
     /// `α₀·YᵀY`, computed on first use.

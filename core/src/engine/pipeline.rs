@@ -2,8 +2,8 @@
 //!
 //! [`sources`](Asker::gather) (main, under budgets and breakers, blended
 //! with quotas; then the placement's fallback sources while short) →
-//! [`diversify`] (MMR) → rules (boosts, brand caps, pins: the placement's
-//! compiled rules) → [`last_resorts`] (popular in the region, everywhere,
+//! [`diversify_then_rules`] (MMR, then boosts, brand caps, pins: the
+//! placement's compiled rules; shared with the browser's re-ranking) → [`last_resorts`] (popular in the region, everywhere,
 //! the catalog; through the same rules) → [`promote`] →
 //! [`explain`] → tracking.
 
@@ -22,7 +22,8 @@ use crate::experiment::arms::Placement;
 use crate::experiment::{Assignment, HOLDOUT};
 use crate::ids::IdMap;
 use crate::privacy::Consent;
-use crate::rank::{mmr, AttributeSimilarity, ContentSlot, Promotion, Promotions, RuleContext};
+use crate::rank::{ContentSlot, Promotion, Promotions, RuleContext};
+use crate::rerank::{cosine, diversify_then_rules};
 use crate::resilience::{guarded, Deadline, Guarded, Reason};
 use crate::tracking::Served;
 
@@ -78,14 +79,19 @@ pub(super) fn recommend(engine: &Engine, req: &Request) -> Result<Response> {
         mut levels,
         ..
     } = asker;
-    let diversified = diversify(
-        pool,
-        placement.config.diversity.lambda,
-        placement.similarity.as_ref(),
-        snap.models.content.as_deref(),
-        &snap.universe,
-    );
-    let mut items = rules.finish(diversified, &ctx, n);
+    let content = snap.models.content.as_deref();
+    let by_attributes = placement
+        .similarity
+        .as_ref()
+        .map(|sim| move |a: u32, b: u32| sim.sim(a, b));
+    let by_content = content.map(|c| |a: u32, b: u32| embedding_sim(c, &snap.universe, a, b));
+    let sim: Option<&dyn Fn(u32, u32) -> f32> = match (&by_attributes, &by_content) {
+        (Some(f), _) => Some(f),
+        (None, Some(f)) => Some(f),
+        (None, None) => None,
+    };
+    let mut items =
+        diversify_then_rules(pool, placement.config.diversity.lambda, sim, rules, &ctx, n);
     if items.len() < n {
         let popular = fresh_popular(engine, now);
         let (extra, level) = last_resorts(
@@ -351,28 +357,6 @@ fn append_below(pool: &mut Vec<Candidate>, extra: &[Candidate]) {
     );
 }
 
-/// MMR over the pool when the placement asks for diversity (`lambda <
-/// 1`): by its catalog attributes (`similarity`), else by content vectors when there is
-/// a content index; otherwise the pool as it is.
-fn diversify(
-    pool: Vec<Candidate>,
-    lambda: f32,
-    similarity: Option<&AttributeSimilarity>,
-    content: Option<&ContentIndex>,
-    universe: &IdMap,
-) -> Vec<Candidate> {
-    if lambda >= 1.0 {
-        return pool;
-    }
-    match (similarity, content) {
-        (Some(sim), _) => mmr(&pool, pool.len(), lambda, &|a, b| sim.sim(a, b)),
-        (None, Some(content)) => mmr(&pool, pool.len(), lambda, &|a, b| {
-            embedding_sim(content, universe, a, b)
-        }),
-        (None, None) => pool,
-    }
-}
-
 /// Cosine of two items' content vectors (0 when either is missing).
 fn embedding_sim(content: &ContentIndex, universe: &IdMap, a: u32, b: u32) -> f32 {
     let row = |u: u32| {
@@ -380,14 +364,7 @@ fn embedding_sim(content: &ContentIndex, universe: &IdMap, a: u32, b: u32) -> f3
         content.vector(content.items().get(id)?).ok()
     };
     match (row(a), row(b)) {
-        (Some(x), Some(y)) => {
-            let (xx, yy) = (crate::linalg::dot(x, x), crate::linalg::dot(y, y));
-            if xx > 0.0 && yy > 0.0 {
-                crate::linalg::dot(x, y) / (xx * yy).sqrt()
-            } else {
-                0.0
-            }
-        }
+        (Some(x), Some(y)) => cosine(x, y),
         _ => 0.0,
     }
 }
@@ -574,6 +551,7 @@ mod tests {
     use super::*;
     use crate::engine::{EngineConfig, Models};
     use crate::experiment::arms::tests::catalog;
+    use crate::rank::{AttributeSimilarity, Rules};
     use crate::resilience::ManualClock;
 
     fn cand(item: u32, score: f32, source: SourceKind) -> Candidate {
@@ -702,10 +680,28 @@ mod tests {
         let pool: Vec<Candidate> = [(0, 1.0), (1, 0.9), (2, 0.8)]
             .map(|(i, s)| cand(i, s, SourceKind::Als))
             .to_vec();
-        let order = |lambda, sim| items_of(&diversify(pool.clone(), lambda, sim, None, c.ids()));
-        assert_eq!(order(1.0, Some(&sim)), [0, 1, 2]);
+        let rules = Rules {
+            in_stock: false,
+            available_in_region: false,
+            ..Rules::default()
+        }
+        .compile(&c, "rules")
+        .unwrap();
+        let by_shape = |a: u32, b: u32| sim.sim(a, b);
+        let order = |lambda, sim: Option<&dyn Fn(u32, u32) -> f32>| {
+            let ctx = RuleContext::default();
+            items_of(&diversify_then_rules(
+                pool.clone(),
+                lambda,
+                sim,
+                &rules,
+                &ctx,
+                3,
+            ))
+        };
+        assert_eq!(order(1.0, Some(&by_shape)), [0, 1, 2]);
         assert_eq!(order(0.3, None), [0, 1, 2], "nothing to compare by");
-        assert_eq!(order(0.3, Some(&sim)), [0, 2, 1]);
+        assert_eq!(order(0.3, Some(&by_shape)), [0, 2, 1]);
     }
 
     #[test]

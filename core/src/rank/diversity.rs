@@ -180,70 +180,125 @@ fn value_key(it: &Item, field: &str) -> Option<String> {
 /// scores keep their scale but are non-increasing, so a later stable sort
 /// by score (boosts in `CompiledRules::finish`) keeps the diversified order
 /// unless a boost changes it. Cost: O(n · |cands|) `sim` calls.
-pub fn mmr(
-    cands: &[Candidate],
-    n: usize,
+pub fn mmr<F>(cands: &[Candidate], n: usize, lambda: f32, sim: &F) -> Vec<Candidate>
+where
+    F: Fn(u32, u32) -> f32 + ?Sized,
+{
+    let mut m = Mmr::new(cands, lambda, sim);
+    m.extend_to(n);
+    m.picked()
+}
+
+/// [`mmr`] one pick at a time: the first `d` picks never depend on how many
+/// more are asked for, so a caller can go deeper only when it needs to
+/// ([`crate::rerank::diversify_then_rules`]).
+pub struct Mmr<'a, F: ?Sized> {
+    cands: &'a [Candidate],
+    /// The normalised `lambda`; `>= 1` = relevance order.
     lambda: f32,
-    sim: &dyn Fn(u32, u32) -> f32,
-) -> Vec<Candidate> {
-    let lambda = if lambda.is_nan() {
-        1.0
-    } else {
-        lambda.clamp(0.0, 1.0)
-    };
-    let n = n.min(cands.len());
-    if lambda >= 1.0 || n == 0 {
-        return cands[..n].to_vec();
-    }
-    let finite = cands.iter().map(|c| c.score).filter(|s| s.is_finite());
-    let lo = finite.clone().fold(f32::INFINITY, f32::min) as f64;
-    let hi = finite.fold(f32::NEG_INFINITY, f32::max) as f64;
-    // In f64 so that the range of extreme f32 scores cannot overflow.
-    let rel: Vec<f32> = cands
-        .iter()
-        .map(|c| match c.score {
-            s if s.is_nan() || s == f32::NEG_INFINITY => 0.0,
-            s if s == f32::INFINITY => 1.0,
-            s if hi > lo => ((f64::from(s) - lo) / (hi - lo)) as f32,
-            _ => 1.0,
-        })
-        .collect();
-    let mut taken = vec![false; cands.len()];
-    let mut max_sim = vec![0f32; cands.len()];
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        let mut best: Option<(usize, f32)> = None;
-        for j in 0..cands.len() {
-            if taken[j] {
-                continue;
-            }
-            let v = lambda * rel[j] - (1.0 - lambda) * max_sim[j];
-            if best.is_none_or(|(_, b)| v > b) {
-                best = Some((j, v));
-            }
+    sim: &'a F,
+    rel: Vec<f32>,
+    taken: Vec<bool>,
+    max_sim: Vec<f32>,
+    /// Indices into `cands`, in pick order.
+    picks: Vec<usize>,
+}
+
+impl<'a, F> Mmr<'a, F>
+where
+    F: Fn(u32, u32) -> f32 + ?Sized,
+{
+    /// Nothing picked yet.
+    pub fn new(cands: &'a [Candidate], lambda: f32, sim: &'a F) -> Self {
+        let lambda = if lambda.is_nan() {
+            1.0
+        } else {
+            lambda.clamp(0.0, 1.0)
+        };
+        let finite = cands.iter().map(|c| c.score).filter(|s| s.is_finite());
+        let lo = finite.clone().fold(f32::INFINITY, f32::min) as f64;
+        let hi = finite.fold(f32::NEG_INFINITY, f32::max) as f64;
+        // In f64 so that the range of extreme f32 scores cannot overflow.
+        let rel: Vec<f32> = cands
+            .iter()
+            .map(|c| match c.score {
+                s if s.is_nan() || s == f32::NEG_INFINITY => 0.0,
+                s if s == f32::INFINITY => 1.0,
+                s if hi > lo => ((f64::from(s) - lo) / (hi - lo)) as f32,
+                _ => 1.0,
+            })
+            .collect();
+        Mmr {
+            cands,
+            lambda,
+            sim,
+            rel,
+            taken: vec![false; cands.len()],
+            max_sim: vec![0f32; cands.len()],
+            picks: Vec::new(),
         }
-        let Some((j, _)) = best else { break };
-        taken[j] = true;
-        out.push(cands[j]);
-        let pick = cands[j].item;
-        for (q, c) in cands.iter().enumerate() {
-            if !taken[q] {
-                let s = sim(pick, c.item);
-                let s = if s.is_nan() { 0.0 } else { s.clamp(0.0, 1.0) };
-                if s > max_sim[q] {
-                    max_sim[q] = s;
+    }
+
+    /// Number of candidates.
+    pub fn len(&self) -> usize {
+        self.cands.len()
+    }
+
+    /// Whether there are no candidates.
+    pub fn is_empty(&self) -> bool {
+        self.cands.is_empty()
+    }
+
+    /// Picks until `depth` are picked (or all are).
+    pub fn extend_to(&mut self, depth: usize) {
+        let depth = depth.min(self.cands.len());
+        if self.lambda >= 1.0 {
+            self.picks.extend(self.picks.len()..depth);
+            return;
+        }
+        let lambda = self.lambda;
+        while self.picks.len() < depth {
+            let mut best: Option<(usize, f32)> = None;
+            for j in 0..self.cands.len() {
+                if self.taken[j] {
+                    continue;
+                }
+                let v = lambda * self.rel[j] - (1.0 - lambda) * self.max_sim[j];
+                if best.is_none_or(|(_, b)| v > b) {
+                    best = Some((j, v));
+                }
+            }
+            let Some((j, _)) = best else { break };
+            self.taken[j] = true;
+            self.picks.push(j);
+            let pick = self.cands[j].item;
+            for (q, c) in self.cands.iter().enumerate() {
+                if !self.taken[q] {
+                    let s = (self.sim)(pick, c.item);
+                    let s = if s.is_nan() { 0.0 } else { s.clamp(0.0, 1.0) };
+                    if s > self.max_sim[q] {
+                        self.max_sim[q] = s;
+                    }
                 }
             }
         }
     }
-    let mut scores: Vec<f32> = cands.iter().map(|c| c.score).collect();
-    scores.sort_by(|a, b| b.total_cmp(a));
-    // NaN sorts first under total_cmp descending; keep it out of the top.
-    scores.sort_by_key(|s| s.is_nan());
-    for (c, s) in out.iter_mut().zip(scores) {
-        c.score = s;
+
+    /// The picks so far, in pick order, scored as [`mmr`] documents.
+    pub fn picked(&self) -> Vec<Candidate> {
+        let mut out: Vec<Candidate> = self.picks.iter().map(|&j| self.cands[j]).collect();
+        if self.lambda >= 1.0 {
+            return out;
+        }
+        let mut scores: Vec<f32> = self.cands.iter().map(|c| c.score).collect();
+        scores.sort_by(|a, b| b.total_cmp(a));
+        // NaN sorts first under total_cmp descending; keep it out of the top.
+        scores.sort_by_key(|s| s.is_nan());
+        for (c, s) in out.iter_mut().zip(scores) {
+            c.score = s;
+        }
+        out
     }
-    out
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ pub mod expr;
 pub mod promo;
 pub mod rules;
 
-pub use diversity::{mmr, AttributeSimilarity, DiversityBy, DiversityConfig};
+pub use diversity::{mmr, AttributeSimilarity, DiversityBy, DiversityConfig, Mmr};
 pub use expr::{CompiledExpr, Cond, Expr, Literal, Op};
 pub use promo::{ContentSlot, PromoResult, Promotion, Promotions};
 pub use rules::{Boost, CompiledRules, Pin, RuleContext, Rules};

@@ -331,6 +331,13 @@ impl CompiledRules {
         self.n_items
     }
 
+    /// Whether [`finish`](Self::finish) may re-order its input (boosts
+    /// change scores); without boosts it keeps the input order and takes
+    /// a prefix, so callers may rank only as deep as that prefix.
+    pub fn reorders(&self) -> bool {
+        !self.boosts.is_empty()
+    }
+
     fn bits_for(&self, region: Option<&str>) -> &BitSet {
         match region {
             Some(r) if self.region_rule => self.region_ok.get(r).unwrap_or(&self.default_ok),
