@@ -977,3 +977,44 @@ fn reload_models_serves_the_files_models_and_keeps_live_state() {
         before
     );
 }
+
+#[test]
+fn export_slice_carries_the_served_models_for_a_placements_candidates() {
+    let s = shop();
+    let (engine, _) = engine_with(json!({}));
+    let r = engine
+        .recommend(&request("home", Some(&active_customer())))
+        .unwrap();
+    let candidates: Vec<&str> = r.items.iter().map(|i| i.item.as_str()).collect();
+    let slice = engine.export_slice("home", &candidates).unwrap();
+    assert_eq!(slice.placement(), "home");
+    assert_eq!(slice.len(), candidates.len());
+    let als = s.models.als.as_deref().unwrap();
+    let row = als.items().get(candidates[0]).unwrap() as usize;
+    let k = als.factors();
+    let full = als.item_factors();
+    let full = &full.as_slice().unwrap()[row * k..(row + 1) * k];
+    assert_eq!(
+        slice.item_factors(0),
+        full,
+        "the slice carries the served factors"
+    );
+
+    assert!(matches!(
+        engine.export_slice("nowhere", &candidates),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        engine.export_slice("home", &["no-such-item"]),
+        Err(Error::UnknownId { .. })
+    ));
+    let no_als = Models {
+        als: None,
+        ..s.models.clone()
+    };
+    let bare = Engine::new(engine_config(&json!({})).unwrap(), no_als).unwrap();
+    assert!(matches!(
+        bare.export_slice("home", &candidates),
+        Err(Error::InvalidInput(_))
+    ));
+}

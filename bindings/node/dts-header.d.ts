@@ -295,6 +295,8 @@ export interface AlsParams {
   calculateTrainingLoss?: boolean
   storeInteractions?: boolean
   initStd?: number
+  /** `additive` (default: `c = 1 + alpha·w`) or `scaled` (implicit's `c = alpha·w`). */
+  confidence?: 'additive' | 'scaled'
 }
 
 /** Co-occurrence settings (the core's `CooccurConfig`). */

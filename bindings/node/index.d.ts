@@ -295,6 +295,8 @@ export interface AlsParams {
   calculateTrainingLoss?: boolean
   storeInteractions?: boolean
   initStd?: number
+  /** `additive` (default: `c = 1 + alpha·w`) or `scaled` (implicit's `c = alpha·w`). */
+  confidence?: 'additive' | 'scaled'
 }
 
 /** Co-occurrence settings (the core's `CooccurConfig`). */
@@ -680,6 +682,14 @@ export declare class Engine {
    * not block requests).
    */
   reloadModelsAsync(path: string): Promise<void>
+  /**
+   * The model slice of the served ALS model, catalog and config for
+   * `placement` and its candidate `items` (e.g. a response's item ids):
+   * the bytes a page loads with sightline-wasm's `ModelSlice.fromBytes`
+   * to re-rank them privately. Throws `INVALID_INPUT` (unknown placement,
+   * no ALS model served) or `UNKNOWN_ID`.
+   */
+  exportSlice(placement: string, items: Array<string>): Buffer
 }
 
 /**

@@ -17,6 +17,7 @@ use napi_derive::napi;
 use serde_json::Value;
 use sightline::data::{Catalog, Event, Row};
 use sightline::engine::{Engine as CoreEngine, EngineConfig, Models, Request};
+use sightline::Component;
 use sightline::Error;
 
 use crate::convert::{input, json, out, records, to_timestamp};
@@ -398,5 +399,24 @@ impl Engine {
     pub fn reload_models_async(&self, path: String) -> AsyncTask<CoreTask<()>> {
         let engine = Arc::clone(&self.inner);
         CoreTask::spawn(move || engine.reload_models(&path), Ok)
+    }
+
+    /// The model slice of the served ALS model, catalog and config for
+    /// `placement` and its candidate `items` (e.g. a response's item ids):
+    /// the bytes a page loads with sightline-wasm's `ModelSlice.fromBytes`
+    /// to re-rank them privately. Throws `INVALID_INPUT` (unknown placement,
+    /// no ALS model served) or `UNKNOWN_ID`.
+    #[napi(catch_unwind)]
+    pub fn export_slice(
+        &self,
+        env: Env,
+        placement: String,
+        items: Vec<String>,
+    ) -> napi::Result<Buffer> {
+        let bytes = self
+            .inner
+            .export_slice(&placement, &items)
+            .and_then(|slice| slice.to_bytes());
+        or_throw(&env, bytes.map(Buffer::from))
     }
 }

@@ -210,6 +210,22 @@ impl EngineHandle {
             .map_err(|e| py_err(py, e))
     }
 
+    fn export_slice<'py>(
+        &self,
+        py: Python<'py>,
+        placement: String,
+        items: Vec<String>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = py
+            .detach(|| {
+                self.inner
+                    .export_slice(&placement, &items)
+                    .and_then(|slice| slice.to_bytes())
+            })
+            .map_err(|e| py_err(py, e))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
     fn reload_models(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         py.detach(|| self.inner.reload_models(&path))
             .map_err(|e| py_err_path(py, e, &path))

@@ -254,3 +254,18 @@ def test_reload_models_swaps_a_files_models_and_keeps_live_sessions(shop, tmp_pa
         e.reload_models(tmp_path / "missing.slm")
     assert e.recommend("home", session=visitor, consent=True, now=now)["items"] == after["items"]
     assert before["items"]
+
+
+def test_export_slice_gives_the_model_file_bytes_a_page_reranks_with(shop):
+    d, _, _, _, now = shop
+    e = engine(shop)
+    items = [i["item"] for i in e.recommend("home", n=20, now=now)["items"]]
+    small = e.export_slice("home", items[:5])
+    large = e.export_slice("home", items)
+    assert isinstance(large, bytes) and len(large) > len(small) > 0
+    with pytest.raises(sightline.InvalidInputError):
+        e.export_slice("nowhere", items)
+    with pytest.raises(sightline.UnknownIdError):
+        e.export_slice("home", ["no-such-item"])
+    with pytest.raises(sightline.InvalidInputError, match="ALS"):
+        sightline.Engine(None, catalog=d["catalog"]).export_slice("home", items)

@@ -184,6 +184,25 @@ impl Engine {
         self.snapshot.load().models.clone()
     }
 
+    /// The [`ModelSlice`](crate::slice::ModelSlice) of the served ALS
+    /// model, catalog and config for `placement` and its candidate `items`:
+    /// what a storefront sends to the page for private re-ranking.
+    ///
+    /// Errors: no ALS model is served ([`Error::InvalidInput`]), and those
+    /// of [`ModelSlice::export`](crate::slice::ModelSlice::export).
+    pub fn export_slice<S: AsRef<str>>(
+        &self,
+        placement: &str,
+        items: &[S],
+    ) -> Result<crate::slice::ModelSlice> {
+        let models = self.models();
+        let als = models
+            .als
+            .as_deref()
+            .ok_or_else(|| Error::invalid("the engine serves no ALS model to slice"))?;
+        crate::slice::ModelSlice::export(als, &models.catalog, &self.config, placement, items)
+    }
+
     /// Serves `models` from now on. Everything derived from them (rules,
     /// promotions, the popular cache) is rebuilt first, so invalid rules
     /// for the new catalog are an error and the old models stay; readers

@@ -2415,6 +2415,15 @@ class Engine:
             None if cooccur is None else cooccur._fitted(),
             None if content is None else content._fitted())
 
+    def export_slice(self, placement: str, items: Sequence[str]) -> bytes:
+        """The model slice of the served ALS model, catalog and config for
+        ``placement`` and its candidate ``items`` (e.g. a response's item
+        ids): the bytes a page loads with sightline-wasm's
+        ``ModelSlice.fromBytes`` to re-rank them privately with the visitor's
+        own browsing. Raises ``InvalidInputError`` (unknown placement, no ALS
+        model served) or ``UnknownIdError``."""
+        return self._engine.export_slice(placement, [str(i) for i in items])
+
     def reload_models(self, path: Union[str, "os.PathLike[str]"]) -> None:
         """Serves the models (catalog, ALS, co-occurrence, content) of an
         engine file written by ``save``, as ``swap_models`` does, keeping this
