@@ -39,8 +39,8 @@ def main() -> None:
     ap.add_argument("--rank", type=int, default=64, help="factors of both models")
     args = ap.parse_args()
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")  # pandas 3 notice  # executors run this interpreter
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors run this interpreter
+    warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")  # pandas 3 notice
     from pyspark.ml.recommendation import ALS as SparkALS
     from pyspark.sql import SparkSession
 
