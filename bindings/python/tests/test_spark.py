@@ -176,6 +176,12 @@ def test_recommend_for_users_equals_the_local_batch(spark, local_model):
         assert not bought & set(mine["item"])  # training history left out
     assert set(got["source"]) == {"als"}
 
+    # ship=True: executors read the driver's file through SparkFiles.
+    shipped = recommend_for_users(users, path, n=3, user_col="customer", ship=True).toPandas()
+    assert shipped.groupby("user").size().eq(3).all() and shipped["user"].nunique() == 60
+    assert shipped[shipped["rank"] == 1].set_index("user")["item"].to_dict() == \
+        got[got["rank"] == 1].set_index("user")["item"].to_dict()
+
 
 def test_recommend_for_users_with_a_placement_keeps_the_rules(spark, shop, local_model, tmp_path):
     from sightline.spark import recommend_for_users

@@ -315,6 +315,7 @@ def recommend_for_users(
     user_col: str = "user",
     region_col: Optional[str] = None,
     now: Optional[int] = None,
+    ship: bool = False,
 ) -> "DataFrame":
     """Top-``n`` recommendations for every user of ``df``, computed on the
     executors: a DataFrame of ``RECOMMENDATION_SCHEMA`` (user, rank, item,
@@ -334,7 +335,9 @@ def recommend_for_users(
     ALS source still leaves out a user's training interactions.
 
     ``model_path`` must be readable on every executor (a shared file
-    system, or the local path in ``local[*]``). Each Python worker process
+    system, or the local path in ``local[*]``), or ``ship=True`` copies it
+    from the driver to every executor (``SparkContext.addFile``; the file
+    name must then be unique among the job's added files). Each Python worker process
     loads the file once (read into memory: the core does not memory-map
     model files) and keeps it for later tasks; the native calls release the
     GIL."""
@@ -346,19 +349,28 @@ def recommend_for_users(
         # Checked on the driver, so a bad config fails before any task runs
         # (rules naming catalog items are checked when executors load it).
         Engine.check_config(config)
+    shipped = None
+    if ship:
+        df.sparkSession.sparkContext.addFile(path)
+        shipped = os.path.basename(path)
     cols = [F.col(user_col).cast("string").alias("user")]
     if region_col is not None:
         cols.append(F.col(region_col).cast("string").alias("region"))
     users = df.select(*cols)
 
     def score(batches: Iterator["pd.DataFrame"]) -> Iterator["pd.DataFrame"]:
+        local = path
+        if shipped is not None:
+            from pyspark import SparkFiles
+
+            local = SparkFiles.get(shipped)
         for pdf in batches:
             ids = pdf["user"].tolist()
             if placement is None:
-                yield _score_als(path, ids, n)
+                yield _score_als(local, ids, n)
             else:
                 regions = pdf["region"].tolist() if "region" in pdf else None
-                yield _score_engine(path, config, placement, ids, regions, n, now)
+                yield _score_engine(local, config, placement, ids, regions, n, now)
 
     return users.mapInPandas(score, RECOMMENDATION_SCHEMA)
 
