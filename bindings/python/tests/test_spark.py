@@ -297,3 +297,18 @@ def test_importing_sightline_does_not_import_pyspark():
 
     code = "import sys, sightline, sightline.implicit; assert 'pyspark' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_interactions_to_spark_numbers_like_the_matrix(spark, local_model):
+    from sightline.spark import interactions_to_spark
+
+    _, inter, _ = local_model
+    ratings, user_map, item_map = interactions_to_spark(inter, spark)
+    got = ratings.toPandas()
+    coo = inter.user_items.tocoo()
+    want = sorted(zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist()))
+    assert sorted(zip(got["user_index"], got["item_index"], got["rating"])) == want
+    assert [r["id"] for r in user_map.orderBy("index").collect()] == inter.user_ids
+    assert [r["id"] for r in item_map.orderBy("index").collect()] == inter.item_ids
+    with pytest.raises(sightline.InvalidInputError, match="ids for"):
+        interactions_to_spark(inter.user_items, spark, user_ids=["just-one"])

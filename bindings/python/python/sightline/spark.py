@@ -33,7 +33,7 @@ from . import ALS, Engine, Interactions, InvalidInputError, _sightline
 
 try:
     import pandas as pd
-    from pyspark.sql import DataFrame, SparkSession, Window  # noqa: F401  (Window: public re-use)
+    from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
