@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything the tests need on a fresh machine:
 # wasm32 target, wasm-bindgen-cli (pinned to the crate), a Python venv with
-# maturin/numpy/scipy/pytest, npm dependencies of the JS packages and of the
-# page tests, and Debian's chromium for those page tests.
+# maturin/numpy/scipy/pytest/pyspark, npm dependencies of the JS packages and of the
+# page tests, Debian's chromium for those page tests and Java 17 for pyspark.
 # Only registries are used (crates.io, PyPI, npm, Debian); nothing else is downloaded.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,10 +28,17 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "creating Python venv at $VENV"
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import maturin, numpy, scipy, pytest, implicit' 2>/dev/null; then
+if ! "$VENV/bin/python" -c 'import maturin, numpy, scipy, pytest, implicit, pyspark, pyarrow' 2>/dev/null; then
   log "installing Python build/test dependencies"
   "$VENV/bin/pip" install --quiet --upgrade pip
   "$VENV/bin/pip" install --quiet -r "$ROOT/bindings/python/requirements-dev.txt"
+fi
+
+if ! command -v java >/dev/null 2>&1; then
+  log "installing Debian openjdk-17-jre-headless (pyspark's JVM for the Spark tests)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
 fi
 
 if ! command -v chromium >/dev/null 2>&1; then

@@ -31,7 +31,9 @@ rm -rf "$WHEELS"
 (cd bindings/python && maturin build --release --quiet --out "$WHEELS")
 WHEEL="$(ls "$WHEELS"/sightline-*.whl)"
 pip install --quiet --force-reinstall --no-deps "$WHEEL"
-python -m pytest -q bindings/python/tests
+# test_spark.py runs pyspark in local[2] (Java from setup.sh): its executors
+# must run this venv's Python, and it must run, not skip.
+PYSPARK_PYTHON="$(command -v python)" SIGHTLINE_REQUIRE_SPARK=1 python -m pytest -q bindings/python/tests
 
 step "the wheel in a clean venv: dependencies from the registry, no pandas or tqdm"
 CLEAN="$ROOT/target/wheel-venv"

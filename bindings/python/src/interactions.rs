@@ -53,3 +53,16 @@ pub(crate) fn interactions_build<'py>(
     d.set_item("last_seen", last_seen.map(|t| t.into_pyarray(py)))?;
     Ok(d)
 }
+
+/// The effective kind weights (the core's defaults with `overrides` applied,
+/// flat `{kind: weight}`), for callers that weigh events themselves, such as
+/// the Spark aggregation. Invalid weights raise `ConfigError`.
+#[pyfunction]
+pub(crate) fn kind_weights(
+    py: Python<'_>,
+    overrides: BTreeMap<String, f32>,
+) -> PyResult<BTreeMap<String, f32>> {
+    let weights = KindWeights::from_flat(&overrides);
+    weights.validate().map_err(|e| py_err(py, e))?;
+    Ok(weights.to_flat())
+}

@@ -1106,14 +1106,17 @@ impl Model {
     }
 
     /// A model serving given factors (`n_users × k`, `n_items × k`; k is
-    /// the arrays' width), with ids `"0"`, `"1"`, ... and no stored
-    /// interactions.
+    /// the arrays' width) and no stored interactions, with the given ids
+    /// (one per row; duplicates are an error) or `"0"`, `"1"`, ...
     #[staticmethod]
+    #[pyo3(signature = (params, user_factors, item_factors, user_ids=None, item_ids=None))]
     fn from_factors(
         py: Python<'_>,
         params: &Bound<'_, PyAny>,
         user_factors: numpy::PyReadonlyArray2<'_, f32>,
         item_factors: numpy::PyReadonlyArray2<'_, f32>,
+        user_ids: Option<Vec<String>>,
+        item_ids: Option<Vec<String>>,
     ) -> PyResult<Model> {
         let (nu, ku, uf) = matrix_vec(&user_factors);
         let (ni, ki, itf) = matrix_vec(&item_factors);
@@ -1129,8 +1132,12 @@ impl Model {
             factors: ku,
             ..als_config(py, params)?
         };
-        let users = IdMap::range(nu).map_err(|e| py_err(py, e))?;
-        let items = IdMap::range(ni).map_err(|e| py_err(py, e))?;
+        let ids = |given: Option<Vec<String>>, n| match given {
+            Some(ids) => IdMap::from_ids(ids),
+            None => IdMap::range(n),
+        };
+        let users = ids(user_ids, nu).map_err(|e| py_err(py, e))?;
+        let items = ids(item_ids, ni).map_err(|e| py_err(py, e))?;
         AlsModel::from_factors(config, users, items, uf, itf)
             .map(Model::new)
             .map_err(|e| py_err(py, e))
@@ -1887,6 +1894,7 @@ fn _sightline(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(demo::demo_data, m)?)?;
     m.add_function(wrap_pyfunction!(demo::demo_engine_config, m)?)?;
     m.add_function(wrap_pyfunction!(interactions::interactions_build, m)?)?;
+    m.add_function(wrap_pyfunction!(interactions::kind_weights, m)?)?;
     m.add_class::<session::SessionHandle>()?;
     m.add_class::<session::SessionRecommenderHandle>()?;
     m.add_class::<engine::EngineHandle>()?;

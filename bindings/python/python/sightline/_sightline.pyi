@@ -134,7 +134,11 @@ class _Model:
     def fold_in(self, items: _I, weights: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
     @staticmethod
     def from_factors(
-        params: Dict[str, Any], user_factors: npt.NDArray[np.float32], item_factors: npt.NDArray[np.float32]
+        params: Dict[str, Any],
+        user_factors: npt.NDArray[np.float32],
+        item_factors: npt.NDArray[np.float32],
+        user_ids: Optional[List[str]] = None,
+        item_ids: Optional[List[str]] = None,
     ) -> _Model: ...
     def similar(
         self,
@@ -343,6 +347,7 @@ def interactions_build(
     kind_weights: Dict[str, float],
     item_ids: Optional[List[str]],
 ) -> Dict[str, Any]: ...
+def kind_weights(overrides: Dict[str, float]) -> Dict[str, float]: ...
 
 # -- engine (sightline.Engine) ------------------------------------------------
 
