@@ -34,19 +34,17 @@ if ! "$VENV/bin/python" -c 'import maturin, numpy, scipy, pytest, implicit, pysp
   "$VENV/bin/pip" install --quiet -r "$ROOT/bindings/python/requirements-dev.txt"
 fi
 
-if ! command -v java >/dev/null 2>&1; then
-  log "installing Debian openjdk-17-jre-headless (pyspark's JVM for the Spark tests)"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
-fi
+# Installs Debian package $2 when command $1 is missing ($3: what for).
+apt_install() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  log "installing Debian $2 ($3)"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
+}
+apt_install java openjdk-17-jre-headless "pyspark's JVM for the Spark tests"
 
-if ! command -v chromium >/dev/null 2>&1; then
-  log "installing Debian chromium (page tests drive it with playwright-core)"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
-fi
+apt_install chromium chromium "page tests drive it with playwright-core"
 
 for pkg in bindings/node bindings/wasm tests/browser; do
   if [ ! -d "$ROOT/$pkg/node_modules" ] || [ "$ROOT/$pkg/package.json" -nt "$ROOT/$pkg/node_modules" ]; then
