@@ -593,6 +593,12 @@ export declare class Engine {
    * type or an `n` outside `1..=1000`.
    */
   recommend(request: RecommendRequest): Recommendation
+  /**
+   * `recommend` answered as the JSON text of the `Recommendation`: for a
+   * server whose response body is that JSON, it skips building the JS
+   * object and `JSON.stringify`-ing it again (the storefront's hot path).
+   */
+  recommendJson(request: RecommendRequest): string
   /** `recommend` on the libuv thread pool; a bad request rejects. */
   recommendAsync(request: RecommendRequest): Promise<Recommendation>
   /**

@@ -199,6 +199,20 @@ impl Engine {
         or_throw(&env, answer)
     }
 
+    /// `recommend` answered as the JSON text of the `Recommendation`: for a
+    /// server whose response body is that JSON, it skips building the JS
+    /// object and `JSON.stringify`-ing it again (the storefront's hot path).
+    #[napi(catch_unwind, ts_args_type = "request: RecommendRequest")]
+    pub fn recommend_json(&self, env: Env, request: Unknown<'_>) -> napi::Result<String> {
+        let answer = input::<Request>(&request, "request")
+            .and_then(|request| self.inner.recommend(&request))
+            .and_then(out)
+            .and_then(|value| {
+                serde_json::to_string(&value).map_err(|e| Error::InvalidInput(e.to_string()))
+            });
+        or_throw(&env, answer)
+    }
+
     /// `recommend` on the libuv thread pool; a bad request rejects.
     #[napi(
         ts_args_type = "request: RecommendRequest",

@@ -101,6 +101,13 @@ test('every default placement returns n items with reasons', () => {
   assert.equal(home.items.length, engine.config().placements.home.n, 'default n');
   assert.ok(home.personalised);
   assert.ok(home.items.some((i) => i.source === 'als'), 'the model serves the customer');
+
+  // recommendJson is the same answer as JSON text (ids and latencies differ per call).
+  const same = (r) => ({ ...r, recommendationId: '', sources: r.sources.map((s) => ({ ...s, latencyUs: 0 })) });
+  const text = engine.recommendJson({ placement: 'home', user: customer, consent: true, now: NOW });
+  assert.equal(typeof text, 'string');
+  assert.deepEqual(same(JSON.parse(text)), same(engine.recommend({ placement: 'home', user: customer, consent: true, now: NOW })));
+  assert.throws(() => engine.recommendJson({ placement: 'nowhere' }), { code: 'INVALID_INPUT' });
 });
 
 test('an anonymous visitor\'s events change their session-based results', () => {

@@ -322,7 +322,8 @@ async function createStorefront(options = {}) {
       if (pathname === '/recommendations') {
         if (method !== 'GET') return methodNotAllowed(res, 'GET');
         const request = recommendRequest(qi < 0 ? '' : url.slice(qi + 1));
-        return sendJson(res, 200, engine.recommend(request));
+        // The engine writes the JSON body itself: no JS object to build and stringify.
+        return send(res, 200, Buffer.from(engine.recommendJson(request)), 'application/json');
       }
       if (pathname === '/events') {
         if (method !== 'POST') return methodNotAllowed(res, 'POST');
