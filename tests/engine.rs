@@ -1018,3 +1018,60 @@ fn export_slice_carries_the_served_models_for_a_placements_candidates() {
         Err(Error::InvalidInput(_))
     ));
 }
+
+#[test]
+fn partial_fit_from_interactions_and_explain_by_id() {
+    use sightline::data::InteractionsBuilder;
+    let s = shop();
+    let mut model = (**s.models.als.as_ref().unwrap()).clone();
+    let frames: Vec<&str> = catalog()
+        .items()
+        .iter()
+        .filter(|i| i.category == "frames")
+        .map(|i| i.id.as_str())
+        .take(4)
+        .collect();
+    let mut day = InteractionsBuilder::new();
+    for item in &frames {
+        day.add("walk-in", item, 2.0).unwrap();
+    }
+    let day = day.build().unwrap();
+    let before = model.n_users();
+    model.partial_fit_users_from(&day).unwrap();
+    assert_eq!(
+        model.n_users(),
+        before + 1,
+        "the walk-in customer is appended"
+    );
+    let recs = model
+        .recommend_by_id("walk-in", 10, &Default::default())
+        .unwrap();
+    assert_eq!(recs.len(), 10);
+    assert!(
+        recs.iter().all(|(i, _)| !frames.contains(&i.as_str())),
+        "liked items left out"
+    );
+
+    let mut unknown = InteractionsBuilder::new();
+    unknown.add("walk-in-2", "no-such-item", 1.0).unwrap();
+    let unknown = unknown.build().unwrap();
+    assert!(matches!(
+        model.partial_fit_users_from(&unknown),
+        Err(Error::UnknownId { .. })
+    ));
+    assert_eq!(
+        model.n_users(),
+        before + 1,
+        "a failed partial fit changes nothing"
+    );
+
+    // The walk-in's score for a recommended item splits over their 4 frames.
+    let e = model.explain_by_id("walk-in", &recs[0].0, 10).unwrap();
+    assert_eq!(e.contributions.len(), frames.len());
+    let total: f32 = e.contributions.iter().map(|(_, c)| c).sum();
+    assert!((total - e.score).abs() < 1e-3 * e.score.abs().max(1.0));
+    assert!(matches!(
+        model.explain_by_id("nobody", &recs[0].0, 10),
+        Err(Error::UnknownId { .. })
+    ));
+}

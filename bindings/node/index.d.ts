@@ -819,6 +819,22 @@ export declare class Model {
    */
   similarItems(itemId: string, n: number): Array<ScoredItem>
   /**
+   * A copy of this model with every user of `data` re-solved exactly
+   * (Cholesky) on their rows against the fixed item factors, new users
+   * appended: walk-in customers or the day's changes without a full
+   * refit. `data`'s items are matched to the model's by id (an unknown
+   * item throws `UNKNOWN_ID`). This model, and any engine serving it, is
+   * unchanged: serve the copy with `swapModels`.
+   */
+  partialFitUsers(data: Interactions): Model
+  /**
+   * Why `userId` gets `itemId`: the score split into the contributions of
+   * the user's training items (Hu, Koren & Volinsky §5), the `n` largest
+   * first; they sum to `score`. Needs the training interactions the model
+   * keeps (`storeInteractions`, the default).
+   */
+  explain(userId: string, itemId: string, n: number): Explanation
+  /**
    * The `n` users most similar to `userId` (cosine similarity of the user
    * factors), best first, as `[{ userId, score }]`; the user is left out.
    * An unknown user throws `UNKNOWN_ID`.
@@ -1012,6 +1028,14 @@ export declare function demoEngineConfig(): EngineConfig
  * variant (the `ErrorCode` type of `index.d.ts` lists the same).
  */
 export declare function errorCodes(): ErrorCode[]
+
+/** `Model.explain`'s answer. */
+export interface Explanation {
+  /** The user's score for the item. */
+  score: number
+  /** The user's items with their share of the score, largest first. */
+  contributions: Array<ScoredItem>
+}
 
 /** How events become matrix entries. */
 export interface InteractionsOptions {

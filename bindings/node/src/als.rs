@@ -16,7 +16,7 @@ use sightline::{Component, Result};
 use sightline_js_common::scored;
 
 use crate::convert::{out, settings};
-use crate::interactions::{data_of, DataArg};
+use crate::interactions::{data_of, DataArg, Interactions};
 use crate::task::{load_async, save_async, CoreTask};
 use crate::{named, or_throw, to_count, to_scored, ScoredItem};
 
@@ -285,6 +285,45 @@ impl Model {
         )
     }
 
+    /// A copy of this model with every user of `data` re-solved exactly
+    /// (Cholesky) on their rows against the fixed item factors, new users
+    /// appended: walk-in customers or the day's changes without a full
+    /// refit. `data`'s items are matched to the model's by id (an unknown
+    /// item throws `UNKNOWN_ID`). This model, and any engine serving it, is
+    /// unchanged: serve the copy with `swapModels`.
+    #[napi(catch_unwind)]
+    pub fn partial_fit_users(&self, env: Env, data: &Interactions) -> napi::Result<Model> {
+        let mut model = (*self.inner).clone();
+        let fitted = model
+            .partial_fit_users_from(&data.inner)
+            .map(|_| Model::wrap(model));
+        or_throw(&env, fitted)
+    }
+
+    /// Why `userId` gets `itemId`: the score split into the contributions of
+    /// the user's training items (Hu, Koren & Volinsky §5), the `n` largest
+    /// first; they sum to `score`. Needs the training interactions the model
+    /// keeps (`storeInteractions`, the default).
+    #[napi(catch_unwind)]
+    pub fn explain(
+        &self,
+        env: Env,
+        user_id: String,
+        item_id: String,
+        n: f64,
+    ) -> napi::Result<Explanation> {
+        let n = to_count(&env, n)?;
+        let items = self.inner.items();
+        let explained = self
+            .inner
+            .explain_by_id(&user_id, &item_id, n)
+            .map(|e| Explanation {
+                score: f64::from(e.score),
+                contributions: to_scored(named(items, e.contributions)),
+            });
+        or_throw(&env, explained)
+    }
+
     /// The `n` users most similar to `userId` (cosine similarity of the user
     /// factors), best first, as `[{ userId, score }]`; the user is left out.
     /// An unknown user throws `UNKNOWN_ID`.
@@ -368,4 +407,13 @@ impl Model {
             .collect::<Vec<f32>>()
             .into()
     }
+}
+
+/// `Model.explain`'s answer.
+#[napi(object)]
+pub struct Explanation {
+    /// The user's score for the item.
+    pub score: f64,
+    /// The user's items with their share of the score, largest first.
+    pub contributions: Vec<ScoredItem>,
 }

@@ -173,3 +173,26 @@ test('bad inputs throw coded errors and change nothing', async () => {
   await rejectsCode(new Als(params).fitAsync({ ...data.toCsr(), indptr: new Uint32Array([0, 1]) }), 'SHAPE_MISMATCH');
   assert.deepEqual(model.recommend(data.userIds[0], 5), before);
 });
+
+test('partialFitUsers: a walk-in customer on a copy; explain splits a score over liked items', () => {
+  const liked = [...frames].slice(0, 4);
+  const walkIn = Interactions.fromEvents(liked.map((item) => ({ user: 'walk-in', item, kind: 'click' })));
+  const copy = model.partialFitUsers(walkIn);
+  assert.equal(copy.nUsers, model.nUsers + 1);
+  assert.throws(() => model.recommend('walk-in', 5), { code: 'UNKNOWN_ID' }, 'the original is unchanged');
+  const recs = copy.recommend('walk-in', 10);
+  assert.equal(recs.length, 10);
+  assert.ok(recs.every((r) => !liked.includes(r.itemId)), 'liked items left out');
+
+  const e = copy.explain('walk-in', recs[0].itemId, 10);
+  assert.deepEqual(e.contributions.map((c) => c.itemId).sort(), [...liked].sort());
+  const total = e.contributions.reduce((sum, c) => sum + c.score, 0);
+  assert.ok(Math.abs(total - e.score) < 1e-3 * Math.max(1, Math.abs(e.score)));
+  assert.ok(Math.abs(e.score - recs[0].score) < 1e-3 * Math.max(1, Math.abs(e.score)), 'the score recommend gave');
+
+  const unknown = Interactions.fromEvents([{ user: 'walk-in-2', item: 'no-such-item' }]);
+  throwsCode(() => copy.partialFitUsers(unknown), 'UNKNOWN_ID');
+  assert.equal(copy.nUsers, model.nUsers + 1);
+  throwsCode(() => copy.explain('nobody', recs[0].itemId, 5), 'UNKNOWN_ID');
+  throwsCode(() => copy.explain('walk-in', recs[0].itemId, -1), 'INVALID_INPUT');
+});

@@ -4,7 +4,7 @@
 
 use super::solve::{scaled_gram, solve_rows, Row, RowScratch, Weighting};
 use super::{check_indices, check_n, AlsConfig, AlsModel, Explanation, Solver, UserWeights};
-use crate::data::{Csr, CsrRef};
+use crate::data::{Csr, CsrRef, Interactions};
 use crate::error::{Error, IdKind, Result};
 use crate::ids::IdMap;
 use crate::linalg::{cholesky_factor, dot, top_k};
@@ -57,6 +57,44 @@ impl AlsModel {
         rows: CsrRef<'_>,
     ) -> Result<Vec<u32>> {
         self.partial_fit_ids(IdKind::Item, ids, rows)
+    }
+
+    /// [`partial_fit_users_by_id`](Self::partial_fit_users_by_id) for every
+    /// user of `data` (e.g. the day's events built into [`Interactions`]),
+    /// its columns matched to this model's items by id: an item the model
+    /// does not know is [`Error::UnknownId`] and changes nothing.
+    pub fn partial_fit_users_from(&mut self, data: &Interactions) -> Result<Vec<u32>> {
+        let m = data.matrix();
+        let columns = data
+            .items()
+            .ids()
+            .iter()
+            .map(|id| self.items.index_of(id, IdKind::Item))
+            .collect::<Result<Vec<u32>>>()?;
+        let mut rows = Vec::with_capacity(m.nnz());
+        let mut cols = Vec::with_capacity(m.nnz());
+        let mut vals = Vec::with_capacity(m.nnz());
+        for r in 0..m.n_rows() {
+            let (cs, vs) = m.row(r);
+            rows.extend(std::iter::repeat_n(r as u32, cs.len()));
+            cols.extend(cs.iter().map(|&c| columns[c as usize]));
+            vals.extend_from_slice(vs);
+        }
+        let matrix = Csr::from_triplets(m.n_rows(), self.n_items(), &rows, &cols, &vals)?;
+        self.partial_fit_users_by_id(data.users().ids(), matrix.view())
+    }
+
+    /// [`explain`](Self::explain) of `item` for `user` by ids, on the
+    /// training interactions the model keeps for the user
+    /// ([`AlsConfig::store_interactions`]; [`Error::InvalidInput`] without).
+    pub fn explain_by_id(&self, user: &str, item: &str, n: usize) -> Result<Explanation> {
+        let u = self.users.index_of(user, IdKind::User)?;
+        let i = self.items.index_of(item, IdKind::Item)?;
+        let stored = self.user_items().ok_or_else(|| {
+            Error::invalid("the model keeps no training interactions to explain from")
+        })?;
+        let (items, weights) = stored.row(u as usize);
+        self.explain(items, weights, i, n, None)
     }
 
     fn side_ids(&self, side: IdKind) -> &IdMap {
