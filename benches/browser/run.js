@@ -4,13 +4,10 @@
 // headless Chromium (tests/browser/chromium.js) and prints the page's
 // benchmark result as JSON. Build the package first (bindings/wasm:
 // npm run build). Usage: node benches/browser/run.js [--warmup 50] [--runs 500]
-const fs = require('node:fs');
-const http = require('node:http');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..');
-const { launch } = require(path.join(root, 'tests', 'browser', 'chromium.js'));
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm' };
+const { launch, serveStatic } = require(path.join(root, 'tests', 'browser', 'chromium.js'));
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,16 +15,7 @@ const arg = (name, dflt) => {
 };
 
 async function main() {
-  const server = http.createServer((req, res) => {
-    const file = path.join(root, decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    if (!file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream' });
-    fs.createReadStream(file).pipe(res);
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const server = await serveStatic(root);
   const browser = await launch();
   try {
     const page = await browser.newPage();

@@ -1,7 +1,9 @@
 'use strict';
-// One way to start the system Chromium for every page test: playwright-core
-// cannot download browsers here, so it drives Debian's /usr/bin/chromium.
+// One way to start the system Chromium for every page test and browser
+// benchmark, and to serve their static files: playwright-core cannot
+// download browsers here, so it drives Debian's /usr/bin/chromium.
 const fs = require('node:fs');
+const http = require('node:http');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
 
@@ -46,4 +48,27 @@ async function screenshot(page, name) {
   return file;
 }
 
-module.exports = { launch, openPage, screenshot, EXECUTABLE };
+/** Content types of the files the page tests and benchmarks serve. */
+const TYPES = {
+  '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
+  '.wasm': 'application/wasm', '.slm': 'application/octet-stream',
+};
+
+/**
+ * Serves the files under `root` on 127.0.0.1 (any free port; 404 outside
+ * `root` or for a missing file); resolves to the listening `http.Server`.
+ */
+function serveStatic(root) {
+  const server = http.createServer((req, res) => {
+    const file = path.join(root, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    if (!file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+module.exports = { launch, openPage, screenshot, serveStatic, EXECUTABLE };

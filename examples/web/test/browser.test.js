@@ -8,38 +8,19 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const http = require('node:http');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..', '..', '..');
-const { launch, openPage, screenshot } = require(path.join(root, 'tests', 'browser', 'chromium.js'));
+const { launch, openPage, screenshot, serveStatic } = require(path.join(root, 'tests', 'browser', 'chromium.js'));
 const { ModelSlice } = require(path.join(root, 'bindings', 'wasm', 'pkg', 'node', 'sightline_wasm.js'));
 
-const TYPES = {
-  '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
-  '.wasm': 'application/wasm', '.slm': 'application/octet-stream',
-};
-
-/** A static file server for the repository on 127.0.0.1 (any free port). */
-function serve() {
-  const server = http.createServer((req, res) => {
-    const file = path.join(root, decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    if (!file.startsWith(root + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream' });
-    fs.createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
 
 const railOf = (page) => page.$$eval('#rail li', (lis) => lis.map((li) => ({
   itemId: li.dataset.itemId, reason: li.dataset.reason, because: li.dataset.because || null,
 })));
 
 test('clicking frames re-ranks the rail in Chromium, as the package does in Node', async () => {
-  const server = await serve();
+  const server = await serveStatic(root);
   const browser = await launch();
   const slice = ModelSlice.fromBytes(fs.readFileSync(path.join(root, 'examples', 'web', 'data', 'slice.slm')));
   try {
