@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything the tests need on a fresh machine:
-# wasm32 target, wasm-bindgen-cli (pinned to the crate), a Python venv with
+# wasm32 target, wasm-bindgen-cli (pinned to the crate), nightly + cargo-fuzz, a Python venv with
 # maturin/numpy/scipy/pytest/pyspark, npm dependencies of the JS packages and of the
 # page tests, Debian's chromium for those page tests and Java 17 for pyspark.
 # Only registries are used (crates.io, PyPI, npm, Debian); nothing else is downloaded.
@@ -22,6 +22,17 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
   log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (one-time, several minutes)"
   # Not --locked: the CLI's lock file pins a crate version the registry here lacks.
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+
+# The fuzz targets (fuzz/, scripts/fuzz.sh) build with libFuzzer's
+# sanitizer flags, which need a nightly toolchain.
+if ! rustup toolchain list | grep -q '^nightly'; then
+  log "installing the nightly Rust toolchain (fuzzing)"
+  rustup toolchain install nightly --profile minimal
+fi
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  log "installing cargo-fuzz (one-time, about a minute)"
+  cargo install cargo-fuzz --locked
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

@@ -19,6 +19,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "Rust core: unit, integration and doc tests (release: the quality test trains on 1M events)"
 cargo test --release -p sightline
 
+step "fuzz smoke: every fuzz target 60 s on corpora seeded from real files (scripts/fuzz.sh; nightly, libFuzzer, ASan)"
+scripts/fuzz.sh 60
+
 step "cross-runtime fixture: a Rust-trained model file and its expected answers"
 MODEL="$ROOT/target/sightline-test-model.slm"
 EXPECTED="$ROOT/target/sightline-test-expected.json"
