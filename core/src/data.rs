@@ -1168,8 +1168,12 @@ impl Item {
     }
 
     fn validate(&self) -> Result<()> {
-        if self.id.is_empty() {
-            return Err(Error::invalid("item id must be non-empty"));
+        let max = crate::tracking::MAX_ID_LEN;
+        if self.id.is_empty() || self.id.len() > max {
+            return Err(Error::invalid(format!(
+                "item id must be 1..={max} bytes, got {}",
+                self.id.len()
+            )));
         }
         if let Some(p) = self.price {
             if !p.is_finite() || p < 0.0 {

@@ -43,7 +43,7 @@ use crate::ids::IdMap;
 use crate::linalg::{
     cholesky_solve_factored, dot, gemm_abt, simd, to_panels, top_k, top_k_scores, PanelScores,
 };
-use crate::parallel::{for_each_chunk, install, resolve_threads};
+use crate::parallel::{check_threads, for_each_chunk, install, resolve_threads};
 use crate::store::{Component, ModelFile, TensorData};
 
 mod partial;
@@ -78,6 +78,18 @@ pub enum Confidence {
     /// library's convention, for answers that match it).
     Scaled,
 }
+
+/// The largest latent dimension [`AlsConfig::factors`] accepts: each row
+/// solve is `O(k³)` with Cholesky, so beyond this a fit would run for hours.
+pub const MAX_FACTORS: usize = 4096;
+
+/// The largest [`AlsConfig::iterations`]: far beyond convergence (15 is the
+/// default), it bounds how long one config can keep a fit running.
+pub const MAX_ITERATIONS: usize = 100_000;
+
+/// The largest number of CG steps per row: CG solves a `k×k` system
+/// exactly in at most `k` steps, so more than [`MAX_FACTORS`] never helps.
+pub const MAX_CG_STEPS: usize = MAX_FACTORS;
 
 /// Hyper-parameters of [`AlsModel::fit`]. The defaults (64 factors, λ 1,
 /// alpha 4, ν 0.5) were chosen by the MovieLens-100k protocol of
@@ -147,10 +159,10 @@ impl Default for AlsConfig {
 impl AlsConfig {
     /// Checks every field; the error names the field.
     pub fn validate(&self) -> Result<()> {
-        if self.factors == 0 || self.factors > 4096 {
+        if self.factors == 0 || self.factors > MAX_FACTORS {
             return Err(Error::config(
                 "factors",
-                format!("must be in 1..=4096, got {}", self.factors),
+                format!("must be in 1..={MAX_FACTORS}, got {}", self.factors),
             ));
         }
         if !self.regularization.is_finite() || self.regularization < 0.0 {
@@ -179,12 +191,21 @@ impl AlsConfig {
                 format!("must be in [0, 2], got {}", self.regularization_exponent),
             ));
         }
-        if self.iterations == 0 {
-            return Err(Error::config("iterations", "must be >= 1"));
+        if self.iterations == 0 || self.iterations > MAX_ITERATIONS {
+            return Err(Error::config(
+                "iterations",
+                format!("must be in 1..={MAX_ITERATIONS}, got {}", self.iterations),
+            ));
         }
-        if let Solver::Cg { steps: 0 } = self.solver {
-            return Err(Error::config("solver.steps", "must be >= 1"));
+        if let Solver::Cg { steps } = self.solver {
+            if steps == 0 || steps > MAX_CG_STEPS {
+                return Err(Error::config(
+                    "solver.steps",
+                    format!("must be in 1..={MAX_CG_STEPS}, got {steps}"),
+                ));
+            }
         }
+        check_threads("num_threads", self.num_threads)?;
         if !self.init_std.is_finite() || self.init_std <= 0.0 {
             return Err(Error::config(
                 "init_std",

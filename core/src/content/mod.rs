@@ -127,6 +127,7 @@ impl ContentConfig {
                 ));
             }
         }
+        crate::parallel::check_threads("threads", self.threads)?;
         self.hnsw.validate()
     }
 }
