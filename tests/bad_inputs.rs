@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sightline::als::{AlsConfig, AlsModel, RecommendOptions};
 use sightline::data::{
-    Catalog, Event, EventKind, Interactions, InteractionsBuilder, KindWeights, Row, RowValue,
+    Catalog, Event, EventColumns, EventKind, Interactions, InteractionsBuilder, KindWeights, Row,
+    RowValue,
 };
 use sightline::demo::{engine_config, generate, DemoConfig};
 use sightline::engine::{Engine, EngineConfig, Models, Request};
@@ -321,6 +322,24 @@ fn run(op: &str, input: &Value, f: &Fixture) -> Result<(), Error> {
             AlsModel::fit(&c, &data).map(drop)
         }
         "interactions.build" => build(&input["events"], f).map(drop),
+        "interactions.columns" => {
+            let column = |name: &str| input.get(name).map(|c| c.as_array().unwrap().clone());
+            let strings = |name| {
+                column(name).map(|c| c.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+            };
+            let columns = EventColumns {
+                users: strings("users").unwrap(),
+                items: strings("items").unwrap(),
+                kinds: strings("kinds"),
+                timestamps: column("timestamps")
+                    .map(|c| c.iter().map(|v| v.as_i64().unwrap()).collect()),
+                weights: column("weights").map(|c| c.iter().map(|v| float(v) as f32).collect()),
+                ..Default::default()
+            };
+            let mut b = InteractionsBuilder::new();
+            b.add_columns(&columns)?;
+            b.build().map(drop)
+        }
         "model.load_bytes" => AlsModel::from_bytes(&bytes(&input["bytes"], f)).map(drop),
         "slice.from_bytes" => ModelSlice::from_bytes(&bytes(&input["bytes"], f)).map(drop),
         "engine.load_bytes" => Engine::from_bytes(

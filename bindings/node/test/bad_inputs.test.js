@@ -60,6 +60,8 @@ function run(op, input, f) {
     }
     case 'interactions.build':
       return Interactions.fromEvents(decode(input.events, names).map(([user, item, weight]) => ({ user, item, weight })));
+    case 'interactions.columns':
+      return Interactions.fromColumns(decode(input, names));
     case 'model.load_bytes':
       return Model.fromBuffer(fileBytes(input.bytes, f.bases));
     case 'engine.load_bytes':

@@ -150,6 +150,10 @@ def run(op, inp, f):
     if op == "interactions.build":
         users, items, weights = zip(*decode(inp["events"], f, f.item))
         return sightline.Interactions.from_events(list(users), list(items), weights=list(weights))
+    if op == "interactions.columns":
+        i = decode(inp, f, f.item)
+        return sightline.Interactions.from_events(i["users"], i["items"], kinds=i.get("kinds"),
+                                                  timestamps=i.get("timestamps"), weights=i.get("weights"))
     if op == "model.load_bytes":
         return sightline.ALS.from_bytes(file_bytes(inp["bytes"], f))
     if op == "engine.load_bytes":
