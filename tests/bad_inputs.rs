@@ -421,6 +421,7 @@ fn run(op: &str, input: &Value, f: &Fixture) -> Result<(), Error> {
             }
             r
         }
+        "visitor.new" => VisitorSession::new(usize_of(&input["max_events"])).map(drop),
         other => panic!("rust runs {other} but the runner has no handler for it"),
     }
 }

@@ -8,7 +8,7 @@
 // machinery: tests/bad_inputs/runner.js; the format: tests/bad_inputs/README.md.
 const fs = require('node:fs');
 const path = require('node:path');
-const { registerMatrix, decode, fileBytes } = require('../../../tests/bad_inputs/runner.js');
+const { registerMatrix, decode, text, fileBytes } = require('../../../tests/bad_inputs/runner.js');
 
 function makeFixture() {
   const { Model, ModelSlice, SessionStore } = require('../pkg/node/sightline_wasm.js');
@@ -44,7 +44,7 @@ function makeFixture() {
 const pageEvent = ({ item, ...rest }) => ({ itemId: item, ...rest });
 
 function run(op, input, f) {
-  const { Model, ModelSlice } = require('../pkg/node/sightline_wasm.js');
+  const { Model, ModelSlice, SessionStore } = require('../pkg/node/sightline_wasm.js');
   const model = { $user: f.user, $item: f.modelItem };
   const slice = { $user: f.user, $item: f.sliceItem };
   switch (op) {
@@ -67,6 +67,10 @@ function run(op, input, f) {
     }
     case 'visitor.add':
       return f.visitor.add(pageEvent(decode(input.event, slice)));
+    case 'visitor.new':
+      return new SessionStore(input.max_events);
+    case 'visitor.from_json':
+      return SessionStore.fromJSON(text(input.text));
     default:
       throw new Error(`wasm runs ${op} but the runner has no handler for it`);
   }
