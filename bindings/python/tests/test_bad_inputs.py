@@ -13,6 +13,7 @@ import zlib
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import sightline
 from sightline import (
@@ -142,7 +143,6 @@ def run(op, inp, f):
         params.update(decode(inp.get("params", {}), f, f.item))
         if "events" in inp:
             # No interactions: a matrix of users and items without one entry.
-            import scipy.sparse as sp
             data = sp.csr_matrix((3, 4), dtype=np.float32)
         else:
             data = f.data
