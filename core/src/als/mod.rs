@@ -114,13 +114,14 @@ pub struct AlsConfig {
     /// plain `λ`; 1 scales it with each user's and item's activity; the
     /// default 0.5 scored best on MovieLens-100k (see benches/README.md).
     pub regularization_exponent: f32,
-    /// Full alternations (default 15).
+    /// Full alternations (default 15, at most [`MAX_ITERATIONS`]).
     pub iterations: usize,
     /// Row solver (default CG with 3 steps).
     pub solver: Solver,
     /// Seed of the factor initialisation (default 0).
     pub seed: u64,
-    /// Worker threads; 0 = all cores (default). `SIGHTLINE_NUM_THREADS` caps it.
+    /// Worker threads; 0 = all cores (default), at most
+    /// [`MAX_THREADS`](crate::parallel::MAX_THREADS). `SIGHTLINE_NUM_THREADS` caps it.
     pub num_threads: usize,
     /// Compute the training loss after each iteration and report it through
     /// the progress callback (costs about one extra half-iteration).

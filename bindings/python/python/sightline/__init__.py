@@ -600,7 +600,8 @@ class ALS(_Estimator):
     use_cg: conjugate-gradient solver (3 steps) if True, exact Cholesky solve
     if False. random_state: seed (None = random, or an int, numpy RandomState
     or Generator); the same seed gives identical factors. num_threads: 0 = all
-    cores (the environment variable ``SIGHTLINE_NUM_THREADS`` caps it).
+    cores (the environment variable ``SIGHTLINE_NUM_THREADS`` caps it), at
+    most 1024 (more raise ``ConfigError``).
     calculate_training_loss: report the loss in the progress output.
     dtype, use_native, use_gpu: accepted for implicit compatibility; factors
     are float32 and computed natively on the CPU (``use_gpu=True`` or another
