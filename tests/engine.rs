@@ -855,7 +855,8 @@ fn ingest_checks_every_store_before_any_learns() {
     let s = shop();
     let engine = Engine::new(engine_config(&json!({})).unwrap(), s.models.clone()).unwrap();
     let mut events: Vec<Event> = s.demo.events.iter().rev().take(20).cloned().collect();
-    // Only attribution rejects this one (sessions and trending accept it).
+    // Event 12 is rejected (its user id is too long for the session store
+    // and attribution); events 0..12 must not be learnt either.
     events[12].user = "x".repeat(sightline::tracking::MAX_ID_LEN + 1);
     events[12].kind = EventKind::Purchase;
     let err = engine.ingest_batch(&events, true).unwrap_err();

@@ -1034,7 +1034,7 @@ impl InteractionsBuilder {
     }
 
     /// Adds `weight` for (`user`, `item`) seen at `timestamp` (Unix
-    /// seconds), for callers that weigh events themselves (e.g. kind weight
+    /// seconds, `0..=`[`MAX_TIMESTAMP`](crate::session::MAX_TIMESTAMP)), for callers that weigh events themselves (e.g. kind weight
     /// × quantity); the entry keeps its latest timestamp.
     pub fn add_at(
         &mut self,
@@ -1043,6 +1043,12 @@ impl InteractionsBuilder {
         weight: f32,
         timestamp: Option<i64>,
     ) -> Result<()> {
+        let max = crate::session::MAX_TIMESTAMP;
+        if let Some(t) = timestamp.filter(|t| !(0..=max).contains(t)) {
+            return Err(Error::invalid(format!(
+                "timestamp must be Unix seconds in 0..={max}, got {t}"
+            )));
+        }
         let ts = timestamp.unwrap_or(i64::MIN);
         check_weight(weight)?;
         if user.is_empty() || item.is_empty() {
@@ -1168,8 +1174,12 @@ impl Item {
     }
 
     fn validate(&self) -> Result<()> {
-        if self.id.is_empty() {
-            return Err(Error::invalid("item id must be non-empty"));
+        let max = crate::tracking::MAX_ID_LEN;
+        if self.id.is_empty() || self.id.len() > max {
+            return Err(Error::invalid(format!(
+                "item id must be 1..={max} bytes, got {}",
+                self.id.len()
+            )));
         }
         if let Some(p) = self.price {
             if !p.is_finite() || p < 0.0 {

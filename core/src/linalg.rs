@@ -364,7 +364,7 @@ pub fn top_k_scores_where(
     keep: impl Fn(u32) -> bool,
     buf: &mut Vec<(u32, f32)>,
 ) -> Vec<(u32, f32)> {
-    let mut m = (2 * k).max(k + 16);
+    let mut m = k.saturating_mul(2).max(k.saturating_add(16));
     loop {
         let top = top_k_scores(scores, m, buf);
         let exhausted = top.len() < m;

@@ -3,11 +3,33 @@
 //! `SIGHTLINE_NUM_THREADS=1` disables parallelism everywhere. Without the
 //! `parallel` feature (the wasm build) everything runs on the caller's thread.
 
+use crate::error::{Error, Result};
+
 /// Environment variable capping the number of worker threads.
 pub const THREADS_ENV: &str = "SIGHTLINE_NUM_THREADS";
 
+/// The largest thread count a config may ask for. Above the hardware
+/// threads of any current server (≤ 512) yet small enough that a pool of
+/// this size starts in milliseconds (each thread reserves a stack): a
+/// typo like `num_threads=10**6` is rejected instead of spawning a million
+/// threads and hanging the host process.
+pub const MAX_THREADS: usize = 1024;
+
+/// Checks a requested thread count (0 = all cores) against
+/// [`MAX_THREADS`]; the error names config field `field`.
+pub fn check_threads(field: &str, requested: usize) -> Result<()> {
+    if requested > MAX_THREADS {
+        return Err(Error::config(
+            field,
+            format!("must be in 0..={MAX_THREADS} (0 = all cores), got {requested}"),
+        ));
+    }
+    Ok(())
+}
+
 /// The number of threads to use for a request of `requested` (0 = all
-/// cores), capped by [`THREADS_ENV`] when set to a positive integer.
+/// cores), capped by [`THREADS_ENV`] when set to a positive integer and
+/// always by [`MAX_THREADS`] (configs reject more; this guards direct calls).
 pub fn resolve_threads(requested: usize) -> usize {
     if !cfg!(feature = "parallel") {
         return 1;
@@ -20,7 +42,7 @@ pub fn resolve_threads(requested: usize) -> usize {
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&c| c > 0);
-    cap.map_or(wanted, |c| wanted.min(c)).max(1)
+    cap.map_or(wanted, |c| wanted.min(c)).clamp(1, MAX_THREADS)
 }
 
 /// Runs `f` with `threads` workers available to [`for_each_chunk`].

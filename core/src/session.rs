@@ -474,6 +474,24 @@ pub(crate) fn check_event(e: &Event) -> Result<()> {
     if e.user.is_empty() || e.item.is_empty() {
         return Err(Error::invalid("user and item ids must be non-empty"));
     }
+    // Stored ids are bounded like the attribution log's, so one event
+    // cannot pin megabytes of memory.
+    let max = crate::tracking::MAX_ID_LEN;
+    if e.user.len() > max || e.item.len() > max {
+        return Err(Error::invalid(format!(
+            "user and item ids must be at most {max} bytes, got {} and {}",
+            e.user.len(),
+            e.item.len()
+        )));
+    }
+    if let EventKind::Custom(k) = &e.kind {
+        if k.is_empty() || k.len() > max {
+            return Err(Error::invalid(format!(
+                "event kind names must be 1..={max} bytes, got {}",
+                k.len()
+            )));
+        }
+    }
     if !(0..=MAX_TIMESTAMP).contains(&e.timestamp) {
         return Err(Error::invalid(format!(
             "timestamp must be Unix seconds in 0..={MAX_TIMESTAMP}, got {}",

@@ -18,7 +18,7 @@ use sightline_js_common::scored;
 use crate::convert::{out, settings};
 use crate::interactions::{data_of, DataArg, Interactions};
 use crate::task::{load_async, save_async, CoreTask};
-use crate::{named, or_throw, to_count, to_scored, ScoredItem};
+use crate::{named, or_throw, to_count, to_scored, JsNumber, JsString, ScoredItem};
 
 /// One similar user.
 #[napi(object)]
@@ -167,7 +167,8 @@ impl Model {
     /// Throws `IO` if the file cannot be read and `MODEL_FORMAT` if it is not a
     /// valid sightline model.
     #[napi(factory, catch_unwind)]
-    pub fn load(env: Env, path: String) -> napi::Result<Model> {
+    pub fn load(env: Env, #[napi(ts_arg_type = "string")] path: JsString) -> napi::Result<Model> {
+        let path = path.0;
         or_throw(&env, AlsModel::load(&path).map(Model::wrap))
     }
 
@@ -175,7 +176,10 @@ impl Model {
     /// `Model` or rejects with an `Error` carrying `code` (`IO`,
     /// `MODEL_FORMAT`, …).
     #[napi(ts_return_type = "Promise<Model>")]
-    pub fn load_async(path: String) -> AsyncTask<CoreTask<Model>> {
+    pub fn load_async(
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> AsyncTask<CoreTask<Model>> {
+        let path = path.0;
         load_async(path, Model::wrap)
     }
 
@@ -190,13 +194,22 @@ impl Model {
 
     /// Writes the model file (blocks the event loop; see `saveAsync`).
     #[napi(catch_unwind)]
-    pub fn save(&self, env: Env, path: String) -> napi::Result<()> {
+    pub fn save(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> napi::Result<()> {
+        let path = path.0;
         or_throw(&env, self.inner.save(&path))
     }
 
     /// `save` on the libuv thread pool.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn save_async(&self, path: String) -> AsyncTask<CoreTask<()>> {
+    pub fn save_async(
+        &self,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> AsyncTask<CoreTask<()>> {
+        let path = path.0;
         save_async(Arc::clone(&self.inner), path)
     }
 
@@ -218,11 +231,12 @@ impl Model {
     pub fn recommend(
         &self,
         env: Env,
-        user_id: String,
-        n: f64,
+        #[napi(ts_arg_type = "string")] user_id: JsString,
+        #[napi(ts_arg_type = "number")] n: JsNumber,
         options: Option<RecommendOptionsJs>,
     ) -> napi::Result<Vec<ScoredItem>> {
-        let n = to_count(&env, n)?;
+        let user_id = user_id.0;
+        let n = to_count(&env, n.0)?;
         let options = options.unwrap_or_default();
         let (mut exclude, mut allow) = (Vec::new(), None);
         let recs = self
@@ -241,10 +255,10 @@ impl Model {
         &self,
         env: Env,
         user_ids: Vec<String>,
-        n: f64,
+        #[napi(ts_arg_type = "number")] n: JsNumber,
         options: Option<RecommendOptionsJs>,
     ) -> napi::Result<Vec<Vec<ScoredItem>>> {
-        let n = to_count(&env, n)?;
+        let n = to_count(&env, n.0)?;
         let options = options.unwrap_or_default();
         let (mut exclude, mut allow) = (Vec::new(), None);
         let lists = self
@@ -275,10 +289,11 @@ impl Model {
     pub fn similar_items(
         &self,
         env: Env,
-        item_id: String,
-        n: f64,
+        #[napi(ts_arg_type = "string")] item_id: JsString,
+        #[napi(ts_arg_type = "number")] n: JsNumber,
     ) -> napi::Result<Vec<ScoredItem>> {
-        let n = to_count(&env, n)?;
+        let item_id = item_id.0;
+        let n = to_count(&env, n.0)?;
         or_throw(
             &env,
             self.inner.similar_items_by_id(&item_id, n).map(to_scored),
@@ -308,11 +323,13 @@ impl Model {
     pub fn explain(
         &self,
         env: Env,
-        user_id: String,
-        item_id: String,
-        n: f64,
+        #[napi(ts_arg_type = "string")] user_id: JsString,
+        #[napi(ts_arg_type = "string")] item_id: JsString,
+        #[napi(ts_arg_type = "number")] n: JsNumber,
     ) -> napi::Result<Explanation> {
-        let n = to_count(&env, n)?;
+        let user_id = user_id.0;
+        let item_id = item_id.0;
+        let n = to_count(&env, n.0)?;
         let items = self.inner.items();
         let explained = self
             .inner
@@ -331,10 +348,11 @@ impl Model {
     pub fn similar_users(
         &self,
         env: Env,
-        user_id: String,
-        n: f64,
+        #[napi(ts_arg_type = "string")] user_id: JsString,
+        #[napi(ts_arg_type = "number")] n: JsNumber,
     ) -> napi::Result<Vec<ScoredUser>> {
-        let n = to_count(&env, n)?;
+        let user_id = user_id.0;
+        let n = to_count(&env, n.0)?;
         let users = self.inner.users();
         let similar = users
             .index_of(&user_id, IdKind::User)

@@ -17,7 +17,7 @@ use sightline::{Component, Error, Result};
 use crate::convert::{input, out, settings};
 use crate::engine::catalog_from;
 use crate::task::{load_async, save_async, CoreTask};
-use crate::{named, or_throw, to_count, to_scored, Model, ScoredItem};
+use crate::{named, or_throw, to_count, to_scored, JsNumber, JsString, Model, ScoredItem};
 
 /// Item vectors: `vectors` holds `itemIds.length` rows of `dim` values.
 #[napi(object)]
@@ -197,13 +197,13 @@ impl ContentIndex {
     pub fn similar_items(
         &self,
         env: Env,
-        item_id: String,
-        n: f64,
+        item_id: JsString,
+        n: JsNumber,
         filter: Option<Unknown<'_>>,
     ) -> napi::Result<Vec<ScoredItem>> {
-        let n = to_count(&env, n)?;
+        let n = to_count(&env, n.0)?;
         let recs = self::filter(filter.as_ref())
-            .and_then(|f| self.inner.similar_items_by_id(&item_id, n, &f));
+            .and_then(|f| self.inner.similar_items_by_id(&item_id.0, n, &f));
         or_throw(&env, recs.map(to_scored))
     }
 
@@ -218,10 +218,10 @@ impl ContentIndex {
         &self,
         env: Env,
         query: Float32Array,
-        n: f64,
+        n: JsNumber,
         filter: Option<Unknown<'_>>,
     ) -> napi::Result<Vec<ScoredItem>> {
-        let n = to_count(&env, n)?;
+        let n = to_count(&env, n.0)?;
         let recs = self::filter(filter.as_ref())
             .and_then(|f| self.inner.search(&query, n, &f))
             .map(|r| named(self.inner.items(), r));
@@ -238,10 +238,10 @@ impl ContentIndex {
         &self,
         env: Env,
         item: Unknown<'_>,
-        n: f64,
+        n: JsNumber,
         filter: Option<Unknown<'_>>,
     ) -> napi::Result<Vec<ScoredItem>> {
-        let n = to_count(&env, n)?;
+        let n = to_count(&env, n.0)?;
         let recs = input::<Row>(&item, "item")
             .and_then(|row| Item::from_row(&row))
             .and_then(|item| {
@@ -253,13 +253,22 @@ impl ContentIndex {
 
     /// Writes the index file (blocks the event loop; see `saveAsync`).
     #[napi(catch_unwind)]
-    pub fn save(&self, env: Env, path: String) -> napi::Result<()> {
+    pub fn save(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> napi::Result<()> {
+        let path = path.0;
         or_throw(&env, self.inner.save(&path))
     }
 
     /// `save` on the libuv thread pool.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn save_async(&self, path: String) -> AsyncTask<CoreTask<()>> {
+    pub fn save_async(
+        &self,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> AsyncTask<CoreTask<()>> {
+        let path = path.0;
         save_async(Arc::clone(&self.inner), path)
     }
 
@@ -271,13 +280,20 @@ impl ContentIndex {
 
     /// Loads an index file; throws `IO` or `MODEL_FORMAT`.
     #[napi(factory, catch_unwind)]
-    pub fn load(env: Env, path: String) -> napi::Result<ContentIndex> {
+    pub fn load(
+        env: Env,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> napi::Result<ContentIndex> {
+        let path = path.0;
         or_throw(&env, CoreIndex::load(&path).map(ContentIndex::wrap))
     }
 
     /// `load` on the libuv thread pool.
     #[napi(ts_return_type = "Promise<ContentIndex>")]
-    pub fn load_async(path: String) -> AsyncTask<CoreTask<ContentIndex>> {
+    pub fn load_async(
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> AsyncTask<CoreTask<ContentIndex>> {
+        let path = path.0;
         load_async(path, ContentIndex::wrap)
     }
 

@@ -138,10 +138,19 @@ pub(crate) fn to_timestamp(t: f64) -> Result<i64> {
 /// A model's settings (`AlsConfig`, `CooccurConfig`, …) from a JS object
 /// with camelCase fields (nested settings objects too); missing fields take
 /// the core's defaults. A field of the wrong type is a `CONFIG` error
-/// naming it (the core's [`sightline::config::from_value`]).
+/// naming it (the core's [`sightline::config::from_value`]); a value with
+/// no JSON form (NaN, ±Infinity) a `CONFIG` error naming `what`.
 pub(crate) fn settings<T: DeserializeOwned>(value: Option<&Unknown<'_>>, what: &str) -> Result<T> {
     let tree = match value {
-        Some(v) => snake_fields(json(v, what)?),
+        // A setting of NaN or ±Infinity is a bad config value, as in Python
+        // and Rust (where it reaches the core's checks): `CONFIG`.
+        Some(v) => snake_fields(json(v, what).map_err(|e| match e {
+            Error::InvalidInput(message) => Error::Config {
+                field: what.into(),
+                message,
+            },
+            other => other,
+        })?),
         None => Value::Object(Map::new()),
     };
     sightline::config::from_value(tree)

@@ -13,7 +13,7 @@ use sightline::{Component, Result};
 use crate::convert::{out, settings};
 use crate::interactions::{data_of, DataArg};
 use crate::task::{load_async, save_async, CoreTask};
-use crate::{or_throw, to_count, to_scored, ScoredItem};
+use crate::{or_throw, to_count, to_scored, JsNumber, JsString, ScoredItem};
 
 /// Co-occurrence settings (the core's `CooccurConfig` in camelCase),
 /// checked by the core.
@@ -111,10 +111,11 @@ impl CoOccurrence {
     pub fn similar_items(
         &self,
         env: Env,
-        item_id: String,
-        n: f64,
+        #[napi(ts_arg_type = "string")] item_id: JsString,
+        #[napi(ts_arg_type = "number")] n: JsNumber,
     ) -> napi::Result<Vec<ScoredItem>> {
-        let n = to_count(&env, n)?;
+        let item_id = item_id.0;
+        let n = to_count(&env, n.0)?;
         or_throw(
             &env,
             self.inner.similar_items_by_id(&item_id, n).map(to_scored),
@@ -132,11 +133,11 @@ impl CoOccurrence {
         &self,
         env: Env,
         item_ids: Vec<String>,
-        n: f64,
+        #[napi(ts_arg_type = "number")] n: JsNumber,
         weights: Option<Vec<f64>>,
         exclude: Option<Vec<String>>,
     ) -> napi::Result<Vec<ScoredItem>> {
-        let n = to_count(&env, n)?;
+        let n = to_count(&env, n.0)?;
         let weights: Vec<f32> = match weights {
             Some(w) => w.into_iter().map(|w| w as f32).collect(),
             None => vec![1.0; item_ids.len()],
@@ -150,13 +151,22 @@ impl CoOccurrence {
 
     /// Writes the model file (blocks the event loop; see `saveAsync`).
     #[napi(catch_unwind)]
-    pub fn save(&self, env: Env, path: String) -> napi::Result<()> {
+    pub fn save(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> napi::Result<()> {
+        let path = path.0;
         or_throw(&env, self.inner.save(&path))
     }
 
     /// `save` on the libuv thread pool.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn save_async(&self, path: String) -> AsyncTask<CoreTask<()>> {
+    pub fn save_async(
+        &self,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> AsyncTask<CoreTask<()>> {
+        let path = path.0;
         save_async(Arc::clone(&self.inner), path)
     }
 
@@ -168,13 +178,20 @@ impl CoOccurrence {
 
     /// Loads a model file; throws `IO` or `MODEL_FORMAT`.
     #[napi(factory, catch_unwind)]
-    pub fn load(env: Env, path: String) -> napi::Result<CoOccurrence> {
+    pub fn load(
+        env: Env,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> napi::Result<CoOccurrence> {
+        let path = path.0;
         or_throw(&env, CooccurModel::load(&path).map(CoOccurrence::wrap))
     }
 
     /// `load` on the libuv thread pool.
     #[napi(ts_return_type = "Promise<CoOccurrence>")]
-    pub fn load_async(path: String) -> AsyncTask<CoreTask<CoOccurrence>> {
+    pub fn load_async(
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> AsyncTask<CoreTask<CoOccurrence>> {
+        let path = path.0;
         load_async(path, CoOccurrence::wrap)
     }
 

@@ -22,7 +22,7 @@ use sightline::Error;
 
 use crate::convert::{input, json, out, records, to_timestamp};
 use crate::task::{out_json, CoreTask, Json};
-use crate::{or_throw, CoOccurrence, ContentIndex, Model};
+use crate::{or_throw, CoOccurrence, ContentIndex, JsNumber, JsString, Model};
 
 type CoreResult<T> = sightline::Result<T>;
 
@@ -151,11 +151,11 @@ impl Engine {
     )]
     pub fn from_json(
         env: Env,
-        json: String,
+        json: JsString,
         catalog: Unknown<'_>,
         options: Option<Object<'_>>,
     ) -> napi::Result<Engine> {
-        let config = EngineConfig::from_json(&json);
+        let config = EngineConfig::from_json(&json.0);
         Engine::build(&env, config, &catalog, options.as_ref())
     }
 
@@ -167,11 +167,11 @@ impl Engine {
     )]
     pub fn from_toml(
         env: Env,
-        toml: String,
+        toml: JsString,
         catalog: Unknown<'_>,
         options: Option<Object<'_>>,
     ) -> napi::Result<Engine> {
-        let config = EngineConfig::from_toml(&toml);
+        let config = EngineConfig::from_toml(&toml.0);
         Engine::build(&env, config, &catalog, options.as_ref())
     }
 
@@ -248,9 +248,11 @@ impl Engine {
     pub fn track_impression(
         &self,
         env: Env,
-        recommendation_id: String,
-        timestamp: f64,
+        #[napi(ts_arg_type = "string")] recommendation_id: JsString,
+        #[napi(ts_arg_type = "number")] timestamp: JsNumber,
     ) -> napi::Result<bool> {
+        let recommendation_id = recommendation_id.0;
+        let timestamp = timestamp.0;
         let tracked = to_timestamp(timestamp)
             .and_then(|ts| self.inner.track_impression(&recommendation_id, ts));
         or_throw(&env, tracked)
@@ -262,10 +264,13 @@ impl Engine {
     pub fn track_click(
         &self,
         env: Env,
-        recommendation_id: String,
-        item_id: String,
-        timestamp: f64,
+        #[napi(ts_arg_type = "string")] recommendation_id: JsString,
+        #[napi(ts_arg_type = "string")] item_id: JsString,
+        #[napi(ts_arg_type = "number")] timestamp: JsNumber,
     ) -> napi::Result<bool> {
+        let recommendation_id = recommendation_id.0;
+        let item_id = item_id.0;
+        let timestamp = timestamp.0;
         let tracked = to_timestamp(timestamp)
             .and_then(|ts| self.inner.track_click(&recommendation_id, &item_id, ts));
         or_throw(&env, tracked)
@@ -278,11 +283,15 @@ impl Engine {
     pub fn track_conversion(
         &self,
         env: Env,
-        user: String,
-        item_id: String,
-        revenue: f64,
-        timestamp: f64,
+        #[napi(ts_arg_type = "string")] user: JsString,
+        #[napi(ts_arg_type = "string")] item_id: JsString,
+        #[napi(ts_arg_type = "number")] revenue: JsNumber,
+        #[napi(ts_arg_type = "number")] timestamp: JsNumber,
     ) -> napi::Result<bool> {
+        let user = user.0;
+        let item_id = item_id.0;
+        let revenue = revenue.0;
+        let timestamp = timestamp.0;
         let tracked = to_timestamp(timestamp)
             .and_then(|ts| self.inner.track_conversion(&user, &item_id, revenue, ts));
         or_throw(&env, tracked)
@@ -292,7 +301,12 @@ impl Engine {
     /// `now` (Unix seconds); the engine also does so by itself (after
     /// `ingestBatch`, and when the cache is old).
     #[napi(catch_unwind)]
-    pub fn refresh_popular(&self, env: Env, now: f64) -> napi::Result<()> {
+    pub fn refresh_popular(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "number")] now: JsNumber,
+    ) -> napi::Result<()> {
+        let now = now.0;
         let done = to_timestamp(now).and_then(|now| self.inner.refresh_popular(now));
         or_throw(&env, done)
     }
@@ -313,13 +327,23 @@ impl Engine {
     /// Erases a person from every store now (GDPR erasure), including the
     /// ALS factors of the model being served.
     #[napi(catch_unwind, ts_return_type = "ForgetReport")]
-    pub fn forget_user(&self, env: Env, user: String) -> napi::Result<Value> {
+    pub fn forget_user(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "string")] user: JsString,
+    ) -> napi::Result<Value> {
+        let user = user.0;
         or_throw(&env, self.inner.forget_user(&user).and_then(out))
     }
 
     /// Everything held about a person (GDPR access).
     #[napi(catch_unwind, ts_return_type = "UserExport")]
-    pub fn export_user(&self, env: Env, user: String) -> napi::Result<Value> {
+    pub fn export_user(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "string")] user: JsString,
+    ) -> napi::Result<Value> {
+        let user = user.0;
         or_throw(&env, self.inner.export_user(&user).and_then(out))
     }
 
@@ -344,13 +368,22 @@ impl Engine {
     /// one model file (the config is the caller's). Blocks the event loop;
     /// see `saveAsync`.
     #[napi(catch_unwind)]
-    pub fn save(&self, env: Env, path: String) -> napi::Result<()> {
+    pub fn save(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> napi::Result<()> {
+        let path = path.0;
         or_throw(&env, self.inner.save(&path))
     }
 
     /// `save` on the libuv thread pool.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn save_async(&self, path: String) -> AsyncTask<CoreTask<()>> {
+    pub fn save_async(
+        &self,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> AsyncTask<CoreTask<()>> {
+        let path = path.0;
         let engine = Arc::clone(&self.inner);
         CoreTask::spawn(move || engine.save(&path), Ok)
     }
@@ -403,14 +436,23 @@ impl Engine {
     /// refresh while serving. Throws `IO` or `MODEL_FORMAT` for a missing,
     /// corrupt or truncated file, and the old models stay.
     #[napi(catch_unwind)]
-    pub fn reload_models(&self, env: Env, path: String) -> napi::Result<()> {
+    pub fn reload_models(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> napi::Result<()> {
+        let path = path.0;
         or_throw(&env, self.inner.reload_models(&path))
     }
 
     /// `reloadModels` on the libuv thread pool (reading a large file does
     /// not block requests).
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn reload_models_async(&self, path: String) -> AsyncTask<CoreTask<()>> {
+    pub fn reload_models_async(
+        &self,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> AsyncTask<CoreTask<()>> {
+        let path = path.0;
         let engine = Arc::clone(&self.inner);
         CoreTask::spawn(move || engine.reload_models(&path), Ok)
     }
@@ -424,9 +466,10 @@ impl Engine {
     pub fn export_slice(
         &self,
         env: Env,
-        placement: String,
+        #[napi(ts_arg_type = "string")] placement: JsString,
         items: Vec<String>,
     ) -> napi::Result<Buffer> {
+        let placement = placement.0;
         let bytes = self
             .inner
             .export_slice(&placement, &items)

@@ -9,8 +9,8 @@
 //! (`kind` and `id` of an unknown id, `field` of a config error).
 #![deny(clippy::all)]
 
-use napi::bindgen_prelude::{JsObjectValue, JsValue};
-use napi::Env;
+use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, JsValue};
+use napi::{sys, Env};
 use napi_derive::napi;
 use sightline_js_common::{scored, JsErrorParts};
 
@@ -52,6 +52,41 @@ fn to_js_err(env: &Env, err: impl Into<JsErrorParts>) -> napi::Error {
 /// [`to_js_err`].
 pub(crate) fn or_throw<T>(env: &Env, result: sightline::Result<T>) -> napi::Result<T> {
     result.map_err(|e| to_js_err(env, e))
+}
+
+/// A string argument. napi's own `String` conversion throws an `Error`
+/// with code `StringExpected`, outside `ErrorCode`; this one throws
+/// `INVALID_INPUT`, as the wasm binding does.
+pub struct JsString(pub String);
+
+impl FromNapiValue for JsString {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: the arguments napi passes to an argument conversion.
+        unsafe { String::from_napi_value(env, value) }
+            .map(JsString)
+            .map_err(|e| wrong_type(env, "a string", &e))
+    }
+}
+
+/// A number argument: [`JsString`]'s rule for numbers (`NumberExpected`
+/// becomes `INVALID_INPUT`).
+pub struct JsNumber(pub f64);
+
+impl FromNapiValue for JsNumber {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: as for `JsString`.
+        unsafe { f64::from_napi_value(env, value) }
+            .map(JsNumber)
+            .map_err(|e| wrong_type(env, "a number", &e))
+    }
+}
+
+/// The `INVALID_INPUT` error of an argument that is not `expected`.
+fn wrong_type(env: sys::napi_env, expected: &str, err: &napi::Error) -> napi::Error {
+    to_js_err(
+        &Env::from_raw(env),
+        JsErrorParts::invalid_input(format!("expected {expected}: {}", err.reason)),
+    )
 }
 
 /// The `code` of every error the addon can throw, one per core error

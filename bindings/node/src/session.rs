@@ -15,7 +15,7 @@ use sightline::{Component, Result};
 
 use crate::convert::{input, json, out, records, settings, to_timestamp};
 use crate::task::{load_async, save_async, CoreTask};
-use crate::{named, or_throw, to_scored, ScoredItem};
+use crate::{named, or_throw, to_scored, JsNumber, JsString, ScoredItem};
 
 /// One held event of a visitor.
 #[napi(object)]
@@ -125,8 +125,14 @@ impl SessionStore {
     /// The visitor's events at `now` (Unix seconds), newest first; `[]`
     /// for an unknown visitor or one idle past the session lifetime.
     #[napi(catch_unwind)]
-    pub fn recent(&self, env: Env, key: String, now: f64) -> napi::Result<Vec<SessionEvent>> {
-        let now = or_throw(&env, to_timestamp(now))?;
+    pub fn recent(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "string")] key: JsString,
+        #[napi(ts_arg_type = "number")] now: JsNumber,
+    ) -> napi::Result<Vec<SessionEvent>> {
+        let key = key.0;
+        let now = or_throw(&env, to_timestamp(now.0))?;
         Ok(self.named(self.inner.recent(&key, now)))
     }
 
@@ -134,8 +140,14 @@ impl SessionStore {
     /// `[{ itemId, score }]` (the weight as score), what session
     /// recommendations query with.
     #[napi(catch_unwind)]
-    pub fn context(&self, env: Env, key: String, now: f64) -> napi::Result<Vec<ScoredItem>> {
-        let now = or_throw(&env, to_timestamp(now))?;
+    pub fn context(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "string")] key: JsString,
+        #[napi(ts_arg_type = "number")] now: JsNumber,
+    ) -> napi::Result<Vec<ScoredItem>> {
+        let key = key.0;
+        let now = or_throw(&env, to_timestamp(now.0))?;
         let ctx = self.inner.context(&key, now);
         Ok(to_scored(named(self.inner.universe(), ctx)))
     }
@@ -144,28 +156,43 @@ impl SessionStore {
     /// login) and removes the anonymous visitor; returns how many
     /// anonymous events the user now holds.
     #[napi(catch_unwind)]
-    pub fn merge(&self, env: Env, anonymous: String, user: String, now: f64) -> napi::Result<u32> {
+    pub fn merge(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "string")] anonymous: JsString,
+        #[napi(ts_arg_type = "string")] user: JsString,
+        #[napi(ts_arg_type = "number")] now: JsNumber,
+    ) -> napi::Result<u32> {
+        let anonymous = anonymous.0;
+        let user = user.0;
+        let now = now.0;
         let moved = to_timestamp(now).and_then(|now| self.inner.merge(&anonymous, &user, now));
         or_throw(&env, moved.map(|n| n as u32))
     }
 
     /// Erases a visitor (GDPR); `true` when there was something to erase.
     #[napi(catch_unwind)]
-    pub fn forget(&self, key: String) -> bool {
+    pub fn forget(&self, #[napi(ts_arg_type = "string")] key: JsString) -> bool {
+        let key = key.0;
         self.inner.forget(&key)
     }
 
     /// Every event held about a visitor, expired or not (GDPR access).
     #[napi(catch_unwind)]
-    pub fn export(&self, key: String) -> Vec<SessionEvent> {
+    pub fn export(&self, #[napi(ts_arg_type = "string")] key: JsString) -> Vec<SessionEvent> {
+        let key = key.0;
         self.named(self.inner.export(&key))
     }
 
     /// Expires every visitor idle at `now` (reads expire lazily; call this
     /// periodically to free memory); returns how many were expired.
     #[napi(catch_unwind)]
-    pub fn expire(&self, env: Env, now: f64) -> napi::Result<u32> {
-        let now = or_throw(&env, to_timestamp(now))?;
+    pub fn expire(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "number")] now: JsNumber,
+    ) -> napi::Result<u32> {
+        let now = or_throw(&env, to_timestamp(now.0))?;
         Ok(self.inner.expire(now) as u32)
     }
 
@@ -177,13 +204,22 @@ impl SessionStore {
 
     /// Writes the store's file (blocks the event loop; see `saveAsync`).
     #[napi(catch_unwind)]
-    pub fn save(&self, env: Env, path: String) -> napi::Result<()> {
+    pub fn save(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> napi::Result<()> {
+        let path = path.0;
         or_throw(&env, self.inner.save(&path))
     }
 
     /// `save` on the libuv thread pool.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn save_async(&self, path: String) -> AsyncTask<CoreTask<()>> {
+    pub fn save_async(
+        &self,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> AsyncTask<CoreTask<()>> {
+        let path = path.0;
         save_async(Arc::clone(&self.inner), path)
     }
 
@@ -195,13 +231,20 @@ impl SessionStore {
 
     /// Loads a store's file; throws `IO` or `MODEL_FORMAT`.
     #[napi(factory, catch_unwind)]
-    pub fn load(env: Env, path: String) -> napi::Result<SessionStore> {
+    pub fn load(
+        env: Env,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> napi::Result<SessionStore> {
+        let path = path.0;
         or_throw(&env, CoreStore::load(&path).map(SessionStore::wrap))
     }
 
     /// `load` on the libuv thread pool.
     #[napi(ts_return_type = "Promise<SessionStore>")]
-    pub fn load_async(path: String) -> AsyncTask<CoreTask<SessionStore>> {
+    pub fn load_async(
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> AsyncTask<CoreTask<SessionStore>> {
+        let path = path.0;
         load_async(path, SessionStore::wrap)
     }
 

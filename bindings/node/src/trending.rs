@@ -15,7 +15,7 @@ use sightline::{Component, Result};
 use crate::convert::{input, json, out, records, settings};
 use crate::engine::catalog_from;
 use crate::task::CoreTask;
-use crate::{or_throw, to_scored, ScoredItem};
+use crate::{or_throw, to_scored, JsString, ScoredItem};
 
 /// The answer of `popular` / `trendingNow`.
 #[napi(object)]
@@ -151,13 +151,22 @@ impl Trending {
 
     /// Writes the store's file (blocks the event loop; see `saveAsync`).
     #[napi(catch_unwind)]
-    pub fn save(&self, env: Env, path: String) -> napi::Result<()> {
+    pub fn save(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> napi::Result<()> {
+        let path = path.0;
         or_throw(&env, self.lock().save(&path))
     }
 
     /// `save` on the libuv thread pool (ingestion waits meanwhile).
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn save_async(&self, path: String) -> AsyncTask<CoreTask<()>> {
+    pub fn save_async(
+        &self,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> AsyncTask<CoreTask<()>> {
+        let path = path.0;
         let store = Arc::clone(&self.inner);
         CoreTask::spawn(
             move || store.lock().unwrap_or_else(|p| p.into_inner()).save(&path),
@@ -173,13 +182,20 @@ impl Trending {
 
     /// Loads a store's file; throws `IO` or `MODEL_FORMAT`.
     #[napi(factory, catch_unwind)]
-    pub fn load(env: Env, path: String) -> napi::Result<Trending> {
+    pub fn load(
+        env: Env,
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> napi::Result<Trending> {
+        let path = path.0;
         or_throw(&env, TrendingStore::load(&path).map(Trending::wrap))
     }
 
     /// `load` on the libuv thread pool.
     #[napi(ts_return_type = "Promise<Trending>")]
-    pub fn load_async(path: String) -> AsyncTask<CoreTask<Trending>> {
+    pub fn load_async(
+        #[napi(ts_arg_type = "string")] path: JsString,
+    ) -> AsyncTask<CoreTask<Trending>> {
+        let path = path.0;
         crate::task::load_async(path, Trending::wrap)
     }
 

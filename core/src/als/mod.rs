@@ -43,7 +43,7 @@ use crate::ids::IdMap;
 use crate::linalg::{
     cholesky_solve_factored, dot, gemm_abt, simd, to_panels, top_k, top_k_scores, PanelScores,
 };
-use crate::parallel::{for_each_chunk, install, resolve_threads};
+use crate::parallel::{check_threads, for_each_chunk, install, resolve_threads};
 use crate::store::{Component, ModelFile, TensorData};
 
 mod partial;
@@ -79,6 +79,18 @@ pub enum Confidence {
     Scaled,
 }
 
+/// The largest latent dimension [`AlsConfig::factors`] accepts: each row
+/// solve is `O(k³)` with Cholesky, so beyond this a fit would run for hours.
+pub const MAX_FACTORS: usize = 4096;
+
+/// The largest [`AlsConfig::iterations`]: far beyond convergence (15 is the
+/// default), it bounds how long one config can keep a fit running.
+pub const MAX_ITERATIONS: usize = 100_000;
+
+/// The largest number of CG steps per row: CG solves a `k×k` system
+/// exactly in at most `k` steps, so more than [`MAX_FACTORS`] never helps.
+pub const MAX_CG_STEPS: usize = MAX_FACTORS;
+
 /// Hyper-parameters of [`AlsModel::fit`]. The defaults (64 factors, λ 1,
 /// alpha 4, ν 0.5) were chosen by the MovieLens-100k protocol of
 /// `benches/compare/ml100k.py`, where untuned they reach test nDCG@10 0.447.
@@ -102,13 +114,14 @@ pub struct AlsConfig {
     /// plain `λ`; 1 scales it with each user's and item's activity; the
     /// default 0.5 scored best on MovieLens-100k (see benches/README.md).
     pub regularization_exponent: f32,
-    /// Full alternations (default 15).
+    /// Full alternations (default 15, at most [`MAX_ITERATIONS`]).
     pub iterations: usize,
     /// Row solver (default CG with 3 steps).
     pub solver: Solver,
     /// Seed of the factor initialisation (default 0).
     pub seed: u64,
-    /// Worker threads; 0 = all cores (default). `SIGHTLINE_NUM_THREADS` caps it.
+    /// Worker threads; 0 = all cores (default), at most
+    /// [`MAX_THREADS`](crate::parallel::MAX_THREADS). `SIGHTLINE_NUM_THREADS` caps it.
     pub num_threads: usize,
     /// Compute the training loss after each iteration and report it through
     /// the progress callback (costs about one extra half-iteration).
@@ -147,10 +160,10 @@ impl Default for AlsConfig {
 impl AlsConfig {
     /// Checks every field; the error names the field.
     pub fn validate(&self) -> Result<()> {
-        if self.factors == 0 || self.factors > 4096 {
+        if self.factors == 0 || self.factors > MAX_FACTORS {
             return Err(Error::config(
                 "factors",
-                format!("must be in 1..=4096, got {}", self.factors),
+                format!("must be in 1..={MAX_FACTORS}, got {}", self.factors),
             ));
         }
         if !self.regularization.is_finite() || self.regularization < 0.0 {
@@ -179,12 +192,21 @@ impl AlsConfig {
                 format!("must be in [0, 2], got {}", self.regularization_exponent),
             ));
         }
-        if self.iterations == 0 {
-            return Err(Error::config("iterations", "must be >= 1"));
+        if self.iterations == 0 || self.iterations > MAX_ITERATIONS {
+            return Err(Error::config(
+                "iterations",
+                format!("must be in 1..={MAX_ITERATIONS}, got {}", self.iterations),
+            ));
         }
-        if let Solver::Cg { steps: 0 } = self.solver {
-            return Err(Error::config("solver.steps", "must be >= 1"));
+        if let Solver::Cg { steps } = self.solver {
+            if steps == 0 || steps > MAX_CG_STEPS {
+                return Err(Error::config(
+                    "solver.steps",
+                    format!("must be in 1..={MAX_CG_STEPS}, got {steps}"),
+                ));
+            }
         }
+        check_threads("num_threads", self.num_threads)?;
         if !self.init_std.is_finite() || self.init_std <= 0.0 {
             return Err(Error::config(
                 "init_std",

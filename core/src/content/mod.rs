@@ -90,7 +90,8 @@ pub struct ContentConfig {
     pub hnsw_threshold: usize,
     /// HNSW parameters (`ef_search` can be changed after the build).
     pub hnsw: HnswConfig,
-    /// Build threads (0 = all cores, capped by `SIGHTLINE_NUM_THREADS`).
+    /// Build threads (0 = all cores, capped by `SIGHTLINE_NUM_THREADS`; at
+    /// most [`MAX_THREADS`](crate::parallel::MAX_THREADS)).
     /// The HNSW graph is the same for every thread count.
     pub threads: usize,
 }
@@ -127,6 +128,7 @@ impl ContentConfig {
                 ));
             }
         }
+        crate::parallel::check_threads("threads", self.threads)?;
         self.hnsw.validate()
     }
 }

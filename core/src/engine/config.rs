@@ -349,6 +349,10 @@ impl EngineConfig {
     /// home sources (arrays such as `sources` are replaced whole); other
     /// placements start from [`PlacementConfig::default`].
     pub fn from_value(mut value: serde_json::Value) -> Result<Self> {
+        // serde would read a struct from an array too (`[]` = all defaults).
+        if !value.is_object() {
+            return Err(Error::config("<root>", "a config must be an object"));
+        }
         if let Some(serde_json::Value::Object(given)) = value.get_mut("placements") {
             for (name, default) in default_placements() {
                 if let Some(patch) = given.get_mut(&name) {

@@ -139,11 +139,19 @@ def _csr_parts(matrix: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     return indptr, indices, data
 
 
+_I64 = (-(1 << 63), (1 << 63) - 1)
+
+
 def _index(value: Any, name: str) -> int:
+    """An integer argument for the native layer (int64). Python ints beyond
+    int64 saturate, as JS numbers do, so the core caps or rejects them with
+    its own message (``N=10**30`` returns every item) instead of an
+    ``OverflowError`` from the conversion."""
     try:
-        return operator.index(value)
+        i = operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    return min(max(i, _I64[0]), _I64[1])
 
 
 def _index_array(values: Any, name: str) -> np.ndarray:
@@ -592,7 +600,8 @@ class ALS(_Estimator):
     use_cg: conjugate-gradient solver (3 steps) if True, exact Cholesky solve
     if False. random_state: seed (None = random, or an int, numpy RandomState
     or Generator); the same seed gives identical factors. num_threads: 0 = all
-    cores (the environment variable ``SIGHTLINE_NUM_THREADS`` caps it).
+    cores (the environment variable ``SIGHTLINE_NUM_THREADS`` caps it), at
+    most 1024 (more raise ``ConfigError``).
     calculate_training_loss: report the loss in the progress output.
     dtype, use_native, use_gpu: accepted for implicit compatibility; factors
     are float32 and computed natively on the CPU (``use_gpu=True`` or another
