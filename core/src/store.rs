@@ -575,7 +575,12 @@ fn remove_orphans(dir: &Path, prefix: &str, age: std::time::Duration) {
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d >= age));
-        if stale && entry.file_name().to_str().is_some_and(|n| is_temp_of(n, prefix)) {
+        if stale
+            && entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| is_temp_of(n, prefix))
+        {
             let _ = std::fs::remove_file(entry.path());
         }
     }
