@@ -211,14 +211,15 @@ pub struct TrendingSource {
     store: Arc<RwLock<TrendingStore>>,
     universe: Arc<IdMap>,
     velocity: bool,
-    remap: RwLock<Remap>,
+    /// The store's items epoch it was built for, and the remap.
+    remap: RwLock<(u64, Remap)>,
 }
 
 impl TrendingSource {
     /// Decayed popularity (`velocity` false) or trending-now velocity
     /// (`velocity` true), answering in `universe` indices.
     pub fn new(store: Arc<RwLock<TrendingStore>>, universe: Arc<IdMap>, velocity: bool) -> Self {
-        let remap = RwLock::new(Remap::new(&universe, &IdMap::new()));
+        let remap = RwLock::new((0, Remap::new(&universe, &IdMap::new())));
         TrendingSource {
             store,
             universe,
@@ -244,13 +245,19 @@ impl CandidateSource for TrendingSource {
     fn candidates(&self, q: &Query<'_>) -> Result<Candidates> {
         q.validate()?;
         let store = self.store.read().map_err(poisoned)?;
-        if self.remap.read().map_err(poisoned)?.model_len() < store.items().len() {
-            self.remap
-                .write()
-                .map_err(poisoned)?
-                .extend(&self.universe, store.items());
+        let epoch = store.items_epoch();
+        let stale = |(e, r): &(u64, Remap)| *e != epoch || r.model_len() < store.items().len();
+        if stale(&*self.remap.read().map_err(poisoned)?) {
+            let mut guard = self.remap.write().map_err(poisoned)?;
+            // Compacted items renumber: start over; new items only append.
+            if guard.0 != epoch {
+                *guard = (epoch, Remap::new(&self.universe, store.items()));
+            } else if guard.1.model_len() < store.items().len() {
+                guard.1.extend(&self.universe, store.items());
+            }
         }
-        let remap = self.remap.read().map_err(poisoned)?;
+        let guard = self.remap.read().map_err(poisoned)?;
+        let remap = &guard.1;
         let eligible = q.eligibility();
         let query = TrendingQuery {
             region: q.region.map(str::to_owned),
