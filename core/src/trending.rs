@@ -83,10 +83,11 @@
 //! pruning anyway), so made-up item ids do not accumulate either. Ids and
 //! region codes are at most [`MAX_ID_LEN`] bytes.
 //!
-//! Measured (tests/memory_bounds.rs, default lanes): about 120 bytes per
-//! (segment, item) entry and 600 bytes per segment; the store's memory is at
-//! most about `max_segments × (600 + 120 × max_items_per_segment)` bytes
-//! plus the catalog's ids.
+//! Measured (tests/memory_bounds.rs, default lanes): about 140 bytes per
+//! (segment, item) entry (its share of the item id included) and 450 bytes
+//! per segment holding one entry; the store's memory stays under about
+//! `max_segments × (450 + 140 × max_items_per_segment)` bytes plus the
+//! catalog's ids.
 //!
 //! # Trending now
 //!
@@ -169,13 +170,13 @@ pub struct TrendingConfig {
     /// window (`> 0`).
     pub smoothing: f64,
     /// Items kept per segment (default 1000; see the module docs on
-    /// bounded memory). Each (segment, item) entry takes about 120 bytes
+    /// bounded memory). Each (segment, item) entry takes about 140 bytes
     /// (measured with the default lanes).
     pub max_items_per_segment: usize,
     /// Most segments held (default 20 000, at least [`MIN_SEGMENTS`]);
     /// beyond it the weakest region, country and category segments are
-    /// dropped (see the module docs). Each takes about 600 bytes plus its
-    /// entries.
+    /// dropped (see the module docs). Each takes about 450 bytes with one
+    /// entry (measured).
     pub max_segments: usize,
     /// A back-off level answers a query only when its total decayed weight
     /// reaches this (`>= 0`).
