@@ -113,11 +113,14 @@ pub struct PurchaseHistory {
     inner: Mutex<Purchases>,
 }
 
+/// A customer's purchases (item, time) and the stamp of the last one.
+type Bought = (u64, Vec<(u32, i64)>);
+
 #[derive(Debug, Default)]
 struct Purchases {
     capacity: usize,
     /// Purchases and the stamp of the last one per customer.
-    by_user: HashMap<Arc<str>, (u64, Vec<(u32, i64)>)>,
+    by_user: HashMap<Arc<str>, Bought>,
     /// Customers in last-purchase order; entries whose stamp no longer
     /// matches (bought again since, or forgotten) are skipped.
     order: VecDeque<(Arc<str>, u64)>,

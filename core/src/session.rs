@@ -44,9 +44,9 @@ pub const MAX_SECONDS: i64 = 315_360_000;
 pub struct SessionConfig {
     /// Most keys held at once (default 100 000); beyond it the
     /// least-recently-used key is evicted. A key with 5 events takes about
-    /// 300 bytes, each further event 16 (measured in
-    /// tests/memory_bounds.rs), so the default holds at most about 30 MB
-    /// with 5 events per key, 100 MB with the default `max_events`.
+    /// 300 bytes (measured in tests/memory_bounds.rs), each further event
+    /// 16 to 32 (its list grows in powers of two): about 30 MB for a full
+    /// default store at 5 events per key.
     pub capacity: usize,
     /// Newest events kept per key (default 50); older ones fall off.
     pub max_events: usize,
