@@ -473,6 +473,54 @@ mod tests {
     }
 
     #[test]
+    fn trending_source_follows_the_store_when_its_items_are_compacted() {
+        let uni = universe(&shop());
+        let config = TrendingConfig {
+            max_items_per_segment: 16,
+            ..Default::default()
+        };
+        let store = Arc::new(RwLock::new(TrendingStore::new(config, None).unwrap()));
+        let src = TrendingSource::new(store.clone(), uni.clone(), false);
+        let ev = |item: &str, kind, t, region: &str| Event {
+            region: Some(region.into()),
+            ..Event::new("v", item, kind, t)
+        };
+        let mut q = Query::new(3, 100_000);
+        q.region = Some("nl");
+        {
+            // An item first that the flood below will push out: every
+            // later index moves down when it is forgotten.
+            let mut s = store.write().unwrap();
+            s.ingest(&ev("early", EventKind::View, 1_000, "de"))
+                .unwrap();
+            for _ in 0..3 {
+                s.ingest(&ev("i7", EventKind::Purchase, 1_000, "nl"))
+                    .unwrap();
+            }
+            s.ingest(&ev("i8", EventKind::Purchase, 1_000, "nl"))
+                .unwrap();
+        }
+        let names = |src: &TrendingSource| -> Vec<String> {
+            let got = src.candidates(&q).unwrap();
+            got.items
+                .iter()
+                .map(|c| uni.id(c.item).unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(names(&src), ["i7", "i8"]);
+        {
+            let mut s = store.write().unwrap();
+            for k in 0..3_000 {
+                s.ingest(&ev(&format!("junk{k}"), EventKind::View, 2_000 + k, "de"))
+                    .unwrap();
+            }
+            assert!(s.items_epoch() > 0, "the flood compacted the items");
+            assert_eq!(s.items().get("early"), None);
+        }
+        assert_eq!(names(&src), ["i7", "i8"]);
+    }
+
+    #[test]
     fn trending_source_answers_in_universe_indices_as_the_store_grows() {
         let data = shop();
         let uni = universe(&data);
