@@ -474,8 +474,16 @@ pub fn decayed_context(
 
 /// Everything that can fail about one event, checked before any change.
 pub(crate) fn check_event(e: &Event) -> Result<()> {
-    if e.user.is_empty() || e.item.is_empty() {
-        return Err(Error::invalid("user and item ids must be non-empty"));
+    // Keys are held until evicted: an unbounded id would make the
+    // capacity bound meaningless.
+    for (what, id) in [("user", &e.user), ("item", &e.item)] {
+        if id.is_empty() || id.len() > crate::tracking::MAX_ID_LEN {
+            return Err(Error::invalid(format!(
+                "{what} id must be 1..={} bytes, got {}",
+                crate::tracking::MAX_ID_LEN,
+                id.len()
+            )));
+        }
     }
     if !(0..=MAX_TIMESTAMP).contains(&e.timestamp) {
         return Err(Error::invalid(format!(
@@ -557,7 +565,8 @@ impl SessionStore {
     /// item, so it was counted and skipped. Also expires idle keys seen
     /// from the event's time.
     ///
-    /// Errors (nothing changes): empty user or item id, a timestamp outside
+    /// Errors (nothing changes): an empty or overlong (over
+    /// [`MAX_ID_LEN`](crate::tracking::MAX_ID_LEN) bytes) user or item id, a timestamp outside
     /// `0..=`[`MAX_TIMESTAMP`], a custom kind without a weight
     /// ([`Error::InvalidInput`]).
     pub fn ingest(&self, event: &Event) -> Result<bool> {
@@ -1599,5 +1608,25 @@ mod tests {
         fn check<T: Send + Sync>() {}
         check::<SessionStore>();
         check::<SessionRecommender>();
+    }
+
+    #[test]
+    fn overlong_ids_are_refused_so_the_capacity_bounds_memory() {
+        let universe = Arc::new(IdMap::from_ids(["a"]).unwrap());
+        let s = SessionStore::new(SessionConfig::default(), universe).unwrap();
+        let long = "v".repeat(crate::tracking::MAX_ID_LEN + 1);
+        let err = s
+            .ingest(&Event::new(&long, "a", EventKind::View, 1))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("user id must be 1..=1024 bytes"),
+            "{err}"
+        );
+        assert!(s
+            .ingest(&Event::new("v", &long, EventKind::View, 1))
+            .is_err());
+        assert!(s.is_empty());
+        let ok = "v".repeat(crate::tracking::MAX_ID_LEN);
+        assert!(s.ingest(&Event::new(&ok, "a", EventKind::View, 1)).unwrap());
     }
 }
