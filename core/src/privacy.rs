@@ -23,8 +23,8 @@
 //! [`forget`] and [`export`] ask each store in turn, so a store added
 //! later is added here once and every binding gets it.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -99,11 +99,38 @@ impl Consent {
 /// Most purchases remembered per customer (for "exclude purchased").
 pub const MAX_PURCHASES: usize = 200;
 
+/// Default [`PurchaseHistory`] capacity (customers remembered).
+pub const DEFAULT_PURCHASE_CUSTOMERS: usize = 100_000;
+
 /// The engine's purchase history per customer (universe index, Unix
-/// seconds), newest last, at most [`MAX_PURCHASES`] each.
-#[derive(Debug, Default)]
+/// seconds), newest last, at most [`MAX_PURCHASES`] each, for at most
+/// `capacity` customers: beyond it the customer whose last purchase is
+/// oldest is forgotten, so a stream of new customer ids cannot grow it
+/// without end. Measured (tests/memory_bounds.rs): under 460 bytes per
+/// customer with one purchase, plus 16 per further purchase.
+#[derive(Debug)]
 pub struct PurchaseHistory {
-    by_user: Mutex<HashMap<String, Vec<(u32, i64)>>>,
+    inner: Mutex<Purchases>,
+}
+
+/// A customer's purchases (item, time) and the stamp of the last one.
+type Bought = (u64, Vec<(u32, i64)>);
+
+#[derive(Debug, Default)]
+struct Purchases {
+    capacity: usize,
+    /// Purchases and the stamp of the last one per customer.
+    by_user: HashMap<Arc<str>, Bought>,
+    /// Customers in last-purchase order; entries whose stamp no longer
+    /// matches (bought again since, or forgotten) are skipped.
+    order: VecDeque<(Arc<str>, u64)>,
+    stamp: u64,
+}
+
+impl Default for PurchaseHistory {
+    fn default() -> Self {
+        Self::with_capacity(DEFAULT_PURCHASE_CUSTOMERS)
+    }
 }
 
 fn poisoned<T>(_: T) -> Error {
@@ -111,19 +138,54 @@ fn poisoned<T>(_: T) -> Error {
 }
 
 impl PurchaseHistory {
-    /// An empty history.
+    /// An empty history for [`DEFAULT_PURCHASE_CUSTOMERS`] customers.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// An empty history for at most `capacity` customers (at least 1).
+    pub fn with_capacity(capacity: usize) -> Self {
+        PurchaseHistory {
+            inner: Mutex::new(Purchases {
+                capacity: capacity.max(1),
+                ..Purchases::default()
+            }),
+        }
+    }
+
     /// Remembers that `user` bought `item` at `timestamp`, dropping their
-    /// oldest purchase beyond [`MAX_PURCHASES`].
+    /// oldest purchase beyond [`MAX_PURCHASES`], and the customer with the
+    /// oldest last purchase beyond the capacity.
     pub fn record(&self, user: &str, item: u32, timestamp: i64) -> Result<()> {
-        let mut by_user = self.by_user.lock().map_err(poisoned)?;
-        let list = by_user.entry(user.to_owned()).or_default();
-        list.push((item, timestamp));
-        if list.len() > MAX_PURCHASES {
-            list.remove(0);
+        let mut guard = self.inner.lock().map_err(poisoned)?;
+        let p = &mut *guard;
+        p.stamp += 1;
+        let stamp = p.stamp;
+        let key: Arc<str> = match p.by_user.get_key_value(user) {
+            Some((k, _)) => k.clone(),
+            None => Arc::from(user),
+        };
+        let entry = p.by_user.entry(key.clone()).or_default();
+        entry.0 = stamp;
+        entry.1.push((item, timestamp));
+        if entry.1.len() > MAX_PURCHASES {
+            entry.1.remove(0);
+        }
+        p.order.push_back((key, stamp));
+        while p.by_user.len() > p.capacity {
+            let Some((old, s)) = p.order.pop_front() else {
+                break;
+            };
+            if p.by_user.get(&old).is_some_and(|e| e.0 == s) {
+                p.by_user.remove(&old);
+            }
+        }
+        // Repeat buyers leave stale entries: compact now and then so the
+        // queue stays O(capacity).
+        if p.order.len() > 2 * p.capacity + 1024 {
+            let by_user = &p.by_user;
+            p.order
+                .retain(|(k, s)| by_user.get(k).is_some_and(|e| e.0 == *s));
         }
         Ok(())
     }
@@ -131,22 +193,34 @@ impl PurchaseHistory {
     /// The purchases of `user`, oldest first (empty when unknown).
     pub fn of(&self, user: &str) -> Result<Vec<(u32, i64)>> {
         Ok(self
-            .by_user
+            .inner
             .lock()
             .map_err(poisoned)?
+            .by_user
             .get(user)
-            .cloned()
+            .map(|e| e.1.clone())
             .unwrap_or_default())
     }
 
     /// Removes `user`'s purchases; how many there were.
     pub fn forget(&self, user: &str) -> Result<usize> {
-        Ok(self
-            .by_user
-            .lock()
-            .map_err(poisoned)?
-            .remove(user)
-            .map_or(0, |p| p.len()))
+        let mut p = self.inner.lock().map_err(poisoned)?;
+        let n = p.by_user.remove(user).map_or(0, |e| e.1.len());
+        // Drop the queue entries too, so no id of theirs lingers in memory.
+        if n > 0 {
+            p.order.retain(|(k, _)| &**k != user);
+        }
+        Ok(n)
+    }
+
+    /// Number of customers remembered.
+    pub fn len(&self) -> usize {
+        self.inner.lock().map_or(0, |p| p.by_user.len())
+    }
+
+    /// Whether no customer is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -471,5 +545,27 @@ mod tests {
         assert_eq!(h.forget("ann").unwrap(), 0);
         assert!(h.of("ann").unwrap().is_empty());
         assert_eq!(h.of("bob").unwrap(), vec![(1, 1)]);
+    }
+
+    #[test]
+    fn purchase_history_forgets_the_customer_whose_last_purchase_is_oldest() {
+        let h = PurchaseHistory::with_capacity(3);
+        for (t, user) in ["a", "b", "c", "a"].iter().enumerate() {
+            h.record(user, 1, t as i64).unwrap();
+        }
+        // "b" bought longest ago ("a" again at t=3): "b" goes for "d".
+        h.record("d", 2, 4).unwrap();
+        assert_eq!(h.len(), 3);
+        assert!(h.of("b").unwrap().is_empty());
+        assert_eq!(h.of("a").unwrap().len(), 2);
+        // A long stream of one-off customers stays within the capacity,
+        // and repeat buyers do not grow the queue without end.
+        for k in 0..10_000 {
+            h.record(&format!("u{k}"), 1, 10 + k).unwrap();
+            h.record("loyal", 1, 10 + k).unwrap();
+            assert!(h.len() <= 3);
+        }
+        assert!(h.inner.lock().unwrap().order.len() <= 2 * 3 + 1024 + 1);
+        assert!(!h.of("loyal").unwrap().is_empty());
     }
 }

@@ -43,7 +43,10 @@ pub const MAX_SECONDS: i64 = 315_360_000;
 #[serde(default)]
 pub struct SessionConfig {
     /// Most keys held at once (default 100 000); beyond it the
-    /// least-recently-used key is evicted.
+    /// least-recently-used key is evicted. A key with 5 events takes about
+    /// 300 bytes (measured in tests/memory_bounds.rs), each further event
+    /// 16 to 32 (its list grows in powers of two): about 30 MB for a full
+    /// default store at 5 events per key.
     pub capacity: usize,
     /// Newest events kept per key (default 50); older ones fall off.
     pub max_events: usize,
@@ -471,8 +474,16 @@ pub fn decayed_context(
 
 /// Everything that can fail about one event, checked before any change.
 pub(crate) fn check_event(e: &Event) -> Result<()> {
-    if e.user.is_empty() || e.item.is_empty() {
-        return Err(Error::invalid("user and item ids must be non-empty"));
+    // Keys are held until evicted: an unbounded id would make the
+    // capacity bound meaningless.
+    for (what, id) in [("user", &e.user), ("item", &e.item)] {
+        if id.is_empty() || id.len() > crate::tracking::MAX_ID_LEN {
+            return Err(Error::invalid(format!(
+                "{what} id must be 1..={} bytes, got {}",
+                crate::tracking::MAX_ID_LEN,
+                id.len()
+            )));
+        }
     }
     // Stored ids are bounded like the attribution log's, so one event
     // cannot pin megabytes of memory.
@@ -572,7 +583,8 @@ impl SessionStore {
     /// item, so it was counted and skipped. Also expires idle keys seen
     /// from the event's time.
     ///
-    /// Errors (nothing changes): empty user or item id, a timestamp outside
+    /// Errors (nothing changes): an empty or overlong (over
+    /// [`MAX_ID_LEN`](crate::tracking::MAX_ID_LEN) bytes) user or item id, a timestamp outside
     /// `0..=`[`MAX_TIMESTAMP`], a custom kind without a weight
     /// ([`Error::InvalidInput`]).
     pub fn ingest(&self, event: &Event) -> Result<bool> {
@@ -1614,5 +1626,25 @@ mod tests {
         fn check<T: Send + Sync>() {}
         check::<SessionStore>();
         check::<SessionRecommender>();
+    }
+
+    #[test]
+    fn overlong_ids_are_refused_so_the_capacity_bounds_memory() {
+        let universe = Arc::new(IdMap::from_ids(["a"]).unwrap());
+        let s = SessionStore::new(SessionConfig::default(), universe).unwrap();
+        let long = "v".repeat(crate::tracking::MAX_ID_LEN + 1);
+        let err = s
+            .ingest(&Event::new(&long, "a", EventKind::View, 1))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("user id must be 1..=1024 bytes"),
+            "{err}"
+        );
+        assert!(s
+            .ingest(&Event::new("v", &long, EventKind::View, 1))
+            .is_err());
+        assert!(s.is_empty());
+        let ok = "v".repeat(crate::tracking::MAX_ID_LEN);
+        assert!(s.ingest(&Event::new(&ok, "a", EventKind::View, 1)).unwrap());
     }
 }

@@ -471,7 +471,15 @@ impl ModelFile {
 
     /// Writes atomically: a uniquely named temporary file in the same
     /// directory (so concurrent saves to one path never share one), synced,
-    /// then renamed over `path`. A reader sees the old file or the new one.
+    /// renamed over `path`, then the directory synced (on unix), so after
+    /// `save` returns the new file survives a power loss too. A reader, a
+    /// crash or a killed process leaves the old file or the new one, never
+    /// a mix.
+    ///
+    /// A process killed mid-save leaves its temporary file
+    /// (`.{name}.XXXXXX.tmp`) behind; [`load`](Self::load) never reads
+    /// those, and a later `save` to the same path removes the ones older
+    /// than [`ORPHAN_AGE`].
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let bytes = self.to_bytes()?;
@@ -483,7 +491,9 @@ impl ModelFile {
             .file_name()
             .ok_or_else(|| Error::invalid(format!("not a file path: {}", path.display())))?;
         let prefix = format!(".{}.", name.to_string_lossy());
-        write_atomic(dir, &prefix, path, &bytes).map_err(|e| Error::Io(with_path(e, path)))
+        write_atomic(dir, &prefix, path, &bytes).map_err(|e| Error::Io(with_path(e, path)))?;
+        remove_orphans(dir, &prefix, ORPHAN_AGE);
+        Ok(())
     }
 
     /// Reads and validates the file at `path`.
@@ -493,13 +503,28 @@ impl ModelFile {
     }
 }
 
+/// Age after which a temporary file of a save to the same path counts as
+/// orphaned (its process was killed or lost power mid-save) and the next
+/// save removes it. A live save's temporary file exists only while its
+/// bytes are written and synced, seconds even for a large model, so an
+/// hour never catches one; and if it did, that save's rename would fail
+/// with an I/O error and leave the target as it was, never corrupt it.
+pub const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Length of the random part `tempfile` puts between prefix and suffix.
+const TEMP_RANDOM_LEN: usize = 6;
+
 /// Writes `bytes` to a fresh temp file `{prefix}XXXXXX.tmp` in `dir`, syncs
-/// it and renames it over `path`; the temp file is removed on failure.
+/// it, renames it over `path` and syncs `dir`; the temp file is removed on
+/// failure.
 #[cfg(not(target_arch = "wasm32"))]
 fn write_atomic(dir: &Path, prefix: &str, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut builder = tempfile::Builder::new();
-    builder.prefix(prefix).suffix(".tmp");
+    builder
+        .prefix(prefix)
+        .suffix(".tmp")
+        .rand_bytes(TEMP_RANDOM_LEN);
     // The mode a plain `File::create` gives (0o666 less the umask), not
     // tempfile's private 0o600: a model file is read by other processes.
     #[cfg(unix)]
@@ -508,7 +533,62 @@ fn write_atomic(dir: &Path, prefix: &str, path: &Path, bytes: &[u8]) -> std::io:
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+/// Syncs the directory entry of a rename: without it the rename may sit in
+/// the page cache, and after a power loss the directory can still name the
+/// old file (or, on some file systems, an empty one).
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    match std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+        // Some file systems cannot sync a directory; the rename is done.
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => Ok(()),
+        other => other,
+    }
+}
+
+/// Windows makes a rename durable with the file's own sync.
+#[cfg(all(not(unix), not(target_arch = "wasm32")))]
+fn sync_dir(_: &Path) -> std::io::Result<()> {
     Ok(())
+}
+
+/// Whether `file_name` is a temp file of a save with `prefix`: exactly
+/// `{prefix}` + 6 alphanumerics + `.tmp`, so the temp files of another
+/// target whose name merely starts the same never match.
+fn is_temp_of(file_name: &str, prefix: &str) -> bool {
+    file_name
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+        .is_some_and(|mid| {
+            mid.len() == TEMP_RANDOM_LEN && mid.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
+/// Best-effort removal of the temp files of saves with `prefix` in `dir`
+/// not modified for `age` (see [`ORPHAN_AGE`]). Failures are ignored: the
+/// save itself has succeeded, and an orphan only costs disk space.
+#[cfg(not(target_arch = "wasm32"))]
+fn remove_orphans(dir: &Path, prefix: &str, age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d >= age));
+        if stale
+            && entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| is_temp_of(n, prefix))
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// wasm32 has no file system: saving to a path is unsupported there.
@@ -516,6 +596,10 @@ fn write_atomic(dir: &Path, prefix: &str, path: &Path, bytes: &[u8]) -> std::io:
 fn write_atomic(_: &Path, _: &str, _: &Path, _: &[u8]) -> std::io::Result<()> {
     Err(std::io::ErrorKind::Unsupported.into())
 }
+
+/// Nothing to clean without a file system.
+#[cfg(target_arch = "wasm32")]
+fn remove_orphans(_: &Path, _: &str, _: std::time::Duration) {}
 
 /// The same I/O error, with the file it concerns in the message.
 fn with_path(e: std::io::Error, path: &Path) -> std::io::Error {
@@ -644,6 +728,45 @@ mod tests {
             sample().save(dir.path().join("no/such/dir/m.slm")),
             Err(Error::Io(_))
         ));
+    }
+
+    #[test]
+    fn save_removes_only_old_orphans_of_its_own_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.slm");
+        let touch = |name: &str, age_secs: u64| {
+            let f = std::fs::File::create(dir.path().join(name)).unwrap();
+            let t = std::time::SystemTime::now() - std::time::Duration::from_secs(age_secs);
+            f.set_modified(t).unwrap();
+        };
+        touch(".m.slm.a1B2c3.tmp", 2 * 3600); // an old orphan of m.slm: removed
+        touch(".m.slm.Zz9yX8.tmp", 60); // recent: maybe a live save, kept
+        touch(".m.slm.x.a1B2c3.tmp", 2 * 3600); // another target's orphan, kept
+        touch(".m.slm.a1B2c3.tmp.bak", 2 * 3600); // not a temp name, kept
+        touch("other.tmp", 2 * 3600);
+        sample().save(&p).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                ".m.slm.Zz9yX8.tmp",
+                ".m.slm.a1B2c3.tmp.bak",
+                ".m.slm.x.a1B2c3.tmp",
+                "m.slm",
+                "other.tmp"
+            ]
+        );
+        // A load never looks at temp files, whatever they hold.
+        std::fs::write(dir.path().join(".m.slm.Zz9yX8.tmp"), b"garbage").unwrap();
+        assert_eq!(ModelFile::load(&p).unwrap(), sample());
+        assert!(is_temp_of(".m.slm.abc123.tmp", ".m.slm."));
+        assert!(!is_temp_of(".m.slm.abc12.tmp", ".m.slm."));
+        assert!(!is_temp_of(".m.slm.abc-23.tmp", ".m.slm."));
+        assert!(!is_temp_of("m.slm", ".m.slm."));
     }
 
     #[test]

@@ -71,6 +71,24 @@
 //! weight stays exact. **Results are exact while a segment has seen fewer
 //! distinct items than the cap** (then nothing was ever pruned from it).
 //!
+//! The number of segments is bounded too: region codes come from events, so
+//! a stream of made-up regions would otherwise add segments without end.
+//! Beyond [`TrendingConfig::max_segments`] the weakest quarter of the
+//! region, country and category segments (least total popularity decayed to
+//! the event's time; global and channel segments always stay) is dropped
+//! with its history, as are region codes no segment refers to any more. A
+//! dropped segment reads as empty, so its queries back off to a denser
+//! level, as they would for a sparse one. Item ids seen only in events are
+//! forgotten once no segment holds them (their history is gone with the
+//! pruning anyway), so made-up item ids do not accumulate either. Ids and
+//! region codes are at most [`MAX_ID_LEN`] bytes.
+//!
+//! Measured (tests/memory_bounds.rs, default lanes): about 140 bytes per
+//! (segment, item) entry (its share of the item id included) and 450 bytes
+//! per segment holding one entry; the store's memory stays under about
+//! `max_segments × (450 + 140 × max_items_per_segment)` bytes plus the
+//! catalog's ids.
+//!
 //! # Trending now
 //!
 //! Two more lanes hold exponentially-weighted sums with mean lifetimes
@@ -105,9 +123,21 @@ use crate::data::{Catalog, Channel, Event, EventKind, KindWeights};
 use crate::error::{Error, Result};
 use crate::ids::IdMap;
 use crate::store::{Component, ModelFile, TensorData};
+pub use crate::tracking::MAX_ID_LEN;
 
 /// Largest accepted [`TrendingConfig::max_items_per_segment`].
 pub const MAX_ITEMS_PER_SEGMENT_LIMIT: usize = 10_000_000;
+
+/// Largest accepted [`TrendingConfig::max_segments`].
+pub const MAX_SEGMENTS_LIMIT: usize = 10_000_000;
+
+/// Smallest accepted [`TrendingConfig::max_segments`]: room for the global
+/// and channel segments (never dropped) and every segment of one event.
+pub const MIN_SEGMENTS: usize = 16;
+
+/// Event-only item ids allowed beyond twice the live ones before they are
+/// compacted (see the module docs on bounded memory).
+const ITEM_SLACK: usize = 1024;
 
 /// Largest number of distinct half-lives (default plus per-kind
 /// overrides); each one is a lane of every entry, so this bounds memory.
@@ -139,8 +169,15 @@ pub struct TrendingConfig {
     /// Added to the baseline in the velocity denominator, in weight per
     /// window (`> 0`).
     pub smoothing: f64,
-    /// Items kept per segment (see the module docs on bounded memory).
+    /// Items kept per segment (default 1000; see the module docs on
+    /// bounded memory). Each (segment, item) entry takes about 140 bytes
+    /// (measured with the default lanes).
     pub max_items_per_segment: usize,
+    /// Most segments held (default 20 000, at least [`MIN_SEGMENTS`]);
+    /// beyond it the weakest region, country and category segments are
+    /// dropped (see the module docs). Each takes about 450 bytes with one
+    /// entry (measured).
+    pub max_segments: usize,
     /// A back-off level answers a query only when its total decayed weight
     /// reaches this (`>= 0`).
     pub min_segment_weight: f64,
@@ -162,6 +199,7 @@ impl Default for TrendingConfig {
             baseline_hours: 168.0,
             smoothing: 5.0,
             max_items_per_segment: 1000,
+            max_segments: 20_000,
             min_segment_weight: 20.0,
             region_parent: BTreeMap::new(),
         }
@@ -223,6 +261,15 @@ impl TrendingConfig {
                 format!(
                     "must be in 1..={MAX_ITEMS_PER_SEGMENT_LIMIT}, got {}",
                     self.max_items_per_segment
+                ),
+            ));
+        }
+        if !(MIN_SEGMENTS..=MAX_SEGMENTS_LIMIT).contains(&self.max_segments) {
+            return Err(Error::config(
+                "max_segments",
+                format!(
+                    "must be in {MIN_SEGMENTS}..={MAX_SEGMENTS_LIMIT}, got {}",
+                    self.max_segments
                 ),
             ));
         }
@@ -438,6 +485,33 @@ pub struct TrendingStore {
     segs: Vec<Seg>,
     keys: Vec<SegKey>,
     seg_of: HashMap<SegKey, u32, BuildHasherDefault<IntHasher>>,
+    compaction: Compaction,
+}
+
+/// When to compact the item ids next, and how often they were: the
+/// store's bookkeeping, not its contents, so it never makes two stores
+/// unequal (a loaded store equals the saved one whatever their history).
+#[derive(Debug, Clone, Copy)]
+struct Compaction {
+    /// Compact when a new item would make `items` this long.
+    item_limit: usize,
+    /// Number of item compactions (indices from before one are void).
+    epoch: u64,
+}
+
+impl Compaction {
+    fn after(n_items: usize) -> Self {
+        Compaction {
+            item_limit: 2 * n_items + ITEM_SLACK,
+            epoch: 0,
+        }
+    }
+}
+
+impl PartialEq for Compaction {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Everything about one event that can fail, checked before any mutation.
@@ -467,6 +541,7 @@ impl TrendingStore {
                 });
             }
         }
+        store.compaction = Compaction::after(store.items.len());
         Ok(store)
     }
 
@@ -517,6 +592,7 @@ impl TrendingStore {
             segs: Vec::new(),
             keys: Vec::new(),
             seg_of: HashMap::default(),
+            compaction: Compaction::after(0),
         }
     }
 
@@ -526,9 +602,18 @@ impl TrendingStore {
     }
 
     /// Known items: the catalog's (in catalog order), then items first
-    /// seen in events.
+    /// seen in events. Item indices (as in [`top_where`](Self::top_where))
+    /// stay valid while [`items_epoch`](Self::items_epoch) is unchanged;
+    /// new items only append.
     pub fn items(&self) -> &IdMap {
         &self.items
+    }
+
+    /// Changes when event-only items that no segment holds any more were
+    /// forgotten (see the module docs on bounded memory): indices into
+    /// [`items`](Self::items) from before are void then.
+    pub fn items_epoch(&self) -> u64 {
+        self.compaction.epoch
     }
 
     /// All segments that received at least one event, in creation order.
@@ -561,11 +646,21 @@ impl TrendingStore {
     }
 
     fn prepare<'a>(&self, e: &'a Event) -> Result<Prepared<'a>> {
-        if e.item.is_empty() {
-            return Err(Error::invalid("event item id must be non-empty"));
+        if e.item.is_empty() || e.item.len() > MAX_ID_LEN {
+            return Err(Error::invalid(format!(
+                "event item id must be 1..={MAX_ID_LEN} bytes, got {}",
+                e.item.len()
+            )));
         }
-        if e.region.as_deref() == Some("") {
-            return Err(Error::invalid("event region must be non-empty when given"));
+        if let Some(r) = e
+            .region
+            .as_deref()
+            .filter(|r| r.is_empty() || r.len() > MAX_ID_LEN)
+        {
+            return Err(Error::invalid(format!(
+                "event region must be 1..={MAX_ID_LEN} bytes when given, got {}",
+                r.len()
+            )));
         }
         let weight = f64::from(self.config.weights.weight(&e.kind)?);
         if !weight.is_finite() || weight < 0.0 {
@@ -594,8 +689,9 @@ impl TrendingStore {
 
     /// Adds one event. O(1) amortised.
     ///
-    /// Errors (the store is left unchanged): an empty item id or region, or
-    /// an event kind without a weight ([`Error::InvalidInput`]).
+    /// Errors (the store is left unchanged): an empty or overlong item id
+    /// or region, or an event kind without a weight
+    /// ([`Error::InvalidInput`]).
     pub fn ingest(&mut self, event: &Event) -> Result<()> {
         let p = self.prepare(event)?;
         self.apply(event, &p)
@@ -622,6 +718,7 @@ impl TrendingStore {
     }
 
     fn apply(&mut self, e: &Event, p: &Prepared<'_>) -> Result<()> {
+        self.make_room(e, p)?;
         let item = match self.items.get(&e.item) {
             Some(i) => i,
             None => {
@@ -686,6 +783,176 @@ impl TrendingStore {
             let s = self.seg_id(key);
             self.update(s, item, e.timestamp, add);
         }
+        Ok(())
+    }
+
+    /// Before `e` takes any index: drops the weakest segments when it
+    /// could push their number past `max_segments`, and forgets unused
+    /// event-only items when a new one would pass the item limit.
+    fn make_room(&mut self, e: &Event, p: &Prepared<'_>) -> Result<()> {
+        // At most 7 segments per event: below that margin nothing to check.
+        if self.segs.len() + 7 > self.config.max_segments {
+            let new = self.new_segments(e, p);
+            if self.segs.len() + new > self.config.max_segments {
+                self.evict_segments(new, e.timestamp);
+            }
+        }
+        if self.items.len() >= self.compaction.item_limit && self.items.get(&e.item).is_none() {
+            self.compact_items()?;
+        }
+        Ok(())
+    }
+
+    /// How many segments `e` would create (regions, countries and items
+    /// not interned yet count as new).
+    fn new_segments(&self, e: &Event, p: &Prepared<'_>) -> usize {
+        let absent =
+            |k: Option<SegKey>| usize::from(k.is_none_or(|k| !self.seg_of.contains_key(&k)));
+        let cat = self
+            .items
+            .get(&e.item)
+            .map_or(NONE, |i| self.item_category[i as usize]);
+        let mut n = absent(Some((K_GLOBAL, 0, 0)));
+        if let Some(ch) = e.channel {
+            n += absent(Some((K_CHANNEL, channel_code(ch), 0)));
+        }
+        if cat != NONE {
+            n += absent(Some((K_CATEGORY, cat, 0)));
+        }
+        if let Some(r) = p.region {
+            let region = self.regions.get(r);
+            // Outer None: no country level; inner None: country not interned.
+            let country = match region {
+                Some(ri) => Some(self.region_country[ri as usize])
+                    .filter(|&c| c != NONE)
+                    .map(Some),
+                None => self
+                    .config
+                    .region_parent
+                    .get(r)
+                    .map(|c| self.countries.get(c)),
+            };
+            n += absent(region.map(|ri| (K_REGION, ri, 0)));
+            if let Some(c) = country {
+                n += absent(c.map(|c| (K_COUNTRY, c, 0)));
+            }
+            if cat != NONE {
+                n += absent(region.map(|ri| (K_REGION_CATEGORY, ri, cat)));
+                if let Some(c) = country {
+                    n += absent(c.map(|c| (K_COUNTRY_CATEGORY, c, cat)));
+                }
+            }
+        }
+        n
+    }
+
+    /// Drops the weakest region, country and category segments (total
+    /// popularity at `t`; ties: older first) down to three quarters of
+    /// `max_segments` less `need`, then the region codes left unused.
+    fn evict_segments(&mut self, need: usize, t: i64) {
+        let cap = self.config.max_segments;
+        let target = (cap - (cap / 4).max(1)).saturating_sub(need);
+        let mut weakest: Vec<(f64, usize)> = (0..self.segs.len())
+            .filter(|&s| !matches!(self.keys[s].0, K_GLOBAL | K_CHANNEL))
+            .map(|s| (self.total_pop(&self.segs[s], t), s))
+            .collect();
+        let n = self.segs.len().saturating_sub(target).min(weakest.len());
+        if n == 0 {
+            return;
+        }
+        weakest.select_nth_unstable_by(n - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut dropped = vec![false; self.segs.len()];
+        for &(_, s) in &weakest[..n] {
+            dropped[s] = true;
+        }
+        let mut flags = dropped.iter();
+        self.segs.retain(|_| !flags.next().is_some_and(|&d| d));
+        let mut flags = dropped.iter();
+        self.keys.retain(|_| !flags.next().is_some_and(|&d| d));
+        self.compact_regions();
+        self.seg_of = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(s, &k)| (k, s as u32))
+            .collect();
+    }
+
+    /// Forgets region codes no segment refers to, keeping the order of the
+    /// rest (`seg_of` is rebuilt by the caller).
+    fn compact_regions(&mut self) {
+        let mut used = vec![false; self.regions.len()];
+        for &(kind, a, _) in &self.keys {
+            if matches!(kind, K_REGION | K_REGION_CATEGORY) {
+                used[a as usize] = true;
+            }
+        }
+        if used.iter().all(|&u| u) {
+            return;
+        }
+        let mut new_index = vec![NONE; used.len()];
+        let mut regions = IdMap::new();
+        let mut region_country = Vec::new();
+        for (r, id) in self.regions.ids().iter().enumerate() {
+            if used[r] {
+                // Distinct ids of a valid map: the insert cannot fail.
+                new_index[r] = regions.get_or_insert(id).unwrap_or(NONE);
+                region_country.push(self.region_country[r]);
+            }
+        }
+        for (kind, a, _) in &mut self.keys {
+            if matches!(*kind, K_REGION | K_REGION_CATEGORY) {
+                *a = new_index[*a as usize];
+            }
+        }
+        self.regions = regions;
+        self.region_country = region_country;
+    }
+
+    /// Forgets items without a category that no segment holds (their
+    /// history was pruned; a category would be lost with a catalog item),
+    /// keeping the order of the rest, and starts a new items epoch.
+    fn compact_items(&mut self) -> Result<()> {
+        let mut used: Vec<bool> = self.item_category.iter().map(|&c| c != NONE).collect();
+        for seg in &self.segs {
+            for &it in &seg.items {
+                used[it as usize] = true;
+            }
+        }
+        let epoch = self.compaction.epoch;
+        if used.iter().all(|&u| u) {
+            self.compaction = Compaction {
+                epoch,
+                ..Compaction::after(self.items.len())
+            };
+            return Ok(());
+        }
+        let mut new_index = vec![NONE; used.len()];
+        let mut items = IdMap::new();
+        let mut item_category = Vec::new();
+        for (i, id) in self.items.ids().iter().enumerate() {
+            if used[i] {
+                new_index[i] = items.get_or_insert(id)?;
+                item_category.push(self.item_category[i]);
+            }
+        }
+        for seg in &mut self.segs {
+            for it in &mut seg.items {
+                *it = new_index[*it as usize];
+            }
+            seg.index = seg
+                .items
+                .iter()
+                .enumerate()
+                .map(|(slot, &it)| (it, slot as u32))
+                .collect();
+        }
+        self.items = items;
+        self.item_category = item_category;
+        self.compaction = Compaction {
+            epoch: epoch + 1,
+            ..Compaction::after(self.items.len())
+        };
         Ok(())
     }
 
@@ -1085,6 +1352,7 @@ impl Component for TrendingStore {
             }
             st.segs.push(seg);
         }
+        st.compaction = Compaction::after(st.items.len());
         Ok(st)
     }
 }
@@ -1489,6 +1757,90 @@ mod tests {
                 assert!(close(st.score(seg, item, now), want));
             }
         }
+    }
+
+    #[test]
+    fn made_up_regions_and_items_stay_within_the_caps() {
+        let cfg = TrendingConfig {
+            max_items_per_segment: 8,
+            max_segments: 40,
+            ..Default::default()
+        };
+        let cat = test_catalog();
+        let mut st = TrendingStore::new(cfg.clone(), Some(&cat)).unwrap();
+        // A real, busy region and item first.
+        for t in 0..50 {
+            st.ingest(&ev("i1", EventKind::Purchase, t, Some("uk")))
+                .unwrap();
+        }
+        let before = st.items().len();
+        let untouched = st.clone();
+        for k in 0..5000i64 {
+            let region = format!("fake-{k}");
+            st.ingest(&ev(
+                &format!("junk-{k}"),
+                EventKind::View,
+                100 + k,
+                Some(&region),
+            ))
+            .unwrap();
+            // A known catalog item in a made-up region: region × category.
+            st.ingest(&ev("i2", EventKind::View, 100 + k, Some(&region)))
+                .unwrap();
+            assert!(
+                st.segments().len() <= 40,
+                "{} segments",
+                st.segments().len()
+            );
+        }
+        assert!(st.regions.len() <= 40);
+        // Items: the catalog's stay, made-up ones only while held.
+        assert!(st.items().len() <= 2 * (before + 40 * 8) + ITEM_SLACK);
+        assert!(st.items_epoch() > 0);
+        assert!(cat.items().iter().all(|i| st.items().get(&i.id).is_some()));
+        // The heavy region and its history survived the flood.
+        let uk = Segment::Region("uk".into());
+        assert!(st.segments().contains(&uk));
+        let want = untouched.score(&uk, "i1", 6000);
+        assert!(want > 0.0 && st.score(&uk, "i1", 6000) == want);
+        let top = st.popular(&q(Some("uk"), None, 1, 6000)).unwrap();
+        assert_eq!(
+            (top.items[0].0.as_str(), top.level.as_str()),
+            ("i1", "region:uk")
+        );
+        // An evicted region backs off as an unknown one does.
+        let gone = st.popular(&q(Some("fake-3"), None, 3, 6000)).unwrap();
+        assert_eq!(gone.level, "global");
+        // Every index is consistent: the store round-trips and equals a
+        // fresh load of itself.
+        let back = TrendingStore::from_bytes(&st.to_bytes().unwrap()).unwrap();
+        assert_eq!(back, st);
+        assert_eq!(
+            back.popular(&q(Some("uk"), None, 3, 6000)).unwrap(),
+            st.popular(&q(Some("uk"), None, 3, 6000)).unwrap()
+        );
+        // Overlong ids are refused, nothing changes.
+        let long = "x".repeat(MAX_ID_LEN + 1);
+        assert!(st.ingest(&ev(&long, EventKind::View, 1, None)).is_err());
+        assert!(st
+            .ingest(&ev("i1", EventKind::View, 1, Some(&long)))
+            .is_err());
+        assert_eq!(back, st);
+        // The cap is validated, and configs written before it load with
+        // the default.
+        for bad in [0, MIN_SEGMENTS - 1, MAX_SEGMENTS_LIMIT + 1] {
+            let c = TrendingConfig {
+                max_segments: bad,
+                ..Default::default()
+            };
+            assert!(
+                matches!(c.validate(), Err(Error::Config { field, .. }) if field == "max_segments")
+            );
+        }
+        let mut old = serde_json::to_value(TrendingConfig::default()).unwrap();
+        old.as_object_mut().unwrap().remove("max_segments");
+        let old: TrendingConfig = serde_json::from_value(old).unwrap();
+        assert_eq!(old.max_segments, 20_000);
     }
 
     #[test]

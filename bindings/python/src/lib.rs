@@ -1627,6 +1627,8 @@ impl TrendingParams {
             )?,
             min_segment_weight: self.min_segment_weight,
             region_parent: self.region_parent.clone().unwrap_or_default(),
+            // Not a keyword of `Trending` (yet): the engine config sets it.
+            ..TrendingConfig::default()
         })
     }
 }

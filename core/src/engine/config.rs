@@ -310,6 +310,13 @@ pub struct EngineConfig {
     /// when it is this many seconds away from the request's time (0 = only
     /// by `refresh_popular` and `ingest_batch`).
     pub popular_refresh_seconds: u64,
+    /// Customers whose purchases are remembered for "exclude purchased"
+    /// (default 100 000; at most 200 purchases each); beyond it the one
+    /// whose last purchase is oldest is forgotten. Under 460 bytes per
+    /// customer with one purchase (measured in tests/memory_bounds.rs
+    /// together with the session entry the purchase also makes), plus 16
+    /// per further purchase.
+    pub purchase_history_capacity: usize,
 }
 
 impl Default for EngineConfig {
@@ -325,6 +332,7 @@ impl Default for EngineConfig {
             region_names: BTreeMap::new(),
             popular_cache_size: 500,
             popular_refresh_seconds: 900,
+            purchase_history_capacity: crate::privacy::DEFAULT_PURCHASE_CUSTOMERS,
         }
     }
 }
@@ -411,6 +419,16 @@ impl EngineConfig {
         self.breaker.validate().map_err(|e| prefix(e, "breaker"))?;
         if self.popular_cache_size == 0 || self.popular_cache_size > 100_000 {
             return Err(Error::config("popular_cache_size", "must be in 1..=100000"));
+        }
+        if !(1..=crate::session::MAX_CAPACITY).contains(&self.purchase_history_capacity) {
+            return Err(Error::config(
+                "purchase_history_capacity",
+                format!(
+                    "must be in 1..={}, got {}",
+                    crate::session::MAX_CAPACITY,
+                    self.purchase_history_capacity
+                ),
+            ));
         }
         Ok(())
     }

@@ -161,7 +161,7 @@ impl Engine {
             refreshing_popular: AtomicBool::new(false),
             swap_lock: Mutex::new(()),
             trending,
-            purchases: PurchaseHistory::new(),
+            purchases: PurchaseHistory::with_capacity(config.purchase_history_capacity),
             tracker,
             metrics: Metrics::new(),
             breakers: RwLock::new(breakers),

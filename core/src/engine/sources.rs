@@ -211,14 +211,15 @@ pub struct TrendingSource {
     store: Arc<RwLock<TrendingStore>>,
     universe: Arc<IdMap>,
     velocity: bool,
-    remap: RwLock<Remap>,
+    /// The store's items epoch it was built for, and the remap.
+    remap: RwLock<(u64, Remap)>,
 }
 
 impl TrendingSource {
     /// Decayed popularity (`velocity` false) or trending-now velocity
     /// (`velocity` true), answering in `universe` indices.
     pub fn new(store: Arc<RwLock<TrendingStore>>, universe: Arc<IdMap>, velocity: bool) -> Self {
-        let remap = RwLock::new(Remap::new(&universe, &IdMap::new()));
+        let remap = RwLock::new((0, Remap::new(&universe, &IdMap::new())));
         TrendingSource {
             store,
             universe,
@@ -244,13 +245,19 @@ impl CandidateSource for TrendingSource {
     fn candidates(&self, q: &Query<'_>) -> Result<Candidates> {
         q.validate()?;
         let store = self.store.read().map_err(poisoned)?;
-        if self.remap.read().map_err(poisoned)?.model_len() < store.items().len() {
-            self.remap
-                .write()
-                .map_err(poisoned)?
-                .extend(&self.universe, store.items());
+        let epoch = store.items_epoch();
+        let stale = |(e, r): &(u64, Remap)| *e != epoch || r.model_len() < store.items().len();
+        if stale(&*self.remap.read().map_err(poisoned)?) {
+            let mut guard = self.remap.write().map_err(poisoned)?;
+            // Compacted items renumber: start over; new items only append.
+            if guard.0 != epoch {
+                *guard = (epoch, Remap::new(&self.universe, store.items()));
+            } else if guard.1.model_len() < store.items().len() {
+                guard.1.extend(&self.universe, store.items());
+            }
         }
-        let remap = self.remap.read().map_err(poisoned)?;
+        let guard = self.remap.read().map_err(poisoned)?;
+        let remap = &guard.1;
         let eligible = q.eligibility();
         let query = TrendingQuery {
             region: q.region.map(str::to_owned),
@@ -463,6 +470,54 @@ mod tests {
         assert_eq!(rest, all[1..].to_vec());
         q.context = &[];
         assert!(src.candidates(&q).unwrap().items.is_empty());
+    }
+
+    #[test]
+    fn trending_source_follows_the_store_when_its_items_are_compacted() {
+        let uni = universe(&shop());
+        let config = TrendingConfig {
+            max_items_per_segment: 16,
+            ..Default::default()
+        };
+        let store = Arc::new(RwLock::new(TrendingStore::new(config, None).unwrap()));
+        let src = TrendingSource::new(store.clone(), uni.clone(), false);
+        let ev = |item: &str, kind, t, region: &str| Event {
+            region: Some(region.into()),
+            ..Event::new("v", item, kind, t)
+        };
+        let mut q = Query::new(3, 100_000);
+        q.region = Some("nl");
+        {
+            // An item first that the flood below will push out: every
+            // later index moves down when it is forgotten.
+            let mut s = store.write().unwrap();
+            s.ingest(&ev("early", EventKind::View, 1_000, "de"))
+                .unwrap();
+            for _ in 0..3 {
+                s.ingest(&ev("i7", EventKind::Purchase, 1_000, "nl"))
+                    .unwrap();
+            }
+            s.ingest(&ev("i8", EventKind::Purchase, 1_000, "nl"))
+                .unwrap();
+        }
+        let names = |src: &TrendingSource| -> Vec<String> {
+            let got = src.candidates(&q).unwrap();
+            got.items
+                .iter()
+                .map(|c| uni.id(c.item).unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(names(&src), ["i7", "i8"]);
+        {
+            let mut s = store.write().unwrap();
+            for k in 0..3_000 {
+                s.ingest(&ev(&format!("junk{k}"), EventKind::View, 2_000 + k, "de"))
+                    .unwrap();
+            }
+            assert!(s.items_epoch() > 0, "the flood compacted the items");
+            assert_eq!(s.items().get("early"), None);
+        }
+        assert_eq!(names(&src), ["i7", "i8"]);
     }
 
     #[test]
