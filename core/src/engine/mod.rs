@@ -152,8 +152,8 @@ impl Engine {
                 Arc::new(CircuitBreaker::new(config.breaker.clone())?),
             );
         }
-        let popular = PopularCache::compute(&config, &models.catalog, &trending, now_unix())?;
-        let snapshot = Snapshot::build(&config, models, &trending, session)?;
+        let snapshot = Snapshot::build(&config, models, &trending, session, 0)?;
+        let popular = PopularCache::compute(&config, &snapshot, &trending, now_unix())?;
         let seed = clock.now_micros() ^ (std::process::id() as u64).rotate_left(32);
         Ok(Engine {
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -182,6 +182,16 @@ impl Engine {
     /// The models being served.
     pub fn models(&self) -> Models {
         self.snapshot.load().models.clone()
+    }
+
+    /// Which set of served models a request made now would use: 0 at
+    /// start, one more after each model swap or reload (and each erasure
+    /// that swaps in an erased ALS model). It changes exactly when the
+    /// served models do, so a caller can tell which version answered:
+    /// equal values read before and after a request mean it used that
+    /// generation.
+    pub fn model_generation(&self) -> u64 {
+        self.snapshot.load().generation
     }
 
     /// The [`ModelSlice`](crate::slice::ModelSlice) of the served ALS
@@ -328,7 +338,13 @@ impl Engine {
         if let Some(als) = als {
             let mut models = snap.models.clone();
             models.als = Some(Arc::new(als));
-            let next = Snapshot::build(&self.config, models, &self.trending, snap.session.clone())?;
+            let next = Snapshot::build(
+                &self.config,
+                models,
+                &self.trending,
+                snap.session.clone(),
+                snap.generation + 1,
+            )?;
             self.snapshot.store(Arc::new(next));
         }
         Ok(report)
