@@ -650,6 +650,77 @@ fn popular_fallback_never_reads_another_catalogs_indices() {
     );
 }
 
+/// Visitors' sessions survive swaps to another catalog order made while
+/// their events are ingested: every event is in their session afterwards
+/// (none written into the old store after it was copied for the new one).
+#[test]
+fn sessions_keep_every_event_across_catalog_swaps() {
+    const WRITERS: usize = 2;
+    const USERS: usize = 20;
+    const EVENTS: usize = 40; // per user, below the session cap of 50
+    let s = shop();
+    let started = Instant::now();
+    let mut reversed = Catalog::new();
+    for item in s.demo.catalog.items().iter().rev() {
+        reversed.add(item.clone()).unwrap();
+    }
+    let models = |catalog: Catalog| Models {
+        catalog: Arc::new(catalog),
+        als: None,
+        cooccur: None,
+        content: None,
+    };
+    let versions = [models(s.demo.catalog.clone()), models(reversed)];
+    let engine = Arc::new(Engine::new(config(), versions[0].clone()).unwrap());
+    let items: Arc<Vec<String>> = Arc::new(s.demo.catalog.ids().ids().to_vec());
+    let done = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (engine, items, done) = (engine.clone(), items.clone(), done.clone());
+            thread::spawn(move || {
+                let mut rng = Rng::new(SEED, 600 + w as u64);
+                for k in 0..EVENTS {
+                    for u in 0..USERS {
+                        let e = Event::new(
+                            format!("w{w}-u{u}"),
+                            rng.pick(&items).clone(),
+                            EventKind::View,
+                            s.now + (k * USERS + u) as i64,
+                        );
+                        engine.ingest(&e, true).unwrap();
+                        thread::sleep(Duration::from_micros(100));
+                    }
+                }
+                done.fetch_add(1, Ordering::Release);
+            })
+        })
+        .collect();
+    let swaps = within_hang("session swaps", move || {
+        let mut i = 0;
+        while done.load(Ordering::Acquire) < WRITERS {
+            engine.swap_models(versions[(i + 1) % 2].clone()).unwrap();
+            i += 1;
+        }
+        for w in writers {
+            w.join().unwrap();
+        }
+        for w in 0..WRITERS {
+            for u in 0..USERS {
+                let user = format!("w{w}-u{u}");
+                let held = engine.export_user(&user).unwrap().session_events.len();
+                assert_eq!(held, EVENTS, "{user}: events lost across catalog swaps");
+            }
+        }
+        i
+    });
+    assert!(swaps > 10, "only {swaps} swaps overlapped the ingest");
+    eprintln!(
+        "session swaps: {swaps} catalog swaps during {} ingests, none lost, {:.2?}",
+        WRITERS * USERS * EVENTS,
+        started.elapsed()
+    );
+}
+
 #[test]
 fn session_store_holds_under_concurrent_ingest_merge_forget_expire() {
     const MAX_EVENTS: usize = 20;

@@ -84,6 +84,10 @@ pub struct Engine {
     refreshing_popular: AtomicBool,
     /// Serialises model swaps (readers never wait for it).
     swap_lock: Mutex<()>,
+    /// Read-held while an event is learnt from, write-held while a swap to
+    /// other items copies the session store into them: no event is written
+    /// into a store that was already copied (and would be lost).
+    ingest_gate: RwLock<()>,
     trending: Arc<RwLock<TrendingStore>>,
     purchases: PurchaseHistory,
     tracker: Tracker,
@@ -160,6 +164,7 @@ impl Engine {
             popular: ArcSwap::from_pointee(popular),
             refreshing_popular: AtomicBool::new(false),
             swap_lock: Mutex::new(()),
+            ingest_gate: RwLock::new(()),
             trending,
             purchases: PurchaseHistory::new(),
             tracker,

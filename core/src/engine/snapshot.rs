@@ -114,9 +114,17 @@ impl PopularCache {
 pub(super) fn swap_models(engine: &Engine, models: Models) -> Result<()> {
     let _guard = engine.swap_lock.lock().map_err(poisoned)?;
     let old = engine.snapshot.load_full();
-    let session = if Arc::ptr_eq(&old.models.catalog, &models.catalog)
-        || old.models.catalog.ids() == models.catalog.ids()
-    {
+    let same_items = Arc::ptr_eq(&old.models.catalog, &models.catalog)
+        || old.models.catalog.ids() == models.catalog.ids();
+    // Other items: the session store is copied into them, so ingests wait
+    // until the new snapshot (with the copy) is served.
+    let _gate = (!same_items).then(|| {
+        engine
+            .ingest_gate
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    });
+    let session = if same_items {
         old.session.clone()
     } else {
         Arc::new(
