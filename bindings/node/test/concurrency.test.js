@@ -18,6 +18,8 @@ const { rejectsCode } = require('../../../tests/cross_runtime/model_contract.js'
 const SWAPS = 100;
 /** Concurrent recommendAsync probes per swap. */
 const ASYNC_PER_SWAP = 4;
+/** recommendAsync probes fired at once before the swaps start. */
+const BURST = 300;
 /** Events in each ingestBatch. */
 const BATCH = 20;
 /** A blocked event loop shows as a lag far above this (a hang bound, not a speed). */
@@ -140,6 +142,14 @@ test('hot swaps, ingests and async calls under load: no torn answers, no rejecti
   let deliberate = 0;
   let lastGeneration = g0;
 
+  // A burst in flight on the pool while the loop below swaps.
+  for (let k = 0; k < BURST; k += 1) {
+    const user = users[k % users.length];
+    asyncCalls += 1;
+    pending.push(engine.recommendAsync(probe(user)).then((r) => {
+      seen[versionOf(user, r)] += 1;
+    }));
+  }
   for (let i = 0; i < SWAPS; i += 1) {
     const target = (i + 1) % 2; // B first
     // Async probes in flight across the swap: A or B, never a mix.
@@ -189,7 +199,7 @@ test('hot swaps, ingests and async calls under load: no torn answers, no rejecti
   const rejected = results.filter((r) => r.status === 'rejected');
   assert.deepEqual(rejected.map((r) => String(r.reason)), [], 'no rejected promise');
   assert.equal(engine.stats().modelGeneration, g0 + SWAPS, 'the bad reloads swapped nothing');
-  assert.equal(seen[0] + seen[1], SWAPS * ASYNC_PER_SWAP);
+  assert.equal(seen[0] + seen[1], BURST + SWAPS * ASYNC_PER_SWAP);
   assert.ok(seen[0] > 0 && seen[1] > 0, 'both versions answered async probes');
 
   // The last save loads and answers as one of the versions.
