@@ -11,7 +11,10 @@
 //! Torn reads are checked with [`Engine::model_generation`]: a probe whose
 //! answer depends only on the ALS model must equal model A's or model B's
 //! answer, and exactly the one of the generation read before and after it
-//! when the two reads agree.
+//! when the two reads agree. Two regressions swap between catalogs of the
+//! same items in other orders: the popular cache raced by a refresh used
+//! to be read in the wrong catalog's order, and events ingested during
+//! the swap used to be lost from the copied session store.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -468,13 +471,13 @@ fn serving_holds_while_models_swap_and_events_pour_in() {
         })
     };
 
-    let (sent, counts, swapped) = within_hang("engine stress", move || {
+    let (sent, counts, per_server) = within_hang("engine stress", move || {
         swapper.join().unwrap();
         let sent = ingester.join().unwrap();
         let counts = tracker.join().unwrap();
         stop.store(true, Ordering::Release);
-        let swapped: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        (sent, counts, swapped)
+        let per_server: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        (sent, counts, per_server)
     });
 
     // Every swap counted, every event counted by kind, tracking exact.
@@ -521,7 +524,7 @@ fn serving_holds_while_models_swap_and_events_pour_in() {
     ];
     assert!(seen[0] > 0 && seen[1] > 0, "both versions served: {seen:?}");
     eprintln!(
-        "engine stress: {SERVERS} servers × {swapped:?} requests ({} in all, probes A/B {seen:?}), \
+        "engine stress: {SERVERS} servers × {per_server:?} requests ({} in all, probes A/B {seen:?}), \
          {SWAPS} swaps, {} events, {TRACK_ROUNDS} tracking rounds {counts:?}, 0 failures, {:.2?}",
         requests.load(Ordering::Relaxed),
         sent.len(),
