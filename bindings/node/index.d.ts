@@ -191,6 +191,8 @@ export interface EngineStats {
   metrics: Record<string, unknown>
   /** By source name (`als`, `trending_now`, …). */
   breakers: Record<string, BreakerReport>
+  /** 0 at start, one more after each model swap or reload. */
+  modelGeneration: number
 }
 
 /** What `Engine.forgetUser` removed. */

@@ -9,6 +9,7 @@ use crate::privacy::Consent;
 use crate::tracking::check_id;
 
 pub(super) fn ingest(engine: &Engine, event: &Event, consent: Consent) -> Result<()> {
+    let _gate = engine.ingest_gate();
     let snap = engine.snapshot.load();
     check(engine, &snap, event, consent)?;
     engine.trending.write().map_err(poisoned)?.ingest(event)?;
@@ -21,6 +22,7 @@ pub(super) fn ingest(engine: &Engine, event: &Event, consent: Consent) -> Result
 }
 
 pub(super) fn ingest_batch(engine: &Engine, events: &[Event], consent: Consent) -> Result<usize> {
+    let _gate = engine.ingest_gate();
     let snap = engine.snapshot.load();
     // Every event is checked by every store it will reach before any store
     // learns from one, so a failure anywhere changes nothing.
@@ -45,6 +47,17 @@ pub(super) fn ingest_batch(engine: &Engine, events: &[Event], consent: Consent) 
         super::snapshot::refresh_popular(engine, newest)?;
     }
     Ok(events.len())
+}
+
+impl Engine {
+    /// The ingest side of `ingest_gate`. It guards no data, so a panic
+    /// elsewhere while it was held leaves nothing to distrust: a poisoned
+    /// gate is used as is rather than failing every later event.
+    fn ingest_gate(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.ingest_gate
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Checks `event` as ingesting it would (trending; with consent the

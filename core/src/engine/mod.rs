@@ -84,6 +84,10 @@ pub struct Engine {
     refreshing_popular: AtomicBool,
     /// Serialises model swaps (readers never wait for it).
     swap_lock: Mutex<()>,
+    /// Read-held while an event is learnt from, write-held while a swap to
+    /// other items copies the session store into them: no event is written
+    /// into a store that was already copied (and would be lost).
+    ingest_gate: RwLock<()>,
     trending: Arc<RwLock<TrendingStore>>,
     purchases: PurchaseHistory,
     tracker: Tracker,
@@ -152,14 +156,15 @@ impl Engine {
                 Arc::new(CircuitBreaker::new(config.breaker.clone())?),
             );
         }
-        let popular = PopularCache::compute(&config, &models.catalog, &trending, now_unix())?;
-        let snapshot = Snapshot::build(&config, models, &trending, session)?;
+        let snapshot = Snapshot::build(&config, models, &trending, session, 0)?;
+        let popular = PopularCache::compute(&config, &snapshot, &trending, now_unix())?;
         let seed = clock.now_micros() ^ (std::process::id() as u64).rotate_left(32);
         Ok(Engine {
             snapshot: ArcSwap::from_pointee(snapshot),
             popular: ArcSwap::from_pointee(popular),
             refreshing_popular: AtomicBool::new(false),
             swap_lock: Mutex::new(()),
+            ingest_gate: RwLock::new(()),
             trending,
             purchases: PurchaseHistory::with_capacity(config.purchase_history_capacity),
             tracker,
@@ -182,6 +187,16 @@ impl Engine {
     /// The models being served.
     pub fn models(&self) -> Models {
         self.snapshot.load().models.clone()
+    }
+
+    /// Which set of served models a request made now would use: 0 at
+    /// start, one more after each model swap or reload (and each erasure
+    /// that swaps in an erased ALS model). It changes exactly when the
+    /// served models do, so a caller can tell which version answered:
+    /// equal values read before and after a request mean it used that
+    /// generation.
+    pub fn model_generation(&self) -> u64 {
+        self.snapshot.load().generation
     }
 
     /// The [`ModelSlice`](crate::slice::ModelSlice) of the served ALS
@@ -328,7 +343,13 @@ impl Engine {
         if let Some(als) = als {
             let mut models = snap.models.clone();
             models.als = Some(Arc::new(als));
-            let next = Snapshot::build(&self.config, models, &self.trending, snap.session.clone())?;
+            let next = Snapshot::build(
+                &self.config,
+                models,
+                &self.trending,
+                snap.session.clone(),
+                snap.generation + 1,
+            )?;
             self.snapshot.store(Arc::new(next));
         }
         Ok(report)

@@ -21,6 +21,8 @@ pub struct EngineStats {
     pub metrics: Value,
     /// Each source's circuit breaker by config name.
     pub breakers: BTreeMap<String, BreakerReport>,
+    /// The served models' generation (see [`Engine::model_generation`]).
+    pub model_generation: u64,
 }
 
 /// The state and counters of one circuit breaker.
@@ -77,6 +79,7 @@ pub(super) fn stats(engine: &Engine) -> EngineStats {
         tracking: engine.tracker.stats(),
         metrics: engine.metrics.to_json(),
         breakers,
+        model_generation: engine.model_generation(),
     }
 }
 

@@ -103,6 +103,8 @@ mod load {
                 snap.models.clone(),
                 &engine.trending,
                 session,
+                // Still the engine's construction: its first generation.
+                snap.generation,
             )?;
             engine.snapshot.store(Arc::new(next));
         }

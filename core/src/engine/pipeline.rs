@@ -93,7 +93,7 @@ pub(super) fn recommend(engine: &Engine, req: &Request) -> Result<Response> {
     let mut items =
         diversify_then_rules(pool, placement.config.diversity.lambda, sim, rules, &ctx, n);
     if items.len() < n {
-        let popular = fresh_popular(engine, now);
+        let popular = fresh_popular(engine, &snap, now);
         let (extra, level) = last_resorts(
             &items,
             &popular,
@@ -711,6 +711,7 @@ mod tests {
             by_region: [("nl".to_owned(), vec![3, 1]), (String::new(), vec![1, 0])]
                 .into_iter()
                 .collect(),
+            universe: Arc::new(IdMap::new()),
         };
         let listed = [cand(2, 0.4, SourceKind::Als)];
         let not_four = |i: u32| i != 4;
