@@ -89,8 +89,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     write("model_file", "engine.slm", &engine.to_bytes()?)?;
     write("slice", "home.slm", &slice.to_bytes()?)?;
     let settings = engine_settings();
-    write("engine_config", "demo.json", &serde_json::to_vec_pretty(&settings)?)?;
-    write("engine_config", "demo.toml", toml::to_string(&settings)?.as_bytes())?;
+    write(
+        "engine_config",
+        "demo.json",
+        &serde_json::to_vec_pretty(&settings)?,
+    )?;
+    write(
+        "engine_config",
+        "demo.toml",
+        toml::to_string(&settings)?.as_bytes(),
+    )?;
     write(
         "engine_config",
         "placement.json",

@@ -692,7 +692,8 @@ mod tests {
     #[test]
     fn id_offsets_past_the_bytes_are_a_format_error() {
         let mut f = ModelFile::new();
-        f.put("x", vec![3], TensorData::U8(b"abc".to_vec())).unwrap();
+        f.put("x", vec![3], TensorData::U8(b"abc".to_vec()))
+            .unwrap();
         f.put("x.offsets", vec![3], TensorData::U64(vec![0, 9000, 3]))
             .unwrap();
         assert!(matches!(f.ids("x"), Err(Error::ModelFormat(_))));
