@@ -1607,6 +1607,7 @@ struct TrendingParams {
     baseline_hours: f64,
     smoothing: f64,
     max_items_per_segment: i64,
+    max_segments: i64,
     min_segment_weight: f64,
     region_parent: Option<BTreeMap<String, String>>,
 }
@@ -1625,10 +1626,9 @@ impl TrendingParams {
                 self.max_items_per_segment,
                 "max_items_per_segment",
             )?,
+            max_segments: config_usize(py, self.max_segments, "max_segments")?,
             min_segment_weight: self.min_segment_weight,
             region_parent: self.region_parent.clone().unwrap_or_default(),
-            // Not a keyword of `Trending` (yet): the engine config sets it.
-            ..TrendingConfig::default()
         })
     }
 }
@@ -1650,6 +1650,7 @@ fn trending_params<'py>(py: Python<'py>, c: &TrendingConfig) -> PyResult<Bound<'
     d.set_item("window_hours", c.window_hours)?;
     d.set_item("baseline_hours", c.baseline_hours)?;
     d.set_item("max_items_per_segment", c.max_items_per_segment)?;
+    d.set_item("max_segments", c.max_segments)?;
     d.set_item("min_segment_weight", c.min_segment_weight)?;
     d.set_item("smoothing", c.smoothing)?;
     d.set_item("half_life_by_kind", c.half_life_by_kind.clone())?;

@@ -158,6 +158,7 @@ def test_config_errors():
         ({"window_hours": 200.0}, "baseline_hours"),
         ({"max_items_per_segment": 0}, "max_items_per_segment"),
         ({"max_items_per_segment": -3}, "max_items_per_segment"),
+        ({"max_segments": 15}, "max_segments"),
         ({"min_segment_weight": float("nan")}, "min_segment_weight"),
         ({"smoothing": 0.0}, "smoothing"),
         ({"weights": {"view": -1.0}}, "weights.view"),
@@ -251,7 +252,8 @@ def test_repr_and_params():
     t = sightline.Trending()
     assert repr(t) == (
         "Trending(half_life_hours=72.0, window_hours=24.0, baseline_hours=168.0, "
-        "max_items_per_segment=1000, min_segment_weight=20.0, smoothing=5.0)"
+        "max_items_per_segment=1000, max_segments=20000, min_segment_weight=20.0, "
+        "smoothing=5.0)"
     )
     p = t.get_params()
     assert p["weights"] == {"view": 1.0, "click": 2.0, "add_to_cart": 4.0, "purchase": 8.0}
@@ -267,3 +269,19 @@ def test_catalog_as_dataframe():
     items, level = t.popular(category="sunglasses", N=5, now=NOW)
     assert [i for i, _ in items] == ["b"] and level == "category:sunglasses"
     assert store(catalog=cat.to_dict("records")).item_ids == t.item_ids
+
+
+def test_made_up_regions_stay_within_max_segments():
+    t = sightline.Trending(max_segments=64)
+    t.ingest_batch(
+        users=[f"u{i}" for i in range(2000)],
+        items=["p"] * 2000,
+        kinds=["view"] * 2000,
+        timestamps=np.full(2000, NOW, dtype=np.int64),
+        regions=[f"made-up-{i}" for i in range(2000)],
+    )
+    assert len(t.segments) <= 64
+    # Global popularity is exact: dropping region segments loses no event.
+    items, level = t.popular(N=1, now=NOW)
+    assert level == "global" and items[0][0] == "p"
+    assert items[0][1] == pytest.approx(2000.0)

@@ -1509,7 +1509,11 @@ class Trending(_ModelFile):
     "baseline" rates behind ``trending_now`` (baseline must exceed window).
     smoothing: added to the baseline of the velocity (weight per window).
     max_items_per_segment: memory bound per segment (results are exact while
-    a segment has seen fewer distinct items). min_segment_weight: a back-off
+    a segment has seen fewer distinct items; about 140 bytes per entry).
+    max_segments: most segments held (regions come from events, so made-up
+    ones cannot grow memory without end; beyond it the weakest region,
+    country and category segments are dropped; about 450 bytes each).
+    min_segment_weight: a back-off
     level answers only when its total decayed weight reaches this (the last
     level of a chain always answers). region_parent: region code → country
     code for the country level, e.g. ``{"uk-london": "uk"}`` (None = none:
@@ -1535,6 +1539,7 @@ class Trending(_ModelFile):
         window_hours: float = 24.0,
         baseline_hours: float = 168.0,
         max_items_per_segment: int = 1000,
+        max_segments: int = 20_000,
         min_segment_weight: float = 20.0,
         smoothing: float = 5.0,
         half_life_by_kind: Optional[Dict[str, float]] = None,
@@ -1547,6 +1552,7 @@ class Trending(_ModelFile):
             "window_hours": window_hours,
             "baseline_hours": baseline_hours,
             "max_items_per_segment": max_items_per_segment,
+            "max_segments": max_segments,
             "min_segment_weight": min_segment_weight,
             "smoothing": smoothing,
             "half_life_by_kind": {} if half_life_by_kind is None else dict(half_life_by_kind),
@@ -1574,7 +1580,8 @@ class Trending(_ModelFile):
 
     def __repr__(self) -> str:
         return _params_repr(self, ("half_life_hours", "window_hours", "baseline_hours",
-                                   "max_items_per_segment", "min_segment_weight", "smoothing"))
+                                   "max_items_per_segment", "max_segments", "min_segment_weight",
+                                   "smoothing"))
 
     @property
     def item_ids(self) -> List[str]:
