@@ -1174,13 +1174,7 @@ impl Item {
     }
 
     fn validate(&self) -> Result<()> {
-        let max = crate::tracking::MAX_ID_LEN;
-        if self.id.is_empty() || self.id.len() > max {
-            return Err(Error::invalid(format!(
-                "item id must be 1..={max} bytes, got {}",
-                self.id.len()
-            )));
-        }
+        crate::tracking::check_id("item id", &self.id)?;
         if let Some(p) = self.price {
             if !p.is_finite() || p < 0.0 {
                 return Err(Error::invalid(format!(

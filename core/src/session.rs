@@ -25,6 +25,7 @@ use crate::data::{Event, EventKind, KindWeights};
 use crate::error::{Error, Result};
 use crate::ids::IdMap;
 use crate::store::{Component, ModelFile, TensorData};
+use crate::tracking::check_id;
 
 /// Latest accepted event timestamp: 9999-12-31T23:59:59Z. Anything later is
 /// a unit mistake (milli- or microseconds), not a real time.
@@ -476,32 +477,10 @@ pub fn decayed_context(
 pub(crate) fn check_event(e: &Event) -> Result<()> {
     // Keys are held until evicted: an unbounded id would make the
     // capacity bound meaningless.
-    for (what, id) in [("user", &e.user), ("item", &e.item)] {
-        if id.is_empty() || id.len() > crate::tracking::MAX_ID_LEN {
-            return Err(Error::invalid(format!(
-                "{what} id must be 1..={} bytes, got {}",
-                crate::tracking::MAX_ID_LEN,
-                id.len()
-            )));
-        }
-    }
-    // Stored ids are bounded like the attribution log's, so one event
-    // cannot pin megabytes of memory.
-    let max = crate::tracking::MAX_ID_LEN;
-    if e.user.len() > max || e.item.len() > max {
-        return Err(Error::invalid(format!(
-            "user and item ids must be at most {max} bytes, got {} and {}",
-            e.user.len(),
-            e.item.len()
-        )));
-    }
+    check_id("user id", &e.user)?;
+    check_id("item id", &e.item)?;
     if let EventKind::Custom(k) = &e.kind {
-        if k.is_empty() || k.len() > max {
-            return Err(Error::invalid(format!(
-                "event kind names must be 1..={max} bytes, got {}",
-                k.len()
-            )));
-        }
+        check_id("event kind name", k)?;
     }
     if !(0..=MAX_TIMESTAMP).contains(&e.timestamp) {
         return Err(Error::invalid(format!(

@@ -123,6 +123,7 @@ use crate::data::{Catalog, Channel, Event, EventKind, KindWeights};
 use crate::error::{Error, Result};
 use crate::ids::IdMap;
 use crate::store::{Component, ModelFile, TensorData};
+use crate::tracking::check_id;
 pub use crate::tracking::MAX_ID_LEN;
 
 /// Largest accepted [`TrendingConfig::max_items_per_segment`].
@@ -646,21 +647,9 @@ impl TrendingStore {
     }
 
     fn prepare<'a>(&self, e: &'a Event) -> Result<Prepared<'a>> {
-        if e.item.is_empty() || e.item.len() > MAX_ID_LEN {
-            return Err(Error::invalid(format!(
-                "event item id must be 1..={MAX_ID_LEN} bytes, got {}",
-                e.item.len()
-            )));
-        }
-        if let Some(r) = e
-            .region
-            .as_deref()
-            .filter(|r| r.is_empty() || r.len() > MAX_ID_LEN)
-        {
-            return Err(Error::invalid(format!(
-                "event region must be 1..={MAX_ID_LEN} bytes when given, got {}",
-                r.len()
-            )));
+        check_id("event item id", &e.item)?;
+        if let Some(r) = &e.region {
+            check_id("event region", r)?;
         }
         let weight = f64::from(self.config.weights.weight(&e.kind)?);
         if !weight.is_finite() || weight < 0.0 {
