@@ -35,6 +35,7 @@ pub mod experiment;
 pub mod ids;
 pub mod linalg;
 pub mod metrics;
+pub mod pages;
 pub mod parallel;
 pub mod privacy;
 pub mod rank;

@@ -23,6 +23,43 @@ pub trait Kernel {
     fn run(self) -> Self::Output;
 }
 
+/// A stored vector element the kernels read as `f32`: `f32` itself, or
+/// [`Bf16`] where halving the bytes gathered matters more than the last
+/// mantissa bits.
+pub trait Elem: Copy + Send + Sync + 'static {
+    /// The value as `f32` (exact for both types).
+    fn widen(self) -> f32;
+}
+
+impl Elem for f32 {
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        self
+    }
+}
+
+/// A bfloat16: the upper half of an `f32` (8 exponent bits, 7 mantissa
+/// bits), so widening is a shift and the range is `f32`'s.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[repr(transparent)]
+pub struct Bf16(u16);
+
+impl Bf16 {
+    /// `x` rounded to the nearest bfloat16 (ties to even); finite inputs only.
+    #[inline(always)]
+    pub fn from_f32(x: f32) -> Self {
+        let b = x.to_bits();
+        Bf16((b.wrapping_add(0x7FFF + ((b >> 16) & 1)) >> 16) as u16)
+    }
+}
+
+impl Elem for Bf16 {
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        f32::from_bits(u32::from(self.0) << 16)
+    }
+}
+
 struct Dispatch<K>(K);
 
 impl<K: Kernel> pulp::WithSimd for Dispatch<K> {
@@ -44,16 +81,16 @@ pub fn simd<K: Kernel>(kernel: K) -> K::Output {
 /// `v`), interleaved so that their add chains overlap instead of waiting on
 /// each other. Each result equals [`dot`]`(rows[i], v)` bit for bit.
 #[inline(always)]
-pub fn dots<const N: usize>(rows: [&[f32]; N], v: &[f32]) -> [f32; N] {
+pub fn dots<const N: usize>(rows: [&[impl Elem]; N], v: &[f32]) -> [f32; N] {
     let n = v.len();
     let mut acc = [[0f32; 8]; N];
     let rows = rows.map(|r| &r[..n]);
     for c in 0..n / 8 {
         let vb: &[f32; 8] = v[c * 8..c * 8 + 8].try_into().expect("8 lanes");
         for (r, a) in rows.iter().zip(acc.iter_mut()) {
-            let rb: &[f32; 8] = r[c * 8..c * 8 + 8].try_into().expect("8 lanes");
+            let rb = lanes(r, c);
             for j in 0..8 {
-                a[j] += rb[j] * vb[j];
+                a[j] += rb[j].widen() * vb[j];
             }
         }
     }
@@ -63,7 +100,7 @@ pub fn dots<const N: usize>(rows: [&[f32]; N], v: &[f32]) -> [f32; N] {
         let rest: f32 = rows[i][tail..n]
             .iter()
             .zip(&v[tail..])
-            .map(|(x, y)| x * y)
+            .map(|(x, y)| x.widen() * y)
             .sum();
         let mut s = rest;
         for v in acc[i] {
@@ -74,9 +111,15 @@ pub fn dots<const N: usize>(rows: [&[f32]; N], v: &[f32]) -> [f32; N] {
     out
 }
 
+/// The `c`-th run of eight elements of `r`.
+#[inline(always)]
+fn lanes<T: Elem>(r: &[T], c: usize) -> &[T; 8] {
+    r[c * 8..c * 8 + 8].try_into().expect("8 lanes")
+}
+
 /// Dot product with eight lane accumulators (see the module docs).
 #[inline(always)]
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub fn dot<T: Elem>(a: &[T], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0f32; 8];
@@ -84,14 +127,14 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut cb = b.chunks_exact(8);
     for (x, y) in (&mut ca).zip(&mut cb) {
         for j in 0..8 {
-            acc[j] += x[j] * y[j];
+            acc[j] += x[j].widen() * y[j];
         }
     }
     let rest: f32 = ca
         .remainder()
         .iter()
         .zip(cb.remainder())
-        .map(|(x, y)| x * y)
+        .map(|(x, y)| x.widen() * y)
         .sum();
     let mut s = rest;
     for v in acc {
@@ -104,9 +147,9 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// no prefetch instruction). Gathered factor rows are the main memory cost
 /// of ALS; asking for them a few entries early overlaps the misses.
 #[inline(always)]
-pub fn prefetch(row: &[f32]) {
+pub fn prefetch<T>(row: &[T]) {
     #[cfg(target_arch = "x86_64")]
-    for line in row.chunks(16) {
+    for line in row.chunks(64 / std::mem::size_of::<T>().max(1)) {
         // SAFETY: prefetching is a hint; it never faults, even on bad addresses,
         // and here the address is inside a live slice.
         unsafe {
@@ -121,9 +164,53 @@ pub fn prefetch(row: &[f32]) {
 
 /// `y += alpha * x`.
 #[inline(always)]
-pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+pub fn axpy<T: Elem>(alpha: f32, x: &[T], y: &mut [f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += alpha * xi;
+        *yi += alpha * xi.widen();
+    }
+}
+
+/// `out += Σᵢ alphas[i]·xs[i]` in one sweep over `out` (one load and store
+/// of `out` per element instead of one per term).
+#[inline(always)]
+pub fn axpys<const N: usize>(alphas: [f32; N], xs: [&[impl Elem]; N], out: &mut [f32]) {
+    let n = out.len();
+    let xs = xs.map(|x| &x[..n]);
+    let mut blocks = out.chunks_exact_mut(8);
+    for (c, o) in (&mut blocks).enumerate() {
+        let o: &mut [f32; 8] = o.try_into().expect("8 lanes");
+        let mut s = *o;
+        for i in 0..N {
+            let x = lanes(xs[i], c);
+            for j in 0..8 {
+                s[j] += alphas[i] * x[j].widen();
+            }
+        }
+        *o = s;
+    }
+    let tail = n - n % 8;
+    for (l, o) in blocks.into_remainder().iter_mut().enumerate() {
+        for i in 0..N {
+            *o += alphas[i] * xs[i][tail + l].widen();
+        }
+    }
+}
+
+/// `out = m·v` for a symmetric row-major `m` (`v.len()` square), summed
+/// as rows of `m` scaled by `v`'s entries, four at a time: no horizontal
+/// sums, unlike [`gemv`].
+#[inline(always)]
+pub fn symv(m: &[f32], v: &[f32], out: &mut [f32]) {
+    let k = v.len();
+    out.fill(0.0);
+    let mut rows = m[..k * k].chunks_exact(4 * k.max(1));
+    let mut vs = v.chunks_exact(4);
+    for (r, c) in (&mut rows).zip(&mut vs) {
+        let rs = [&r[..k], &r[k..2 * k], &r[2 * k..3 * k], &r[3 * k..]];
+        axpys([c[0], c[1], c[2], c[3]], rs, out);
+    }
+    for (r, &c) in rows.remainder().chunks_exact(k.max(1)).zip(vs.remainder()) {
+        axpy(c, r, out);
     }
 }
 

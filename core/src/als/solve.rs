@@ -8,20 +8,25 @@ use faer::{Accum, MatMut, MatRef, Par};
 
 use super::{AlsConfig, Confidence, Solver};
 use crate::data::CsrRef;
-use crate::linalg::{axpy, cholesky_solve, dot, dots, gemv, gram, prefetch, simd, Kernel};
+use crate::linalg::{
+    axpy, axpys, cholesky_solve, dot, dots, gemv, gram, prefetch, simd, symv, Bf16, Elem, Kernel,
+};
+use crate::pages::HugeSlice;
 use crate::parallel::for_each_chunk;
 
 /// Per-worker scratch of the row solvers: nothing is allocated per row.
-pub(super) struct RowScratch {
+pub(super) struct RowScratch<T = f32> {
     r: Vec<f32>,
     p: Vec<f32>,
     ap: Vec<f32>,
     pub(super) a: Vec<f32>,
     /// The row's `√|c − α₀|·y` stacked (Cholesky); grows to the longest row.
     gathered: Vec<f32>,
+    /// The row's factor rows, copied in entry order (CG).
+    packed: Vec<T>,
 }
 
-impl RowScratch {
+impl<T> RowScratch<T> {
     pub(super) fn new(k: usize) -> Self {
         RowScratch {
             r: vec![0.0; k],
@@ -29,6 +34,7 @@ impl RowScratch {
             ap: vec![0.0; k],
             a: vec![0.0; k * k],
             gathered: Vec::new(),
+            packed: Vec::new(),
         }
     }
 }
@@ -36,6 +42,10 @@ impl RowScratch {
 /// How many entries ahead the row solvers prefetch factor rows: gathering
 /// them is the main memory cost (16 measured best on 200k×20k, k = 64).
 const PREFETCH_AHEAD: usize = 16;
+
+/// The most factor elements a row's packed copy holds (2 MB of `f32`):
+/// longer rows are gathered in segments of this size on every pass.
+const PACK_ELEMS: usize = 1 << 19;
 
 /// What an observed weight `w` adds to a row's system: `extra(w)` to the
 /// unobserved confidence `α₀` in `A` and `target(w)` (its confidence times
@@ -80,8 +90,8 @@ impl Weighting {
 
 /// One row's least-squares problem: the other side's factors (`n×k`,
 /// row-major), the row's columns and weights.
-pub(super) struct Row<'a> {
-    other: &'a [f32],
+pub(super) struct Row<'a, T = f32> {
+    other: &'a [T],
     k: usize,
     cols: &'a [u32],
     weights: &'a [f32],
@@ -90,15 +100,15 @@ pub(super) struct Row<'a> {
     reg: f32,
 }
 
-impl Row<'_> {
+impl<T: Elem> Row<'_, T> {
     /// A row of `matrix` for `config`; `gram` is `α₀·YᵀY` without `λ`.
     pub(super) fn new<'a>(
         config: &AlsConfig,
-        other: &'a [f32],
+        other: &'a [T],
         n_other: usize,
         cols: &'a [u32],
         weights: &'a [f32],
-    ) -> Row<'a> {
+    ) -> Row<'a, T> {
         let nu = config.regularization_exponent;
         let reg = if nu == 0.0 {
             config.regularization
@@ -117,41 +127,59 @@ impl Row<'_> {
     }
 
     #[inline(always)]
-    fn y(&self, j: u32) -> &[f32] {
+    fn y(&self, j: u32) -> &[T] {
         let j = j as usize * self.k;
         &self.other[j..j + self.k]
     }
 
-    /// `out += f(y·v, w)·y` over the row's entries in order; the dot
-    /// products go four at a time (see [`crate::linalg::dots`]), which gives
-    /// the same bits as one at a time.
+    /// `out += f(y·v, w)·y` over the row's entries in order. `fresh` says
+    /// `v` starts a new row: its factor rows are gathered into `s.packed`
+    /// once (the pass of scattered reads) and the later passes stream that
+    /// copy; rows too long for it are gathered segment by segment each pass.
     #[inline(always)]
-    fn accumulate(&self, v: &[f32], out: &mut [f32], f: impl Fn(f32, f32) -> f32) {
-        const AHEAD: usize = PREFETCH_AHEAD;
-        let mut cols = self.cols.chunks_exact(4);
-        let mut ws = self.weights.chunks_exact(4);
-        let mut at = 0;
-        for (c, w) in (&mut cols).zip(&mut ws) {
-            for &j in self.cols.get(at + AHEAD..at + AHEAD + 4).unwrap_or(&[]) {
-                prefetch(self.y(j));
+    fn accumulate(
+        &self,
+        packed: &mut Vec<T>,
+        fresh: bool,
+        v: &[f32],
+        out: &mut [f32],
+        f: impl Fn(f32, f32) -> f32,
+    ) {
+        let n = self.cols.len();
+        let segment = (PACK_ELEMS / self.k.max(1)).max(1);
+        if n <= segment {
+            if fresh {
+                self.pack(0..n, packed);
             }
-            at += 4;
-            let ys = [self.y(c[0]), self.y(c[1]), self.y(c[2]), self.y(c[3])];
-            let d = dots(ys, v);
-            for i in 0..4 {
-                axpy(f(d[i], w[i]), ys[i], out);
-            }
+            packed_pass(packed, self.k, self.weights, v, out, &f);
+            return;
         }
-        for (&j, &w) in cols.remainder().iter().zip(ws.remainder()) {
-            let y = self.y(j);
-            axpy(f(dot(y, v), w), y, out);
+        for start in (0..n).step_by(segment) {
+            let range = start..(start + segment).min(n);
+            self.pack(range.clone(), packed);
+            packed_pass(packed, self.k, &self.weights[range], v, out, &f);
+        }
+    }
+
+    /// Copies the factor rows of entries `range`, in order, into `packed`,
+    /// prefetching ahead: a copy loop has no dependency chain, so many
+    /// misses are in flight at once.
+    #[inline(always)]
+    fn pack(&self, range: std::ops::Range<usize>, packed: &mut Vec<T>) {
+        packed.clear();
+        let cols = &self.cols[range];
+        for (t, &j) in cols.iter().enumerate() {
+            if let Some(&ahead) = cols.get(t + PREFETCH_AHEAD) {
+                prefetch(self.y(ahead));
+            }
+            packed.extend_from_slice(self.y(j));
         }
     }
 
     /// Conjugate-gradient steps on `A x = b`, warm-started from `x`.
     /// Always inlined: it must be compiled inside the caller's [`simd`] context.
     #[inline(always)]
-    fn solve_cg(&self, gram: &[f32], steps: usize, x: &mut [f32], s: &mut RowScratch) {
+    fn solve_cg(&self, gram: &[f32], steps: usize, x: &mut [f32], s: &mut RowScratch<T>) {
         // One branch-free kernel per confidence convention (the hot loop).
         let Weighting {
             alpha,
@@ -173,7 +201,7 @@ impl Row<'_> {
         gram: &[f32],
         steps: usize,
         x: &mut [f32],
-        s: &mut RowScratch,
+        s: &mut RowScratch<T>,
         extra: impl Fn(f32) -> f32,
         target: impl Fn(f32) -> f32,
     ) {
@@ -181,22 +209,22 @@ impl Row<'_> {
             x.fill(0.0);
             return;
         }
-        let (r, p, ap) = (&mut s.r, &mut s.p, &mut s.ap);
+        let (r, p, ap, packed) = (&mut s.r, &mut s.p, &mut s.ap, &mut s.packed);
         // r = b - A·x
-        gemv(gram, x, r);
+        symv(gram, x, r);
         for (ri, xi) in r.iter_mut().zip(x.iter()) {
             *ri = -*ri - self.reg * xi;
         }
-        self.accumulate(x, r, |d, w| target(w) - extra(w) * d);
+        self.accumulate(packed, true, x, r, |d, w| target(w) - extra(w) * d);
         p.copy_from_slice(r);
         let mut rs_old = dot(r, r);
         if rs_old < 1e-20 {
             return;
         }
         for _ in 0..steps {
-            gemv(gram, p, ap);
+            symv(gram, p, ap);
             axpy(self.reg, p, ap);
-            self.accumulate(p, ap, |d, w| extra(w) * d);
+            self.accumulate(packed, false, p, ap, |d, w| extra(w) * d);
             let step = rs_old / dot(p, ap);
             axpy(step, p, x);
             axpy(-step, ap, r);
@@ -215,7 +243,7 @@ impl Row<'_> {
     /// Exact solve by Cholesky; on a numerically singular system (possible
     /// only with λ = 0) the previous `x` is kept.
     #[inline(always)]
-    pub(super) fn solve_exact(&self, gram: &[f32], x: &mut [f32], s: &mut RowScratch) {
+    pub(super) fn solve_exact(&self, gram: &[f32], x: &mut [f32], s: &mut RowScratch<T>) {
         self.system(gram, s);
         if cholesky_solve(&mut s.a, &mut s.r) {
             x.copy_from_slice(&s.r);
@@ -226,7 +254,7 @@ impl Row<'_> {
     /// triangle; the lower one is left stale) and `s.r` = `b`. Shared by
     /// the exact solve and explanations, which must use the same `A`.
     #[inline(always)]
-    pub(super) fn system(&self, gram: &[f32], s: &mut RowScratch) {
+    pub(super) fn system(&self, gram: &[f32], s: &mut RowScratch<T>) {
         let k = self.k;
         s.a.copy_from_slice(gram);
         for d in 0..k {
@@ -255,7 +283,7 @@ impl Row<'_> {
             };
             let root = c.abs().sqrt();
             for (gi, yi) in s.gathered[slot * k..(slot + 1) * k].iter_mut().zip(y) {
-                *gi = root * yi;
+                *gi = root * yi.widen();
             }
             axpy(self.conf.target(w), y, &mut s.r);
         }
@@ -282,6 +310,30 @@ impl Row<'_> {
     }
 }
 
+/// `out += f(y·v, w)·y` over consecutive `k`-rows `y` of `packed` and their
+/// weights; the dot products go four at a time (see
+/// [`crate::linalg::dots`]), which gives the same bits as one at a time.
+#[inline(always)]
+fn packed_pass<T: Elem>(
+    packed: &[T],
+    k: usize,
+    weights: &[f32],
+    v: &[f32],
+    out: &mut [f32],
+    f: &impl Fn(f32, f32) -> f32,
+) {
+    let mut rows = packed.chunks_exact(4 * k);
+    let mut ws = weights.chunks_exact(4);
+    for (r, w) in (&mut rows).zip(&mut ws) {
+        let ys = [&r[..k], &r[k..2 * k], &r[2 * k..3 * k], &r[3 * k..]];
+        let d = dots(ys, v);
+        axpys([0, 1, 2, 3].map(|i| f(d[i], w[i])), ys, out);
+    }
+    for (y, &w) in rows.remainder().chunks_exact(k).zip(ws.remainder()) {
+        axpy(f(dot(y, v), w), y, out);
+    }
+}
+
 /// `α₀·FᵀF`: the part of every row's system shared by all rows.
 pub(super) fn scaled_gram(f: &[f32], rows: usize, config: &AlsConfig) -> Vec<f32> {
     let mut g = gram(f, rows, config.factors);
@@ -292,17 +344,17 @@ pub(super) fn scaled_gram(f: &[f32], rows: usize, config: &AlsConfig) -> Vec<f32
 }
 
 /// Solves the consecutive rows `first..` of `matrix` into `block`.
-struct SolveRows<'a> {
+struct SolveRows<'a, T> {
     config: &'a AlsConfig,
-    other: &'a [f32],
+    other: &'a [T],
     matrix: CsrRef<'a>,
     gram: &'a [f32],
     first: usize,
     block: &'a mut [f32],
-    scratch: &'a mut RowScratch,
+    scratch: &'a mut RowScratch<T>,
 }
 
-impl Kernel for SolveRows<'_> {
+impl<T: Elem> Kernel for SolveRows<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
@@ -333,6 +385,28 @@ pub(super) fn solve_side(
 pub(super) fn solve_rows(
     target: &mut [f32],
     other: &[f32],
+    matrix: CsrRef<'_>,
+    g: &[f32],
+    config: &AlsConfig,
+) {
+    // A sweep that gathers each of the other side's rows at least once on
+    // average pays for a copy of them laid out for gathering: on huge pages
+    // (see `crate::pages`), and in bfloat16 for CG when configured (half the
+    // bytes per gathered row). Smaller sweeps (partial fits) read `other`.
+    if matrix.nnz() < matrix.n_cols() {
+        return sweep(target, other, matrix, g, config);
+    }
+    if config.bf16_gathers && matches!(config.solver, Solver::Cg { .. }) {
+        let copy = HugeSlice::map(other, Bf16::from_f32);
+        return sweep(target, &copy, matrix, g, config);
+    }
+    sweep(target, &HugeSlice::map(other, |x| x), matrix, g, config)
+}
+
+/// [`solve_rows`] gathering from `other` as it is.
+fn sweep<T: Elem>(
+    target: &mut [f32],
+    other: &[T],
     matrix: CsrRef<'_>,
     g: &[f32],
     config: &AlsConfig,

@@ -1,0 +1,93 @@
+//! Times ALS fits on a synthetic 200k × 20k × ~10M implicit matrix of a
+//! chosen shape, as JSON on stdout: for profiling the row solvers without
+//! Python.
+//!
+//! `cargo run --release --example als_speed -- [uniform|skewed] [cg|cholesky] [iterations] [scale]`
+
+use std::time::Instant;
+
+use sightline::als::{AlsConfig, AlsModel, Solver};
+use sightline::data::Csr;
+use sightline::ids::IdMap;
+use sightline::rng::{below, seeded, Rng};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let shape = args.get(1).map_or("uniform", String::as_str);
+    let solver = match args.get(2).map_or("cg", String::as_str) {
+        "cholesky" => Solver::Cholesky,
+        _ => Solver::Cg { steps: 3 },
+    };
+    let iterations: usize = args.get(3).map_or(5, |s| s.parse().unwrap());
+    let scale: f64 = args.get(4).map_or(1.0, |s| s.parse().unwrap());
+    let (n_users, n_items) = ((200_000.0 * scale) as usize, (20_000.0 * scale) as usize);
+    let nnz = (10_000_000.0 * scale) as usize;
+    let t = Instant::now();
+    let m = matrix(shape, n_users, n_items, nnz);
+    eprintln!("data {:.2}s nnz {}", t.elapsed().as_secs_f64(), m.nnz());
+    let config = AlsConfig {
+        factors: 64,
+        regularization: 0.01,
+        alpha: 1.0,
+        regularization_exponent: 0.0,
+        iterations,
+        solver,
+        num_threads: 2,
+        ..AlsConfig::default()
+    };
+    let mut stamps = Vec::new();
+    let t = Instant::now();
+    AlsModel::fit_csr(
+        &config,
+        m.view(),
+        IdMap::range(n_users).unwrap(),
+        IdMap::range(n_items).unwrap(),
+        &mut |p| {
+            stamps.push(p.seconds);
+            true
+        },
+    )
+    .unwrap();
+    let whole = t.elapsed().as_secs_f64();
+    let per: Vec<f64> = stamps.windows(2).map(|w| w[1] - w[0]).collect();
+    println!(
+        "{{\"shape\":\"{shape}\",\"solver\":\"{:?}\",\"whole_s\":{whole:.3},\"first_s\":{:.3},\"per_iteration_s\":{per:?}}}",
+        config.solver, stamps[0]
+    );
+}
+
+fn matrix(shape: &str, n_users: usize, n_items: usize, nnz: usize) -> Csr {
+    let mut rng: Rng = seeded(7);
+    let per_user = nnz / n_users;
+    let (mut rows, mut cols) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz));
+    for u in 0..n_users {
+        // Log-normal-ish activity around the mean.
+        let len = ((per_user as f64) * (-(unit(&mut rng).max(1e-9)).ln())).ceil() as usize;
+        for _ in 0..len.min(n_items / 2) {
+            let i = match shape {
+                "uniform" => below(&mut rng, n_items as u64) as usize,
+                // Zipf-like: rank ∝ u^3 concentrates on low indices.
+                _ => ((unit(&mut rng).powi(3)) * n_items as f64) as usize,
+            };
+            rows.push(u as u32);
+            cols.push(i.min(n_items - 1) as u32);
+        }
+    }
+    let vals = vec![1.0f32; rows.len()];
+    let mut m = Csr::from_triplets(n_users, n_items, &rows, &cols, &vals).unwrap();
+    // All-ones weights: duplicates were summed, set them back to 1.
+    m = Csr::from_parts(
+        n_users,
+        n_items,
+        m.indptr().to_vec(),
+        m.indices().to_vec(),
+        vec![1.0; m.nnz()],
+    )
+    .unwrap();
+    m
+}
+
+/// A uniform f64 in [0, 1).
+fn unit(rng: &mut Rng) -> f64 {
+    (below(rng, 1 << 53) as f64) / (1u64 << 53) as f64
+}
