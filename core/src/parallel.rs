@@ -34,15 +34,34 @@ pub fn resolve_threads(requested: usize) -> usize {
     if !cfg!(feature = "parallel") {
         return 1;
     }
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let wanted = if requested == 0 { cores } else { requested };
+    let wanted = if requested == 0 { cores() } else { requested };
     let cap = std::env::var(THREADS_ENV)
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&c| c > 0);
     cap.map_or(wanted, |c| wanted.min(c)).clamp(1, MAX_THREADS)
+}
+
+/// The thread count for `tasks` independent pieces of work at a request of
+/// `requested` threads: [`resolve_threads`], but 1 (the caller's thread, no
+/// pool hand-off) for a single task, and never more threads than tasks.
+pub fn threads_for(requested: usize, tasks: usize) -> usize {
+    if tasks <= 1 {
+        return 1;
+    }
+    resolve_threads(requested).min(tasks)
+}
+
+/// The machine's hardware threads, asked once: `available_parallelism`
+/// reads cgroup files on Linux (tens of microseconds), more than a whole
+/// single-item query costs.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
 }
 
 /// Runs `f` with `threads` workers available to [`for_each_chunk`].
@@ -203,6 +222,9 @@ mod tests {
             }
         }
         assert!(resolve_threads(3) >= 1);
+        assert_eq!(threads_for(0, 1), 1);
+        assert_eq!(threads_for(8, 0), 1);
+        assert!(threads_for(8, 2) <= 2);
         // One thread means the caller's thread, never rayon's global pool.
         let caller = std::thread::current().id();
         let mut ids = vec![None; 64];

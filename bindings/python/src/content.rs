@@ -165,6 +165,27 @@ impl ContentHandle {
         recs_2d(py, recs, n.min(index.len().saturating_sub(1)))
     }
 
+    /// Nearest items of one item index: `(ids int32[k], scores float32[k])`.
+    /// No GIL release: for one query the hand-off costs more than the search.
+    #[pyo3(signature = (item, n, categories=None, in_stock=false, region=None))]
+    fn similar_items_one<'py>(
+        &self,
+        py: Python<'py>,
+        item: i64,
+        n: i64,
+        categories: Option<Vec<String>>,
+        in_stock: bool,
+        region: Option<String>,
+    ) -> PyResult<(Ids1<'py>, Scores1<'py>)> {
+        let item = to_index(py, item, "itemid")?;
+        let n = to_usize(py, n, "N")?;
+        let recs = self
+            .get()
+            .similar_items(item, n, &filter(categories, in_stock, region))
+            .map_err(|e| py_err(py, e))?;
+        recs_1d(py, recs)
+    }
+
     /// Nearest items of each query row: 2-D arrays padded with -1 / -inf.
     #[pyo3(signature = (queries, n, categories=None, in_stock=false, region=None))]
     fn search<'py>(

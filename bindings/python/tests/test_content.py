@@ -47,6 +47,11 @@ def test_exact_and_hnsw_agree_and_ids_map(demo):
     assert ids_e.shape == (50, 10) and ids_e.dtype == np.int32
     # Near-ties make ids differ; scores of the k-th neighbour must match.
     np.testing.assert_allclose(sc_e, sc_g, atol=1e-5)
+    # One item (its own native path) answers as its row of the batch.
+    one_ids, one_sc = graph.similar_items(7, N=10)
+    assert one_ids.shape == (10,) and one_ids.dtype == np.int32
+    np.testing.assert_array_equal(one_ids, ids_g[7])
+    np.testing.assert_array_equal(one_sc, sc_g[7])
     # Brute-force reference in numpy.
     v = exact.vectors
     ref = v @ v[3]

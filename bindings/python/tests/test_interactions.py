@@ -117,6 +117,24 @@ def test_models_splits_and_metrics_take_interactions(demo, interactions):
         interactions.user_index("nobody")
 
 
+def test_one_similar_item_reads_no_ids(demo, interactions, monkeypatch):
+    # The id list is only for DataFrames: copying every id into Python
+    # strings on each call cost 100x the query itself (issue 20).
+    models = [
+        sightline.ALS(factors=8, iterations=2, random_state=1).fit(interactions),
+        sightline.CoOccurrence().fit(interactions),
+        sightline.ContentIndex().fit(demo["catalog"]),
+    ]
+    for model in models:
+        expected = model.similar_items(3, N=4)
+        monkeypatch.setattr(type(model), "item_ids", property(lambda self: pytest.fail("ids copied")))
+        ids, scores = model.similar_items(3, N=4)
+        np.testing.assert_array_equal(ids, expected[0])
+        np.testing.assert_array_equal(scores, expected[1])
+        assert ids.ndim == 1 and 3 not in ids.tolist()
+        monkeypatch.undo()
+
+
 def test_results_as_frames(demo, interactions):
     als = sightline.ALS(factors=16, iterations=4, random_state=1).fit(interactions)
     ids, scores = als.recommend(5, N=7)

@@ -667,7 +667,7 @@ impl ContentIndex {
         inputs: &[T],
         f: impl Fn(&T) -> Result<Vec<(u32, f32)>> + Sync + Send,
     ) -> Result<Vec<Vec<(u32, f32)>>> {
-        let threads = crate::parallel::resolve_threads(self.config.threads);
+        let threads = crate::parallel::threads_for(self.config.threads, inputs.len());
         crate::parallel::install(threads, || crate::parallel::map(inputs, f))
             .into_iter()
             .collect()

@@ -215,11 +215,13 @@ def _ranked_frame(
 
 
 def _similar_result(result: Tuple[np.ndarray, np.ndarray], as_frame: bool, itemid: Any,
-                    names: Optional[List[str]]) -> Any:
+                    model: Any) -> Any:
     """A ``similar_items`` result, as a DataFrame when asked (a query column
-    for array queries)."""
+    for array queries). ``model.item_ids`` is read only for a frame: it
+    copies every id into Python strings, far more than one query costs."""
     if not as_frame:
         return result
+    names = model.item_ids
     batch = np.ndim(itemid) > 0
     return _ranked_frame(*result, names, "item", ("query", "query_id") if batch else None,
                          np.asarray(itemid) if batch else None, names)
@@ -1026,7 +1028,7 @@ class ALS(_Estimator):
             result = model.similar_items(_index(itemid, "itemid"), n)
         else:
             result = model.similar_items_batch(_index_array(itemid, "itemid"), n)
-        return _similar_result(result, as_frame, itemid, self.item_ids)
+        return _similar_result(result, as_frame, itemid, self)
 
     def similar_users(self, userid: int, N: int = 10, as_frame: bool = False) -> Any:
         """The ``N`` users most similar to user index ``userid`` by cosine
@@ -1397,7 +1399,7 @@ class CoOccurrence(_Estimator):
             result = self._fitted().similar_items(_index(itemid, "itemid"), _index(N, "N"))
         else:
             result = self._fitted().similar_items_batch(_index_array(itemid, "itemid"), _index(N, "N"))
-        return _similar_result(result, as_frame, itemid, self.item_ids)
+        return _similar_result(result, as_frame, itemid, self)
 
     def recommend_for_items(
         self,
@@ -1960,11 +1962,10 @@ class ContentIndex(_Estimator):
         model = self._fitted()
         f = _content_filter(categories, in_stock, region)
         if np.ndim(itemid) == 0:
-            result = _trim(*model.similar_items(
-                np.array([_index(itemid, "itemid")], dtype=_INDEX), _index(N, "N"), *f))
+            result = model.similar_items_one(_index(itemid, "itemid"), _index(N, "N"), *f)
         else:
             result = model.similar_items(_index_array(itemid, "itemid"), _index(N, "N"), *f)
-        return _similar_result(result, as_frame, itemid, self.item_ids)
+        return _similar_result(result, as_frame, itemid, self)
 
     def similar_items_by_id(
         self,

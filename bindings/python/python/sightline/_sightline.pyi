@@ -270,6 +270,10 @@ class _Content:
         self, items: _I, n: int, categories: Optional[List[str]] = None, in_stock: bool = False,
         region: Optional[str] = None,
     ) -> Tuple[_Ids2, _Scores2]: ...
+    def similar_items_one(
+        self, item: int, n: int, categories: Optional[List[str]] = None, in_stock: bool = False,
+        region: Optional[str] = None,
+    ) -> Tuple[_Ids1, _Scores1]: ...
     def search(
         self, queries: npt.NDArray[np.float32], n: int, categories: Optional[List[str]] = None,
         in_stock: bool = False, region: Optional[str] = None,
