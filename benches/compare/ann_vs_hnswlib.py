@@ -31,7 +31,7 @@ Both libraries index the same float32 rows with the cosine metric, M=16,
 ef_construction=200, 2 build threads (build = the whole indexing call);
 queries run one at a time on one thread (``knn_query(q[None], k)`` vs
 ``ContentIndex.search(q, N=k)``) for every ef of a sweep, the libraries
-taking turns at each ef, best of 3 passes each. Equal recall: each
+taking turns at each ef, best of 3 passes each (1 with --quick). Equal recall: each
 library's QPS at recall@10 = 0.95 is interpolated linearly in log(QPS)
 between the two sweep points bracketing 0.95 (first crossing by ascending
 ef); when the smallest ef already exceeds 0.95 its QPS is used (a lower
@@ -63,7 +63,7 @@ HERE = Path(__file__).resolve().parent
 EF_SWEEP = [10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128, 192, 256, 384, 512]
 K = 10
 AT_RECALL = 0.95
-REPEATS = 3  # timed passes per (ef, library); the best counts
+REPEATS = 3  # timed passes per (ef, library); the best counts (1 with --quick)
 M = 16
 EF_CONSTRUCTION = 200
 BUILD_THREADS = 2
@@ -166,15 +166,15 @@ def run_queries(one, queries, warmup=50, repeats=1):
     return found, best
 
 
-def sweep(libs, queries, truth, exclude):
+def sweep(libs, queries, truth, exclude, repeats):
     """Per ef and library: recall@10 and single-query QPS. The libraries
-    take turns at each ef (best of REPEATS passes each), so that a burst
+    take turns at each ef (best of `repeats` passes each), so that a burst
     of load from other processes hits both."""
     rows = {lib: [] for lib in libs}
     for ef in EF_SWEEP:
         for lib, (set_ef, one) in libs.items():
             set_ef(ef)
-            raw, qps = run_queries(one, queries, repeats=REPEATS)
+            raw, qps = run_queries(one, queries, repeats=repeats)
             rows[lib].append({"ef": ef, "recall": round(recall(drop_query(raw, exclude), truth), 5),
                               "qps": round(qps, 1)})
     return rows
@@ -193,7 +193,7 @@ def qps_at_recall(rows, at=AT_RECALL):
     return None, False
 
 
-def bench_set(name, base, item_q, vec_q):
+def bench_set(name, base, item_q, vec_q, repeats):
     """Builds both indexes and sweeps item-to-item and vector queries."""
     import hnswlib
     import numpy as np
@@ -223,10 +223,10 @@ def bench_set(name, base, item_q, vec_q):
 
     item = sweep({"hnswlib": (h.set_ef, lambda q: h.knn_query(q[None, :], k=K + 1)[0][0]),
                   "sightline": (s.set_ef_search, lambda q: s.search(q, N=K + 1)[0])},
-                 item_vecs, truth_item, item_q)
+                 item_vecs, truth_item, item_q, repeats)
     vec = sweep({"hnswlib": (h.set_ef, lambda q: h.knn_query(q[None, :], k=K)[0][0]),
                  "sightline": (s.set_ef_search, lambda q: s.search(q, N=K)[0])},
-                vec_q, truth_vec, None)
+                vec_q, truth_vec, None, repeats)
     del h, s
 
     out = {"n": n, "dim": dim, "item_queries": len(item_q), "vector_queries": len(vec_q)}
@@ -239,7 +239,7 @@ def bench_set(name, base, item_q, vec_q):
     return out
 
 
-def bench_exact(base, item_q):
+def bench_exact(base, item_q, repeats):
     """sightline's exact index vs numpy, item-to-item (k + 1, query dropped)."""
     import numpy as np
     import sightline
@@ -257,7 +257,7 @@ def bench_exact(base, item_q):
     s = sightline.ContentIndex(index="exact").fit(embeddings=base, item_ids=[str(i) for i in range(n)])
     out = {}
     for lib, one in (("numpy", numpy_one), ("sightline", lambda q: s.search(q, N=K + 1)[0])):
-        raw, qps = run_queries(one, queries, repeats=REPEATS)
+        raw, qps = run_queries(one, queries, repeats=repeats)
         out[lib] = {"qps": qps, "recall": recall(drop_query(raw, item_q), truth)}
     return out
 
@@ -288,6 +288,7 @@ def main():
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     build = json.loads(os.environ.get("ALS_VS_IMPLICIT_BUILD", "{}"))
     n_q = 200 if args.quick else 1000
+    repeats = 1 if args.quick else REPEATS
     small, large = (5_000, 20_000) if args.quick else (20_000, 100_000)
     data, info = {}, {}
     for label, n, seed in (("lowrank_20k", small, SEED + 1), ("lowrank_100k", large, SEED + 2)):
@@ -306,8 +307,8 @@ def main():
     cpu0 = avi.cpu_seconds()
     sets, exact = {}, {}
     for name, (base, vec_q) in data.items():
-        sets[name] = bench_set(name, base, item_qs[name], vec_q)
-        exact[name] = bench_exact(base, item_qs[name])
+        sets[name] = bench_set(name, base, item_qs[name], vec_q, repeats)
+        exact[name] = bench_exact(base, item_qs[name], repeats)
         log(f"{name}: exact numpy {exact[name]['numpy']['qps']:,.0f} QPS, "
             f"sightline {exact[name]['sightline']['qps']:,.0f} QPS")
     wall = time.monotonic() - t0
@@ -372,7 +373,7 @@ def main():
                      "hnswlib": "0.8.0", "sightline": sightline.__version__},
         "settings": {"M": M, "ef_construction": EF_CONSTRUCTION, "build_threads": BUILD_THREADS,
                      "k": K, "at_recall": AT_RECALL, "ef_sweep": EF_SWEEP, "seed": SEED,
-                     "metric": "cosine", "queries": n_q, "repeats": REPEATS,
+                     "metric": "cosine", "queries": n_q, "repeats": repeats,
                      "equal_recall": "QPS interpolated at recall 0.95, linear in log(QPS) between "
                                      "the bracketing sweep points; item queries ask k+1 and drop "
                                      "the query id, truth leaves it out"},
