@@ -2,7 +2,8 @@
 """Side-by-side benchmark: sightline.ALS vs implicit 0.7.3's CPU
 AlternatingLeastSquares, same data, same settings, one run.
 
-    python3 benches/compare/als_vs_implicit.py [--quick]     # from the repo root
+    python3 benches/compare/als_vs_implicit.py [--quick] [--shape skewed|uniform|all]
+        [--json-out benches/results/als_vs_implicit.json]      # from the repo root
 
 What it does (see benches/README.md for the details and the targets):
 
@@ -10,15 +11,21 @@ What it does (see benches/README.md for the details and the targets):
    requirements.txt when they changed, always rebuilds the sightline wheel
    from bindings/python with maturin (incremental) and force-reinstalls it,
    then re-executes itself inside the venv.
-2. Generates (or loads from benches/compare/.cache/) a seeded synthetic
-   user×item count matrix: 200k users × 20k items × ~10M interactions
-   (--quick: 20k × 5k × ~500k) with Zipf item popularity, log-normal user
-   activity and latent clusters.
-3. Times, sequentially and with identical settings (factors 64,
-   regularization 0.01, alpha 1.0, 2 threads, BLAS pinned to 1 thread):
-   ALS fit (CG and Cholesky), batch and single-user recommend, batch and
-   single similar_items, and the peak RSS of a CG fit (in subprocesses).
-4. Prints a table and, as the last line of stdout, one JSON object.
+2. Generates (or loads from benches/compare/.cache/) seeded synthetic
+   user×item matrices of the same size, one per data shape: 200k users ×
+   20k items × ~10M non-zeros (--quick: 20k × 5k × ~500k).
+   ``skewed``: Zipf item popularity, log-normal user activity, latent
+   clusters, small counts as values. ``uniform``: every item equally
+   likely, log-normal user activity, all-ones weights.
+3. Per shape, times sequentially and with identical settings (factors 64,
+   regularization 0.01, alpha 1.0, 2 threads, BLAS pinned to 1 thread,
+   5 iterations): the whole ALS fit call (CG with 3 steps, and Cholesky)
+   and its iterations (fit callbacks), batch and single-user recommend,
+   batch and single similar_items, and the peak RSS of a CG fit (in
+   subprocesses).
+4. Prints a table per shape and, as the last line of stdout, one JSON
+   object (``--json-out`` also writes it, indented, to a file that
+   benches/compare/tables.py reads).
 
 Exit code 0 whether or not the targets are met; non-zero only on errors.
 Progress messages go to stderr.
@@ -56,12 +63,17 @@ BINDING_MANIFEST = ROOT / "bindings" / "python" / "Cargo.toml"
 CARGO_TARGET = ROOT / "target" / "als_vs_implicit"
 
 MAX_COUNT = 20    # values are repeat counts of a (user, item) draw, capped
-DATA_VERSION = 2  # bump when the generator changes (part of the cache key)
+DATA_VERSION = 2  # bump when the skewed generator changes (part of the cache key)
+UNIFORM_VERSION = 1  # the same for the uniform generator
 
 SIZES = {
     "full": dict(users=200_000, items=20_000, interactions=10_000_000, clusters=64),
     "quick": dict(users=20_000, items=5_000, interactions=500_000, clusters=32),
 }
+# Data shapes of the same size: "skewed" (Zipf popularity, latent clusters,
+# counts) keeps hot items' factor rows in cache; "uniform" (every item
+# equally likely, all-ones weights) makes every gather a likely cache miss.
+SHAPES = ("skewed", "uniform")
 DATA_SEED = 20240601
 MODEL_SEED = 42
 SAMPLE_SEED = 7
@@ -71,7 +83,7 @@ SETTINGS = dict(
     regularization=0.01,
     alpha=1.0,
     num_threads=2,
-    iterations=6,          # per-iteration median over iterations 2..6 (5 values)
+    iterations=5,          # the whole fit call is timed; per iteration: median of 2..5
     rss_iterations=2,      # the RSS subprocess fits (memory peaks in iteration 1)
     n_batch_users=10_000,
     n_single_users=1_000,
@@ -84,8 +96,8 @@ SETTINGS = dict(
 
 # metric -> (comparison, threshold) on the ratio sightline / implicit
 TARGETS = {
-    "fit_cg_iter_s": ("<=", 0.4),
-    "fit_cholesky_iter_s": ("<=", 0.4),
+    "fit_cg_total_s": ("<=", 0.4),
+    "fit_cholesky_total_s": ("<=", 0.4),
     "recommend_batch_users_per_s": (">=", 3.0),
     "recommend_single_p99_ms": ("<=", 0.5),
     "similar_items_batch_items_per_s": (">=", 5.0),
@@ -184,12 +196,46 @@ def reexec_in_venv(script, argv):
 
 # -------------------------------------------------------------------- data --
 
-def data_path(size):
+def data_path(size, shape="skewed"):
     s = SIZES[size]
+    if shape == "uniform":
+        return CACHE / (f"uniform_v{UNIFORM_VERSION}_u{s['users']}_i{s['items']}"
+                        f"_n{s['interactions']}_s{DATA_SEED}.npz")
     return CACHE / (
         f"synth_v{DATA_VERSION}_u{s['users']}_i{s['items']}_n{s['interactions']}"
         f"_c{s['clusters']}_s{DATA_SEED}.npz"
     )
+
+
+def generate_uniform(users, items, interactions, clusters, seed):
+    """Seeded uniform-popularity set, vectorised: log-normal user activity
+    (as the skewed set), every item equally likely, all-ones weights.
+    Users keep a dummy cluster each so that the sanity check runs (its
+    home-cluster shares are meaningless here)."""
+    import numpy as np
+
+    del clusters
+    draws = interactions
+    for attempt in range(6):  # calibrate the draws until distinct pairs are within 2%
+        rng = np.random.default_rng([seed, 1, attempt])
+        sigma = 1.1
+        mu = np.log(draws / users) - sigma**2 / 2
+        counts = np.maximum(1, np.rint(rng.lognormal(mu, sigma, size=users))).astype(np.int64)
+        counts = np.minimum(counts, items // 2)
+        uid = np.repeat(np.arange(users, dtype=np.int64), counts)
+        keys = np.unique(uid * items + rng.integers(0, items, size=uid.size))
+        n = uid.size
+        del uid
+        if abs(keys.size - interactions) <= 0.02 * interactions:
+            break
+        draws = int(draws * (interactions / keys.size) ** 1.3)
+    indptr = np.zeros(users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys // items, minlength=users), out=indptr[1:])
+    return dict(indptr=indptr, indices=(keys % items).astype(np.int32),
+                data=np.ones(keys.size, dtype=np.float32), draws=np.array(n, dtype=np.int64),
+                shape=np.array([users, items], dtype=np.int64),
+                user_cluster=np.zeros(users, dtype=np.int32),
+                item_cluster=np.zeros(items, dtype=np.int32))
 
 
 def generate(users, items, interactions, clusters, seed):
@@ -274,13 +320,16 @@ def _draw(rng, users, items, draws, user_cluster, order, ccdf, gcdf):
     return dict(indptr=indptr, indices=indices, data=data, draws=np.array(n, dtype=np.int64))
 
 
-def load_data(size, create=True):
+def load_data(size, create=True, shape="skewed"):
     """(csr_matrix float32, dict of extras, info dict); cached as .npz."""
     import numpy as np
     import scipy.sparse as sp
 
-    path = data_path(size)
-    info = {"cache_file": str(path.relative_to(ROOT)), "seed": DATA_SEED, **SIZES[size]}
+    path = data_path(size, shape)
+    info = {"shape": shape, "cache_file": str(path.relative_to(ROOT)), "seed": DATA_SEED,
+            **SIZES[size]}
+    if shape == "uniform":
+        del info["clusters"]
     if path.exists():
         t0 = time.perf_counter()
         with np.load(path) as z:
@@ -290,9 +339,10 @@ def load_data(size, create=True):
     else:
         if not create:
             raise RuntimeError(f"{path} missing")
-        log(f"generating synthetic data {SIZES[size]} seed={DATA_SEED}")
+        log(f"generating {shape} synthetic data {SIZES[size]} seed={DATA_SEED}")
         t0 = time.perf_counter()
-        arrays = generate(seed=DATA_SEED, **SIZES[size])
+        gen = generate_uniform if shape == "uniform" else generate
+        arrays = gen(seed=DATA_SEED, **SIZES[size])
         info["generated"] = True
         info["generate_s"] = round(time.perf_counter() - t0, 3)
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -387,9 +437,12 @@ def wait_idle(timeout):
 
 
 def timed_fit(lib, use_cg, X):
-    """Fits with a callback that time-stamps every iteration (perf_counter,
-    the same clock for both libraries). Iteration 1 includes set-up
-    (transpose, init), so the per-iteration median uses iterations 2..n."""
+    """Times the whole `fit` call, from the user's CSR matrix to a fitted
+    model (set-up included), and each iteration with a callback that
+    time-stamps it (perf_counter, the same clock for both libraries).
+    Iteration 1 includes set-up (conversion, transpose, init), so the
+    per-iteration median uses iterations 2..n and set-up is estimated as
+    the first interval minus that median."""
     import numpy as np
 
     iterations = SETTINGS["iterations"]
@@ -414,6 +467,7 @@ def timed_fit(lib, use_cg, X):
         "iter_median_s": float(np.median(steady)),
         "iter_min_s": float(steady.min()),
         "first_iter_s": float(per_iter[0]),
+        "setup_s": float(max(0.0, per_iter[0] - np.median(steady))),
         "total_s": float(total),
         "cpu_util": float(cpu / total),
         # cores that other processes used meanwhile (noise indicator)
@@ -499,13 +553,16 @@ def sanity(models, X, extras, users):
     rows = X[users]
     ucl = extras["user_cluster"][users]
     icl = extras["item_cluster"]
+    clustered = len(np.unique(icl)) > 1  # the uniform set has no latent clusters
     recs, out = {}, {}
     for lib, model in models.items():
         ids, _ = model.recommend(users, rows, N=N, filter_already_liked_items=True)
         ids = np.asarray(ids)
         recs[lib] = ids
         valid = ids >= 0
-        out[f"{lib}_home_cluster_share"] = float((icl[np.where(valid, ids, 0)] == ucl[:, None])[valid].mean())
+        if clustered:
+            out[f"{lib}_home_cluster_share"] = float(
+                (icl[np.where(valid, ids, 0)] == ucl[:, None])[valid].mean())
         held, _ = model.recommend(users, rows, N=N, filter_already_liked_items=False)
         held = np.asarray(held)
         hits = [len(set(h[h >= 0].tolist()) & set(rows.indices[rows.indptr[j]:rows.indptr[j + 1]].tolist()))
@@ -514,6 +571,9 @@ def sanity(models, X, extras, users):
     a, b = recs["implicit"], recs["sightline"]
     out["top10_overlap"] = float(np.mean([len(set(x[x >= 0].tolist()) & set(y[y >= 0].tolist())) / N
                                           for x, y in zip(a, b)]))
+    out["n_users"] = len(users)
+    if not clustered:
+        return out
     # popularity baseline for the home-cluster share
     pop = np.argsort(-np.bincount(X.indices, minlength=X.shape[1]), kind="stable")
     shares = []
@@ -523,7 +583,6 @@ def sanity(models, X, extras, users):
         shares.append(np.mean(icl[top] == ucl[j]))
     out["popularity_home_cluster_share"] = float(np.mean(shares))
     out["random_home_cluster_share"] = 1.0 / len(np.unique(icl))
-    out["n_users"] = len(users)
     return out
 
 
@@ -537,7 +596,7 @@ def proc_status_kib(field):
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def rss_child(lib, size):
+def rss_child(lib, size, shape):
     """Hidden mode: load the cached data, import the library, fit (CG) and
     print one JSON line with the RSS before and the peak after.
 
@@ -547,7 +606,7 @@ def rss_child(lib, size):
     a child inherits its parent's high-water mark through fork+exec (the
     kernel folds the pre-exec mm into signal->maxrss), so it reports the
     benchmark parent's peak, not the fit's."""
-    X, _, _ = load_data(size, create=False)
+    X, _, _ = load_data(size, create=False, shape=shape)
     if lib == "implicit":
         import implicit.cpu.als  # noqa: F401
     matches = installed_matches_build() if lib == "sightline" else None
@@ -573,11 +632,12 @@ def rss_child(lib, size):
                       "sightline_matches_build": matches}))
 
 
-def measure_rss(lib, size):
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child", lib, "--_bootstrapped"]
+def measure_rss(lib, size, shape):
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child", lib,
+           "--shape", shape, "--_bootstrapped"]
     if size == "quick":
         cmd.append("--quick")
-    log(f"peak RSS of a CG fit ({SETTINGS['rss_iterations']} iterations): {lib} (subprocess)")
+    log(f"{shape}: peak RSS of a CG fit ({SETTINGS['rss_iterations']} iterations): {lib} (subprocess)")
     res = subprocess.run(cmd, check=True, capture_output=True, text=True)
     d = json.loads(res.stdout.strip().splitlines()[-1])
     mib = lambda kib: kib / 1024.0  # noqa: E731
@@ -660,40 +720,14 @@ def fmt(v):
     return f"{v:.4f}"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="20k users x 5k items x ~500k interactions (CI smoke)")
-    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
-                    help="before timing, wait up to SECONDS for other processes to go quiet")
-    ap.add_argument("--rss-child", choices=["implicit", "sightline"], help=argparse.SUPPRESS)
-    ap.add_argument("--_bootstrapped", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    size = "quick" if args.quick else "full"
-
-    if not args._bootstrapped:
-        bootstrap()
-        os.execv(str(VENV_PY), [str(VENV_PY), str(Path(__file__).resolve()),
-                                *sys.argv[1:], "--_bootstrapped"])
-    if not in_venv():
-        log(f"warning: running outside {VENV} (sys.prefix={sys.prefix})")
-
-    if args.rss_child:
-        rss_child(args.rss_child, size)
-        return 0
-
-    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    git = json.loads(os.environ.get("ALS_VS_IMPLICIT_BUILD", "{}"))
-    if os.environ.get("SIGHTLINE_NUM_THREADS"):
-        log(f"warning: SIGHTLINE_NUM_THREADS={os.environ['SIGHTLINE_NUM_THREADS']} caps sightline's threads")
-
+def run_shape(shape, size, wait_idle_s):
+    """Every timing on one data shape; returns the shape's report."""
     import numpy as np
     from threadpoolctl import threadpool_limits
 
-    git["installed_matches_build"] = installed_matches_build()  # imports sightline now
-    X, extras, data_info = load_data(size)
+    X, extras, data_info = load_data(size, shape=shape)
     data_info.update(data_stats(X))
-    log(f"data: {X.shape[0]} users x {X.shape[1]} items, nnz={X.nnz:,}")
+    log(f"{shape}: {X.shape[0]} users x {X.shape[1]} items, nnz={X.nnz:,}")
 
     rng = np.random.default_rng(SAMPLE_SEED)
     s = SETTINGS
@@ -707,8 +741,8 @@ def main():
     active = np.flatnonzero(np.diff(X.indptr) >= 5)
     sanity_users = np.sort(rng.choice(active, size=s["n_sanity_users"], replace=False)).astype(np.int64)
 
-    if args.wait_idle > 0:
-        wait_idle(args.wait_idle)
+    if wait_idle_s > 0:
+        wait_idle(wait_idle_s)
     load_before = os.getloadavg()
     busy0, wall0 = machine_busy_seconds(), time.perf_counter()
     own0 = cpu_seconds()
@@ -721,21 +755,22 @@ def main():
     with threadpool_limits(limits=1, user_api="blas"):
         for solver, use_cg in (("cg", True), ("cholesky", False)):
             for lib in ("implicit", "sightline"):
-                log(f"fit {lib} solver={solver} iterations={s['iterations']}")
+                log(f"{shape}: fit {lib} solver={solver} iterations={s['iterations']}")
                 model, f = timed_fit(lib, use_cg, X)
                 check_factors(lib, model)
                 fits[lib][solver] = f
-                log(f"  median iteration {f['iter_median_s']:.3f}s, total {f['total_s']:.2f}s, "
-                    f"cpu util {f['cpu_util']:.2f}, other processes {f['foreign_cores']} cores")
+                log(f"  whole call {f['total_s']:.2f}s, median iteration {f['iter_median_s']:.3f}s, "
+                    f"set-up ~{f['setup_s']:.3f}s, cpu util {f['cpu_util']:.2f}, "
+                    f"other processes {f['foreign_cores']} cores")
                 if use_cg:
                     models[lib] = model
                 else:
                     del model
         for lib in ("implicit", "sightline"):
-            log(f"queries {lib}")
+            log(f"{shape}: queries {lib}")
             results[lib] = bench_queries(lib, models[lib], X, batch_users, batch_rows,
                                          single_users, single_rows, sim_items)
-        log("sanity")
+        log(f"{shape}: sanity")
         sanity_out = sanity(models, X, extras, sanity_users)
     del models
     # cores other processes used during the in-process timings (noise indicator)
@@ -745,11 +780,10 @@ def main():
         foreign_cores = max(0.0, (machine_busy_seconds() - busy0 - (cpu_seconds() - own0)) / wall)
         if foreign_cores > 0.1:
             log(f"warning: other processes used {foreign_cores:.2f} cores on average while timing")
-
-    rss = {lib: measure_rss(lib, size) for lib in ("implicit", "sightline")}
+    del X, batch_rows, single_rows
+    rss = {lib: measure_rss(lib, size, shape) for lib in ("implicit", "sightline")}
     load_after = os.getloadavg()
 
-    # ---- assemble metrics
     metrics = {}
 
     def add(name, unit, better, imp, sig):
@@ -763,9 +797,9 @@ def main():
 
     for solver in ("cg", "cholesky"):
         fi, fs = fits["implicit"][solver], fits["sightline"][solver]
-        add(f"fit_{solver}_iter_s", "s", "lower", fi["iter_median_s"], fs["iter_median_s"])
-        add(f"fit_{solver}_first_iter_s", "s", "lower", fi["first_iter_s"], fs["first_iter_s"])
         add(f"fit_{solver}_total_s", "s", "lower", fi["total_s"], fs["total_s"])
+        add(f"fit_{solver}_iter_s", "s", "lower", fi["iter_median_s"], fs["iter_median_s"])
+        add(f"fit_{solver}_setup_s", "s", "lower", fi["setup_s"], fs["setup_s"])
         add(f"fit_{solver}_cpu_util", "cores", "info", fi["cpu_util"], fs["cpu_util"])
     ri, rs = results["implicit"], results["sightline"]
     add("recommend_batch_users_per_s", "users/s", "higher",
@@ -781,55 +815,12 @@ def main():
     add("fit_cg_baseline_rss_mib", "MiB", "info", rss["implicit"]["baseline_mib"], rss["sightline"]["baseline_mib"])
     add("fit_cg_peak_rss_mib", "MiB", "lower", rss["implicit"]["peak_mib"], rss["sightline"]["peak_mib"])
     add("fit_cg_delta_rss_mib", "MiB", "lower", rss["implicit"]["delta_mib"], rss["sightline"]["delta_mib"])
-
-    # ---- table
-    header = ("metric", "unit", "implicit", "sightline", "ratio s/i", "target", "result")
-    rows = [header]
-    for name, m in metrics.items():
-        rows.append((name, m["unit"], fmt(m["implicit"]), fmt(m["sightline"]),
-                     "-" if m["ratio"] is None else f"{m['ratio']:.3f}",
-                     m.get("target", ""), ("PASS" if m["pass"] else "FAIL") if "pass" in m else ""))
-    widths = [max(len(r[c]) for r in rows) for c in range(len(header))]
-    line = lambda r: "  ".join(v.ljust(w) if c == 0 else v.rjust(w)  # noqa: E731
-                               for c, (v, w) in enumerate(zip(r, widths)))
-    print()
-    print(f"sightline vs implicit — {size} data: {X.shape[0]:,} users x {X.shape[1]:,} items, "
-          f"nnz {X.nnz:,}; factors {s['factors']}, reg {s['regularization']}, alpha {s['alpha']}, "
-          f"{s['num_threads']} threads, BLAS 1 thread, {s['iterations']} iterations; "
-          f"built from git {git.get('commit')}"
-          f"{' + uncommitted core/bindings changes' if git.get('uncommitted_core_bindings') else ''}")
-    print(line(header))
-    print("  ".join("-" * w for w in widths))
-    for r in rows[1:]:
-        print(line(r))
     passed = [m["pass"] for m in metrics.values() if "pass" in m]
-    print(f"targets: {sum(passed)}/{len(passed)} pass")
-    if foreign_cores is not None:
-        print(f"other processes used {foreign_cores:.2f} of {os.cpu_count()} cores on average while timing"
-              + (" — timings are NOISY" if foreign_cores > 0.1 else ""))
-    print("sanity (not asserted): " + ", ".join(
-        f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in sanity_out.items()))
-    print()
-
-    report = {
-        "benchmark": "als_vs_implicit",
-        "mode": size,
-        "started": started,
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "git": git,
-        "machine": {**machine_info(), "loadavg_before": [round(v, 2) for v in load_before],
+    return {
+        "data": data_info,
+        "machine": {"loadavg_before": [round(v, 2) for v in load_before],
                     "loadavg_after": [round(v, 2) for v in load_after],
                     "foreign_cores_during_timing": None if foreign_cores is None else round(foreign_cores, 3)},
-        "versions": versions(),
-        "env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                                               "OMP_NUM_THREADS", "SIGHTLINE_NUM_THREADS",
-                                               "RUSTFLAGS")},
-        "data": data_info,
-        "settings": {**s, "model_seed": MODEL_SEED, "sample_seed": SAMPLE_SEED,
-                     "cg_steps_both": 3,
-                     "per_iter_method": "median of perf_counter deltas between fit callbacks, "
-                                        "iterations 2..n (iteration 1 includes set-up)"},
-        "targets": {k: f"{op} {thr}" for k, (op, thr) in TARGETS.items()},
         "all_targets_pass": all(passed),
         "metrics": metrics,
         "fits": fits,
@@ -837,7 +828,108 @@ def main():
         "rss": rss,
         "sanity": sanity_out,
     }
-    print(json.dumps(report, separators=(",", ":")))
+
+
+def print_shape(shape, r, git):
+    s = SETTINGS
+    d = r["data"]
+    header = ("metric", "unit", "implicit", "sightline", "ratio s/i", "target", "result")
+    rows = [header]
+    for name, m in r["metrics"].items():
+        rows.append((name, m["unit"], fmt(m["implicit"]), fmt(m["sightline"]),
+                     "-" if m["ratio"] is None else f"{m['ratio']:.3f}",
+                     m.get("target", ""), ("PASS" if m["pass"] else "FAIL") if "pass" in m else ""))
+    widths = [max(len(row[c]) for row in rows) for c in range(len(header))]
+    line = lambda row: "  ".join(v.ljust(w) if c == 0 else v.rjust(w)  # noqa: E731
+                                 for c, (v, w) in enumerate(zip(row, widths)))
+    print()
+    print(f"sightline vs implicit — {shape} data: {d['users']:,} users x {d['items']:,} items, "
+          f"nnz {d['nnz']:,}; factors {s['factors']}, reg {s['regularization']}, alpha {s['alpha']}, "
+          f"{s['num_threads']} threads, BLAS 1 thread, {s['iterations']} iterations (fit = whole call); "
+          f"built from git {git.get('commit')}"
+          f"{' + uncommitted core/bindings changes' if git.get('uncommitted_core_bindings') else ''}")
+    print(line(header))
+    print("  ".join("-" * w for w in widths))
+    for row in rows[1:]:
+        print(line(row))
+    passed = [m["pass"] for m in r["metrics"].values() if "pass" in m]
+    print(f"targets ({shape}): {sum(passed)}/{len(passed)} pass")
+    foreign = r["machine"]["foreign_cores_during_timing"]
+    if foreign is not None:
+        print(f"other processes used {foreign:.2f} of {os.cpu_count()} cores on average while timing"
+              + (" — timings are NOISY" if foreign > 0.1 else ""))
+    print("sanity (not asserted): " + ", ".join(
+        f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in r["sanity"].items()))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="20k users x 5k items x ~500k interactions per shape (CI smoke)")
+    ap.add_argument("--shape", choices=[*SHAPES, "all"], default="all",
+                    help="data shape(s) to measure (default: all, each reported separately)")
+    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
+                    help="before timing each shape, wait up to SECONDS for other processes to go quiet")
+    ap.add_argument("--json-out", metavar="FILE",
+                    help="also write the JSON report to FILE (e.g. benches/results/als_vs_implicit.json)")
+    ap.add_argument("--rss-child", choices=["implicit", "sightline"], help=argparse.SUPPRESS)
+    ap.add_argument("--_bootstrapped", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    size = "quick" if args.quick else "full"
+
+    if not args._bootstrapped:
+        bootstrap()
+        os.execv(str(VENV_PY), [str(VENV_PY), str(Path(__file__).resolve()),
+                                *sys.argv[1:], "--_bootstrapped"])
+    if not in_venv():
+        log(f"warning: running outside {VENV} (sys.prefix={sys.prefix})")
+
+    if args.rss_child:
+        rss_child(args.rss_child, size, args.shape)
+        return 0
+
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    git = json.loads(os.environ.get("ALS_VS_IMPLICIT_BUILD", "{}"))
+    if os.environ.get("SIGHTLINE_NUM_THREADS"):
+        log(f"warning: SIGHTLINE_NUM_THREADS={os.environ['SIGHTLINE_NUM_THREADS']} caps sightline's threads")
+    git["installed_matches_build"] = installed_matches_build()  # imports sightline now
+
+    shapes = SHAPES if args.shape == "all" else (args.shape,)
+    per_shape = {}
+    for shape in shapes:
+        per_shape[shape] = run_shape(shape, size, args.wait_idle)
+        print_shape(shape, per_shape[shape], git)
+    passed = [m["pass"] for r in per_shape.values() for m in r["metrics"].values() if "pass" in m]
+    print(f"\ntargets, all shapes: {sum(passed)}/{len(passed)} pass\n")
+
+    s = SETTINGS
+    report = {
+        "benchmark": "als_vs_implicit",
+        "mode": size,
+        "started": started,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "git": git,
+        "machine": machine_info(),
+        "versions": versions(),
+        "env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                               "OMP_NUM_THREADS", "SIGHTLINE_NUM_THREADS",
+                                               "RUSTFLAGS")},
+        "settings": {**s, "model_seed": MODEL_SEED, "sample_seed": SAMPLE_SEED,
+                     "cg_steps_both": 3,
+                     "fit_method": "whole fit() call from the user's CSR matrix to a fitted model "
+                                   "(set-up included), perf_counter",
+                     "per_iter_method": "median of perf_counter deltas between successive fit "
+                                        "callbacks (both libraries), iterations 2..n; set-up = "
+                                        "first interval minus that median"},
+        "targets": {k: f"{op} {thr}" for k, (op, thr) in TARGETS.items()},
+        "all_targets_pass": all(passed),
+        "shapes": per_shape,
+    }
+    text = json.dumps(report, separators=(",", ":"))
+    if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_out).write_text(json.dumps(report, indent=1) + "\n")
+    print(text)
     return 0
 
 
