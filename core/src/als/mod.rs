@@ -30,13 +30,14 @@
 //! (CG and Cholesky) and the training loss; `partial` partial fits and
 //! `explain`.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::rng::{Rng, RngCore};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
+use crate::content::exact::ExactIndex;
 use crate::data::{check_id_shape, Csr, CsrRef, Interactions};
 use crate::error::{Error, IdKind, Result};
 use crate::ids::IdMap;
@@ -408,6 +409,11 @@ pub struct AlsModel {
     item_panels: OnceLock<Vec<f32>>,
     /// Unit item factors in panel layout.
     unit_item_panels: OnceLock<Vec<f32>>,
+    /// An exact search index of the unit item factors, built on the first
+    /// `similar_items` call: one item's neighbours read a fraction of the
+    /// bytes that scoring every item does. `None` when the factors cannot
+    /// be indexed (non-finite values); the full scoring is used then.
+    unit_item_index: OnceLock<Option<Arc<ExactIndex>>>,
 }
 
 fn random_factors(rng: &mut Rng, n: usize, k: usize, std: f32) -> Vec<f32> {
@@ -670,6 +676,7 @@ impl AlsModel {
             unit_item_factors: OnceLock::new(),
             item_panels: OnceLock::new(),
             unit_item_panels: OnceLock::new(),
+            unit_item_index: OnceLock::new(),
         }
     }
 
@@ -1039,6 +1046,7 @@ impl AlsModel {
         self.unit_item_factors.take();
         self.item_panels.take();
         self.unit_item_panels.take();
+        self.unit_item_index.take();
     }
 
     /// The `n` items most similar to `item` by cosine similarity of item
@@ -1050,6 +1058,14 @@ impl AlsModel {
         let unit = self.unit_items();
         let k = self.factors();
         let i = item as usize;
+        let index = self.unit_item_index.get_or_init(|| {
+            ExactIndex::new(unit.to_vec(), k, self.config.num_threads)
+                .ok()
+                .map(Arc::new)
+        });
+        if let Some(index) = index {
+            return Ok(index.search(&unit[i * k..(i + 1) * k], n, Some(&|j| j != item)));
+        }
         let mut scores = vec![0f32; self.n_items()];
         let panels = self.unit_item_panels.get_or_init(|| to_panels(unit, k));
         simd(PanelScores {
