@@ -18,8 +18,8 @@ Objects and the "raw search" each one is compared with (the peer column):
   same index: the same query vector, the same walk or scan.
 * ``als``: a sightline ALS model (64 factors, 3 iterations) on
   als_vs_implicit's cached synthetic set (quick or full);
-  ``similar_items(i, N=10)`` (cosine of item factors, all items scored)
-  against ``search(item_factors[i], N=10)`` on an exact ``ContentIndex`` of
+  ``similar_items(i, N=10)`` (cosine of item factors; the model's own exact
+  index of its unit item factors, built on the first call) against ``search(item_factors[i], N=10)`` on an exact ``ContentIndex`` of
   the same item factors: an exact cosine top-10 over the same rows, i.e.
   the same answer by the project's own raw search.
 * ``cooccur``: ``CoOccurrence`` fitted on the same set;

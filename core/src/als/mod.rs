@@ -30,13 +30,14 @@
 //! (CG and Cholesky) and the training loss; `partial` partial fits and
 //! `explain`.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use crate::rng::{Rng, RngCore};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
+use crate::content::exact::ExactIndex;
 use crate::data::{check_id_shape, Csr, CsrRef, Interactions};
 use crate::error::{Error, IdKind, Result};
 use crate::ids::IdMap;
@@ -402,12 +403,29 @@ pub struct AlsModel {
     user_items: Option<Csr>,
     /// `α₀·YᵀY`, for fold-in.
     item_gram: OnceLock<Vec<f32>>,
-    /// Unit-length item factors, for cosine similarity.
-    unit_item_factors: OnceLock<Vec<f32>>,
+    /// Unit-length item factors, for cosine similarity, with their exact
+    /// search index.
+    unit_items: OnceLock<UnitItems>,
     /// Item factors in panel layout, for scoring one vector fast.
     item_panels: OnceLock<Vec<f32>>,
     /// Unit item factors in panel layout.
     unit_item_panels: OnceLock<Vec<f32>>,
+}
+
+/// Unit-length item factors (zero rows stay zero). Indexed for exact
+/// search, which finds one item's neighbours reading a quarter of the bytes
+/// (int8 codes, most rows ruled out in bulk) that scoring every item does;
+/// plain rows when they cannot be indexed (non-finite factors), scored in
+/// full then.
+#[derive(Debug, Clone)]
+enum UnitItems {
+    Indexed(Arc<ExactIndex>),
+    Plain(Vec<f32>),
+}
+
+/// The `n` rows of `index` most similar to its row `item`, `item` left out.
+fn similar_in(index: &ExactIndex, item: u32, n: usize) -> Vec<(u32, f32)> {
+    index.search(index.vector(item), n, Some(&|j| j != item))
 }
 
 fn random_factors(rng: &mut Rng, n: usize, k: usize, std: f32) -> Vec<f32> {
@@ -667,7 +685,7 @@ impl AlsModel {
             item_factors: itf,
             user_items: ui,
             item_gram: OnceLock::new(),
-            unit_item_factors: OnceLock::new(),
+            unit_items: OnceLock::new(),
             item_panels: OnceLock::new(),
             unit_item_panels: OnceLock::new(),
         }
@@ -1036,7 +1054,7 @@ impl AlsModel {
     /// Drops everything derived from the item factors (after they change).
     fn reset_item_caches(&mut self) {
         self.item_gram.take();
-        self.unit_item_factors.take();
+        self.unit_items.take();
         self.item_panels.take();
         self.unit_item_panels.take();
     }
@@ -1047,6 +1065,9 @@ impl AlsModel {
     pub fn similar_items(&self, item: u32, n: usize) -> Result<Vec<(u32, f32)>> {
         check_n(n)?;
         check_indices("item", &[item], self.n_items())?;
+        if let UnitItems::Indexed(index) = self.unit_items_indexed() {
+            return Ok(similar_in(index, item, n));
+        }
         let unit = self.unit_items();
         let k = self.factors();
         let i = item as usize;
@@ -1091,6 +1112,12 @@ impl AlsModel {
     pub fn similar_items_batch(&self, items: &[u32], n: usize) -> Result<Vec<Vec<(u32, f32)>>> {
         check_n(n)?;
         check_indices("items", items, self.n_items())?;
+        if let UnitItems::Indexed(index) = self.unit_items_indexed() {
+            let threads = crate::parallel::threads_for(self.config.num_threads, items.len());
+            return Ok(crate::parallel::install(threads, || {
+                crate::parallel::map(items, |&item| similar_in(index, item, n))
+            }));
+        }
         let unit = self.unit_items();
         Ok(self.blocked_top(items, unit, unit, |pos, scores, buf| {
             self.rank_similar(items[pos], scores, n, buf)
@@ -1184,8 +1211,25 @@ impl AlsModel {
     /// Item factors scaled to unit length (zero rows stay zero), so cosine
     /// similarity is a dot product.
     fn unit_items(&self) -> &[f32] {
-        self.unit_item_factors
-            .get_or_init(|| unit_rows(&self.item_factors, self.factors()))
+        match self.unit_items_indexed() {
+            UnitItems::Indexed(index) => index.vectors(),
+            UnitItems::Plain(rows) => rows,
+        }
+    }
+
+    /// The unit item factors, indexed on first use.
+    fn unit_items_indexed(&self) -> &UnitItems {
+        self.unit_items.get_or_init(|| {
+            let k = self.factors();
+            let unit = unit_rows(&self.item_factors, k);
+            if unit.iter().all(|v| v.is_finite()) {
+                if let Ok(index) = ExactIndex::new(unit, k, self.config.num_threads) {
+                    return UnitItems::Indexed(Arc::new(index));
+                }
+                return UnitItems::Plain(unit_rows(&self.item_factors, k));
+            }
+            UnitItems::Plain(unit)
+        })
     }
 
     fn rank_similar(
@@ -1595,6 +1639,66 @@ mod tests {
             )
             .unwrap();
         assert_eq!(via_vec.len(), 3);
+    }
+
+    #[test]
+    fn similar_items_on_a_large_catalog_equal_brute_force_and_batch() {
+        // 1,000 items: the exact index's quantised scan (≥ 256 rows), with
+        // zero rows and a duplicated row (tied scores) among them.
+        let (n, k) = (1000usize, 16usize);
+        let mut rng = crate::rng::seeded(11);
+        let mut y = random_factors(&mut rng, n, k, 1.0);
+        y[5 * k..6 * k].fill(0.0);
+        let dup = y[7 * k..8 * k].to_vec();
+        y[9 * k..10 * k].copy_from_slice(&dup);
+        let config = AlsConfig {
+            factors: k,
+            ..Default::default()
+        };
+        // `assemble`: a fit that overflowed could hold non-finite factors,
+        // which `from_factors` would reject.
+        let model = |y: Vec<f32>| {
+            AlsModel::assemble(
+                config.clone(),
+                IdMap::range(1).unwrap(),
+                IdMap::range(n).unwrap(),
+                vec![0.0; k],
+                y,
+                None,
+            )
+        };
+        let m = model(y.clone());
+        let unit = unit_rows(&y, k);
+        let items: Vec<u32> = (0..n as u32).step_by(37).chain([5, 7, 9]).collect();
+        let batch = m.similar_items_batch(&items, 10).unwrap();
+        for (&q, got) in items.iter().zip(&batch) {
+            let row = |i: usize| &unit[i * k..(i + 1) * k];
+            let mut want: Vec<(u32, f32)> = (0..n)
+                .filter(|&j| j != q as usize)
+                .map(|j| (j as u32, dot(row(j), row(q as usize))))
+                .collect();
+            want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            assert_eq!(got.len(), 10);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g.1 - w.1).abs() < 1e-5, "item {q}: {g:?} vs {w:?}");
+            }
+            assert!(got.iter().all(|p| p.0 != q));
+            assert_eq!(got, &m.similar_items(q, 10).unwrap());
+        }
+        assert_eq!(batch[items.len() - 2][0].0, 9); // the duplicate first
+                                                    // Factors that cannot be indexed are still served, by a full scan.
+        let mut bad = y;
+        bad[3] = f32::NAN;
+        let m = model(bad);
+        let got = m.similar_items(100, 5).unwrap();
+        assert!(matches!(m.unit_items_indexed(), UnitItems::Plain(_)));
+        let batch = &m.similar_items_batch(&[100], 5).unwrap()[0];
+        assert!(got
+            .iter()
+            .zip(batch)
+            .all(|(a, b)| a.0 == b.0 && (a.1 - b.1).abs() < 1e-6));
+        assert_eq!(got.len(), 5);
+        assert!(got.iter().all(|p| p.0 != 100 && p.1.is_finite()));
     }
 
     #[test]

@@ -99,6 +99,16 @@ pub struct ExactIndex {
     quant: Option<Quant>,
 }
 
+impl std::fmt::Debug for ExactIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExactIndex")
+            .field("n", &self.n)
+            .field("dim", &self.dim)
+            .field("projected_dims", &self.projected_dims())
+            .finish()
+    }
+}
+
 /// The quantised, projected copy (see the module docs).
 struct Quant {
     /// Projected dimensions (rows of `P`).

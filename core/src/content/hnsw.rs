@@ -9,6 +9,10 @@
 //! fetched for its similarity also bring its links, and one
 //! [`prefetch`](crate::linalg::prefetch) covers both (hnswlib's layout).
 //! Upper levels hold few nodes and live in a separate sparse array.
+//! The stride is padded to whole 64-byte cache lines and node 0 starts on a
+//! line boundary, so a 64-float vector is exactly four lines and every line
+//! the search reads is one the prefetch asked for (unaligned, a row straddles
+//! a fifth line that was never prefetched).
 //!
 //! Construction is batch-synchronous so that the graph does not depend on
 //! the thread count: the first items are inserted one by one, later ones in
@@ -79,14 +83,18 @@ const MIN_BATCH: usize = 256;
 const BATCH_DIVISOR: usize = 64;
 
 /// An HNSW index over the rows of a dense `n × dim` matrix; owns the vectors.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Hnsw {
     config: HnswConfig,
     dim: usize,
     n: usize,
-    /// Floats per node in `level0`: `dim + 1 + 2m`.
+    /// Floats per node in `level0`: `dim + 1 + 2m`, rounded up to whole
+    /// cache lines.
     stride: usize,
-    /// Per node: vector, link count, `2m` link slots (ids as f32 bits).
+    /// Where node 0 starts in `level0`: the first 64-byte boundary.
+    base: usize,
+    /// From `base`, per node: vector, link count, `2m` link slots (ids as
+    /// f32 bits), padding.
     level0: Vec<f32>,
     /// Per node: its top level.
     levels: Vec<u8>,
@@ -97,6 +105,35 @@ pub struct Hnsw {
     /// Entry point: the first node (lowest index) of the highest level.
     entry: u32,
     max_level: usize,
+}
+
+/// Floats per 64-byte cache line.
+const LINE: usize = 16;
+
+impl Clone for Hnsw {
+    /// A copy with its own cache-line alignment (a derived clone would keep
+    /// `base` while the new allocation may sit elsewhere within a line).
+    fn clone(&self) -> Self {
+        let len = self.n * self.stride;
+        let (base, mut level0) = aligned_zeros(len);
+        level0[base..base + len].copy_from_slice(&self.level0[self.base..self.base + len]);
+        Self {
+            base,
+            level0,
+            levels: self.levels.clone(),
+            upper_at: self.upper_at.clone(),
+            upper: self.upper.clone(),
+            ..*self
+        }
+    }
+}
+
+/// `len` zeros starting on a 64-byte boundary: the buffer and the offset of
+/// that boundary in it.
+fn aligned_zeros(len: usize) -> (usize, Vec<f32>) {
+    let buf = vec![0f32; len + LINE - 1];
+    let misalign = (buf.as_ptr() as usize / std::mem::size_of::<f32>()) % LINE;
+    ((LINE - misalign) % LINE, buf)
 }
 
 /// A search candidate ordered by similarity, ties to the lower index (the
@@ -248,9 +285,9 @@ impl Hnsw {
     fn empty(config: &HnswConfig, dim: usize, vectors: &[f32], levels: Vec<u8>) -> Self {
         let m = config.m;
         let n = levels.len();
-        let stride = dim + 1 + 2 * m;
-        let mut level0 = vec![0f32; n * stride];
-        for (row, v) in level0
+        let stride = (dim + 1 + 2 * m).div_ceil(LINE) * LINE;
+        let (base, mut level0) = aligned_zeros(n * stride);
+        for (row, v) in level0[base..]
             .chunks_exact_mut(stride)
             .zip(vectors.chunks_exact(dim))
         {
@@ -269,6 +306,7 @@ impl Hnsw {
             dim,
             n,
             stride,
+            base,
             level0,
             levels,
             upper_at,
@@ -367,8 +405,7 @@ impl Hnsw {
 
     /// Row `i` as given to [`build`](Self::build). Panics if `i >= len()`.
     pub fn vector(&self, i: u32) -> &[f32] {
-        let at = i as usize * self.stride;
-        &self.level0[at..at + self.dim]
+        self.row(i)
     }
 
     /// The `k` best `(index, similarity)` pairs for `query`, best first,
@@ -409,9 +446,9 @@ impl Hnsw {
         let (dim, m0) = (self.dim, 2 * self.config.m);
         let mut vectors = Vec::with_capacity(self.n * dim);
         let mut links0 = Vec::with_capacity(self.n * (m0 + 1));
-        for row in self.level0.chunks_exact(self.stride) {
+        for row in self.level0[self.base..].chunks_exact(self.stride) {
             vectors.extend_from_slice(&row[..dim]);
-            links0.extend(row[dim..].iter().map(|v| v.to_bits()));
+            links0.extend(row[dim..dim + m0 + 1].iter().map(|v| v.to_bits()));
         }
         file.put(
             &format!("{prefix}.vectors"),
@@ -511,7 +548,8 @@ impl Hnsw {
             }
         }
         for (i, block) in links0.chunks_exact(m0 + 1).enumerate() {
-            let row = &mut index.level0[i * index.stride + dim..(i + 1) * index.stride];
+            let at = index.at(i as u32) + dim;
+            let row = &mut index.level0[at..at + m0 + 1];
             for (d, &s) in row.iter_mut().zip(block) {
                 *d = f32::from_bits(s);
             }
@@ -531,15 +569,21 @@ impl Hnsw {
     /// The vector of node `i`.
     #[inline(always)]
     fn row(&self, i: u32) -> &[f32] {
-        let at = i as usize * self.stride;
+        let at = self.at(i);
         &self.level0[at..at + self.dim]
+    }
+
+    /// Where node `i` starts in `level0`.
+    #[inline(always)]
+    fn at(&self, i: u32) -> usize {
+        self.base + i as usize * self.stride
     }
 
     /// Neighbour ids of `i` on `level`, calling `f` for each.
     #[inline(always)]
     fn for_links(&self, i: u32, level: usize, mut f: impl FnMut(u32)) {
         if level == 0 {
-            let at = i as usize * self.stride + self.dim;
+            let at = self.at(i) + self.dim;
             let count = self.level0[at].to_bits() as usize;
             for v in &self.level0[at + 1..at + 1 + count] {
                 f(v.to_bits());
@@ -556,7 +600,7 @@ impl Hnsw {
     /// Replaces the neighbour list of `i` on `level`.
     fn set_links(&mut self, i: u32, level: usize, ids: &[u32]) {
         if level == 0 {
-            let at = i as usize * self.stride + self.dim;
+            let at = self.at(i) + self.dim;
             self.level0[at] = f32::from_bits(ids.len() as u32);
             for (d, &t) in self.level0[at + 1..].iter_mut().zip(ids) {
                 *d = f32::from_bits(t);
@@ -569,8 +613,9 @@ impl Hnsw {
     }
 
     /// Greedy descent (beam 1) from the entry point down to level `stop + 1`.
+    /// `ids` is scratch space.
     #[inline(always)]
-    fn descend(&self, q: &[f32], stop: usize) -> Near {
+    fn descend(&self, q: &[f32], stop: usize, ids: &mut Vec<u32>) -> Near {
         let mut cur = Near {
             sim: dot(self.row(self.entry), q),
             id: self.entry,
@@ -578,16 +623,12 @@ impl Hnsw {
         let mut level = self.max_level;
         while level > stop {
             loop {
-                let mut best = cur;
+                ids.clear();
                 self.for_links(cur.id, level, |t| {
-                    let c = Near {
-                        sim: dot(self.row(t), q),
-                        id: t,
-                    };
-                    if c > best {
-                        best = c;
-                    }
+                    prefetch(self.row(t));
+                    ids.push(t);
                 });
+                let best = self.best_of(ids, q, cur);
                 if best == cur {
                     break;
                 }
@@ -596,6 +637,26 @@ impl Hnsw {
             level -= 1;
         }
         cur
+    }
+
+    /// The most similar to `q` of `best` and the nodes `ids`, scoring four
+    /// at a time so that their add chains overlap.
+    #[inline(always)]
+    fn best_of(&self, ids: &[u32], q: &[f32], mut best: Near) -> Near {
+        let mut chunks = ids.chunks_exact(4);
+        for ch in &mut chunks {
+            let rows = [ch[0], ch[1], ch[2], ch[3]].map(|id| self.row(id));
+            for (&id, sim) in ch.iter().zip(dots::<4>(rows, q)) {
+                best = best.max(Near { sim, id });
+            }
+        }
+        for &id in chunks.remainder() {
+            best = best.max(Near {
+                sim: dot(self.row(id), q),
+                id,
+            });
+        }
+        best
     }
 
     /// Beam search on one level from the entry points in `s.sorted`,
@@ -640,8 +701,8 @@ impl Hnsw {
             });
             // Prefetch the links and vector of the likely next candidate.
             if let Some(next) = s.cand.peek() {
-                let at = next.id as usize * self.stride;
-                prefetch(&self.level0[at + self.dim..at + self.stride]);
+                let at = self.at(next.id) + self.dim;
+                prefetch(&self.level0[at..at + 1 + 2 * self.config.m]);
             }
             let mut chunks = s.ids.chunks_exact(4);
             for ch in &mut chunks {
@@ -681,7 +742,28 @@ impl Hnsw {
                 break;
             }
             let row = self.row(c.id);
-            if out.iter().all(|kept| dot(self.row(kept.id), row) <= c.sim) {
+            // Plain loops, not `Iterator::all` (that call was not inlined
+            // into the SIMD kernel, so its `dot` ran without AVX), and four
+            // kept rows at a time so that their add chains overlap.
+            let mut chunks = out.chunks_exact(4);
+            let mut diverse = true;
+            for ch in &mut chunks {
+                let rows = [ch[0].id, ch[1].id, ch[2].id, ch[3].id].map(|id| self.row(id));
+                let sims = dots::<4>(rows, row);
+                if sims[0].max(sims[1]).max(sims[2]).max(sims[3]) > c.sim {
+                    diverse = false;
+                    break;
+                }
+            }
+            if diverse {
+                for kept in chunks.remainder() {
+                    if dot(self.row(kept.id), row) > c.sim {
+                        diverse = false;
+                        break;
+                    }
+                }
+            }
+            if diverse {
                 out.push(c);
             }
         }
@@ -701,9 +783,12 @@ fn consider(
     if res.len() < ef || res.peek().is_some_and(|w| c > w.0) {
         cand.push(c);
         if filter.is_none_or(|f| f(c.id)) {
-            res.push(Far(c));
-            if res.len() > ef {
-                res.pop();
+            if res.len() < ef {
+                res.push(Far(c));
+            } else if let Some(mut worst) = res.peek_mut() {
+                // Replace the worst in place: one sift-down instead of a
+                // push (sift-up) and a pop (sift-down).
+                *worst = Far(c);
             }
         }
     }
@@ -731,7 +816,7 @@ impl Kernel for SearchKernel<'_> {
             filter,
             s,
         } = self;
-        let start = index.descend(query, 0);
+        let start = index.descend(query, 0, &mut s.ids);
         s.sorted.clear();
         s.sorted.push(start);
         index.search_level(query, ef, 0, filter, s);
@@ -763,7 +848,7 @@ impl Kernel for InsertKernel<'_> {
         let q = index.row(x as u32);
         let top = (index.levels[x] as usize).min(index.max_level);
         let mut links = vec![Vec::new(); top + 1];
-        let start = index.descend(q, top);
+        let start = index.descend(q, top, &mut s.ids);
         s.sorted.clear();
         s.sorted.push(start);
         let ef = index.config.ef_construction;
@@ -811,13 +896,17 @@ impl Kernel for MergeKernel<'_> {
             return ids;
         }
         let base = index.row(target);
-        let mut cands: Vec<Near> = ids
-            .iter()
-            .map(|&id| Near {
-                sim: dot(index.row(id), base),
-                id,
-            })
-            .collect();
+        let mut cands: Vec<Near> = Vec::with_capacity(ids.len());
+        let mut chunks = ids.chunks_exact(4);
+        for ch in &mut chunks {
+            let rows = [ch[0], ch[1], ch[2], ch[3]].map(|id| index.row(id));
+            let sims = dots::<4>(rows, base);
+            cands.extend(ch.iter().zip(sims).map(|(&id, sim)| Near { sim, id }));
+        }
+        cands.extend(chunks.remainder().iter().map(|&id| Near {
+            sim: dot(index.row(id), base),
+            id,
+        }));
         cands.sort_unstable_by(|a, b| b.cmp(a));
         let mut kept = Vec::with_capacity(max);
         index.select(&cands, max, &mut kept);
@@ -967,11 +1056,18 @@ mod tests {
         };
         let a = Hnsw::build(data.clone(), dim, &config, 1).unwrap();
         let b = Hnsw::build(data.clone(), dim, &config, 2).unwrap();
-        assert!(a
-            .level0
-            .iter()
-            .zip(&b.level0)
-            .all(|(x, y)| x.to_bits() == y.to_bits()));
+        let len = n * a.stride;
+        let (la, lb) = (&a.level0[a.base..][..len], &b.level0[b.base..][..len]);
+        assert!(la.iter().zip(lb).all(|(x, y)| x.to_bits() == y.to_bits()));
+        // Rows start on cache lines, in clones too.
+        let c = a.clone();
+        for x in [&a, &b, &c] {
+            assert_eq!(x.level0[x.base..].as_ptr() as usize % 64, 0);
+        }
+        assert_eq!(
+            c.search(&data[..dim], 10, 0, None),
+            a.search(&data[..dim], 10, 0, None)
+        );
         assert_eq!(a.upper, b.upper);
         assert_eq!((a.entry, a.max_level), (b.entry, b.max_level));
         for q in data.chunks_exact(dim).step_by(97) {
