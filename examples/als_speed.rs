@@ -1,12 +1,13 @@
 //! Times ALS fits on a synthetic 200k × 20k × ~10M implicit matrix of a
-//! chosen shape, as JSON on stdout: for profiling the row solvers without
-//! Python.
+//! chosen shape, then one-user and batch recommends on the fitted model
+//! (training items left out), as JSON on stdout: for profiling the row
+//! solvers and the query paths without Python.
 //!
 //! `cargo run --release --example als_speed -- [uniform|skewed] [cg|cholesky] [iterations] [scale]`
 
 use std::time::Instant;
 
-use sightline::als::{AlsConfig, AlsModel, Solver};
+use sightline::als::{AlsConfig, AlsModel, RecommendOptions, Solver};
 use sightline::data::Csr;
 use sightline::ids::IdMap;
 use sightline::rng::{below, seeded, Rng};
@@ -37,7 +38,7 @@ fn main() {
     };
     let mut stamps = Vec::new();
     let t = Instant::now();
-    AlsModel::fit_csr(
+    let model = AlsModel::fit_csr(
         &config,
         m.view(),
         IdMap::range(n_users).unwrap(),
@@ -50,10 +51,40 @@ fn main() {
     .unwrap();
     let whole = t.elapsed().as_secs_f64();
     let per: Vec<f64> = stamps.windows(2).map(|w| w[1] - w[0]).collect();
+    let (p50, p99, batch) = queries(&model, n_users);
     println!(
-        "{{\"shape\":\"{shape}\",\"solver\":\"{:?}\",\"whole_s\":{whole:.3},\"first_s\":{:.3},\"per_iteration_s\":{per:?}}}",
+        "{{\"shape\":\"{shape}\",\"solver\":\"{:?}\",\"whole_s\":{whole:.3},\"first_s\":{:.3},\"per_iteration_s\":{per:?},\"recommend_p50_us\":{p50:.1},\"recommend_p99_us\":{p99:.1},\"recommend_batch_users_per_s\":{batch:.0}}}",
         config.solver, stamps[0]
     );
+}
+
+/// One-user recommend p50 and p99 (µs, 1,000 users after 100 warm-up
+/// calls) and batch recommend (users/s, 10,000 users, best of three).
+fn queries(model: &AlsModel, n_users: usize) -> (f64, f64, f64) {
+    let opts = RecommendOptions::default();
+    let users: Vec<u32> = (0..10_000u32.min(n_users as u32))
+        .map(|u| u * 17 % n_users as u32)
+        .collect();
+    for &u in &users[..100] {
+        model.recommend(u, 10, &opts).unwrap();
+    }
+    let mut lat: Vec<f64> = users[..1000]
+        .iter()
+        .map(|&u| {
+            let t = Instant::now();
+            model.recommend(u, 10, &opts).unwrap();
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    let batch = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            model.recommend_batch(&users, 10, &opts).unwrap();
+            users.len() as f64 / t.elapsed().as_secs_f64()
+        })
+        .fold(0.0, f64::max);
+    (lat[lat.len() / 2], lat[lat.len() * 99 / 100], batch)
 }
 
 fn matrix(shape: &str, n_users: usize, n_items: usize, nnz: usize) -> Csr {
