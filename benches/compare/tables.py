@@ -12,7 +12,9 @@ Each table sits between marker comments, ``<!-- tables:NAME:begin -->`` and
   (``als_vs_implicit.py --json-out ...``), one column group per data shape;
 * ``ann`` / ``ann-detail``: benches/results/ann_vs_hnswlib.json;
 * ``single-call`` / ``single-call-detail``: benches/results/single_call.json
-  (``single_call.py``), when present.
+  (``single_call.py``), when present;
+* ``limits``: benches/results/limits.json (``limits.py``), the machine's
+  limit for each measured operation.
 
 Every table names the commit and start time of its run and marks every
 target PASS or FAIL. Standard library only (runs outside the venv).
@@ -215,10 +217,31 @@ def single_call_block(r, detail):
         ["", run_line(r) + " " + tally(r["metrics"].values())]
 
 
+# ------------------------------------------------------------------ limits --
+
+def limits_block(r, detail):
+    del detail
+    m = r["machine"]
+    rows = [[x["set"], f"`{x['operation']}`", num(x["bytes"] / 1e9), num(x["flops"] / 1e9),
+             num(x["t_bytes_s"]), num(x["t_flops_s"]), num(x["limit"]) + " " + x["unit"],
+             num(x["sightline"]) + " " + x["unit"], f"{x['times_limit']:.1f}×"] for x in r["rows"]]
+    head = ["set", "operation", "GB", "GFLOP", "bytes need (s)", "flops need (s)", "limit",
+            "sightline", "sightline / limit (time)"]
+    return [f"Machine: memory bandwidth (copy) {m['bandwidth_gbs_1t']:.1f} GB/s on 1 thread, "
+            f"{m['bandwidth_gbs_2t']:.1f} on 2; L3 (4 MiB copy) {m['l3_bandwidth_gbs_1t']:.0f} / "
+            f"{m['l3_bandwidth_gbs_2t']:.0f} GB/s; sgemm {m['sgemm_gflops_1t']:.0f} GFLOP/s on 1 "
+            f"thread, {m['sgemm_gflops_2t']:.0f} on 2. Queries: per query (cache-resident data "
+            f"against L3 bandwidth); fits: per iteration.",
+            ""] + table(head, rows) + ["", f"Measured figures from commit `{r['git']['commit']}` "
+                                           f"(ALS) and `{r['git']['ann_commit']}` (ANN); limits measured "
+                                           f"{r['started']}."]
+
+
 SOURCES = {
     "als": ("als_vs_implicit.json", als_block),
     "ann": ("ann_vs_hnswlib.json", ann_block),
     "single-call": ("single_call.json", single_call_block),
+    "limits": ("limits.json", limits_block),
 }
 
 
