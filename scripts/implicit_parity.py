@@ -32,9 +32,10 @@ STATUS = {
     ALS: (NOTE, "implicit's arguments, order and defaults; `use_gpu=True` raises `ValueError` "
                 "(CPU only; implicit's default is 'CUDA available'); factors are computed in "
                 "float32 (another `dtype` warns `ParameterWarning`)"),
-    f"{ALS}.fit": (NOTE, "same confidence `alpha*w`, plain regularization, CG/Cholesky, initial "
-                         "factors and warm start from set factors; negative weights (implicit's "
-                         "dislikes) raise `ValueError`"),
+    f"{ALS}.fit": (NOTE, "same confidence `alpha*w`, plain regularization, CG/Cholesky with f32 "
+                         "gathers (`bf16_gathers` off, as implicit computes), initial factors and "
+                         "warm start from set factors; negative weights (implicit's dislikes) raise "
+                         "`ValueError`"),
     f"{ALS}.recommend": (SAME, "ids and scores identical to float32 tolerance; filtered items last "
                                "at `-FLT_MAX`, then 0/0 padding; ties among filtered items are in "
                                "index order"),

@@ -73,6 +73,7 @@ cargo bench -p sightline --no-run --quiet
 python3 benches/compare/als_vs_implicit.py --quick > /dev/null
 python3 benches/compare/ml100k.py --quick > /dev/null
 python3 benches/compare/ann_vs_hnswlib.py --quick > /dev/null
+python3 benches/compare/limits.py > /dev/null  # the limit model over the checked-in results
 python3 benches/compare/tables.py --check  # README tables = benches/results/*.json
 
 printf '\n== all tests passed in %dm%02ds\n' $((SECONDS / 60)) $((SECONDS % 60))

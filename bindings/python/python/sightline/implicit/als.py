@@ -227,6 +227,9 @@ class AlternatingLeastSquares:
             "calculate_training_loss": bool(self.calculate_training_loss),
             "confidence": "scaled",
             "store_interactions": False,
+            # implicit gathers f32 rows; so does the drop-in, whose factors
+            # follow implicit's from the same start.
+            "bf16_gathers": False,
             "solver": {"type": "cg", "steps": int(self.cg_steps)} if self.use_cg
             else {"type": "cholesky"},
         }
