@@ -299,6 +299,8 @@ export interface AlsParams {
   initStd?: number
   /** `additive` (default: `c = 1 + alpha·w`) or `scaled` (implicit's `c = alpha·w`). */
   confidence?: 'additive' | 'scaled'
+  /** CG gathers the other side's factors from a bfloat16 copy (default true): half the bytes per row; false = f32, as implicit computes. */
+  bf16Gathers?: boolean
 }
 
 /** Co-occurrence settings (the core's `CooccurConfig`). */
