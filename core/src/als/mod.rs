@@ -423,6 +423,12 @@ enum UnitItems {
     Plain(Vec<f32>),
 }
 
+/// Whether item similarity goes through an exact index. Not in the browser:
+/// the index's f64 eigendecomposition and int8 scan would add ~60 KB
+/// (gzipped) to a module whose budget is 250 KB, for the small catalogs a
+/// page holds. A constant, so the whole path is compiled out there.
+const INDEXED: bool = !cfg!(target_arch = "wasm32");
+
 /// The `n` rows of `index` most similar to its row `item`, `item` left out.
 fn similar_in(index: &ExactIndex, item: u32, n: usize) -> Vec<(u32, f32)> {
     index.search(index.vector(item), n, Some(&|j| j != item))
@@ -1065,7 +1071,7 @@ impl AlsModel {
     pub fn similar_items(&self, item: u32, n: usize) -> Result<Vec<(u32, f32)>> {
         check_n(n)?;
         check_indices("item", &[item], self.n_items())?;
-        if let UnitItems::Indexed(index) = self.unit_items_indexed() {
+        if let Some(index) = self.unit_index() {
             return Ok(similar_in(index, item, n));
         }
         let unit = self.unit_items();
@@ -1112,7 +1118,7 @@ impl AlsModel {
     pub fn similar_items_batch(&self, items: &[u32], n: usize) -> Result<Vec<Vec<(u32, f32)>>> {
         check_n(n)?;
         check_indices("items", items, self.n_items())?;
-        if let UnitItems::Indexed(index) = self.unit_items_indexed() {
+        if let Some(index) = self.unit_index() {
             let threads = crate::parallel::threads_for(self.config.num_threads, items.len());
             return Ok(crate::parallel::install(threads, || {
                 crate::parallel::map(items, |&item| similar_in(index, item, n))
@@ -1217,12 +1223,20 @@ impl AlsModel {
         }
     }
 
+    /// The exact index of the unit item factors, when there is one.
+    fn unit_index(&self) -> Option<&ExactIndex> {
+        match self.unit_items_indexed() {
+            UnitItems::Indexed(index) if INDEXED => Some(index),
+            _ => None,
+        }
+    }
+
     /// The unit item factors, indexed on first use.
     fn unit_items_indexed(&self) -> &UnitItems {
         self.unit_items.get_or_init(|| {
             let k = self.factors();
             let unit = unit_rows(&self.item_factors, k);
-            if unit.iter().all(|v| v.is_finite()) {
+            if INDEXED && unit.iter().all(|v| v.is_finite()) {
                 if let Ok(index) = ExactIndex::new(unit, k, self.config.num_threads) {
                     return UnitItems::Indexed(Arc::new(index));
                 }
