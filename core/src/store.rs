@@ -643,6 +643,24 @@ mod tests {
         assert!(g.tensor("nope").is_err());
     }
 
+    /// A float written with more digits than an f64 holds (as a hand-edited
+    /// or foreign file may carry) still writes back to bytes that read to
+    /// the same file: metadata numbers parse correctly rounded (the fuzzer
+    /// found `1.10000000149011612` drifting by one ulp per round trip).
+    #[test]
+    fn long_floats_in_meta_round_trip() {
+        let mut f = ModelFile::new();
+        let v: Value = serde_json::from_str(
+            r#"{"a": 1.10000000149011612, "b": 1.1000000014901161, "c": 2.2250738585072011e-308}"#,
+        )
+        .unwrap();
+        f.set_meta("x", v);
+        let bytes = f.to_bytes().unwrap();
+        let again = ModelFile::from_bytes(&bytes).unwrap();
+        assert_eq!(again, f);
+        assert_eq!(again.to_bytes().unwrap(), bytes);
+    }
+
     #[test]
     fn rejects_truncated_corrupt_foreign_and_future_files() {
         let bytes = sample().to_bytes().unwrap();
