@@ -1,6 +1,7 @@
 //! Times ALS fits on a synthetic 200k × 20k × ~10M implicit matrix of a
 //! chosen shape, then one-user and batch recommends on the fitted model
-//! (training items left out), as JSON on stdout: for profiling the row
+//! (training items left out), as JSON on stdout with the fit's peak memory
+//! above the data's (Linux): for profiling the row
 //! solvers and the query paths without Python.
 //!
 //! `cargo run --release --example als_speed -- [uniform|skewed] [cg|cholesky] [iterations] [scale]`
@@ -37,6 +38,7 @@ fn main() {
         ..AlsConfig::default()
     };
     let mut stamps = Vec::new();
+    let before = fit_peak_reset();
     let t = Instant::now();
     let model = AlsModel::fit_csr(
         &config,
@@ -50,12 +52,29 @@ fn main() {
     )
     .unwrap();
     let whole = t.elapsed().as_secs_f64();
+    let fit_peak_mib = status_kib("VmHWM").map(|hwm| (hwm - before) as f64 / 1024.0);
     let per: Vec<f64> = stamps.windows(2).map(|w| w[1] - w[0]).collect();
     let (p50, p99, batch) = queries(&model, n_users);
     println!(
-        "{{\"shape\":\"{shape}\",\"solver\":\"{:?}\",\"whole_s\":{whole:.3},\"first_s\":{:.3},\"per_iteration_s\":{per:?},\"recommend_p50_us\":{p50:.1},\"recommend_p99_us\":{p99:.1},\"recommend_batch_users_per_s\":{batch:.0}}}",
-        config.solver, stamps[0]
+        "{{\"shape\":\"{shape}\",\"solver\":\"{:?}\",\"whole_s\":{whole:.3},\"first_s\":{:.3},\"per_iteration_s\":{per:?},\"recommend_p50_us\":{p50:.1},\"recommend_p99_us\":{p99:.1},\"recommend_batch_users_per_s\":{batch:.0},\"fit_peak_above_data_mib\":{}}}",
+        config.solver,
+        stamps[0],
+        fit_peak_mib.map_or("null".to_owned(), |m| format!("{m:.1}"))
     );
+}
+
+/// Resets the process's peak RSS (Linux `clear_refs`) so that `VmHWM`
+/// afterwards covers the fit alone; returns the RSS now (KiB, 0 elsewhere).
+fn fit_peak_reset() -> u64 {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    status_kib("VmRSS").unwrap_or(0)
+}
+
+/// A `/proc/self/status` field in KiB (Linux only).
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// One-user recommend p50 and p99 (µs, 1,000 users after 100 warm-up

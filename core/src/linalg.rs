@@ -51,6 +51,12 @@ impl Bf16 {
         let b = x.to_bits();
         Bf16((b.wrapping_add(0x7FFF + ((b >> 16) & 1)) >> 16) as u16)
     }
+
+    /// Bit patterns viewed as bfloat16s (no copy).
+    pub fn from_bits_slice(bits: &[u16]) -> &[Bf16] {
+        // SAFETY: `Bf16` is a `repr(transparent)` `u16`, so the layouts match.
+        unsafe { std::slice::from_raw_parts(bits.as_ptr().cast(), bits.len()) }
+    }
 }
 
 impl Elem for Bf16 {

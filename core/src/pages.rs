@@ -7,14 +7,14 @@
 //! kernel declines the advice, the buffer is an ordinary allocation.
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
 /// The huge page size asked for.
 const HUGE: usize = 2 << 20;
 
-/// An immutable heap slice that is on huge pages when the platform allows
-/// it. Only buffers of at least one huge page ask for them.
+/// A heap slice (fixed length) that is on huge pages when the platform
+/// allows it. Only buffers of at least one huge page ask for them.
 pub struct HugeSlice<T> {
     ptr: NonNull<T>,
     len: usize,
@@ -23,7 +23,7 @@ pub struct HugeSlice<T> {
 
 // SAFETY: it owns its elements like a `Box<[T]>`.
 unsafe impl<T: Send> Send for HugeSlice<T> {}
-// SAFETY: it hands out only shared references.
+// SAFETY: it owns its elements like a `Box<[T]>`.
 unsafe impl<T: Sync> Sync for HugeSlice<T> {}
 
 impl<T: Copy> HugeSlice<T> {
@@ -53,11 +53,30 @@ impl<T: Copy> HugeSlice<T> {
     }
 }
 
+impl<T: Copy> HugeSlice<T> {
+    /// `v` moved onto huge pages (copied, then freed).
+    pub fn from_vec(v: Vec<T>) -> Self {
+        Self::map(&v, |x| x)
+    }
+
+    /// The elements in an ordinary `Vec`, this buffer freed.
+    pub fn into_vec(self) -> Vec<T> {
+        self.to_vec()
+    }
+}
+
 impl<T> Deref for HugeSlice<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
         // SAFETY: `len` initialised elements live at `ptr` until drop.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T> DerefMut for HugeSlice<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: as for `deref`, and `&mut self` makes the borrow unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 }
 

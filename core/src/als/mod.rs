@@ -44,6 +44,7 @@ use crate::ids::IdMap;
 use crate::linalg::{
     cholesky_solve_factored, dot, gemm_abt, simd, to_panels, top_k, top_k_scores, PanelScores,
 };
+use crate::pages::HugeSlice;
 use crate::parallel::{check_threads, for_each_chunk, install, resolve_threads};
 use crate::store::{Component, ModelFile, TensorData};
 
@@ -636,17 +637,19 @@ impl AlsModel {
         }
         let (n_users, n_items, k) = (cui.n_rows(), cui.n_cols(), config.factors);
         let start = Instant::now();
-        let (mut x, mut y) = init.unwrap_or_else(|| {
+        let (x, y) = init.unwrap_or_else(|| {
             let mut rng = crate::rng::seeded(config.seed);
             let x = random_factors(&mut rng, n_users, k, config.init_std);
             (x, random_factors(&mut rng, n_items, k, config.init_std))
         });
+        // Training gathers each side's rows in random order: huge pages.
+        let (mut x, mut y) = (HugeSlice::from_vec(x), HugeSlice::from_vec(y));
         let ciu = cui.transpose();
         let threads = resolve_threads(config.num_threads);
         for it in 1..=config.iterations {
             let loss = install(threads, || {
-                solve_side(&mut x, &y, cui, config);
-                solve_side(&mut y, &x, ciu.view(), config);
+                solve_side(&mut x, &mut y, cui, config);
+                solve_side(&mut y, &mut x, ciu.view(), config);
                 config
                     .calculate_training_loss
                     .then(|| training_loss(&x, &y, cui, ciu.view(), config))
@@ -661,9 +664,11 @@ impl AlsModel {
                 return Err(Error::Interrupted);
             }
         }
-        // The transpose goes before the stored copy is made: peak memory is
-        // one matrix-sized buffer beside the caller's.
+        // The transpose goes before the factors and the stored matrix are
+        // copied out: peak memory is one matrix-sized buffer beside the
+        // caller's.
         drop(ciu);
+        let (x, y) = (x.into_vec(), y.into_vec());
         let user_items = config.store_interactions.then(|| cui.to_owned());
         Ok(Self::assemble(
             config.clone(),

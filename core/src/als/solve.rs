@@ -93,6 +93,9 @@ impl Weighting {
 pub(super) struct Row<'a, T = f32> {
     other: &'a [T],
     k: usize,
+    /// Elements from one factor row of `other` to the next (`k`, or `2k`
+    /// for the upper halves of rows split in place: see [`Halves`]).
+    stride: usize,
     cols: &'a [u32],
     weights: &'a [f32],
     conf: Weighting,
@@ -119,6 +122,7 @@ impl<T: Elem> Row<'_, T> {
         Row {
             other,
             k: config.factors,
+            stride: config.factors,
             cols,
             weights,
             conf: Weighting::new(config),
@@ -126,9 +130,14 @@ impl<T: Elem> Row<'_, T> {
         }
     }
 
+    /// The same problem reading factor row `j` at `other[j·stride..]`.
+    fn strided(self, stride: usize) -> Self {
+        Row { stride, ..self }
+    }
+
     #[inline(always)]
     fn y(&self, j: u32) -> &[T] {
-        let j = j as usize * self.k;
+        let j = j as usize * self.stride;
         &self.other[j..j + self.k]
     }
 
@@ -347,6 +356,8 @@ pub(super) fn scaled_gram(f: &[f32], rows: usize, config: &AlsConfig) -> Vec<f32
 struct SolveRows<'a, T> {
     config: &'a AlsConfig,
     other: &'a [T],
+    /// See [`Row::stride`].
+    stride: usize,
     matrix: CsrRef<'a>,
     gram: &'a [f32],
     first: usize,
@@ -361,7 +372,8 @@ impl<T: Elem> Kernel for SolveRows<'_, T> {
         let k = self.config.factors;
         for (off, x) in self.block.chunks_exact_mut(k).enumerate() {
             let (cols, weights) = self.matrix.row(self.first + off);
-            let row = Row::new(self.config, self.other, self.matrix.n_cols(), cols, weights);
+            let row = Row::new(self.config, self.other, self.matrix.n_cols(), cols, weights)
+                .strided(self.stride);
             match self.config.solver {
                 Solver::Cg { steps } => row.solve_cg(self.gram, steps, x, self.scratch),
                 Solver::Cholesky => row.solve_exact(self.gram, x, self.scratch),
@@ -370,18 +382,29 @@ impl<T: Elem> Kernel for SolveRows<'_, T> {
     }
 }
 
-/// Recomputes every row of `target` (rows of `matrix`) against `other`.
+/// Recomputes every row of `target` (rows of `matrix`) against `other`,
+/// which the caller allocated for gathering (training keeps both sides'
+/// factors on huge pages, see `crate::pages`). For CG with bfloat16
+/// gathers, `other`'s rows are split in place for the sweep ([`Halves`]),
+/// so the gathered copy costs no memory; `other` is bit-for-bit the same
+/// afterwards.
 pub(super) fn solve_side(
     target: &mut [f32],
-    other: &[f32],
+    other: &mut [f32],
     matrix: CsrRef<'_>,
     config: &AlsConfig,
 ) {
+    let k = config.factors;
     let g = scaled_gram(other, matrix.n_cols(), config);
-    solve_rows(target, other, matrix, &g, config);
+    if config.bf16_gathers && matches!(config.solver, Solver::Cg { .. }) {
+        let halves = Halves::split(other, k);
+        return sweep(target, halves.upper(), 2 * k, matrix, &g, config);
+    }
+    sweep(target, other, k, matrix, &g, config)
 }
 
-/// [`solve_side`] with the shared part `g` = `α₀·(other)ᵀ(other)` given.
+/// [`solve_side`] for a caller that only borrows `other` (partial fits),
+/// with the shared part `g` = `α₀·(other)ᵀ(other)` given.
 pub(super) fn solve_rows(
     target: &mut [f32],
     other: &[f32],
@@ -389,24 +412,91 @@ pub(super) fn solve_rows(
     g: &[f32],
     config: &AlsConfig,
 ) {
+    let k = config.factors;
     // A sweep that gathers each of the other side's rows at least once on
-    // average pays for a copy of them laid out for gathering: on huge pages
-    // (see `crate::pages`), and in bfloat16 for CG when configured (half the
-    // bytes per gathered row). Smaller sweeps (partial fits) read `other`.
+    // average pays for a copy of them laid out for gathering: on huge pages,
+    // and in bfloat16 for CG when configured (half the bytes per gathered
+    // row). Smaller sweeps read `other`.
     if matrix.nnz() < matrix.n_cols() {
-        return sweep(target, other, matrix, g, config);
+        return sweep(target, other, k, matrix, g, config);
     }
     if config.bf16_gathers && matches!(config.solver, Solver::Cg { .. }) {
         let copy = HugeSlice::map(other, Bf16::from_f32);
-        return sweep(target, &copy, matrix, g, config);
+        return sweep(target, &copy, k, matrix, g, config);
     }
-    sweep(target, &HugeSlice::map(other, |x| x), matrix, g, config)
+    sweep(target, &HugeSlice::map(other, |x| x), k, matrix, g, config)
 }
 
-/// [`solve_rows`] gathering from `other` as it is.
+/// Factor rows (`k` floats each) rearranged in place, row by row, into `k`
+/// bfloat16 upper halves followed by `k` lower halves: the upper halves are
+/// a bfloat16 copy to gather from (stride `2k`, the first half of each
+/// row's bytes), and dropping the guard puts every row back exactly.
+///
+/// The upper half is rounded to nearest (ties away from zero), which the lower half
+/// undoes: the original's upper bits are one less exactly when its lower
+/// half is at least `0x8000`.
+pub(super) struct Halves<'a> {
+    /// The rows' `f32` bits.
+    rows: &'a mut [u32],
+    k: usize,
+}
+
+impl<'a> Halves<'a> {
+    pub(super) fn split(rows: &'a mut [f32], k: usize) -> Self {
+        let rows = bytemuck::cast_slice_mut::<f32, u32>(rows);
+        for_each_chunk(
+            rows,
+            k,
+            256,
+            || vec![0u16; 2 * k],
+            |tmp, _, block| {
+                for row in block.chunks_exact_mut(k) {
+                    let (upper, lower) = tmp.split_at_mut(k);
+                    for ((&bits, u), l) in row.iter().zip(upper).zip(lower) {
+                        *u = (bits.wrapping_add(0x8000) >> 16) as u16;
+                        *l = bits as u16;
+                    }
+                    bytemuck::cast_slice_mut(row).copy_from_slice(tmp);
+                }
+            },
+        );
+        Halves { rows, k }
+    }
+
+    /// The rounded upper halves: row `j` at `[2k·j, 2k·j + k)`.
+    pub(super) fn upper(&self) -> &[Bf16] {
+        Bf16::from_bits_slice(bytemuck::cast_slice(self.rows))
+    }
+}
+
+impl Drop for Halves<'_> {
+    fn drop(&mut self) {
+        let k = self.k;
+        for_each_chunk(
+            self.rows,
+            k,
+            256,
+            || vec![0u32; k],
+            |tmp, _, block| {
+                for row in block.chunks_exact_mut(k) {
+                    let (upper, lower) = bytemuck::cast_slice::<u32, u16>(row).split_at(k);
+                    for ((bits, &u), &l) in tmp.iter_mut().zip(upper).zip(lower) {
+                        let high = u.wrapping_sub(u16::from(l >= 0x8000));
+                        *bits = (u32::from(high) << 16) | u32::from(l);
+                    }
+                    row.copy_from_slice(tmp);
+                }
+            },
+        );
+    }
+}
+
+/// Recomputes `target`'s rows gathering factor rows from `other` (row `j`
+/// at `other[j·stride..j·stride + k]`).
 fn sweep<T: Elem>(
     target: &mut [f32],
     other: &[T],
+    stride: usize,
     matrix: CsrRef<'_>,
     g: &[f32],
     config: &AlsConfig,
@@ -422,6 +512,7 @@ fn sweep<T: Elem>(
             simd(SolveRows {
                 config,
                 other,
+                stride,
                 matrix,
                 gram: g,
                 first,
@@ -483,4 +574,64 @@ pub(super) fn training_loss(
             .map(|&w| conf.extra(w) as f64)
             .sum::<f64>();
     ((per_user.iter().sum::<f64>() + item_reg) / mass) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::RngCore;
+
+    /// Splitting rows into halves and back restores every bit pattern
+    /// (signs, zeros, subnormals, infinities, NaNs, the carries at `0x8000`
+    /// and `0xFFFF_8000`), and each upper half is the value rounded to the
+    /// nearest bfloat16 (within half a bfloat16 step).
+    #[test]
+    fn halves_restore_every_bit_and_round_the_upper_half() {
+        let k = 8;
+        let special = [
+            0u32,
+            0x8000_0000,
+            1,
+            0x0000_8000,
+            0x0001_8000,
+            0x3F80_7FFF,
+            0x3F80_8000,
+            0x3F81_8000,
+            0x7F7F_FFFF,
+            0x7F80_0000,
+            0xFF80_0000,
+            0x7FC0_0001,
+            0xFFFF_8000,
+            0xFFFF_FFFF,
+            0x8000_8000,
+            0x0000_FFFF,
+        ];
+        let mut rng = crate::rng::seeded(7);
+        let bits: Vec<u32> = special
+            .iter()
+            .copied()
+            .chain((0..4000).map(|_| rng.next_u64() as u32))
+            .collect();
+        let mut rows: Vec<f32> = bits.iter().map(|&b| f32::from_bits(b)).collect();
+        let n = rows.len() / k;
+        {
+            let halves = Halves::split(&mut rows, k);
+            let upper = halves.upper();
+            for (i, &b) in bits.iter().enumerate() {
+                let x = f32::from_bits(b);
+                let (row, col) = (i / k, i % k);
+                if row >= n || !x.is_finite() || x.abs() > 3e38 {
+                    continue;
+                }
+                let u = upper[row * 2 * k + col].widen();
+                let step = f32::from_bits(x.abs().to_bits() & 0xFFFF_0000) * (1.0 / 128.0);
+                assert!(
+                    (u - x).abs() <= step / 2.0 + f32::MIN_POSITIVE,
+                    "{b:#x}: {u} vs {x}"
+                );
+            }
+        }
+        let back: Vec<u32> = rows.iter().map(|x| x.to_bits()).collect();
+        assert_eq!(back, bits);
+    }
 }
