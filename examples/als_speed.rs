@@ -52,7 +52,7 @@ fn main() {
     )
     .unwrap();
     let whole = t.elapsed().as_secs_f64();
-    let fit_peak_mib = status_kib("VmHWM").map(|hwm| (hwm - before) as f64 / 1024.0);
+    let fit_peak_mib = before.and_then(|rss| Some((status_kib("VmHWM")? - rss) as f64 / 1024.0));
     let per: Vec<f64> = stamps.windows(2).map(|w| w[1] - w[0]).collect();
     let (p50, p99, batch) = queries(&model, n_users);
     println!(
@@ -64,10 +64,11 @@ fn main() {
 }
 
 /// Resets the process's peak RSS (Linux `clear_refs`) so that `VmHWM`
-/// afterwards covers the fit alone; returns the RSS now (KiB, 0 elsewhere).
-fn fit_peak_reset() -> u64 {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    status_kib("VmRSS").unwrap_or(0)
+/// afterwards covers the fit alone; the RSS now (KiB), or `None` where the
+/// peak cannot be reset (the fit's peak is then not reported).
+fn fit_peak_reset() -> Option<u64> {
+    std::fs::write("/proc/self/clear_refs", "5").ok()?;
+    status_kib("VmRSS")
 }
 
 /// A `/proc/self/status` field in KiB (Linux only).

@@ -299,7 +299,7 @@ export interface AlsParams {
   initStd?: number
   /** `additive` (default: `c = 1 + alpha·w`) or `scaled` (implicit's `c = alpha·w`). */
   confidence?: 'additive' | 'scaled'
-  /** CG gathers the other side's factors from a bfloat16 copy (default true): half the bytes per row; false = f32, as implicit computes. */
+  /** CG gathers the other side's factors rounded to bfloat16, made in place (default true): half the bytes per row, no extra memory; false = f32, as implicit computes. */
   bf16Gathers?: boolean
 }
 

@@ -45,13 +45,6 @@ impl Elem for f32 {
 pub struct Bf16(u16);
 
 impl Bf16 {
-    /// `x` rounded to the nearest bfloat16 (ties to even); finite inputs only.
-    #[inline(always)]
-    pub fn from_f32(x: f32) -> Self {
-        let b = x.to_bits();
-        Bf16((b.wrapping_add(0x7FFF + ((b >> 16) & 1)) >> 16) as u16)
-    }
-
     /// Bit patterns viewed as bfloat16s (no copy).
     pub fn from_bits_slice(bits: &[u16]) -> &[Bf16] {
         // SAFETY: `Bf16` is a `repr(transparent)` `u16`, so the layouts match.

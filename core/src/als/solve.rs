@@ -403,8 +403,9 @@ pub(super) fn solve_side(
     sweep(target, other, k, matrix, &g, config)
 }
 
-/// [`solve_side`] for a caller that only borrows `other` (partial fits),
-/// with the shared part `g` = `α₀·(other)ᵀ(other)` given.
+/// [`solve_side`] for a caller that only borrows `other` (partial fits,
+/// which solve exactly and so gather `f32`), with the shared part
+/// `g` = `α₀·(other)ᵀ(other)` given.
 pub(super) fn solve_rows(
     target: &mut [f32],
     other: &[f32],
@@ -414,15 +415,10 @@ pub(super) fn solve_rows(
 ) {
     let k = config.factors;
     // A sweep that gathers each of the other side's rows at least once on
-    // average pays for a copy of them laid out for gathering: on huge pages,
-    // and in bfloat16 for CG when configured (half the bytes per gathered
-    // row). Smaller sweeps read `other`.
+    // average pays for a copy of them on huge pages; smaller ones read
+    // `other`.
     if matrix.nnz() < matrix.n_cols() {
         return sweep(target, other, k, matrix, g, config);
-    }
-    if config.bf16_gathers && matches!(config.solver, Solver::Cg { .. }) {
-        let copy = HugeSlice::map(other, Bf16::from_f32);
-        return sweep(target, &copy, k, matrix, g, config);
     }
     sweep(target, &HugeSlice::map(other, |x| x), k, matrix, g, config)
 }
@@ -432,9 +428,10 @@ pub(super) fn solve_rows(
 /// a bfloat16 copy to gather from (stride `2k`, the first half of each
 /// row's bytes), and dropping the guard puts every row back exactly.
 ///
-/// The upper half is rounded to nearest (ties away from zero), which the lower half
-/// undoes: the original's upper bits are one less exactly when its lower
-/// half is at least `0x8000`.
+/// The upper half is rounded to nearest (ties away from zero), which the
+/// lower half undoes: the original's upper bits are one less exactly when
+/// its lower half is at least `0x8000`. (Ties to even could not be undone:
+/// at a lower half of `0x8000` both cases leave an even upper half.)
 pub(super) struct Halves<'a> {
     /// The rows' `f32` bits.
     rows: &'a mut [u32],
@@ -613,14 +610,13 @@ mod tests {
             .chain((0..4000).map(|_| rng.next_u64() as u32))
             .collect();
         let mut rows: Vec<f32> = bits.iter().map(|&b| f32::from_bits(b)).collect();
-        let n = rows.len() / k;
         {
             let halves = Halves::split(&mut rows, k);
             let upper = halves.upper();
             for (i, &b) in bits.iter().enumerate() {
                 let x = f32::from_bits(b);
                 let (row, col) = (i / k, i % k);
-                if row >= n || !x.is_finite() || x.abs() > 3e38 {
+                if !x.is_finite() || x.abs() > 3e38 {
                     continue;
                 }
                 let u = upper[row * 2 * k + col].widen();
