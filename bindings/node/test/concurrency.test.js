@@ -13,6 +13,7 @@ const path = require('node:path');
 
 const { Als, Engine, Interactions, demoData, demoEngineConfig } = require('..');
 const { rejectsCode } = require('../../../tests/cross_runtime/model_contract.js');
+const { loopLag } = require('./helpers.js');
 
 /** Swaps (alternating reloadModelsAsync and swapModels between A and B). */
 const SWAPS = 100;
@@ -71,29 +72,6 @@ function events(seed, n) {
 function eventCounts(engine) {
   const fam = engine.stats().metrics.sightline_events_total;
   return Object.fromEntries((fam ? fam.series : []).map((s) => [s.labels.kind, s.value]));
-}
-
-/** Max lag of a setImmediate chain (ms) until `promise` settles. */
-async function loopLag(promise) {
-  let max = 0;
-  let done = false;
-  let ticks = 0;
-  const settled = promise.finally(() => {
-    done = true;
-  });
-  await new Promise((resolve) => {
-    let last = process.hrtime.bigint();
-    const tick = () => {
-      const t = process.hrtime.bigint();
-      max = Math.max(max, Number(t - last) / 1e6);
-      last = t;
-      ticks += 1;
-      if (done) resolve();
-      else setImmediate(tick);
-    };
-    setImmediate(tick);
-  });
-  return { value: await settled, max, ticks };
 }
 
 test('hot swaps, ingests and async calls under load: no torn answers, no rejections', async (t) => {
