@@ -300,23 +300,55 @@ impl<T: Elem> Row<'_, T> {
             if rows.is_empty() {
                 continue;
             }
-            let m = rows.len();
-            let g = MatRef::from_row_major_slice(&s.gathered[rows.start * k..rows.end * k], m, k);
+            let g = &s.gathered[rows.start * k..rows.end * k];
             // Column-major view: its lower triangle is the row-major upper
             // triangle, the one `cholesky_solve` reads.
-            triangular::matmul(
+            syrk_lower(
                 MatMut::from_column_major_slice_mut(&mut s.a, k, k),
-                BlockStructure::TriangularLower,
-                Accum::Add,
-                g.transpose(),
-                BlockStructure::Rectangular,
-                g,
-                BlockStructure::Rectangular,
+                MatRef::from_row_major_slice(g, rows.len(), k),
                 sign,
-                Par::Seq,
             );
         }
     }
+}
+
+/// `dst += sign·GᵀG` on the lower triangle of `dst`. The product is cut
+/// into halves of the columns, two triangles and one rectangle, because
+/// faer's kernel fills whole 64-row tiles: one call at `k` = 64 computes
+/// the full square, the cut three quarters of it.
+fn syrk_lower(mut dst: MatMut<'_, f32>, g: MatRef<'_, f32>, sign: f32) {
+    let k = g.ncols();
+    let product =
+        |dst: MatMut<'_, f32>, lower: bool, lhs: MatRef<'_, f32>, rhs: MatRef<'_, f32>| {
+            triangular::matmul(
+                dst,
+                if lower {
+                    BlockStructure::TriangularLower
+                } else {
+                    BlockStructure::Rectangular
+                },
+                Accum::Add,
+                lhs.transpose(),
+                BlockStructure::Rectangular,
+                rhs,
+                BlockStructure::Rectangular,
+                sign,
+                Par::Seq,
+            )
+        };
+    if k < 32 {
+        return product(dst, true, g, g);
+    }
+    let h = k / 2;
+    let (left, right) = (g.subcols(0, h), g.subcols(h, k - h));
+    product(dst.as_mut().submatrix_mut(0, 0, h, h), true, left, left);
+    product(
+        dst.as_mut().submatrix_mut(h, 0, k - h, h),
+        false,
+        right,
+        left,
+    );
+    product(dst.submatrix_mut(h, h, k - h, k - h), true, right, right);
 }
 
 /// `out += f(y·v, w)·y` over consecutive `k`-rows `y` of `packed` and their
@@ -629,5 +661,46 @@ mod tests {
         }
         let back: Vec<u32> = rows.iter().map(|x| x.to_bits()).collect();
         assert_eq!(back, bits);
+    }
+
+    /// A row's system is `gram + λI + Σ (c − α₀)·yyᵀ` in its upper
+    /// triangle, whatever `k` (below and above the cut of [`syrk_lower`],
+    /// odd too) and with confidences below `α₀` (scaled, small weights).
+    #[test]
+    fn system_sums_every_entry_at_every_width() {
+        for k in [3, 31, 32, 37, 64] {
+            let n_other = 50;
+            let other: Vec<f32> = (0..n_other * k)
+                .map(|i| ((i * 7919 % 29) as f32 - 14.0) / 16.0)
+                .collect();
+            let gram: Vec<f32> = (0..k * k).map(|i| (i % 5) as f32 * 0.01).collect();
+            let cols: Vec<u32> = (0..40).map(|t| (t * 7 % n_other) as u32).collect();
+            let weights: Vec<f32> = (0..40).map(|t| [0.25, 3.0, 0.5, 1.0][t % 4]).collect();
+            let config = AlsConfig {
+                factors: k,
+                regularization: 0.1,
+                regularization_exponent: 0.0,
+                alpha: 2.0,
+                confidence: Confidence::Scaled,
+                ..AlsConfig::default()
+            };
+            let row = Row::new(&config, &other, n_other, &cols, &weights);
+            let mut s = RowScratch::new(k);
+            row.system(&gram, &mut s);
+            for r in 0..k {
+                for c in r..k {
+                    let mut want = gram[r * k + c] as f64 + if r == c { 0.1 } else { 0.0 };
+                    for (&j, &w) in cols.iter().zip(&weights) {
+                        let y = &other[j as usize * k..];
+                        want += (2.0 * w as f64 - 1.0) * y[r] as f64 * y[c] as f64;
+                    }
+                    let got = s.a[r * k + c] as f64;
+                    assert!(
+                        (got - want).abs() < 1e-3,
+                        "k {k} ({r}, {c}): {got} vs {want}"
+                    );
+                }
+            }
+        }
     }
 }
