@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IdKind, Result};
 use crate::ids::IdMap;
+use crate::parallel;
 
 /// What a customer did with a product.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -520,6 +521,35 @@ impl Csr {
     }
 }
 
+/// Row blocks of [`CsrRef::transpose`]: enough to keep every worker busy
+/// on a few cores, few enough that their column counts stay small.
+const TRANSPOSE_BLOCKS: usize = 8;
+
+/// Below this many entries a block is not worth a task of its own.
+const MIN_BLOCK_ENTRIES: usize = 1 << 16;
+
+/// The output buffers of a parallel transpose, written through raw
+/// pointers because blocks write interleaved (but disjoint) slots.
+#[derive(Clone, Copy)]
+struct Scatter {
+    indices: *mut u32,
+    data: *mut f32,
+}
+
+// SAFETY: tasks only write disjoint slots (see `CsrRef::transpose`).
+unsafe impl Send for Scatter {}
+// SAFETY: as above.
+unsafe impl Sync for Scatter {}
+
+impl Scatter {
+    /// # Safety
+    /// `slot` is inside both buffers and no other thread touches it.
+    unsafe fn write(&self, slot: usize, index: u32, value: f32) {
+        self.indices.add(slot).write(index);
+        self.data.add(slot).write(value);
+    }
+}
+
 /// Validates raw CSR arrays; `Ok(true)` when every row's columns are
 /// already sorted and unique (canonical), `Ok(false)` when they need sorting.
 fn check_parts(
@@ -637,28 +667,56 @@ impl<'a> CsrRef<'a> {
         }
     }
 
-    /// The transpose (item×user when `self` is user×item).
+    /// The transpose (item×user when `self` is user×item), every row
+    /// sorted. In parallel inside [`crate::parallel::install`]: blocks of
+    /// rows count their columns, then scatter their entries, each block's
+    /// after those of the blocks before it, so the result is the same at
+    /// any thread count.
     pub fn transpose(&self) -> Csr {
+        let blocks = self.row_blocks(TRANSPOSE_BLOCKS);
+        let counts = parallel::map(&blocks, |rows| {
+            let mut count = vec![0usize; self.n_cols];
+            for &c in &self.indices[self.indptr[rows.start]..self.indptr[rows.end]] {
+                count[c as usize] += 1;
+            }
+            count
+        });
         let mut indptr = vec![0usize; self.n_cols + 1];
-        for &c in self.indices {
-            indptr[c as usize + 1] += 1;
+        // Each block's first slot in every output row, turned in place
+        // from its counts.
+        let mut starts = counts;
+        let mut at = 0;
+        for c in 0..self.n_cols {
+            for block in starts.iter_mut() {
+                let n = block[c];
+                block[c] = at;
+                at += n;
+            }
+            indptr[c + 1] = at;
         }
-        for i in 0..self.n_cols {
-            indptr[i + 1] += indptr[i];
-        }
-        let mut next = indptr.clone();
         let mut indices = vec![0u32; self.nnz()];
         let mut data = vec![0f32; self.nnz()];
-        // Rows are visited in order, so every output row comes out sorted.
-        for r in 0..self.n_rows {
-            let (cols, vals) = self.row(r);
-            for (&c, &v) in cols.iter().zip(vals) {
-                let slot = &mut next[c as usize];
-                indices[*slot] = r as u32;
-                data[*slot] = v;
-                *slot += 1;
-            }
-        }
+        let out = Scatter {
+            indices: indices.as_mut_ptr(),
+            data: data.as_mut_ptr(),
+        };
+        parallel::for_each(
+            blocks.into_iter().zip(starts).collect(),
+            |(rows, mut next)| {
+                for r in rows {
+                    let (cols, vals) = self.row(r);
+                    for (&c, &v) in cols.iter().zip(vals) {
+                        let slot = &mut next[c as usize];
+                        // SAFETY: the slots of block b for column c are
+                        // `starts[b][c]..starts[b][c] + counts[b][c]`, inside the
+                        // buffers and disjoint from every other block's; each is
+                        // written once.
+                        unsafe { out.write(*slot, r as u32, v) };
+                        *slot += 1;
+                    }
+                }
+            },
+        );
         Csr {
             n_rows: self.n_cols,
             n_cols: self.n_rows,
@@ -666,6 +724,22 @@ impl<'a> CsrRef<'a> {
             indices,
             data,
         }
+    }
+
+    /// Consecutive row ranges of about equal numbers of entries, at most
+    /// `n` of them (fewer for small matrices), covering every row.
+    fn row_blocks(&self, n: usize) -> Vec<std::ops::Range<usize>> {
+        let per = self.nnz().div_ceil(n).max(MIN_BLOCK_ENTRIES);
+        let mut blocks = Vec::new();
+        let mut first = 0;
+        while first < self.n_rows {
+            let goal = self.indptr[first] + per;
+            let end = first + self.indptr[first..=self.n_rows].partition_point(|&e| e < goal);
+            let end = end.clamp(first + 1, self.n_rows);
+            blocks.push(first..end);
+            first = end;
+        }
+        blocks
     }
 
     /// A copy without explicitly stored zeros, or None when there are none.
@@ -1599,6 +1673,49 @@ mod tests {
         ));
         b.add("u", "b", 1.0).unwrap();
         assert_eq!(b.build().unwrap().n_items(), 2);
+    }
+
+    /// The parallel transpose (several row blocks, empty rows and
+    /// columns, a skewed column) equals the entry-by-entry one at every
+    /// thread count.
+    #[test]
+    fn transpose_in_blocks_equals_the_sequential_one() {
+        let (n_rows, n_cols) = (5000usize, 700usize);
+        let (mut rows, mut cols, mut vals) = (Vec::new(), Vec::new(), Vec::new());
+        for r in 0..n_rows {
+            if r % 97 == 0 {
+                continue;
+            }
+            for t in 0..(r % 60) {
+                rows.push(r as u32);
+                cols.push(if t % 5 == 0 {
+                    3
+                } else {
+                    ((r * 31 + t * 17) % (n_cols - 1)) as u32
+                });
+                vals.push((r * 7 + t) as f32);
+            }
+        }
+        let m = Csr::from_triplets(n_rows, n_cols, &rows, &cols, &vals).unwrap();
+        assert!(m.view().row_blocks(TRANSPOSE_BLOCKS).len() > 1);
+        let mut want = vec![Vec::new(); n_cols];
+        for r in 0..n_rows {
+            let (c, v) = m.row(r);
+            for (&c, &v) in c.iter().zip(v) {
+                want[c as usize].push((r as u32, v));
+            }
+        }
+        for threads in [1, 2, 3] {
+            let t = crate::parallel::install(threads, || m.transpose());
+            assert_eq!((t.n_rows(), t.n_cols()), (n_cols, n_rows));
+            for (c, entries) in want.iter().enumerate() {
+                let (r, v) = t.row(c);
+                let got: Vec<(u32, f32)> = r.iter().copied().zip(v.iter().copied()).collect();
+                assert_eq!(&got, entries, "column {c}, {threads} threads");
+            }
+        }
+        let empty = Csr::from_parts(0, 4, vec![0], vec![], vec![]).unwrap();
+        assert_eq!(empty.transpose().n_rows(), 4);
     }
 
     #[test]

@@ -27,12 +27,12 @@ unsafe impl<T: Send> Send for HugeSlice<T> {}
 unsafe impl<T: Sync> Sync for HugeSlice<T> {}
 
 impl<T: Copy> HugeSlice<T> {
-    /// The slice `f(x)` for each `x` of `xs`.
-    pub fn map<S: Copy>(xs: &[S], f: impl Fn(S) -> T) -> Self {
-        let len = xs.len();
+    /// The slice of `f(i)` for `i` in `0..len`, written in order (the pages
+    /// are asked for before they are first touched).
+    pub fn from_fn(len: usize, mut f: impl FnMut(usize) -> T) -> Self {
         let bytes = len * std::mem::size_of::<T>();
         if bytes < HUGE || std::mem::align_of::<T>() > HUGE {
-            let boxed: Box<[T]> = xs.iter().map(|&x| f(x)).collect();
+            let boxed: Box<[T]> = (0..len).map(f).collect();
             let layout = Layout::for_value(&*boxed);
             let ptr = NonNull::new(Box::into_raw(boxed).cast::<T>()).expect("box is non-null");
             return HugeSlice { ptr, len, layout };
@@ -45,15 +45,23 @@ impl<T: Copy> HugeSlice<T> {
             handle_alloc_error(layout)
         };
         advise_huge(raw, layout.size());
-        for (i, &x) in xs.iter().enumerate() {
+        for i in 0..len {
             // SAFETY: `i < len` and the allocation holds `len` elements.
-            unsafe { ptr.as_ptr().add(i).write(f(x)) };
+            unsafe { ptr.as_ptr().add(i).write(f(i)) };
         }
         HugeSlice { ptr, len, layout }
     }
-}
 
-impl<T: Copy> HugeSlice<T> {
+    /// The slice `f(x)` for each `x` of `xs`.
+    pub fn map<S: Copy>(xs: &[S], f: impl Fn(S) -> T) -> Self {
+        Self::from_fn(xs.len(), |i| f(xs[i]))
+    }
+
+    /// `len` copies of `value`: a buffer to fill (in parallel, say).
+    pub fn filled(len: usize, value: T) -> Self {
+        Self::from_fn(len, |_| value)
+    }
+
     /// `v` moved onto huge pages (copied, then freed).
     pub fn from_vec(v: Vec<T>) -> Self {
         Self::map(&v, |x| x)

@@ -438,17 +438,37 @@ fn similar_in(index: &ExactIndex, item: u32, n: usize) -> Vec<(u32, f32)> {
     index.search(index.vector(item), n, Some(&|j| j != item))
 }
 
-fn random_factors(rng: &mut Rng, n: usize, k: usize, std: f32) -> Vec<f32> {
+/// Fills `out` (rows of `k`) with initial factors drawn from `rng`'s
+/// stream where it stands, and moves `rng` past them. Blocks of rows draw
+/// in parallel inside [`install`], each from its own place in the one
+/// stream, so the values are those of drawing in order at any thread count.
+fn random_factors(rng: &mut Rng, out: &mut [f32], k: usize, std: f32) {
     // Uniform on [-a, a] has standard deviation a/√3. Only exact integer
     // and IEEE arithmetic (no libm), so every platform draws the same factors.
     let a = std as f64 / (k as f64).sqrt() * 3f64.sqrt();
-    (0..n * k)
-        .map(|_| {
-            let u = (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-            ((2.0 * u - 1.0) * a) as f32
-        })
-        .collect()
+    let start = rng.get_word_pos();
+    let base = rng.clone();
+    // Each draw takes two 32-bit words of the stream (`next_u64`).
+    let words = |values: usize| start + 2 * values as u128;
+    for_each_chunk(
+        out,
+        k.max(1),
+        INIT_ROWS_PER_TASK,
+        || (),
+        |_, first, block| {
+            let mut rng = base.clone();
+            rng.set_word_pos(words(first * k));
+            for v in block {
+                let u = (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+                *v = ((2.0 * u - 1.0) * a) as f32;
+            }
+        },
+    );
+    rng.set_word_pos(words(out.len()));
 }
+
+/// Rows of initial factors drawn per parallel task.
+const INIT_ROWS_PER_TASK: usize = 4096;
 
 /// A history of `items` (indices below `n_rows`) as one canonical row
 /// (duplicates summed, zeros dropped).
@@ -640,15 +660,22 @@ impl AlsModel {
         }
         let (n_users, n_items, k) = (cui.n_rows(), cui.n_cols(), config.factors);
         let start = Instant::now();
-        let (x, y) = init.unwrap_or_else(|| {
-            let mut rng = crate::rng::seeded(config.seed);
-            let x = random_factors(&mut rng, n_users, k, config.init_std);
-            (x, random_factors(&mut rng, n_items, k, config.init_std))
-        });
-        // Training gathers each side's rows in random order: huge pages.
-        let (mut x, mut y) = (HugeSlice::from_vec(x), HugeSlice::from_vec(y));
-        let ciu = cui.transpose();
         let threads = resolve_threads(config.num_threads);
+        // Training gathers each side's rows in random order: huge pages.
+        let (mut x, mut y, ciu) = install(threads, || {
+            let (x, y) = match init {
+                Some((x, y)) => (HugeSlice::from_vec(x), HugeSlice::from_vec(y)),
+                None => {
+                    let mut rng = crate::rng::seeded(config.seed);
+                    let mut x = HugeSlice::filled(n_users * k, 0.0);
+                    let mut y = HugeSlice::filled(n_items * k, 0.0);
+                    random_factors(&mut rng, &mut x, k, config.init_std);
+                    random_factors(&mut rng, &mut y, k, config.init_std);
+                    (x, y)
+                }
+            };
+            (x, y, cui.transpose())
+        });
         for it in 1..=config.iterations {
             let loss = install(threads, || {
                 solve_side(&mut x, &mut y, cui, config);
@@ -1663,13 +1690,41 @@ mod tests {
         assert_eq!(via_vec.len(), 3);
     }
 
+    /// Initial factors drawn in parallel blocks are the draws in order,
+    /// at any thread count, and the stream goes on after them.
+    #[test]
+    fn random_factors_in_blocks_equal_one_draw_in_order() {
+        let (n, k) = (3 * INIT_ROWS_PER_TASK + 5, 3);
+        let a = 0.5f64 / (k as f64).sqrt() * 3f64.sqrt();
+        let mut rng = crate::rng::seeded(9);
+        let want: Vec<f32> = (0..2 * n * k)
+            .map(|_| {
+                let u = (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+                ((2.0 * u - 1.0) * a) as f32
+            })
+            .collect();
+        let after = rng.next_u64();
+        for threads in [1, 2, 3] {
+            let mut rng = crate::rng::seeded(9);
+            let mut got = vec![0.0; 2 * n * k];
+            let (x, y) = got.split_at_mut(n * k);
+            install(threads, || {
+                random_factors(&mut rng, x, k, 0.5);
+                random_factors(&mut rng, y, k, 0.5);
+            });
+            assert_eq!(got, want, "{threads} threads");
+            assert_eq!(rng.next_u64(), after);
+        }
+    }
+
     #[test]
     fn similar_items_on_a_large_catalog_equal_brute_force_and_batch() {
         // 1,000 items: the exact index's quantised scan (≥ 256 rows), with
         // zero rows and a duplicated row (tied scores) among them.
         let (n, k) = (1000usize, 16usize);
         let mut rng = crate::rng::seeded(11);
-        let mut y = random_factors(&mut rng, n, k, 1.0);
+        let mut y = vec![0.0; n * k];
+        random_factors(&mut rng, &mut y, k, 1.0);
         y[5 * k..6 * k].fill(0.0);
         let dup = y[7 * k..8 * k].to_vec();
         y[9 * k..10 * k].copy_from_slice(&dup);
