@@ -8,10 +8,11 @@
 
 use std::time::Instant;
 
-use sightline::als::{AlsConfig, AlsModel, RecommendOptions, Solver};
+use sightline::als::{AlsConfig, AlsModel, RecommendOptions, SimilarOptions, Solver};
 use sightline::data::Csr;
 use sightline::ids::IdMap;
 use sightline::rng::{below, seeded, Rng};
+use sightline::IdKind;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -55,8 +56,9 @@ fn main() {
     let fit_peak_mib = before.and_then(|rss| Some((status_kib("VmHWM")? - rss) as f64 / 1024.0));
     let per: Vec<f64> = stamps.windows(2).map(|w| w[1] - w[0]).collect();
     let (p50, p99, batch) = queries(&model, n_users);
+    let (similar_p50, similar_batch) = similar(&model, n_items);
     println!(
-        "{{\"shape\":\"{shape}\",\"solver\":\"{:?}\",\"whole_s\":{whole:.3},\"first_s\":{:.3},\"per_iteration_s\":{per:?},\"recommend_p50_us\":{p50:.1},\"recommend_p99_us\":{p99:.1},\"recommend_batch_users_per_s\":{batch:.0},\"fit_peak_above_data_mib\":{}}}",
+        "{{\"shape\":\"{shape}\",\"solver\":\"{:?}\",\"whole_s\":{whole:.3},\"first_s\":{:.3},\"per_iteration_s\":{per:?},\"recommend_p50_us\":{p50:.1},\"recommend_p99_us\":{p99:.1},\"recommend_batch_users_per_s\":{batch:.0},\"similar_items_p50_us\":{similar_p50:.1},\"similar_items_batch_items_per_s\":{similar_batch:.0},\"fit_peak_above_data_mib\":{}}}",
         config.solver,
         stamps[0],
         fit_peak_mib.map_or("null".to_owned(), |m| format!("{m:.1}"))
@@ -105,6 +107,39 @@ fn queries(model: &AlsModel, n_users: usize) -> (f64, f64, f64) {
         })
         .fold(0.0, f64::max);
     (lat[lat.len() / 2], lat[lat.len() * 99 / 100], batch)
+}
+
+/// implicit's `similar_items` (the item itself kept, as the Python
+/// binding asks): one item at a time, p50 (µs, 1,000 items after a warm-up
+/// call), and all of them at once (items/s, best of five).
+fn similar(model: &AlsModel, n_items: usize) -> (f64, f64) {
+    let items: Vec<u32> = (0..1000u32.min(n_items as u32))
+        .map(|i| i * 7919 % n_items as u32)
+        .collect();
+    let opts = SimilarOptions {
+        include_self: true,
+        filtered_last: true,
+        ..SimilarOptions::default()
+    };
+    let similar = |items: &[u32]| model.similar(IdKind::Item, items, 10, &opts).unwrap();
+    similar(&items[..1]);
+    let mut lat: Vec<f64> = items
+        .iter()
+        .map(|&i| {
+            let t = Instant::now();
+            similar(&[i]);
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    let batch = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            similar(&items);
+            items.len() as f64 / t.elapsed().as_secs_f64()
+        })
+        .fold(0.0, f64::max);
+    (lat[lat.len() / 2], batch)
 }
 
 fn matrix(shape: &str, n_users: usize, n_items: usize, nnz: usize) -> Csr {

@@ -1149,20 +1149,10 @@ impl AlsModel {
     }
 
     /// [`similar_items`](Self::similar_items) for many items at once, in
-    /// parallel blocks of one matrix product each.
+    /// parallel ([`similar`](Self::similar) with the default options).
     pub fn similar_items_batch(&self, items: &[u32], n: usize) -> Result<Vec<Vec<(u32, f32)>>> {
-        check_n(n)?;
         check_indices("items", items, self.n_items())?;
-        if let Some(index) = self.unit_index() {
-            let threads = crate::parallel::threads_for(self.config.num_threads, items.len());
-            return Ok(crate::parallel::install(threads, || {
-                crate::parallel::map(items, |&item| similar_in(index, item, n))
-            }));
-        }
-        let unit = self.unit_items();
-        Ok(self.blocked_top(items, unit, unit, |pos, scores, buf| {
-            self.rank_similar(items[pos], scores, n, buf)
-        }))
+        self.similar(IdKind::Item, items, n, &SimilarOptions::default())
     }
 
     /// The `n` most similar entries of `side` (cosine of factors) to each
@@ -1193,6 +1183,11 @@ impl AlsModel {
             return Err(Error::invalid(format!(
                 "{side} index {i} out of range for {count} {side}s"
             )));
+        }
+        if side == IdKind::Item {
+            if let Some(found) = self.similar_indexed(queries, n, opts) {
+                return Ok(found);
+            }
         }
         let owned;
         let targets: &[f32] = match side {
@@ -1228,6 +1223,49 @@ impl AlsModel {
                 self.rank(scores, left_out, n, &ranking, buf)
             }),
         )
+    }
+
+    /// [`similar`](Self::similar) over items through the exact index of
+    /// the unit item factors (an int8 first pass, the same top lists): when
+    /// there is one, the queries are stored items, nothing restricts the
+    /// ranking to a subset, and enough items stay eligible that none that
+    /// was filtered out could enter a list (so `filtered_last` changes
+    /// nothing). `None` otherwise.
+    fn similar_indexed(
+        &self,
+        queries: &[u32],
+        n: usize,
+        opts: &SimilarOptions,
+    ) -> Option<Vec<Vec<(u32, f32)>>> {
+        let excluded = opts.exclude.len() + usize::from(!opts.include_self);
+        if opts.vectors.is_some()
+            || opts.allow_only.is_some()
+            || n.saturating_add(excluded) > self.n_items()
+        {
+            return None;
+        }
+        let index = self.unit_index()?;
+        let mut filtered = vec![
+            false;
+            if opts.exclude.is_empty() {
+                0
+            } else {
+                self.n_items()
+            }
+        ];
+        for &i in opts.exclude {
+            filtered[i as usize] = true;
+        }
+        let search = |&q: &u32| {
+            let keep = |j: u32| {
+                (opts.include_self || j != q) && !filtered.get(j as usize).is_some_and(|&f| f)
+            };
+            index.search(index.vector(q), n, Some(&keep))
+        };
+        let threads = crate::parallel::threads_for(self.config.num_threads, queries.len());
+        Some(crate::parallel::install(threads, || {
+            crate::parallel::map(queries, search)
+        }))
     }
 
     /// Factors for histories without storing them (implicit's
@@ -1763,7 +1801,33 @@ mod tests {
             assert_eq!(got, &m.similar_items(q, 10).unwrap());
         }
         assert_eq!(batch[items.len() - 2][0].0, 9); // the duplicate first
-                                                    // Factors that cannot be indexed are still served, by a full scan.
+                                                    // implicit's options through the index: the query kept (first,
+                                                    // score 1), excluded items never listed; the same lists as the
+                                                    // full scan of a model whose index is off.
+        let exclude = [3u32, 7, 74, 111];
+        let opts = SimilarOptions {
+            include_self: true,
+            exclude: &exclude,
+            filtered_last: true,
+            ..Default::default()
+        };
+        let indexed = m.similar(IdKind::Item, &items, 10, &opts).unwrap();
+        let scanned = model(y.clone());
+        scanned
+            .unit_items
+            .set(UnitItems::Plain(unit.clone()))
+            .unwrap();
+        let full = scanned.similar(IdKind::Item, &items, 10, &opts).unwrap();
+        for ((&q, got), want) in items.iter().zip(&indexed).zip(&full) {
+            let ids = |v: &[(u32, f32)]| v.iter().map(|p| p.0).collect::<Vec<_>>();
+            assert_eq!(ids(got), ids(want), "item {q}");
+            assert!(got.iter().zip(want).all(|(g, w)| (g.1 - w.1).abs() < 1e-5));
+            assert!(got.iter().all(|p| !exclude.contains(&p.0)));
+            if q != 5 && !exclude.contains(&q) {
+                assert_eq!(got[0].0, q);
+            }
+        }
+        // Factors that cannot be indexed are still served, by a full scan.
         let mut bad = y;
         bad[3] = f32::NAN;
         let m = model(bad);

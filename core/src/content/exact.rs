@@ -769,9 +769,9 @@ impl Quant {
     }
 
     /// Runs the integer pass over all rows. For each block of 8 rows in
-    /// which some row may reach the current threshold ([`Self::threshold`]),
-    /// calls `visit(first_row, mask, acc, threshold)`, which returns the
-    /// new threshold. Returns the final one.
+    /// which some row may reach the threshold ([`Self::threshold`] at the
+    /// start of its super-group), calls `visit(first_row, mask, acc,
+    /// threshold)`, which returns the new threshold. Returns the final one.
     fn scan<F>(&self, kern: Kern, qcodes: &[i32], c: &QueryConsts, visit: &mut F) -> f32
     where
         F: FnMut(usize, u32, &[i32; BLOCK], f32) -> f32,
@@ -809,7 +809,6 @@ impl Quant {
     where
         F: FnMut(usize, u32, &[i32; BLOCK], f32) -> f32,
     {
-        let mut tau = f32::NEG_INFINITY;
         let stride = self.groups * 4 * BLOCK;
         let sums = |block: &[u8]| {
             let mut acc = [0i32; BLOCK];
@@ -824,30 +823,61 @@ impl Quant {
             }
             acc
         };
-        for (s, group) in self
-            .codes
-            .chunks_exact(stride * (SUPER / BLOCK))
-            .enumerate()
-        {
-            let mut thr = self.threshold(s, tau, c);
-            // Two blocks per step, as in the SIMD kernels (same visits).
-            for (j, pair) in group.chunks_exact(2 * stride).enumerate() {
-                let accs = [sums(&pair[..stride]), sums(&pair[stride..])];
-                let masks =
-                    accs.map(|acc| (0..BLOCK).fold(0u32, |m, r| m | ((acc[r] >= thr) as u32) << r));
-                if masks[0] | masks[1] != 0 {
-                    for h in 0..2 {
-                        if masks[h] != 0 {
-                            let base = s * SUPER + (2 * j + h) * BLOCK;
-                            tau = visit(base, masks[h], &accs[h], tau);
-                        }
-                    }
-                    thr = self.threshold(s, tau, c);
+        let group = stride * (SUPER / BLOCK);
+        let mut tau = f32::NEG_INFINITY;
+        for s in 0..self.sup.len() {
+            let thr = self.threshold(s, tau, c);
+            // Every block against the threshold at the group's start, the
+            // visits after it, as in the SIMD kernels (same visits).
+            let mut accs = [[0i32; BLOCK]; SUPER / BLOCK];
+            let blocks = self.codes[s * group..(s + 1) * group].chunks_exact(stride);
+            for (acc, block) in accs.iter_mut().zip(blocks) {
+                *acc = sums(block);
+            }
+            for (b, acc) in accs.iter().enumerate() {
+                let mask = (0..BLOCK).fold(0u32, |m, r| m | ((acc[r] >= thr) as u32) << r);
+                if mask != 0 {
+                    tau = visit(s * SUPER + b * BLOCK, mask, acc, tau);
                 }
             }
         }
         tau
     }
+}
+
+/// The super-group loop of the SIMD kernels, `sums(b)` giving the raw
+/// sums of block `b` as 8 i32 lanes: every block of a super-group is tested
+/// against the threshold at its start, and the visits come after the
+/// group, so that no call sits between the loads of the hot loop (a call
+/// would make the query registers reload). The portable loop decides the
+/// same way.
+macro_rules! scan_supers {
+    ($self:ident, $c:ident, $visit:ident, $sums:ident) => {{
+        const BLOCKS: usize = SUPER / BLOCK;
+        let mut tau = f32::NEG_INFINITY;
+        let mut accs = [[0i32; BLOCK]; BLOCKS];
+        let mut masks = [0u32; BLOCKS];
+        for s in 0..$self.sup.len() {
+            // acc > thr − 1, i.e. acc ≥ thr.
+            let thr = _mm256_set1_epi32($self.threshold(s, tau, $c).saturating_sub(1));
+            let mut any = 0;
+            for (b, (acc, mask)) in accs.iter_mut().zip(&mut masks).enumerate() {
+                let a = $sums(s * BLOCKS + b);
+                *mask = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a, thr))) as u32;
+                any |= *mask;
+                // SAFETY: storing 8 lanes into an 8-element array.
+                unsafe { _mm256_storeu_si256(acc.as_mut_ptr().cast(), a) };
+            }
+            if any != 0 {
+                for (b, (acc, &mask)) in accs.iter().zip(&masks).enumerate() {
+                    if mask != 0 {
+                        tau = $visit(s * SUPER + b * BLOCK, mask, acc, tau);
+                    }
+                }
+            }
+        }
+        tau
+    }};
 }
 
 /// The SIMD pass over all blocks, compiled once per instruction set:
@@ -877,8 +907,6 @@ macro_rules! simd_scan {
                     && qcodes.len() == groups
             );
             let qv: [__m256i; G] = std::array::from_fn(|g| _mm256_set1_epi32(qcodes[g]));
-            let mut tau = f32::NEG_INFINITY;
-            let mut acc_out = [0i32; BLOCK];
             let codes = self.codes.as_ptr();
             // The raw sums of the 8 rows of block `b`.
             let sums = |b: usize| {
@@ -910,28 +938,7 @@ macro_rules! simd_scan {
                     )
                 }
             };
-            for s in 0..self.sup.len() {
-                let mut thr = _mm256_set1_epi32(self.threshold(s, tau, c).saturating_sub(1));
-                // Two blocks per step, one branch for both.
-                for pair in 0..SUPER / BLOCK / 2 {
-                    let b = s * (SUPER / BLOCK) + 2 * pair;
-                    let (a0, a1) = (sums(b), sums(b + 1));
-                    // acc > thr − 1, i.e. acc ≥ thr.
-                    let m0 = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a0, thr)));
-                    let m1 = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a1, thr)));
-                    if (m0 | m1) != 0 {
-                        for (j, (m, a)) in [(m0, a0), (m1, a1)].into_iter().enumerate() {
-                            if m != 0 {
-                                // SAFETY: storing 8 lanes into an 8-element array.
-                                unsafe { _mm256_storeu_si256(acc_out.as_mut_ptr().cast(), a) };
-                                tau = visit((b + j) * BLOCK, m as u32, &acc_out, tau);
-                            }
-                        }
-                        thr = _mm256_set1_epi32(self.threshold(s, tau, c).saturating_sub(1));
-                    }
-                }
-            }
-            tau
+            scan_supers!(self, c, visit, sums)
         }
     };
 }
@@ -959,15 +966,25 @@ macro_rules! simd_scan_wide {
                     && self.codes.len() == self.sup.len() * SUPER * groups * 4
                     && qcodes.len() == groups
             );
-            let qw: Vec<__m512i> = (0..groups / 2)
-                .map(|p| {
-                    let lo = _mm256_set1_epi32(qcodes[2 * p]);
-                    let hi = _mm256_set1_epi32(qcodes[2 * p + 1]);
-                    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
-                })
-                .collect();
-            let mut tau = f32::NEG_INFINITY;
-            let mut acc_out = [0i32; BLOCK];
+            let pairs = if G > 0 { G / 2 } else { groups / 2 };
+            let pair = |p: usize| {
+                let lo = _mm256_set1_epi32(qcodes[2 * p]);
+                let hi = _mm256_set1_epi32(qcodes[2 * p + 1]);
+                _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+            };
+            // A local array for the usual widths, so that the query stays
+            // in registers (a Vec's contents are reloaded at every use).
+            let mut inline = [_mm512_setzero_si512(); 16];
+            let spilled: Vec<__m512i>;
+            let qw: &[__m512i] = if pairs <= inline.len() {
+                for (p, q) in inline[..pairs].iter_mut().enumerate() {
+                    *q = pair(p);
+                }
+                &inline[..pairs]
+            } else {
+                spilled = (0..pairs).map(pair).collect();
+                &spilled
+            };
             let codes = self.codes.as_ptr();
             // The raw sums of the 8 rows of block `b`.
             let sums = |b: usize| {
@@ -979,7 +996,6 @@ macro_rules! simd_scan_wide {
                     // Two groups per 512-bit register (query groups `g`,
                     // `g + 1` in its halves), two independent chains.
                     let mut accs = [_mm512_setzero_si512(); 2];
-                    let pairs = groups / 2;
                     for p in 0..pairs {
                         let v = _mm512_loadu_si512(base.add(p * 64).cast());
                         accs[p % 2] = _mm512_dpbusd_epi32(accs[p % 2], v, qw[p]);
@@ -994,28 +1010,7 @@ macro_rules! simd_scan_wide {
                     acc
                 }
             };
-            for s in 0..self.sup.len() {
-                let mut thr = _mm256_set1_epi32(self.threshold(s, tau, c).saturating_sub(1));
-                // Two blocks per step, one branch for both.
-                for pair in 0..SUPER / BLOCK / 2 {
-                    let b = s * (SUPER / BLOCK) + 2 * pair;
-                    let (a0, a1) = (sums(b), sums(b + 1));
-                    // acc > thr − 1, i.e. acc ≥ thr.
-                    let m0 = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a0, thr)));
-                    let m1 = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a1, thr)));
-                    if (m0 | m1) != 0 {
-                        for (j, (m, a)) in [(m0, a0), (m1, a1)].into_iter().enumerate() {
-                            if m != 0 {
-                                // SAFETY: storing 8 lanes into an 8-element array.
-                                unsafe { _mm256_storeu_si256(acc_out.as_mut_ptr().cast(), a) };
-                                tau = visit((b + j) * BLOCK, m as u32, &acc_out, tau);
-                            }
-                        }
-                        thr = _mm256_set1_epi32(self.threshold(s, tau, c).saturating_sub(1));
-                    }
-                }
-            }
-            tau
+            scan_supers!(self, c, visit, sums)
         }
     };
 }
