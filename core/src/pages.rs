@@ -62,11 +62,6 @@ impl<T: Copy> HugeSlice<T> {
         Self::from_fn(len, |_| value)
     }
 
-    /// `v` moved onto huge pages (copied, then freed).
-    pub fn from_vec(v: Vec<T>) -> Self {
-        Self::map(&v, |x| x)
-    }
-
     /// The elements in an ordinary `Vec`, this buffer freed.
     pub fn into_vec(self) -> Vec<T> {
         self.to_vec()

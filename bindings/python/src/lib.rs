@@ -417,9 +417,14 @@ fn fit(
     item_factors: Option<numpy::PyReadonlyArray2<'_, f32>>,
 ) -> PyResult<Model> {
     let config = als_config(py, params)?;
-    // Given factors (both) are where training starts (`AlsModel::fit_warm`).
+    // Given factors (both) are where training starts (`AlsModel::fit_warm`),
+    // borrowed like the matrix (the Python wrapper passes C-contiguous ones).
+    fn contiguous<'a>(a: &'a numpy::PyReadonlyArray2<'_, f32>) -> PyResult<&'a [f32]> {
+        a.as_slice()
+            .map_err(|e| PyTypeError::new_err(e.to_string()))
+    }
     let init = match (&user_factors, &item_factors) {
-        (Some(u), Some(i)) => Some((matrix_vec(u).2, matrix_vec(i).2)),
+        (Some(u), Some(i)) => Some((contiguous(u)?, contiguous(i)?)),
         _ => None,
     };
     let n_rows = to_usize(py, n_rows, "number of rows")?;

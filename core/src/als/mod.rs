@@ -600,13 +600,14 @@ impl AlsModel {
     /// (`n_users × k` and `n_items × k`, row-major) instead of random ones:
     /// implicit's `fit` on a model whose factors are already set, which
     /// continues training them. `config.iterations` may be 0 here: the model
-    /// then holds the given factors.
+    /// then holds the given factors. They are borrowed (copied once, onto
+    /// the pages training uses), so a binding can pass its caller's arrays.
     pub fn fit_warm(
         config: &AlsConfig,
         matrix: CsrRef<'_>,
         users: IdMap,
         items: IdMap,
-        factors: (Vec<f32>, Vec<f32>),
+        factors: (&[f32], &[f32]),
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<Self> {
         AlsConfig {
@@ -614,8 +615,8 @@ impl AlsModel {
             ..config.clone()
         }
         .validate()?;
-        check_factors("user", &factors.0, matrix.n_rows(), config.factors)?;
-        check_factors("item", &factors.1, matrix.n_cols(), config.factors)?;
+        check_factors("user", factors.0, matrix.n_rows(), config.factors)?;
+        check_factors("item", factors.1, matrix.n_cols(), config.factors)?;
         Self::train(config, matrix, users, items, Some(factors), progress)
     }
 
@@ -649,7 +650,7 @@ impl AlsModel {
         matrix: CsrRef<'_>,
         users: IdMap,
         items: IdMap,
-        init: Option<(Vec<f32>, Vec<f32>)>,
+        init: Option<(&[f32], &[f32])>,
         progress: &mut dyn FnMut(&Progress) -> bool,
     ) -> Result<Self> {
         check_id_shape(&users, &items, matrix.n_rows(), matrix.n_cols())?;
@@ -664,7 +665,7 @@ impl AlsModel {
         // Training gathers each side's rows in random order: huge pages.
         let (mut x, mut y, ciu) = install(threads, || {
             let (x, y) = match init {
-                Some((x, y)) => (HugeSlice::from_vec(x), HugeSlice::from_vec(y)),
+                Some((x, y)) => (HugeSlice::map(x, |v| v), HugeSlice::map(y, |v| v)),
                 None => {
                     let mut rng = crate::rng::seeded(config.seed);
                     let mut x = HugeSlice::filled(n_users * k, 0.0);
@@ -2227,7 +2228,7 @@ mod tests {
                 data.matrix().view(),
                 data.users().clone(),
                 data.items().clone(),
-                init.clone(),
+                (&init.0, &init.1),
                 &mut |_| true,
             )
             .unwrap()
@@ -2246,7 +2247,7 @@ mod tests {
             data.matrix().view(),
             data.users().clone(),
             data.items().clone(),
-            (one.user_factors.clone(), one.item_factors.clone()),
+            (&one.user_factors, &one.item_factors),
             &mut |_| true,
         )
         .unwrap();
@@ -2256,7 +2257,7 @@ mod tests {
             data.matrix().view(),
             data.users().clone(),
             data.items().clone(),
-            (vec![0.0; 3], init.1.clone()),
+            (&[0.0; 3], &init.1),
             &mut |_| true,
         );
         assert!(matches!(bad, Err(Error::ShapeMismatch(_))));
