@@ -90,23 +90,38 @@ fn queries(model: &AlsModel, n_users: usize) -> (f64, f64, f64) {
     for &u in &users[..100] {
         model.recommend(u, 10, &opts).unwrap();
     }
-    let mut lat: Vec<f64> = users[..1000]
+    let lat = latencies(&users[..1000], |&u| {
+        model.recommend(u, 10, &opts).unwrap();
+    });
+    let batch = best_rate(3, users.len(), || {
+        model.recommend_batch(&users, 10, &opts).unwrap();
+    });
+    (lat[lat.len() / 2], lat[lat.len() * 99 / 100], batch)
+}
+
+/// Microseconds of `call` on each of `inputs`, sorted.
+fn latencies<T>(inputs: &[T], call: impl Fn(&T)) -> Vec<f64> {
+    let mut lat: Vec<f64> = inputs
         .iter()
-        .map(|&u| {
+        .map(|x| {
             let t = Instant::now();
-            model.recommend(u, 10, &opts).unwrap();
+            call(x);
             t.elapsed().as_secs_f64() * 1e6
         })
         .collect();
     lat.sort_by(f64::total_cmp);
-    let batch = (0..3)
+    lat
+}
+
+/// The best of `runs` rates of `call`, which handles `count` queries.
+fn best_rate(runs: usize, count: usize, call: impl Fn()) -> f64 {
+    (0..runs)
         .map(|_| {
             let t = Instant::now();
-            model.recommend_batch(&users, 10, &opts).unwrap();
-            users.len() as f64 / t.elapsed().as_secs_f64()
+            call();
+            count as f64 / t.elapsed().as_secs_f64()
         })
-        .fold(0.0, f64::max);
-    (lat[lat.len() / 2], lat[lat.len() * 99 / 100], batch)
+        .fold(0.0, f64::max)
 }
 
 /// implicit's `similar_items` (the item itself kept, as the Python
@@ -123,22 +138,12 @@ fn similar(model: &AlsModel, n_items: usize) -> (f64, f64) {
     };
     let similar = |items: &[u32]| model.similar(IdKind::Item, items, 10, &opts).unwrap();
     similar(&items[..1]);
-    let mut lat: Vec<f64> = items
-        .iter()
-        .map(|&i| {
-            let t = Instant::now();
-            similar(&[i]);
-            t.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    lat.sort_by(f64::total_cmp);
-    let batch = (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            similar(&items);
-            items.len() as f64 / t.elapsed().as_secs_f64()
-        })
-        .fold(0.0, f64::max);
+    let lat = latencies(&items, |&i| {
+        similar(&[i]);
+    });
+    let batch = best_rate(5, items.len(), || {
+        similar(&items);
+    });
     (lat[lat.len() / 2], batch)
 }
 
