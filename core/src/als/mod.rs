@@ -412,6 +412,9 @@ pub struct AlsModel {
     unit_items: OnceLock<UnitItems>,
     /// Item factors in panel layout, for scoring one vector fast.
     item_panels: OnceLock<Vec<f32>>,
+    /// Exact inner-product index of the item factors, for recommend (None
+    /// where there is none: the browser, non-finite factors).
+    item_index: OnceLock<Option<Arc<ExactIndex>>>,
     /// Unit item factors in panel layout.
     unit_item_panels: OnceLock<Vec<f32>>,
 }
@@ -433,9 +436,48 @@ enum UnitItems {
 /// page holds. A constant, so the whole path is compiled out there.
 const INDEXED: bool = !cfg!(target_arch = "wasm32");
 
-/// The `n` rows of `index` most similar to its row `item`, `item` left out.
-fn similar_in(index: &ExactIndex, item: u32, n: usize) -> Vec<(u32, f32)> {
-    index.search(index.vector(item), n, Some(&|j| j != item))
+/// `items` sorted and deduplicated, for membership tests by binary search.
+fn sorted_set(items: &[u32]) -> Vec<u32> {
+    let mut set = items.to_vec();
+    set.sort_unstable();
+    set.dedup();
+    set
+}
+
+/// The `n` rows of `index` scoring highest against `query`, leaving out
+/// `liked` and `exclude` (sorted and deduplicated) — what
+/// [`AlsModel::rank`] makes of every row's score. With `filtered_last`,
+/// places the eligible rows cannot fill go to the left-out rows, lowest
+/// index first, with score `f32::MIN`, as there.
+fn top_indexed(
+    index: &ExactIndex,
+    query: &[f32],
+    liked: &[u32],
+    exclude: &[u32],
+    n: usize,
+    filtered_last: bool,
+) -> Vec<(u32, f32)> {
+    let owned;
+    let liked = if liked.is_sorted() {
+        liked
+    } else {
+        owned = sorted_set(liked);
+        &owned
+    };
+    let left_out = |j: u32| liked.binary_search(&j).is_ok() || exclude.binary_search(&j).is_ok();
+    let mut top = index.search(query, n, Some(&|j| !left_out(j)));
+    let wanted = n.min(index.len());
+    if filtered_last && top.len() < wanted {
+        let mut rest = [liked, exclude].concat();
+        rest.sort_unstable();
+        rest.dedup();
+        top.extend(
+            rest.into_iter()
+                .take(wanted - top.len())
+                .map(|i| (i, f32::MIN)),
+        );
+    }
+    top
 }
 
 /// Fills `out` (rows of `k`) with initial factors drawn from `rng`'s
@@ -729,6 +771,7 @@ impl AlsModel {
             item_gram: OnceLock::new(),
             unit_items: OnceLock::new(),
             item_panels: OnceLock::new(),
+            item_index: OnceLock::new(),
             unit_item_panels: OnceLock::new(),
         }
     }
@@ -922,15 +965,20 @@ impl AlsModel {
     ) -> Result<Vec<(u32, f32)>> {
         let v = self.user_vector(user)?;
         self.check_options(n, opts)?;
+        let liked = self.liked(Some(user), 0, opts);
+        if let Some(index) = self.recommend_index(opts) {
+            return Ok(top_indexed(
+                index,
+                v,
+                liked,
+                &sorted_set(opts.exclude),
+                n,
+                opts.filtered_last,
+            ));
+        }
         let mut scores = vec![0f32; self.n_items()];
         self.score_all(v, &mut scores);
-        Ok(self.rank(
-            &mut scores,
-            self.liked(Some(user), 0, opts),
-            n,
-            opts,
-            &mut Vec::new(),
-        ))
+        Ok(self.rank(&mut scores, liked, n, opts, &mut Vec::new()))
     }
 
     /// Top-`n` for any user vector (e.g. from [`fold_in`](Self::fold_in));
@@ -952,19 +1000,27 @@ impl AlsModel {
             return Err(Error::invalid("user vector contains NaN or infinity"));
         }
         self.check_options(n, opts)?;
+        let liked = self.liked(None, 0, opts);
+        if let Some(index) = self.recommend_index(opts) {
+            let exclude = sorted_set(opts.exclude);
+            return Ok(top_indexed(
+                index,
+                user_vector,
+                liked,
+                &exclude,
+                n,
+                opts.filtered_last,
+            ));
+        }
         let mut scores = vec![0f32; self.n_items()];
         self.score_all(user_vector, &mut scores);
-        Ok(self.rank(
-            &mut scores,
-            self.liked(None, 0, opts),
-            n,
-            opts,
-            &mut Vec::new(),
-        ))
+        Ok(self.rank(&mut scores, liked, n, opts, &mut Vec::new()))
     }
 
-    /// [`recommend`](Self::recommend) for many users at once: users are
-    /// scored in blocks with one matrix product each, in parallel. Liked
+    /// [`recommend`](Self::recommend) for many users at once, in parallel:
+    /// each through the exact index of the item factors (as one call is),
+    /// or, when `opts.allow_only` restricts the ranking, in blocks of one
+    /// matrix product each. Liked
     /// items come from `opts.liked_rows` or the stored interactions
     /// (`opts.liked` must be None).
     pub fn recommend_batch(
@@ -988,6 +1044,20 @@ impl AlsModel {
                     users.len()
                 )));
             }
+        }
+        if let Some(index) = self.recommend_index(opts) {
+            let exclude = sorted_set(opts.exclude);
+            let threads = crate::parallel::threads_for(self.config.num_threads, users.len());
+            let positions: Vec<usize> = (0..users.len()).collect();
+            return Ok(crate::parallel::install(threads, || {
+                crate::parallel::map(&positions, |&pos| {
+                    let u = users[pos];
+                    let liked = self.liked(Some(u), pos, opts);
+                    let k = self.factors();
+                    let v = &self.user_factors[u as usize * k..(u as usize + 1) * k];
+                    top_indexed(index, v, liked, &exclude, n, opts.filtered_last)
+                })
+            }));
         }
         let lists = self.blocked_top(
             users,
@@ -1093,11 +1163,34 @@ impl AlsModel {
             .get_or_init(|| scaled_gram(&self.item_factors, self.n_items(), &self.config))
     }
 
+    /// The exact index of the item factors, for `recommend` when nothing
+    /// restricts the ranking to a subset (`allow_only` ranks its few items
+    /// directly). None in the browser and for non-finite factors.
+    fn recommend_index(&self, opts: &RecommendOptions) -> Option<&ExactIndex> {
+        if !INDEXED || opts.allow_only.is_some() {
+            return None;
+        }
+        self.item_index
+            .get_or_init(|| {
+                let finite = self.item_factors.iter().all(|v| v.is_finite());
+                let index = || {
+                    ExactIndex::new(
+                        self.item_factors.clone(),
+                        self.factors(),
+                        self.config.num_threads,
+                    )
+                };
+                finite.then(index).and_then(|r| r.ok()).map(Arc::new)
+            })
+            .as_deref()
+    }
+
     /// Drops everything derived from the item factors (after they change).
     fn reset_item_caches(&mut self) {
         self.item_gram.take();
         self.unit_items.take();
         self.item_panels.take();
+        self.item_index.take();
         self.unit_item_panels.take();
     }
 
@@ -1108,7 +1201,14 @@ impl AlsModel {
         check_n(n)?;
         check_indices("item", &[item], self.n_items())?;
         if let Some(index) = self.unit_index() {
-            return Ok(similar_in(index, item, n));
+            return Ok(top_indexed(
+                index,
+                index.vector(item),
+                &[item],
+                &[],
+                n,
+                false,
+            ));
         }
         let unit = self.unit_items();
         let k = self.factors();
@@ -1228,40 +1328,30 @@ impl AlsModel {
 
     /// [`similar`](Self::similar) over items through the exact index of
     /// the unit item factors (an int8 first pass, the same top lists): when
-    /// there is one, the queries are stored items, nothing restricts the
-    /// ranking to a subset, and enough items stay eligible that none that
-    /// was filtered out could enter a list (so `filtered_last` changes
-    /// nothing). `None` otherwise.
+    /// there is one, the queries are stored items and nothing restricts the
+    /// ranking to a subset. `None` otherwise.
     fn similar_indexed(
         &self,
         queries: &[u32],
         n: usize,
         opts: &SimilarOptions,
     ) -> Option<Vec<Vec<(u32, f32)>>> {
-        let excluded = opts.exclude.len() + usize::from(!opts.include_self);
-        if opts.vectors.is_some()
-            || opts.allow_only.is_some()
-            || n.saturating_add(excluded) > self.n_items()
-        {
+        if opts.vectors.is_some() || opts.allow_only.is_some() {
             return None;
         }
         let index = self.unit_index()?;
-        let mut filtered = vec![
-            false;
-            if opts.exclude.is_empty() {
-                0
-            } else {
-                self.n_items()
-            }
-        ];
-        for &i in opts.exclude {
-            filtered[i as usize] = true;
-        }
+        let exclude = sorted_set(opts.exclude);
         let search = |&q: &u32| {
-            let keep = |j: u32| {
-                (opts.include_self || j != q) && !filtered.get(j as usize).is_some_and(|&f| f)
-            };
-            index.search(index.vector(q), n, Some(&keep))
+            let own = [q];
+            let left_out: &[u32] = if opts.include_self { &[] } else { &own };
+            top_indexed(
+                index,
+                index.vector(q),
+                left_out,
+                &exclude,
+                n,
+                opts.filtered_last,
+            )
         };
         let threads = crate::parallel::threads_for(self.config.num_threads, queries.len());
         Some(crate::parallel::install(threads, || {
@@ -1757,6 +1847,104 @@ mod tests {
     }
 
     #[test]
+    fn recommend_through_the_index_equals_the_full_scan() {
+        // 1,000 items (the index's quantised scan) with norms spread over
+        // two orders of magnitude, as popularity spreads them (the scan
+        // stops early on them), a zero row and a duplicated row.
+        let (n_users, n, k) = (40usize, 1000usize, 16usize);
+        let mut rng = crate::rng::seeded(5);
+        let mut x = vec![0.0; n_users * k];
+        random_factors(&mut rng, &mut x, k, 1.0);
+        let mut y = vec![0.0; n * k];
+        random_factors(&mut rng, &mut y, k, 1.0);
+        for (i, row) in y.chunks_exact_mut(k).enumerate() {
+            let scale = 100f32.powf(((i * 7919) % n) as f32 / n as f32);
+            row.iter_mut().for_each(|v| *v *= scale);
+        }
+        y[5 * k..6 * k].fill(0.0);
+        let dup = y[7 * k..8 * k].to_vec();
+        y[9 * k..10 * k].copy_from_slice(&dup);
+        // Liked rows in no particular order; user 1 likes all but 4 items.
+        let mut indptr = vec![0usize];
+        let mut indices = Vec::new();
+        for u in 0..n_users {
+            match u {
+                1 => indices.extend((0..n as u32).rev().filter(|i| i % 250 != 3)),
+                _ => indices.extend((0..u as u32 * 3).map(|j| (j * 389 + u as u32) % n as u32)),
+            }
+            indptr.push(indices.len());
+        }
+        let data = vec![1.0; indices.len()];
+        let liked = Csr::from_parts(n_users, n, indptr, indices, data).unwrap();
+        let model = || {
+            AlsModel::assemble(
+                AlsConfig {
+                    factors: k,
+                    ..Default::default()
+                },
+                IdMap::range(n_users).unwrap(),
+                IdMap::range(n).unwrap(),
+                x.clone(),
+                y.clone(),
+                Some(liked.clone()),
+            )
+        };
+        let (indexed, scanned) = (model(), model());
+        scanned.item_index.set(None).unwrap();
+        let same = |got: &[(u32, f32)], want: &[(u32, f32)], what: &str| {
+            let ids = |v: &[(u32, f32)]| v.iter().map(|p| p.0).collect::<Vec<_>>();
+            assert_eq!(ids(got), ids(want), "{what}");
+            for (g, w) in got.iter().zip(want) {
+                assert!(
+                    (g.1 - w.1).abs() <= 1e-5 * w.1.abs().max(1.0),
+                    "{what}: {g:?} {w:?}"
+                );
+            }
+        };
+        let exclude = [7u32, 3, 7, 500];
+        let users: Vec<u32> = (0..n_users as u32).collect();
+        for filtered_last in [false, true] {
+            let opts = RecommendOptions {
+                exclude: &exclude,
+                filtered_last,
+                ..Default::default()
+            };
+            let batch = indexed.recommend_batch(&users, 10, &opts).unwrap();
+            let full = scanned.recommend_batch(&users, 10, &opts).unwrap();
+            for ((&u, got), want) in users.iter().zip(&batch).zip(&full) {
+                let what = format!("user {u}, filtered_last {filtered_last}");
+                same(got, want, &what);
+                same(got, &scanned.recommend(u, 10, &opts).unwrap(), &what);
+                assert_eq!(got, &indexed.recommend(u, 10, &opts).unwrap());
+            }
+            // Three eligible items (item 3 is excluded): the rest of the
+            // list, when asked for, is the left-out items, lowest index
+            // first, at f32::MIN.
+            let short = &batch[1];
+            assert!(short.iter().take(3).all(|p| p.0 % 250 == 3 && p.0 != 3));
+            if filtered_last {
+                assert_eq!(short.len(), 10);
+                assert!(short[3..].iter().all(|p| p.1 == f32::MIN));
+                assert_eq!(short[3].0, 0);
+            } else {
+                assert_eq!(short.len(), 3);
+            }
+            // A caller's own (unsorted, repeated) liked items and a vector.
+            let own = [900u32, 12, 900, 450];
+            let opts = RecommendOptions {
+                liked: Some(&own),
+                ..opts
+            };
+            let v = &x[2 * k..3 * k];
+            same(
+                &indexed.recommend_vector(v, 25, &opts).unwrap(),
+                &scanned.recommend_vector(v, 25, &opts).unwrap(),
+                "vector",
+            );
+        }
+    }
+
+    #[test]
     fn similar_items_on_a_large_catalog_equal_brute_force_and_batch() {
         // 1,000 items: the exact index's quantised scan (≥ 256 rows), with
         // zero rows and a duplicated row (tied scores) among them.
@@ -1801,10 +1989,11 @@ mod tests {
             assert!(got.iter().all(|p| p.0 != q));
             assert_eq!(got, &m.similar_items(q, 10).unwrap());
         }
-        assert_eq!(batch[items.len() - 2][0].0, 9); // the duplicate first
-                                                    // implicit's options through the index: the query kept (first,
-                                                    // score 1), excluded items never listed; the same lists as the
-                                                    // full scan of a model whose index is off.
+        // The duplicate first.
+        assert_eq!(batch[items.len() - 2][0].0, 9);
+        // implicit's options through the index: the query kept (first,
+        // score 1), excluded items never listed; the same lists as the
+        // full scan of a model whose index is off.
         let exclude = [3u32, 7, 74, 111];
         let opts = SimilarOptions {
             include_self: true,

@@ -7,7 +7,7 @@
 //! `XᵀX`; `m` is chosen so that little energy is left out, 8 for low-rank
 //! factors of 64 dims; a flat spectrum, as real ALS factors often have,
 //! gives `m = d` and `P = I`: no projection, no tail), giving `h = P x`.
-//! Rows are reordered (by norm, then by relative tail, or by largest
+//! Rows are reordered (by decreasing norm, then by relative tail, or by largest
 //! coordinate when `m = d`) into groups of `SUPER` = 64 that share one int8
 //! scale `α` (`ĥ = α c`, codes `|c| ≤ 127`) and three error terms, the
 //! maxima over the group of each row's (all rounded up):
@@ -59,6 +59,14 @@
 //! are rescored first; with `t` the smallest of their exact scores, a
 //! candidate with `hi < t` has `k` rows strictly above it and is skipped
 //! unscored. Reported scores are the `linalg::dot(row, query)` bits.
+//!
+//! Since large norms come first, the scan also ends early: before each
+//! super-group, if the largest `xn` of it and every later group, times
+//! `‖q‖(1 + ε)`, plus `η`, is below the running threshold, no later row can
+//! reach it (`dot ≤ ‖x‖‖q‖(1 + γ_d) + η`, Cauchy–Schwarz) and all are ruled
+//! out as above. Inner products against factors whose norms follow
+//! popularity (recommend) then read a small part of the codes; unit rows
+//! (cosine) never end early.
 //!
 //! The integer pass is AVX-512 VNNI or AVX-VNNI (`vpdpbusd`, 8 rows per
 //! 256-bit lane, no horizontal sums) or AVX2 (`vpmaddubsw`/`vpmaddwd`) when
@@ -131,6 +139,10 @@ struct Quant {
     /// rows of a group are alike, and per-row terms would cost a cache miss
     /// per visited row).
     sup: Vec<[f32; 4]>,
+    /// Per super-group `s`: the largest `xn` of groups `s..` (the layout
+    /// puts large norms first, so this falls along the scan), to end the
+    /// scan once no later row can reach the threshold.
+    tail_xn: Vec<f32>,
 }
 
 /// f32 not below `v` (which is non-negative): nearest, then nudged up.
@@ -423,6 +435,9 @@ struct QueryConsts {
     beta: f32,
     /// `128·Σ c_q`, removing the +128 offset of the row codes.
     corr: i32,
+    /// `qb ≥ ‖q‖·(1 + ε)`: `xn·qb + η` bounds `|dot(x, q)|` (Cauchy–Schwarz
+    /// plus every rounding, as `b` does).
+    qb: f32,
     /// Coefficients of `b = cx·xn + ce·en + ct·tn + η`.
     cx: f32,
     ce: f32,
@@ -615,6 +630,8 @@ impl Quant {
         });
         // Layout order: rows of similar norm, then similar tail, share a
         // super-group, so its shared scale and bound fit them all closely.
+        // Large norms come first: they raise the threshold soonest, and the
+        // scan ends where the norms left cannot reach it.
         // Without a tail (`m = d`), the bound is the quantisation error,
         // which follows the largest coordinate: group rows by it instead.
         let key = |r: usize| {
@@ -637,8 +654,8 @@ impl Quant {
         };
         let mut keyed: Vec<((i64, f32), u32)> = (0..n).map(|r| (key(r), r as u32)).collect();
         keyed.sort_unstable_by(|a, b| {
-            a.0 .0
-                .cmp(&b.0 .0)
+            b.0 .0
+                .cmp(&a.0 .0)
                 .then(a.0 .1.total_cmp(&b.0 .1))
                 .then(a.1.cmp(&b.1))
         });
@@ -663,6 +680,12 @@ impl Quant {
             }
             .run()
         });
+        let mut tail_xn = vec![0f32; sup.len()];
+        let mut most = 0f32;
+        for (t, g) in tail_xn.iter_mut().zip(&sup).rev() {
+            most = most.max(g[1]);
+            *t = most;
+        }
         let identity = m == d
             && pt
                 .iter()
@@ -676,6 +699,7 @@ impl Quant {
             perm,
             codes,
             sup,
+            tail_xn,
         }
     }
 
@@ -725,6 +749,7 @@ impl Quant {
         QueryConsts {
             beta,
             corr: 128 * sum,
+            qb: up(qn * (1.0 + eps)),
             cx: up(ee.sqrt() * (1.0 + 1e-9) + 1e-9 * qn + eps * qn),
             ce: up(beta as f64 * cc.sqrt() * (1.0 + 1e-9)),
             ct: up(((qq - hh).max(0.0) + 1e-8 * qq).sqrt()),
@@ -766,6 +791,13 @@ impl Quant {
         } else {
             t.clamp(i32::MIN as f64, i32::MAX as f64) as i32
         }
+    }
+
+    /// True when no row of super-group `s` or after it can reach `tau`:
+    /// then `dot ≤ xn·qb + η < tau` for every one of them (NaN never stops).
+    #[inline]
+    fn exhausted(&self, s: usize, tau: f32, c: &QueryConsts) -> bool {
+        self.tail_xn[s] * c.qb + ETA < tau
     }
 
     /// Runs the integer pass over all rows. For each block of 8 rows in
@@ -826,6 +858,9 @@ impl Quant {
         let group = stride * (SUPER / BLOCK);
         let mut tau = f32::NEG_INFINITY;
         for s in 0..self.sup.len() {
+            if self.exhausted(s, tau, c) {
+                break;
+            }
             let thr = self.threshold(s, tau, c);
             // Every block against the threshold at the group's start, the
             // visits after it, as in the SIMD kernels (same visits).
@@ -858,6 +893,9 @@ macro_rules! scan_supers {
         let mut accs = [[0i32; BLOCK]; BLOCKS];
         let mut masks = [0u32; BLOCKS];
         for s in 0..$self.sup.len() {
+            if $self.exhausted(s, tau, $c) {
+                break;
+            }
             // acc > thr − 1, i.e. acc ≥ thr.
             let thr = _mm256_set1_epi32($self.threshold(s, tau, $c).saturating_sub(1));
             let mut any = 0;
@@ -1296,6 +1334,35 @@ mod tests {
             (0..13).map(|i| i as f32 - 6.0).collect(),
         ];
         check_all(odd, 13, &qs);
+    }
+
+    #[test]
+    fn ends_the_scan_where_norms_cannot_reach() {
+        // Norms spread like item popularity (three orders of magnitude):
+        // the same lists as a full scan, and most super-groups lie past
+        // the point where the final threshold ends the scan.
+        let d = 32;
+        let mut v = clustered(4000, d, 6, 0.3, 17);
+        for (i, row) in v.chunks_exact_mut(d).enumerate() {
+            let s = 1000f32.powf(((i * 7919) % 4000) as f32 / 4000.0);
+            row.iter_mut().for_each(|x| *x *= s);
+        }
+        let qs: Vec<Vec<f32>> = (0..4)
+            .map(|i| v[i * 31 * d..(i * 31 + 1) * d].to_vec())
+            .collect();
+        check_all(v.clone(), d, &qs);
+        let idx = ExactIndex::new(v.clone(), d, 1).unwrap();
+        let quant = idx.quant.as_ref().unwrap();
+        let c = quant.prepare_query(&qs[1], d, QUERY_LEVELS, &mut Scratch::default());
+        let tau = naive(&v, d, &qs[1], 10, None)[9].1;
+        let first = (0..quant.sup.len())
+            .find(|&s| quant.exhausted(s, tau, &c))
+            .unwrap();
+        assert!(
+            first < quant.sup.len() / 2,
+            "stops at {first} of {}",
+            quant.sup.len()
+        );
     }
 
     #[test]
