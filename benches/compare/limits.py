@@ -26,12 +26,12 @@ interactions, ``U`` users, ``I`` items, both sides per iteration):
 * Cholesky iteration: per interaction a rank-1 term of the lower triangle
   (``k^2`` flops, as a syrk), per row a Cholesky factorisation and two
   triangular solves (``k^3/3 + 2k^2``); gathers in f32 (``4k`` bytes);
-* batch recommend: a ``k``-deep product of the user with every item
-  (``2kI`` flops; blocks of 128 users share one read of the item factors);
-  similar_items batch: the exact index's int8 scan reads ``k`` bytes per
-  item per query from L3 and does ``k`` int8 multiply-adds per item, a
-  quarter of an f32 one's cost each (VNNI); most rows are ruled out in bulk,
-  so a pruned scan can beat this full-scan bound;
+* batch recommend and similar_items batch: the exact index's int8 scan
+  (of the item factors, or of their unit rows) reads ``k`` bytes per item
+  per query from L3 and does ``k`` int8 multiply-adds per item, a quarter
+  of an f32 one's cost each (VNNI). This is a full-scan bound: most rows
+  are ruled out in bulk, and recommend's scan ends where the item norms
+  left cannot reach the top k, so both can beat it;
 * ANN (ann_vs_hnswlib.json, one query thread): the exact int8 scan reads
   ``n * dim`` bytes per query (int8 work as above); an HNSW query at ef = 10 scores at most
   ``ef * 2M`` neighbours (vector and links each). Random node reads are
@@ -126,8 +126,7 @@ def als_work(data, k, cg_steps):
         ("fit_cg_iter_s", 2 * z * 2 * k, passes * (2 * z * 4 * k + rows * 2 * k * k), None, False),
         ("fit_cholesky_iter_s", 2 * z * 4 * k,
          2 * z * k * k + rows * (k**3 / 3 + 2 * k * k), None, False),
-        # blocks of 128 users share one read of the item factors
-        ("recommend_batch_users_per_s", items * 4 * k / 128, 2 * k * items, 1, True),
+        ("recommend_batch_users_per_s", items * k, INT8 * 2 * k * items, 1, True),
         ("similar_items_batch_items_per_s", items * k, INT8 * 2 * k * items, 1, True),
     ]
 
