@@ -965,20 +965,7 @@ impl AlsModel {
     ) -> Result<Vec<(u32, f32)>> {
         let v = self.user_vector(user)?;
         self.check_options(n, opts)?;
-        let liked = self.liked(Some(user), 0, opts);
-        if let Some(index) = self.recommend_index(opts) {
-            return Ok(top_indexed(
-                index,
-                v,
-                liked,
-                &sorted_set(opts.exclude),
-                n,
-                opts.filtered_last,
-            ));
-        }
-        let mut scores = vec![0f32; self.n_items()];
-        self.score_all(v, &mut scores);
-        Ok(self.rank(&mut scores, liked, n, opts, &mut Vec::new()))
+        Ok(self.top_for(v, self.liked(Some(user), 0, opts), n, opts))
     }
 
     /// Top-`n` for any user vector (e.g. from [`fold_in`](Self::fold_in));
@@ -1000,29 +987,32 @@ impl AlsModel {
             return Err(Error::invalid("user vector contains NaN or infinity"));
         }
         self.check_options(n, opts)?;
-        let liked = self.liked(None, 0, opts);
+        Ok(self.top_for(user_vector, self.liked(None, 0, opts), n, opts))
+    }
+
+    /// One list: the top `n` items for vector `v`, `liked` left out, through
+    /// the item index when there is one, else by scoring every item.
+    fn top_for(
+        &self,
+        v: &[f32],
+        liked: &[u32],
+        n: usize,
+        opts: &RecommendOptions,
+    ) -> Vec<(u32, f32)> {
         if let Some(index) = self.recommend_index(opts) {
             let exclude = sorted_set(opts.exclude);
-            return Ok(top_indexed(
-                index,
-                user_vector,
-                liked,
-                &exclude,
-                n,
-                opts.filtered_last,
-            ));
+            return top_indexed(index, v, liked, &exclude, n, opts.filtered_last);
         }
         let mut scores = vec![0f32; self.n_items()];
-        self.score_all(user_vector, &mut scores);
-        Ok(self.rank(&mut scores, liked, n, opts, &mut Vec::new()))
+        self.score_all(v, &mut scores);
+        self.rank(&mut scores, liked, n, opts, &mut Vec::new())
     }
 
     /// [`recommend`](Self::recommend) for many users at once, in parallel:
     /// each through the exact index of the item factors (as one call is),
     /// or, when `opts.allow_only` restricts the ranking, in blocks of one
-    /// matrix product each. Liked
-    /// items come from `opts.liked_rows` or the stored interactions
-    /// (`opts.liked` must be None).
+    /// matrix product each. Liked items come from `opts.liked_rows` or the
+    /// stored interactions (`opts.liked` must be None).
     pub fn recommend_batch(
         &self,
         users: &[u32],
