@@ -1160,17 +1160,12 @@ impl AlsModel {
         if !INDEXED || opts.allow_only.is_some() {
             return None;
         }
+        // `ExactIndex::new` rejects non-finite rows itself.
         self.item_index
             .get_or_init(|| {
-                let finite = self.item_factors.iter().all(|v| v.is_finite());
-                let index = || {
-                    ExactIndex::new(
-                        self.item_factors.clone(),
-                        self.factors(),
-                        self.config.num_threads,
-                    )
-                };
-                finite.then(index).and_then(|r| r.ok()).map(Arc::new)
+                let rows = self.item_factors.clone();
+                let index = ExactIndex::new(rows, self.factors(), self.config.num_threads);
+                index.ok().map(Arc::new)
             })
             .as_deref()
     }
@@ -1932,6 +1927,23 @@ mod tests {
                 "vector",
             );
         }
+        // Factors that cannot be indexed are served by the full scan.
+        y[3] = f32::NAN;
+        let bad = AlsModel::assemble(
+            indexed.config.clone(),
+            IdMap::range(n_users).unwrap(),
+            IdMap::range(n).unwrap(),
+            x,
+            y,
+            None,
+        );
+        assert_eq!(
+            bad.recommend(0, 10, &RecommendOptions::default())
+                .unwrap()
+                .len(),
+            10
+        );
+        assert!(bad.item_index.get().is_some_and(|i| i.is_none()));
     }
 
     #[test]
